@@ -1,0 +1,286 @@
+//! The configuration resources of an instance, as written in spec files.
+//!
+//! Every reference between resources is a [`Name`], never a generated id, so one spec
+//! deploys unchanged to every environment. Unknown fields are rejected at parse time.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Channel, Name};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceSettings {
+    pub name: Name,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The flow a new contact enters when its channel adapter names none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_inbound_flow: Option<Name>,
+    #[serde(default = "default_chat_message_limit")]
+    pub chat_message_max_chars: u32,
+    #[serde(default = "default_task_expiry_days")]
+    pub task_expiry_days: u32,
+}
+
+fn default_chat_message_limit() -> u32 {
+    1024
+}
+fn default_task_expiry_days() -> u32 {
+    7
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Queue {
+    pub name: Name,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub hours: Name,
+    /// Contacts beyond this many waiting are refused with `QueueAtCapacity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_contacts: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound_caller_id: Option<OutboundCallerId>,
+    /// The customer-queue flow played while a contact waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_queue_flow: Option<Name>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quick_connects: Vec<Name>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundCallerId {
+    /// E.164, for example `+15555550100`.
+    pub number: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingProfile {
+    pub name: Name,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub concurrency: Concurrency,
+    /// Whether an agent on a contact of one channel may be offered another channel.
+    #[serde(default)]
+    pub cross_channel: bool,
+    pub default_outbound_queue: Name,
+    pub queues: Vec<RoutingProfileQueue>,
+}
+
+/// Contacts an agent may handle at once, per channel (0 means not offered that channel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Concurrency {
+    #[serde(default)]
+    pub voice: u8,
+    #[serde(default)]
+    pub chat: u8,
+    #[serde(default)]
+    pub task: u8,
+}
+
+impl Concurrency {
+    pub fn for_channel(self, channel: Channel) -> u8 {
+        match channel {
+            Channel::Voice => self.voice,
+            Channel::Chat => self.chat,
+            Channel::Task => self.task,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingProfileQueue {
+    pub queue: Name,
+    pub channel: Channel,
+    /// 1 (served first) to 99.
+    pub priority: u8,
+    /// Seconds a contact must have waited before this profile's agents are offered it.
+    #[serde(default)]
+    pub delay_seconds: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentStatus {
+    pub name: Name,
+    #[serde(rename = "type")]
+    pub kind: AgentStatusKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AgentStatusKind {
+    Routable,
+    Custom,
+    Offline,
+}
+
+/// A named proficiency and the values it may take (Connect's predefined attributes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PredefinedAttribute {
+    pub name: Name,
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub username: Name,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub role: Name,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_profile: Option<Name>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proficiencies: Vec<Proficiency>,
+    /// 0 means after-contact work lasts until the agent ends it.
+    #[serde(default)]
+    pub after_contact_work_timeout_seconds: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Proficiency {
+    pub name: Name,
+    pub value: String,
+    /// 1 (lowest) to 5 (highest).
+    pub level: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prompt {
+    pub name: Name,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Text to speak. Exactly one of `text` and `audio` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// An audio file, relative to the spec directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FlowType {
+    ContactFlow,
+    CustomerQueue,
+    CustomerHold,
+    CustomerWhisper,
+    AgentWhisper,
+    AgentHold,
+    OutboundWhisper,
+    AgentTransfer,
+    QueueTransfer,
+    Module,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowEntry {
+    pub name: Name,
+    #[serde(rename = "type")]
+    pub kind: FlowType,
+    /// The flow-language JSON file, relative to the spec directory.
+    pub file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalFunction {
+    pub name: Name,
+    /// Must be `https://`.
+    pub url: String,
+    /// 1 to 8 seconds, as Connect's InvokeLambdaFunction allows.
+    pub timeout_seconds: u8,
+    pub max_concurrency: u32,
+    /// ARNs that imported flows use for this function; import maps them to `name`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arns: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuickConnect {
+    pub name: Name,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub target: QuickConnectTarget,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum QuickConnectTarget {
+    Queue { queue: Name, flow: Name },
+    User { user: Name, flow: Name },
+    PhoneNumber { number: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// Roles whose users must present a second factor. Defaults to the administrative ones.
+    #[serde(default = "default_mfa_roles")]
+    pub mfa_required_roles: Vec<Name>,
+    /// Lifetime of sessions and temporary credentials, 15 to 720 minutes.
+    #[serde(default = "default_session_minutes")]
+    pub session_duration_minutes: u32,
+    #[serde(default = "default_idle_minutes")]
+    pub idle_timeout_minutes: u32,
+    #[serde(default = "default_password_min_length")]
+    pub password_min_length: u32,
+    /// Attribute keys whose values are encrypted at rest and redacted from logs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive_attributes: Vec<String>,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        Self {
+            mfa_required_roles: default_mfa_roles(),
+            session_duration_minutes: default_session_minutes(),
+            idle_timeout_minutes: default_idle_minutes(),
+            password_min_length: default_password_min_length(),
+            sensitive_attributes: Vec::new(),
+        }
+    }
+}
+
+/// Built-in roles; a spec's users name one of these.
+pub const BUILT_IN_ROLES: [&str; 6] = [
+    "Admin",
+    "Supervisor",
+    "Agent",
+    "Analyst",
+    "Auditor",
+    "Integration",
+];
+
+fn default_mfa_roles() -> Vec<Name> {
+    vec![Name::new("Admin").expect("literal name is valid")]
+}
+fn default_session_minutes() -> u32 {
+    60
+}
+fn default_idle_minutes() -> u32 {
+    15
+}
+fn default_password_min_length() -> u32 {
+    12
+}
