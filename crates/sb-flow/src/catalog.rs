@@ -56,9 +56,15 @@ pub const UNSUPPORTED_ACTION_TYPES: &[(&str, &str)] = &[
     ("GetCustomerProfile", "Customer Profiles"),
     ("UpdateCustomerProfile", "Customer Profiles"),
     ("AssociateContactToCustomerProfile", "Customer Profiles"),
-    ("GetCalculatedAttributesForCustomerProfile", "Customer Profiles"),
+    (
+        "GetCalculatedAttributesForCustomerProfile",
+        "Customer Profiles",
+    ),
     ("ShowView", "agent workspace views"),
-    ("UpdateContactMediaStreamingBehavior", "Kinesis media streaming"),
+    (
+        "UpdateContactMediaStreamingBehavior",
+        "Kinesis media streaming",
+    ),
     ("GetCustomerProfileObject", "Customer Profiles"),
 ];
 
@@ -99,7 +105,10 @@ pub fn allowed_in(flow_type: FlowType, action_type: &str) -> bool {
                 !routes_contact
                     && !matches!(
                         action_type,
-                        "GetParticipantInput" | "TransferToFlow" | "Wait" | "UpdateContactTargetQueue"
+                        "GetParticipantInput"
+                            | "TransferToFlow"
+                            | "Wait"
+                            | "UpdateContactTargetQueue"
                     )
             }
             CustomerQueue => !routes_contact || action_type == "CreateCallbackContact",
@@ -115,7 +124,10 @@ mod tests {
     #[test]
     fn lists_do_not_overlap() {
         for (name, _) in UNSUPPORTED_ACTION_TYPES {
-            assert!(!SUPPORTED_ACTION_TYPES.contains(name), "{name} in both lists");
+            assert!(
+                !SUPPORTED_ACTION_TYPES.contains(name),
+                "{name} in both lists"
+            );
         }
     }
 
@@ -131,10 +143,19 @@ mod tests {
 
     #[test]
     fn queue_only_and_module_only_actions() {
-        assert!(allowed_in(FlowType::CustomerQueue, "DequeueContactAndTransferToQueue"));
-        assert!(!allowed_in(FlowType::ContactFlow, "DequeueContactAndTransferToQueue"));
+        assert!(allowed_in(
+            FlowType::CustomerQueue,
+            "DequeueContactAndTransferToQueue"
+        ));
+        assert!(!allowed_in(
+            FlowType::ContactFlow,
+            "DequeueContactAndTransferToQueue"
+        ));
         assert!(!allowed_in(FlowType::ContactFlow, "EndFlowModuleExecution"));
-        assert!(!allowed_in(FlowType::AgentWhisper, "TransferContactToQueue"));
+        assert!(!allowed_in(
+            FlowType::AgentWhisper,
+            "TransferContactToQueue"
+        ));
         assert!(allowed_in(FlowType::AgentWhisper, "MessageParticipant"));
     }
 }

@@ -104,7 +104,12 @@ pub struct ParseError {
 /// checks the meaning.
 pub fn parse(json: &str) -> Result<FlowDocument, ParseError> {
     serde_json::from_str(json).map_err(|e| ParseError {
-        message: e.to_string().split(" at line ").next().unwrap_or_default().to_string(),
+        message: e
+            .to_string()
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_string(),
         line: e.line(),
         column: e.column(),
     })

@@ -134,7 +134,10 @@ pub fn validate(flow: &FlowDocument, flow_type: FlowType) -> Vec<Finding> {
     if !seen.contains_key(flow.start_action.as_str()) {
         out.error(
             "StartAction",
-            format!("StartAction '{}' is not an action of this flow", flow.start_action),
+            format!(
+                "StartAction '{}' is not an action of this flow",
+                flow.start_action
+            ),
         );
     }
     for action in &flow.actions {
@@ -373,8 +376,12 @@ mod tests {
             {"Identifier":"c","Type":"Compare","Parameters":{"ComparisonValue":"$.Lex.IntentName"},"Transitions":{}},
             {"Identifier":"orphan","Type":"DisconnectParticipant","Parameters":{},"Transitions":{}}]}"#;
         let all = findings(flow);
-        assert!(all.iter().any(|f| f.severity == Severity::Error && f.message.contains("Lex bot")));
-        assert!(all.iter().any(|f| f.severity == Severity::Warning && f.location == "Actions[orphan]"));
+        assert!(all
+            .iter()
+            .any(|f| f.severity == Severity::Error && f.message.contains("Lex bot")));
+        assert!(all
+            .iter()
+            .any(|f| f.severity == Severity::Warning && f.location == "Actions[orphan]"));
     }
 
     #[test]

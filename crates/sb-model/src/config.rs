@@ -224,8 +224,9 @@ pub struct QuickConnect {
     pub target: QuickConnectTarget,
 }
 
+/// Written `{ type: queue, queue: Billing, flow: Transfer to Queue }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
+#[serde(tag = "type", deny_unknown_fields, rename_all = "snake_case")]
 pub enum QuickConnectTarget {
     Queue { queue: Name, flow: Name },
     User { user: Name, flow: Name },

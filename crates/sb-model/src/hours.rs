@@ -127,7 +127,8 @@ pub struct UnknownTimeZone(pub String);
 
 impl HoursOfOperation {
     pub fn zone(&self) -> Result<jiff::tz::TimeZone, UnknownTimeZone> {
-        jiff::tz::TimeZone::get(&self.time_zone).map_err(|_| UnknownTimeZone(self.time_zone.clone()))
+        jiff::tz::TimeZone::get(&self.time_zone)
+            .map_err(|_| UnknownTimeZone(self.time_zone.clone()))
     }
 
     /// Whether the schedule is open at `at`. A dated override replaces the weekly

@@ -72,7 +72,10 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_names() {
-        assert_eq!(Name::new("Billing Queue").unwrap().as_str(), "Billing Queue");
+        assert_eq!(
+            Name::new("Billing Queue").unwrap().as_str(),
+            "Billing Queue"
+        );
         assert!(Name::new("Ünïcode-ok_1").is_ok());
     }
 
@@ -82,6 +85,9 @@ mod tests {
         assert_eq!(Name::new(" x"), Err(NameError::OuterWhitespace));
         assert_eq!(Name::new("a/b"), Err(NameError::ForbiddenCharacter));
         assert_eq!(Name::new("a\nb"), Err(NameError::ForbiddenCharacter));
-        assert!(matches!(Name::new("x".repeat(128)), Err(NameError::TooLong { len: 128 })));
+        assert!(matches!(
+            Name::new("x".repeat(128)),
+            Err(NameError::TooLong { len: 128 })
+        ));
     }
 }

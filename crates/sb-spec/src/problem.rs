@@ -1,0 +1,87 @@
+use std::fmt;
+
+/// One thing wrong (or worth a warning) in a spec, pointing at the file and the place in it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Problem {
+    pub file: String,
+    /// Where inside the file: `queues[Billing].hours`, `line 4 column 3`, `Actions[menu]...`.
+    pub location: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub warning: bool,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.warning { "warning" } else { "error" };
+        if self.location.is_empty() {
+            write!(f, "{kind}: {}: {}", self.file, self.message)
+        } else {
+            write!(
+                f,
+                "{kind}: {}: {}: {}",
+                self.file, self.location, self.message
+            )
+        }
+    }
+}
+
+/// Every problem found in a spec. Validation never stops at the first one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Problems(pub Vec<Problem>);
+
+impl Problems {
+    pub(crate) fn error(
+        &mut self,
+        file: impl Into<String>,
+        location: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.0.push(Problem {
+            file: file.into(),
+            location: location.into(),
+            message: message.into(),
+            warning: false,
+        });
+    }
+
+    pub(crate) fn warning(
+        &mut self,
+        file: impl Into<String>,
+        location: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.0.push(Problem {
+            file: file.into(),
+            location: location.into(),
+            message: message.into(),
+            warning: true,
+        });
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(|p| !p.warning)
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = &Problem> {
+        self.0.iter().filter(|p| !p.warning)
+    }
+
+    pub fn warnings(&self) -> impl Iterator<Item = &Problem> {
+        self.0.iter().filter(|p| p.warning)
+    }
+}
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for p in &self.0 {
+            writeln!(f, "{p}")?;
+        }
+        let errors = self.errors().count();
+        let warnings = self.warnings().count();
+        write!(f, "{errors} error(s), {warnings} warning(s)")
+    }
+}
+
+impl std::error::Error for Problems {}

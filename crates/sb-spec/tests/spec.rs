@@ -1,0 +1,275 @@
+//! The spec loader and planner against the sample instance and broken copies of it.
+
+use std::path::PathBuf;
+
+use sb_spec::plan::ChangeAction;
+use sb_spec::{load, Plan, SourceBundle};
+
+fn acme() -> SourceBundle {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme");
+    SourceBundle::read_dir(&dir).expect("examples/acme is readable")
+}
+
+fn edit(bundle: &mut SourceBundle, path: &str, from: &str, to: &str) {
+    let text = bundle
+        .text(path)
+        .unwrap_or_else(|| panic!("{path} missing"))
+        .to_string();
+    assert!(text.contains(from), "{path} does not contain {from:?}");
+    bundle
+        .insert(path.to_string(), text.replacen(from, to, 1).into_bytes())
+        .unwrap();
+}
+
+/// Load a bundle that must fail, and return every problem as one line each.
+fn problems(bundle: &SourceBundle) -> String {
+    match load(bundle) {
+        Ok(_) => panic!("expected the spec to be refused"),
+        Err(problems) => problems.to_string(),
+    }
+}
+
+#[test]
+fn the_sample_instance_is_valid() {
+    let (spec, warnings) = load(&acme()).unwrap_or_else(|p| panic!("{p}"));
+    assert_eq!(spec.instance.name.as_str(), "acme-support");
+    assert!(spec.queues.len() >= 3);
+    assert!(spec.flows.contains_key("Main IVR"));
+    assert_eq!(warnings.0, vec![], "the sample should have no warnings");
+}
+
+#[test]
+fn a_broken_reference_names_the_file_and_the_reference() {
+    let mut b = acme();
+    edit(
+        &mut b,
+        "queues.yaml",
+        "hours: Store Hours",
+        "hours: Shop Hours",
+    );
+    let out = problems(&b);
+    assert!(
+        out.contains(
+            "error: queues.yaml: queues[Orders].hours: unknown hours of operation 'Shop Hours'"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let mut b = acme();
+    edit(&mut b, "queues.yaml", "hours: Store Hours", "hours: Nope");
+    edit(&mut b, "hours.yaml", "America/New_York", "America/Atlantis");
+    edit(
+        &mut b,
+        "users.yaml",
+        "routing_profile: Frontline",
+        "routing_profile: Backline",
+    );
+    edit(
+        &mut b,
+        "flows/main-ivr.json",
+        "\"QueueId\": \"Billing\"",
+        "\"QueueId\": \"Bills\"",
+    );
+    let out = problems(&b);
+    for expected in [
+        "queues[Orders].hours: unknown hours of operation 'Nope'",
+        "hours_of_operation[Store Hours].time_zone: unknown time zone 'America/Atlantis'",
+        "users[alice].routing_profile: unknown routing profile 'Backline'",
+        "flows/main-ivr.json: Actions[queue-billing].Parameters.QueueId: unknown queue 'Bills'",
+    ] {
+        assert!(out.contains(expected), "missing «{expected}» in:\n{out}");
+    }
+}
+
+#[test]
+fn unknown_fields_are_errors_with_a_position() {
+    let mut b = acme();
+    edit(
+        &mut b,
+        "queues.yaml",
+        "max_contacts: 200",
+        "max_contact: 200",
+    );
+    let out = problems(&b);
+    assert!(out.contains("queues.yaml"), "{out}");
+    assert!(out.contains("unknown field `max_contact`"), "{out}");
+    assert!(out.contains("line "), "{out}");
+}
+
+#[test]
+fn malformed_yaml_and_json_are_errors() {
+    let mut b = acme();
+    b.insert("extra.yaml".into(), b"queues: [\n".to_vec())
+        .unwrap();
+    let out = problems(&b);
+    assert!(out.contains("error: extra.yaml"), "{out}");
+    assert!(
+        !out.contains("unknown"),
+        "no cascade of reference errors: {out}"
+    );
+
+    let mut b = acme();
+    edit(&mut b, "flows/after-hours.json", "{", "{{");
+    let out = problems(&b);
+    assert!(
+        out.contains("error: flows/after-hours.json: line 1"),
+        "{out}"
+    );
+}
+
+#[test]
+fn duplicate_names_across_files_are_errors() {
+    let mut b = acme();
+    b.insert(
+        "more-queues.yaml".into(),
+        b"queues:\n  - { name: Orders, hours: Store Hours }\n".to_vec(),
+    )
+    .unwrap();
+    let out = problems(&b);
+    // Files are read in name order, so the second declaration is the one in queues.yaml.
+    assert!(
+        out.contains("queues.yaml: queues[Orders]: duplicate name 'Orders': already declared in more-queues.yaml"),
+        "{out}"
+    );
+}
+
+#[test]
+fn overlapping_hours_are_errors() {
+    let mut b = acme();
+    edit(
+        &mut b,
+        "hours.yaml",
+        "- { day: MONDAY, start: \"08:00\", end: \"20:00\" }",
+        "- { day: MONDAY, start: \"08:00\", end: \"20:00\" }\n      - { day: MONDAY, start: \"19:00\", end: \"21:00\" }",
+    );
+    let out = problems(&b);
+    assert!(
+        out.contains("Monday ranges 08:00-20:00 and 19:00-21:00 overlap"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_transfer_to_flow_cycle_is_an_error() {
+    let mut b = acme();
+    edit(
+        &mut b,
+        "flows/after-hours.json",
+        "\"PromptId\": \"Closed\"\n      },\n      \"Transitions\": {\n        \"NextAction\": \"end\"",
+        "\"PromptId\": \"Closed\"\n      },\n      \"Transitions\": {\n        \"NextAction\": \"back\"",
+    );
+    let text = b.text("flows/after-hours.json").unwrap().to_string();
+    let with_back = text.replacen(
+        "\"Actions\": [",
+        "\"Actions\": [\n    {\"Identifier\": \"back\", \"Type\": \"TransferToFlow\", \"Parameters\": {\"ContactFlowId\": \"Main IVR\"}, \"Transitions\": {\"Errors\": [{\"NextAction\": \"end\", \"ErrorType\": \"NoMatchingError\"}]}},",
+        1,
+    );
+    b.insert("flows/after-hours.json".into(), with_back.into_bytes())
+        .unwrap();
+    let out = problems(&b);
+    assert!(
+        out.contains("flows transfer to each other in a cycle"),
+        "{out}"
+    );
+    assert!(
+        out.contains("After Hours → Main IVR → After Hours")
+            || out.contains("Main IVR → After Hours → Main IVR"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_unsupported_action_names_the_type() {
+    let mut b = acme();
+    edit(
+        &mut b,
+        "flows/after-hours.json",
+        "\"Type\": \"MessageParticipant\"",
+        "\"Type\": \"ConnectParticipantWithLexBot\"",
+    );
+    let out = problems(&b);
+    assert!(
+        out.contains("action type ConnectParticipantWithLexBot is not supported"),
+        "{out}"
+    );
+}
+
+#[test]
+fn path_traversal_in_a_flow_file_is_refused() {
+    let mut b = acme();
+    edit(
+        &mut b,
+        "flows.yaml",
+        "file: flows/after-hours.json",
+        "file: ../../etc/passwd",
+    );
+    let out = problems(&b);
+    assert!(
+        out.contains("flows[After Hours].file: file name '../../etc/passwd' is not allowed"),
+        "{out}"
+    );
+}
+
+#[test]
+fn plan_against_itself_has_no_changes() {
+    let (spec, _) = load(&acme()).unwrap();
+    let plan = Plan::between(Some(&spec), &spec);
+    assert!(plan.is_empty());
+    assert!(plan.to_string().starts_with("No changes."));
+}
+
+#[test]
+fn plan_shows_exactly_the_edited_queue() {
+    let (before, _) = load(&acme()).unwrap();
+    let mut b = acme();
+    edit(
+        &mut b,
+        "queues.yaml",
+        "max_contacts: 80",
+        "max_contacts: 120",
+    );
+    let (after, _) = load(&b).unwrap();
+    let plan = Plan::between(Some(&before), &after);
+    assert_eq!(plan.changes.len(), 1, "{plan}");
+    let change = &plan.changes[0];
+    assert_eq!(
+        (change.kind.as_str(), change.name.as_str()),
+        ("queues", "Billing")
+    );
+    assert_eq!(change.action, ChangeAction::Change);
+    assert_eq!(plan.summary(), "0 to add, 1 to change, 0 to remove");
+    let text = plan.to_string();
+    assert!(
+        text.contains("~ queue \"Billing\"\n      max_contacts: 80 → 120"),
+        "{text}"
+    );
+}
+
+#[test]
+fn first_deploy_adds_everything() {
+    let (spec, _) = load(&acme()).unwrap();
+    let plan = Plan::between(None, &spec);
+    assert_eq!(plan.count(ChangeAction::Remove), 0);
+    assert!(plan.count(ChangeAction::Add) > 20);
+}
+
+#[test]
+fn plan_matches_flow_actions_by_identifier() {
+    let (before, _) = load(&acme()).unwrap();
+    let mut b = acme();
+    edit(
+        &mut b,
+        "flows/main-ivr.json",
+        "\"InputTimeLimitSeconds\": \"8\"",
+        "\"InputTimeLimitSeconds\": \"10\"",
+    );
+    let (after, _) = load(&b).unwrap();
+    let text = Plan::between(Some(&before), &after).to_string();
+    assert!(
+        text.contains("document.Actions[menu].Parameters.InputTimeLimitSeconds: \"8\" → \"10\""),
+        "{text}"
+    );
+}
