@@ -1,1 +1,35 @@
+//! Durable state behind one seam: the [`Store`] trait, and its embedded SQLite backend.
+//!
+//! Architecture invariant: callers never see SQL or a connection. A future PostgreSQL
+//! backend implements the same trait and runs the same conformance suite
+//! (`tests/store.rs`).
 
+mod error;
+mod sqlite;
+mod types;
+
+pub use error::StoreError;
+pub use sqlite::{SqliteStore, DATABASE_FILE, SCHEMA_VERSION};
+pub use types::{ConfigVersion, NewVersion, StoredCredential, VersionSummary};
+
+/// Everything the rest of Switchboard keeps durably. Implementations are synchronous;
+/// async callers run them on a blocking thread.
+pub trait Store: Send + Sync + 'static {
+    /// The newest configuration version, if any was ever applied.
+    fn latest_version(&self) -> Result<Option<ConfigVersion>, StoreError>;
+    fn version(&self, number: u64) -> Result<Option<ConfigVersion>, StoreError>;
+    /// The whole history, oldest first, without the bundles.
+    fn versions(&self) -> Result<Vec<VersionSummary>, StoreError>;
+    /// Append the next version atomically. With `expect_latest`, fail with
+    /// [`StoreError::Conflict`] unless the newest version is exactly that number
+    /// (0 meaning "none yet").
+    fn append_version(
+        &self,
+        new: NewVersion,
+        expect_latest: Option<u64>,
+    ) -> Result<VersionSummary, StoreError>;
+
+    fn insert_credential(&self, credential: &StoredCredential) -> Result<(), StoreError>;
+    fn credential(&self, id: &str) -> Result<Option<StoredCredential>, StoreError>;
+    fn credential_count(&self) -> Result<u64, StoreError>;
+}

@@ -1,0 +1,237 @@
+//! The embedded backend: one SQLite file in WAL mode inside the data directory.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use sha2::{Digest, Sha256};
+
+use crate::{ConfigVersion, NewVersion, Store, StoreError, StoredCredential, VersionSummary};
+
+/// Bumped whenever the schema changes; a data directory from a newer build is refused
+/// rather than misread.
+pub const SCHEMA_VERSION: i64 = 1;
+pub const DATABASE_FILE: &str = "switchboard.db";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS config_versions (
+    version        INTEGER PRIMARY KEY,
+    created_at     TEXT NOT NULL,
+    actor          TEXT NOT NULL,
+    summary        TEXT NOT NULL,
+    rollback_of    INTEGER,
+    content_sha256 TEXT NOT NULL,
+    bundle_json    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS credentials (
+    id            TEXT PRIMARY KEY,
+    secret_sha256 TEXT NOT NULL,
+    principal     TEXT NOT NULL,
+    role          TEXT NOT NULL,
+    description   TEXT NOT NULL,
+    created_at    TEXT NOT NULL
+);
+";
+
+pub struct SqliteStore {
+    path: PathBuf,
+    connection: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the store in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        check_writable(data_dir)?;
+        let path = data_dir.join(DATABASE_FILE);
+        let connection = Connection::open(&path)?;
+        connection.busy_timeout(std::time::Duration::from_secs(10))?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        let found: i64 = connection.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        connection.execute_batch(SCHEMA)?;
+        connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        Ok(Self {
+            path,
+            connection: Mutex::new(connection),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (transactions
+        // roll back on drop), so a poisoned lock is still safe to use.
+        self.connection.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn check_writable(dir: &Path) -> Result<(), StoreError> {
+    let probe = dir.join(".write-probe");
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|source| StoreError::NotWritable {
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+fn now() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<VersionSummary> {
+    Ok(VersionSummary {
+        version: row.get::<_, i64>(0)? as u64,
+        created_at: row.get(1)?,
+        actor: row.get(2)?,
+        summary: row.get(3)?,
+        rollback_of: row.get::<_, Option<i64>>(4)?.map(|v| v as u64),
+        content_sha256: row.get(5)?,
+    })
+}
+
+const SUMMARY_COLUMNS: &str = "version, created_at, actor, summary, rollback_of, content_sha256";
+
+impl Store for SqliteStore {
+    fn latest_version(&self) -> Result<Option<ConfigVersion>, StoreError> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS}, bundle_json FROM config_versions ORDER BY version DESC LIMIT 1"
+        );
+        Ok(conn
+            .query_row(&sql, [], |row| {
+                Ok(ConfigVersion {
+                    summary: summary_from_row(row)?,
+                    bundle_json: row.get(6)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn version(&self, number: u64) -> Result<Option<ConfigVersion>, StoreError> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS}, bundle_json FROM config_versions WHERE version = ?1"
+        );
+        Ok(conn
+            .query_row(&sql, [number as i64], |row| {
+                Ok(ConfigVersion {
+                    summary: summary_from_row(row)?,
+                    bundle_json: row.get(6)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn versions(&self) -> Result<Vec<VersionSummary>, StoreError> {
+        let conn = self.conn();
+        let sql = format!("SELECT {SUMMARY_COLUMNS} FROM config_versions ORDER BY version");
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([], summary_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn append_version(
+        &self,
+        new: NewVersion,
+        expect_latest: Option<u64>,
+    ) -> Result<VersionSummary, StoreError> {
+        let mut conn = self.conn();
+        // IMMEDIATE takes the write lock before reading the latest number, so two
+        // appliers (a CLI and a server on the same data directory) cannot both win.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let latest: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM config_versions",
+            [],
+            |r| r.get(0),
+        )?;
+        let latest = latest as u64;
+        if let Some(expected) = expect_latest {
+            if expected != latest {
+                return Err(StoreError::Conflict {
+                    expected,
+                    actual: latest,
+                });
+            }
+        }
+        let summary = VersionSummary {
+            version: latest + 1,
+            created_at: now(),
+            actor: new.actor,
+            summary: new.summary,
+            rollback_of: new.rollback_of,
+            content_sha256: hex::encode(Sha256::digest(new.bundle_json.as_bytes())),
+        };
+        tx.execute(
+            "INSERT INTO config_versions (version, created_at, actor, summary, rollback_of, content_sha256, bundle_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                summary.version as i64,
+                summary.created_at,
+                summary.actor,
+                summary.summary,
+                summary.rollback_of.map(|v| v as i64),
+                summary.content_sha256,
+                new.bundle_json
+            ],
+        )?;
+        tx.commit()?;
+        Ok(summary)
+    }
+
+    fn insert_credential(&self, c: &StoredCredential) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO credentials (id, secret_sha256, principal, role, description, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                c.id,
+                c.secret_sha256,
+                c.principal,
+                c.role,
+                c.description,
+                c.created_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn credential(&self, id: &str) -> Result<Option<StoredCredential>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT id, secret_sha256, principal, role, description, created_at FROM credentials WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(StoredCredential {
+                        id: r.get(0)?,
+                        secret_sha256: r.get(1)?,
+                        principal: r.get(2)?,
+                        role: r.get(3)?,
+                        description: r.get(4)?,
+                        created_at: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn credential_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM credentials", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+}

@@ -1,0 +1,43 @@
+use serde::{Deserialize, Serialize};
+
+/// One entry of the configuration history, without its content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionSummary {
+    pub version: u64,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// Who applied it: a user name or credential id.
+    pub actor: String,
+    /// "3 to add, 1 to change, 0 to remove", or "rollback to version 2: ...".
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<u64>,
+    /// SHA-256 of the bundle, so identical content is recognisable across versions.
+    pub content_sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigVersion {
+    pub summary: VersionSummary,
+    /// The spec's source bundle, as JSON.
+    pub bundle_json: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewVersion {
+    pub actor: String,
+    pub summary: String,
+    pub rollback_of: Option<u64>,
+    pub bundle_json: String,
+}
+
+/// An API credential as stored: the secret itself never is, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCredential {
+    pub id: String,
+    pub secret_sha256: String,
+    pub principal: String,
+    pub role: String,
+    pub description: String,
+    pub created_at: String,
+}

@@ -1,0 +1,152 @@
+//! The store conformance suite: every backend must pass the same cases. Each backend
+//! instantiates `store_conformance!` with a function that makes an empty store.
+
+use sb_store::{NewVersion, SqliteStore, Store, StoreError, StoredCredential};
+
+fn version(actor: &str, body: &str) -> NewVersion {
+    NewVersion {
+        actor: actor.into(),
+        summary: format!("applied by {actor}"),
+        rollback_of: None,
+        bundle_json: body.into(),
+    }
+}
+
+macro_rules! store_conformance {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+
+            fn store() -> (impl Store, Box<dyn std::any::Any>) {
+                $make
+            }
+
+            #[test]
+            fn versions_are_numbered_from_one_and_kept_in_order() {
+                let (s, _guard) = store();
+                assert!(s.latest_version().unwrap().is_none());
+                let v1 = s
+                    .append_version(version("alice", "{\"a\":1}"), None)
+                    .unwrap();
+                let v2 = s.append_version(version("bob", "{\"a\":2}"), None).unwrap();
+                assert_eq!((v1.version, v2.version), (1, 2));
+                let history = s.versions().unwrap();
+                assert_eq!(
+                    history.iter().map(|v| v.actor.as_str()).collect::<Vec<_>>(),
+                    ["alice", "bob"]
+                );
+                assert_eq!(
+                    s.latest_version().unwrap().unwrap().bundle_json,
+                    "{\"a\":2}"
+                );
+                assert_eq!(s.version(1).unwrap().unwrap().bundle_json, "{\"a\":1}");
+                assert!(s.version(3).unwrap().is_none());
+            }
+
+            #[test]
+            fn identical_content_has_identical_digest() {
+                let (s, _guard) = store();
+                let a = s.append_version(version("a", "{}"), None).unwrap();
+                let b = s.append_version(version("b", "{}"), None).unwrap();
+                assert_eq!(a.content_sha256, b.content_sha256);
+            }
+
+            #[test]
+            fn expected_version_mismatch_is_a_conflict_and_changes_nothing() {
+                let (s, _guard) = store();
+                s.append_version(version("a", "{}"), Some(0)).unwrap();
+                let err = s.append_version(version("b", "{}"), Some(0)).unwrap_err();
+                assert!(
+                    matches!(
+                        err,
+                        StoreError::Conflict {
+                            expected: 0,
+                            actual: 1
+                        }
+                    ),
+                    "{err}"
+                );
+                assert_eq!(s.versions().unwrap().len(), 1);
+                s.append_version(version("b", "{}"), Some(1)).unwrap();
+            }
+
+            #[test]
+            fn credentials_round_trip() {
+                let (s, _guard) = store();
+                assert_eq!(s.credential_count().unwrap(), 0);
+                let c = StoredCredential {
+                    id: "SBK1".into(),
+                    secret_sha256: "ab".repeat(32),
+                    principal: "bootstrap-admin".into(),
+                    role: "Admin".into(),
+                    description: "first start".into(),
+                    created_at: "2026-11-26T00:00:00Z".into(),
+                };
+                s.insert_credential(&c).unwrap();
+                assert_eq!(s.credential("SBK1").unwrap(), Some(c.clone()));
+                assert!(s.credential("nope").unwrap().is_none());
+                assert!(s.insert_credential(&c).is_err(), "ids are unique");
+                assert_eq!(s.credential_count().unwrap(), 1);
+            }
+        }
+    };
+}
+
+fn sqlite() -> (SqliteStore, Box<dyn std::any::Any>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    (store, Box::new(dir))
+}
+
+store_conformance!(sqlite_backend, sqlite());
+
+#[test]
+fn concurrent_appliers_with_the_same_expectation_cannot_both_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    SqliteStore::open(&path).unwrap();
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                // Separate connections, as a CLI and a server would have.
+                let s = SqliteStore::open(&path).unwrap();
+                s.append_version(version(&format!("w{i}"), "{}"), Some(0))
+                    .is_ok()
+            })
+        })
+        .collect();
+    let winners = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(|ok| *ok)
+        .count();
+    assert_eq!(winners, 1);
+    assert_eq!(
+        SqliteStore::open(&path).unwrap().versions().unwrap().len(),
+        1
+    );
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SqliteStore::open(dir.path()).unwrap());
+    let conn = rusqlite::Connection::open(dir.path().join("switchboard.db")).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = SqliteStore::open(dir.path()).err().expect("refused");
+    assert!(
+        matches!(err, StoreError::NewerSchema { found: 99, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("newer Switchboard"));
+}
+
+#[test]
+fn an_unwritable_data_directory_is_a_clear_error() {
+    let err = SqliteStore::open(std::path::Path::new("/proc/switchboard-data"))
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("/proc/switchboard-data"), "{err}");
+}
