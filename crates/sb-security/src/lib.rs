@@ -1,1 +1,13 @@
+//! Identity and authorization primitives: the action every endpoint declares, who is
+//! calling, API-key credentials, and what each built-in role may do.
+//!
+//! Architecture invariant: no I/O and no HTTP. The API crate turns a request into a
+//! [`Principal`] and an [`Action`], and asks [`authorize`].
 
+mod action;
+mod api_key;
+mod roles;
+
+pub use action::Action;
+pub use api_key::{ApiKey, ApiKeyError, IssuedApiKey};
+pub use roles::{authorize, Denied, Principal, Role};

@@ -1,0 +1,124 @@
+//! API keys: `sb_<id>.<secret>`. The id is public (it names the key in logs and audit);
+//! the secret has 256 bits of entropy and only its SHA-256 is ever stored. A fast hash
+//! is right here, unlike for passwords: nobody can guess 256 random bits.
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+const PREFIX: &str = "sb_";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiKeyError {
+    #[error("malformed credential: expected sb_<id>.<secret>")]
+    Malformed,
+    #[error("the system random number generator failed: {0}")]
+    Random(String),
+}
+
+/// A key as presented by a caller.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    secret: String,
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A freshly issued key: `token` is shown to its owner once; `secret_sha256` is stored.
+pub struct IssuedApiKey {
+    pub id: String,
+    pub token: String,
+    pub secret_sha256: String,
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], ApiKeyError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| ApiKeyError::Random(e.to_string()))?;
+    Ok(bytes)
+}
+
+fn digest(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+impl ApiKey {
+    pub fn issue() -> Result<IssuedApiKey, ApiKeyError> {
+        let id = format!("K{}", hex::encode_upper(random_bytes::<8>()?));
+        let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>()?);
+        Ok(IssuedApiKey {
+            token: format!("{PREFIX}{id}.{secret}"),
+            secret_sha256: digest(&secret),
+            id,
+        })
+    }
+
+    pub fn parse(token: &str) -> Result<Self, ApiKeyError> {
+        let rest = token.strip_prefix(PREFIX).ok_or(ApiKeyError::Malformed)?;
+        let (id, secret) = rest.split_once('.').ok_or(ApiKeyError::Malformed)?;
+        let id_ok =
+            id.len() == 17 && id.starts_with('K') && id[1..].bytes().all(|b| b.is_ascii_hexdigit());
+        let secret_ok = secret.len() == 43
+            && secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !id_ok || !secret_ok {
+            return Err(ApiKeyError::Malformed);
+        }
+        Ok(Self {
+            id: id.to_string(),
+            secret: secret.to_string(),
+        })
+    }
+
+    /// Compare against a stored digest in constant time.
+    pub fn matches(&self, stored_sha256: &str) -> bool {
+        digest(&self.secret)
+            .as_bytes()
+            .ct_eq(stored_sha256.as_bytes())
+            .into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_keys_parse_and_match_only_their_digest() {
+        let issued = ApiKey::issue().unwrap();
+        let key = ApiKey::parse(&issued.token).unwrap();
+        assert_eq!(key.id, issued.id);
+        assert!(key.matches(&issued.secret_sha256));
+        let other = ApiKey::issue().unwrap();
+        assert!(!key.matches(&other.secret_sha256));
+        assert!(
+            !format!("{key:?}").contains(&issued.token[21..]),
+            "Debug must not leak the secret"
+        );
+    }
+
+    #[test]
+    fn malformed_tokens_are_refused() {
+        let issued = ApiKey::issue().unwrap();
+        let mut altered = issued.token.clone();
+        altered.push('x');
+        for bad in [
+            "",
+            "sb_",
+            "Bearer x",
+            "sb_K00.short",
+            altered.as_str(),
+            &issued.token[3..],
+        ] {
+            assert_eq!(ApiKey::parse(bad), Err(ApiKeyError::Malformed), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,58 @@
+use sb_security::{authorize, Action, Principal, Role};
+
+#[test]
+fn role_action_matrix_matches_the_table() {
+    let table = include_str!("role_matrix.tsv");
+    let mut lines = table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty());
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let roles: Vec<Role> = header[1..]
+        .iter()
+        .map(|r| Role::parse(r).expect("known role"))
+        .collect();
+    assert_eq!(roles.len(), Role::ALL.len(), "every role has a column");
+    let mut actions_seen = Vec::new();
+    for line in lines {
+        let cells: Vec<&str> = line.split('\t').collect();
+        let action = Action::ALL
+            .into_iter()
+            .find(|a| a.as_str() == cells[0])
+            .unwrap_or_else(|| panic!("table names unknown action {}", cells[0]));
+        actions_seen.push(action);
+        for (role, cell) in roles.iter().zip(&cells[1..]) {
+            let principal = Principal {
+                id: "t".into(),
+                name: "t".into(),
+                role: *role,
+            };
+            let allowed = authorize(&principal, action).is_ok();
+            let expected = match *cell {
+                "allow" => true,
+                "deny" => false,
+                other => panic!("cell must be allow or deny, not {other}"),
+            };
+            assert_eq!(allowed, expected, "{} for {}", action, role.as_str());
+        }
+    }
+    for action in Action::ALL {
+        assert!(
+            actions_seen.contains(&action),
+            "{action} has no row in role_matrix.tsv"
+        );
+    }
+}
+
+#[test]
+fn a_denial_names_who_and_what() {
+    let p = Principal {
+        id: "K1".into(),
+        name: "ci".into(),
+        role: Role::Integration,
+    };
+    let err = authorize(&p, Action::ConfigApply).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "ci (role Integration) is not allowed to perform config:Apply"
+    );
+}
