@@ -1,1 +1,16 @@
+//! The HTTPS API: routes, authentication, TLS, OpenAPI, health and Prometheus metrics.
+//!
+//! Architecture invariant: only this crate knows HTTP and JSON on the wire. It turns
+//! requests into calls on the runtime and never touches the store's tables itself.
 
+mod auth;
+mod error;
+mod routes;
+mod server;
+mod telemetry;
+pub mod tls;
+
+pub use auth::{endpoint_actions, ensure_bootstrap_credential, BootstrapCredential};
+pub use error::ApiError;
+pub use server::{build_router, serve, AppState, ServeOptions};
+pub use telemetry::install_metrics_recorder;

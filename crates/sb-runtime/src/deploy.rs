@@ -61,6 +61,17 @@ impl Deployer {
         Ok(Some(version))
     }
 
+    /// Pick up a version written by another process (a CLI applying with `--data`
+    /// while the server runs). Returns the version made current, if any.
+    pub fn refresh(&self) -> Result<Option<u64>, DeployError> {
+        let newest = self.store.latest_version_number()?;
+        let current = self.live.current().map_or(0, |c| c.version);
+        if newest > current {
+            return self.load_latest();
+        }
+        Ok(None)
+    }
+
     fn deployed(&self) -> Result<Option<(u64, InstanceSpec)>, DeployError> {
         let Some(latest) = self.store.latest_version()? else {
             return Ok(None);

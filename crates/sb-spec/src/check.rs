@@ -267,7 +267,7 @@ fn check_hours(ctx: &mut Ctx<'_>, hours: &HoursOfOperation) {
         if !dates.insert(o.date) {
             ctx.error(s, name, &at, "the date has more than one override".into());
         }
-        if o.closed == !o.ranges.is_empty() {
+        if o.closed != o.ranges.is_empty() {
             ctx.error(
                 s,
                 name,

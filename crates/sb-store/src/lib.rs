@@ -17,6 +17,8 @@ pub use types::{ConfigVersion, NewVersion, StoredCredential, VersionSummary};
 pub trait Store: Send + Sync + 'static {
     /// The newest configuration version, if any was ever applied.
     fn latest_version(&self) -> Result<Option<ConfigVersion>, StoreError>;
+    /// The newest version's number (0 for none): cheap enough to poll.
+    fn latest_version_number(&self) -> Result<u64, StoreError>;
     fn version(&self, number: u64) -> Result<Option<ConfigVersion>, StoreError>;
     /// The whole history, oldest first, without the bundles.
     fn versions(&self) -> Result<Vec<VersionSummary>, StoreError>;

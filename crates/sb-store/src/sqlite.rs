@@ -89,7 +89,9 @@ fn check_writable(dir: &Path) -> Result<(), StoreError> {
 }
 
 fn now() -> String {
-    jiff::Timestamp::now().to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<VersionSummary> {
@@ -119,6 +121,15 @@ impl Store for SqliteStore {
                 })
             })
             .optional()?)
+    }
+
+    fn latest_version_number(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.conn().query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM config_versions",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
     }
 
     fn version(&self, number: u64) -> Result<Option<ConfigVersion>, StoreError> {

@@ -25,6 +25,7 @@ macro_rules! store_conformance {
             fn versions_are_numbered_from_one_and_kept_in_order() {
                 let (s, _guard) = store();
                 assert!(s.latest_version().unwrap().is_none());
+                assert_eq!(s.latest_version_number().unwrap(), 0);
                 let v1 = s
                     .append_version(version("alice", "{\"a\":1}"), None)
                     .unwrap();
@@ -40,6 +41,7 @@ macro_rules! store_conformance {
                     "{\"a\":2}"
                 );
                 assert_eq!(s.version(1).unwrap().unwrap().bundle_json, "{\"a\":1}");
+                assert_eq!(s.latest_version_number().unwrap(), 2);
                 assert!(s.version(3).unwrap().is_none());
             }
 

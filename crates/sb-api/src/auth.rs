@@ -1,0 +1,120 @@
+//! Every request but the health probes carries a credential, and every endpoint
+//! declares the one action it performs. The table below is that declaration; a route
+//! missing from it is refused, so forgetting to declare an action fails closed.
+
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use sb_security::{authorize, Action, ApiKey, Principal, Role};
+use sb_store::{Store, StoredCredential};
+
+use crate::error::ApiError;
+use crate::server::AppState;
+
+/// (method, route, action) for every authenticated endpoint.
+const ENDPOINT_ACTIONS: &[(&str, &str, Action)] = &[
+    ("GET", "/metrics", Action::MetricsRead),
+    ("GET", "/openapi.json", Action::ApiDescribe),
+    ("POST", "/v1/config/plan", Action::ConfigPlan),
+    ("POST", "/v1/config/apply", Action::ConfigApply),
+    ("POST", "/v1/config/rollback", Action::ConfigRollback),
+    ("GET", "/v1/config/versions", Action::ConfigListVersions),
+    (
+        "GET",
+        "/v1/config/versions/{version}",
+        Action::ConfigGetVersion,
+    ),
+];
+
+/// The declared actions, for the OpenAPI document and tests.
+pub fn endpoint_actions() -> impl Iterator<Item = (&'static str, &'static str, Action)> {
+    ENDPOINT_ACTIONS.iter().copied()
+}
+
+fn action_for(method: &Method, route: &str) -> Option<Action> {
+    ENDPOINT_ACTIONS
+        .iter()
+        .find(|(m, r, _)| *m == method.as_str() && *r == route)
+        .map(|(_, _, a)| *a)
+}
+
+/// The authenticated caller's name, attached to the response so the access log has it.
+#[derive(Clone)]
+pub(crate) struct CallerName(pub String);
+
+pub(crate) async fn require_credential(
+    State(state): State<AppState>,
+    matched: Option<MatchedPath>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let route = matched
+        .as_ref()
+        .map(MatchedPath::as_str)
+        .unwrap_or_default();
+    let action = action_for(request.method(), route)
+        .ok_or_else(|| ApiError::Internal(format!("route {route} declares no action")))?;
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthenticated)?;
+    let key = ApiKey::parse(token.trim()).map_err(|_| ApiError::Unauthenticated)?;
+    let principal = verify(state.store.clone(), key).await?;
+    authorize(&principal, action)?;
+    let caller = CallerName(principal.name.clone());
+    request.extensions_mut().insert(principal);
+    let mut response = next.run(request).await;
+    response.extensions_mut().insert(caller);
+    Ok(response)
+}
+
+async fn verify(store: Arc<dyn Store>, key: ApiKey) -> Result<Principal, ApiError> {
+    let id = key.id.clone();
+    let stored = tokio::task::spawn_blocking(move || store.credential(&id))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let Some(stored) = stored.filter(|s| key.matches(&s.secret_sha256)) else {
+        tracing::warn!(credential = %key.id, "rejected credential");
+        return Err(ApiError::BadCredential);
+    };
+    let role = Role::parse(&stored.role)
+        .ok_or_else(|| ApiError::Internal(format!("credential {} has unknown role", stored.id)))?;
+    Ok(Principal {
+        name: format!("{} ({})", stored.principal, stored.id),
+        id: stored.id,
+        role,
+    })
+}
+
+/// A credential made on first start, when none exists. Its token is shown once.
+pub struct BootstrapCredential {
+    pub id: String,
+    pub token: String,
+}
+
+/// Create the bootstrap administrator credential if the store has no credential yet.
+pub fn ensure_bootstrap_credential(
+    store: &dyn Store,
+) -> anyhow::Result<Option<BootstrapCredential>> {
+    if store.credential_count()? > 0 {
+        return Ok(None);
+    }
+    let issued = ApiKey::issue()?;
+    store.insert_credential(&StoredCredential {
+        id: issued.id.clone(),
+        secret_sha256: issued.secret_sha256,
+        principal: "bootstrap-admin".into(),
+        role: Role::Admin.as_str().into(),
+        description: "created on first start".into(),
+        created_at: jiff::Timestamp::now().to_string(),
+    })?;
+    Ok(Some(BootstrapCredential {
+        id: issued.id,
+        token: issued.token,
+    }))
+}

@@ -1,0 +1,182 @@
+//! Router assembly and the HTTPS server with graceful shutdown and certificate reload.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::{middleware, Extension, Router};
+use axum_server::tls_rustls::RustlsConfig;
+use metrics_exporter_prometheus::PrometheusHandle;
+use sb_runtime::Deployer;
+use sb_store::Store;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::{endpoint_actions, require_credential};
+use crate::routes::{config, ops};
+use crate::telemetry::observe;
+use crate::tls::{self, TlsSource};
+
+/// A spec bundle may be up to 64 MiB; base64 for audio adds a third.
+const CONFIG_BODY_LIMIT: usize = 96 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub deployer: Arc<Deployer>,
+    pub store: Arc<dyn Store>,
+    pub metrics: PrometheusHandle,
+    /// Set on SIGTERM: readiness fails so load balancers stop sending new work.
+    pub draining: Arc<AtomicBool>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Switchboard API",
+        description = "Self-hosted contact center. Every endpoint except /healthz and /readyz needs `Authorization: Bearer <credential>`; each declares the action it performs in `x-switchboard-action`."
+    ),
+    tags(
+        (name = "operations", description = "Probes, metrics and this description"),
+        (name = "configuration", description = "Instance specs as code: plan, apply, rollback, history")
+    )
+)]
+struct ApiDoc;
+
+pub fn build_router(state: AppState) -> Router {
+    let (public, public_api) = OpenApiRouter::<AppState>::new()
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .route_layer(middleware::from_fn(observe))
+        .split_for_parts();
+    let (protected, protected_api) = OpenApiRouter::<AppState>::new()
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::openapi))
+        .routes(routes!(config::plan))
+        .routes(routes!(config::apply))
+        .routes(routes!(config::rollback))
+        .routes(routes!(config::versions))
+        .routes(routes!(config::version))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_credential,
+        ))
+        .route_layer(middleware::from_fn(observe))
+        .split_for_parts();
+
+    let mut api = ApiDoc::openapi();
+    api.merge(public_api);
+    api.merge(protected_api);
+    declare_security(&mut api);
+    let doc = ops::OpenApiJson(Arc::new(
+        api.to_pretty_json()
+            .expect("the OpenAPI document serialises"),
+    ));
+
+    Router::new()
+        .merge(public)
+        .merge(protected.layer(DefaultBodyLimit::max(CONFIG_BODY_LIMIT)))
+        .layer(Extension(doc))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Add the bearer scheme, and each operation's action as `x-switchboard-action`.
+fn declare_security(api: &mut utoipa::openapi::OpenApi) {
+    let components = api.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+    );
+    for (path, item) in api.paths.paths.iter_mut() {
+        for (method, operation) in [("GET", item.get.as_mut()), ("POST", item.post.as_mut())] {
+            let Some(operation) = operation else { continue };
+            let Some((_, _, action)) =
+                endpoint_actions().find(|(m, p, _)| *m == method && p == path)
+            else {
+                continue;
+            };
+            operation.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+                "bearer",
+                Vec::<String>::new(),
+            )]);
+            let extensions = operation.extensions.get_or_insert_with(Default::default);
+            extensions.insert(
+                "x-switchboard-action".into(),
+                serde_json::json!(action.as_str()),
+            );
+        }
+    }
+}
+
+pub struct ServeOptions {
+    pub listener: std::net::TcpListener,
+    pub tls: TlsSource,
+    pub tls_config: Arc<rustls::ServerConfig>,
+    /// How long in-flight requests get to finish after SIGTERM.
+    pub shutdown_grace: Duration,
+}
+
+/// Serve until SIGTERM or SIGINT, then drain for at most `shutdown_grace`.
+/// SIGHUP reloads the certificate without dropping connections.
+pub async fn serve(state: AppState, options: ServeOptions) -> anyhow::Result<()> {
+    options.listener.set_nonblocking(true)?;
+    let rustls = RustlsConfig::from_config(options.tls_config);
+    let handle = axum_server::Handle::new();
+    tokio::spawn(watch_signals(
+        handle.clone(),
+        state.draining.clone(),
+        rustls.clone(),
+        options.tls,
+        options.shutdown_grace,
+    ));
+    let app = build_router(state);
+    axum_server::from_tcp_rustls(options.listener, rustls)
+        .handle(handle)
+        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+        .await?;
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+async fn watch_signals(
+    handle: axum_server::Handle,
+    draining: Arc<AtomicBool>,
+    rustls: RustlsConfig,
+    source: TlsSource,
+    grace: Duration,
+) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => match tls::load(&source) {
+                Ok(material) => {
+                    rustls.reload_from_config(material.config);
+                    tracing::info!(fingerprint = %material.fingerprint, "TLS certificate reloaded");
+                }
+                Err(e) => tracing::error!(error = %e, "TLS reload failed; keeping the current certificate"),
+            },
+        }
+    }
+    tracing::info!(
+        grace_seconds = grace.as_secs(),
+        "shutting down: no new work, finishing requests in flight"
+    );
+    draining.store(true, Ordering::Release);
+    handle.graceful_shutdown(Some(grace));
+}

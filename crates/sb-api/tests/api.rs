@@ -1,0 +1,326 @@
+//! The router in-process (no TLS, no sockets): authentication, authorization, the
+//! OpenAPI document, and the error body for every kind of bad request.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use sb_api::{build_router, endpoint_actions, AppState};
+use sb_runtime::{Deployer, LiveConfig};
+use sb_security::{ApiKey, Role};
+use sb_spec::SourceBundle;
+use sb_store::{SqliteStore, Store, StoredCredential};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+struct Fixture {
+    router: axum::Router,
+    store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let deployer = Arc::new(Deployer::new(store.clone(), LiveConfig::new()));
+        let router = build_router(AppState {
+            deployer,
+            store: store.clone(),
+            metrics: sb_api::install_metrics_recorder(),
+            draining: Arc::new(AtomicBool::new(false)),
+        });
+        Fixture {
+            router,
+            store,
+            _dir: dir,
+        }
+    }
+
+    fn token(&self, role: Role) -> String {
+        let issued = ApiKey::issue().unwrap();
+        self.store
+            .insert_credential(&StoredCredential {
+                id: issued.id.clone(),
+                secret_sha256: issued.secret_sha256,
+                principal: format!("test-{}", role.as_str()),
+                role: role.as_str().into(),
+                description: String::new(),
+                created_at: String::new(),
+            })
+            .unwrap();
+        issued.token
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            request = request.header("authorization", format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let request = request
+            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, value)
+    }
+}
+
+fn acme() -> SourceBundle {
+    SourceBundle::read_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme"))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn health_probes_need_no_credential_and_everything_else_does() {
+    let f = Fixture::new();
+    assert_eq!(
+        f.call("GET", "/healthz", None, None).await.0,
+        StatusCode::OK
+    );
+    let (status, body) = f.call("GET", "/readyz", None, None).await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "nothing deployed yet"
+    );
+    assert!(body["reason"]
+        .as_str()
+        .unwrap()
+        .contains("no configuration"));
+    for (method, path, _) in endpoint_actions() {
+        let path = path.replace("{version}", "1");
+        let (status, body) = f.call(method, &path, None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        assert_eq!(body["error"]["code"], "unauthenticated", "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn a_tampered_or_unknown_credential_is_refused() {
+    let f = Fixture::new();
+    let good = f.token(Role::Admin);
+    let mut tampered = good.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let (status, body) = f
+        .call("GET", "/v1/config/versions", Some(&tampered), None)
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("bad_credential"))
+    );
+    let stranger = ApiKey::issue().unwrap().token;
+    assert_eq!(
+        f.call("GET", "/v1/config/versions", Some(&stranger), None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        f.call("GET", "/v1/config/versions", Some(&good), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn roles_are_held_to_their_actions() {
+    let f = Fixture::new();
+    let analyst = f.token(Role::Analyst);
+    let body = json!({ "bundle": acme() }).to_string();
+    let (status, answer) = f
+        .call("POST", "/v1/config/apply", Some(&analyst), Some(body))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(answer["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("config:Apply"));
+    assert_eq!(
+        f.call("GET", "/metrics", Some(&analyst), None).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn apply_conflict_and_invalid_spec_use_the_error_body() {
+    let f = Fixture::new();
+    let admin = f.token(Role::Admin);
+    let apply = |expect: u64, bundle: &SourceBundle| {
+        json!({ "bundle": bundle, "expect_version": expect }).to_string()
+    };
+    let (status, body) = f
+        .call(
+            "POST",
+            "/v1/config/apply",
+            Some(&admin),
+            Some(apply(0, &acme())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["version"]["version"], 1);
+    assert_eq!(f.call("GET", "/readyz", None, None).await.0, StatusCode::OK);
+
+    let mut changed = acme();
+    let text =
+        changed
+            .text("queues.yaml")
+            .unwrap()
+            .replacen("max_contacts: 80", "max_contacts: 81", 1);
+    changed
+        .insert("queues.yaml".into(), text.into_bytes())
+        .unwrap();
+    let (status, body) = f
+        .call(
+            "POST",
+            "/v1/config/apply",
+            Some(&admin),
+            Some(apply(0, &changed)),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict")),
+        "{body}"
+    );
+
+    let mut broken = acme();
+    let text = broken
+        .text("queues.yaml")
+        .unwrap()
+        .replacen("hours: Store Hours", "hours: Nope", 1);
+    broken
+        .insert("queues.yaml".into(), text.into_bytes())
+        .unwrap();
+    let (status, body) = f
+        .call(
+            "POST",
+            "/v1/config/apply",
+            Some(&admin),
+            Some(apply(1, &broken)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let problem = &body["error"]["problems"][0];
+    assert_eq!(problem["file"], "queues.yaml");
+    assert_eq!(problem["location"], "queues[Orders].hours");
+
+    let (_, versions) = f
+        .call("GET", "/v1/config/versions", Some(&admin), None)
+        .await;
+    assert_eq!(
+        versions.as_array().unwrap().len(),
+        1,
+        "refused applies change nothing"
+    );
+}
+
+#[tokio::test]
+async fn malformed_requests_get_a_json_error() {
+    let f = Fixture::new();
+    let admin = f.token(Role::Admin);
+    let (status, body) = f
+        .call(
+            "POST",
+            "/v1/config/plan",
+            Some(&admin),
+            Some("{not json".into()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], "bad_request");
+    let (status, body) = f
+        .call(
+            "POST",
+            "/v1/config/rollback",
+            Some(&admin),
+            Some(r#"{"to": 1, "extra": true}"#.into()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field"),
+        "{body}"
+    );
+    let (status, body) = f
+        .call(
+            "POST",
+            "/v1/config/rollback",
+            Some(&admin),
+            Some(r#"{"to": 9}"#.into()),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let traversal = r#"{"bundle": {"files": {"../../etc/passwd": {"text": "x"}}}}"#;
+    let (status, body) = f
+        .call(
+            "POST",
+            "/v1/config/plan",
+            Some(&admin),
+            Some(traversal.into()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["error"]["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not allowed"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_endpoint_with_its_action() {
+    let f = Fixture::new();
+    let admin = f.token(Role::Admin);
+    let (status, doc) = f.call("GET", "/openapi.json", Some(&admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for (method, path, action) in endpoint_actions() {
+        let op = &paths[path][method.to_lowercase()];
+        assert_eq!(
+            op["x-switchboard-action"],
+            action.as_str(),
+            "{method} {path}"
+        );
+        assert!(
+            op["security"].is_array(),
+            "{method} {path} declares bearer security"
+        );
+    }
+    for probe in ["/healthz", "/readyz"] {
+        assert!(paths.contains_key(probe), "{probe}");
+    }
+    let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(
+        documented,
+        endpoint_actions().count() + 2,
+        "no undeclared endpoint"
+    );
+}

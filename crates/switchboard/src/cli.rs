@@ -1,0 +1,142 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Self-hosted contact center: server and configuration-as-code CLI"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Run the server (HTTPS only) on the embedded store.
+    Serve(ServeArgs),
+    /// Check a spec directory and report every problem. Exit 0 when valid, 1 when not.
+    Validate {
+        /// The spec directory (YAML files, flows, prompts).
+        dir: PathBuf,
+        /// Print the problems as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what applying a spec would add, change and remove.
+    Plan {
+        dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deploy a spec as the next version, all or nothing.
+    Apply {
+        dir: PathBuf,
+        /// Refuse unless the deployed version is exactly N (0: nothing deployed yet).
+        #[arg(long, value_name = "N")]
+        expect_version: Option<u64>,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the configuration history.
+    Versions {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deploy version N's content again, as a new version.
+    Rollback {
+        #[arg(long, value_name = "N")]
+        to: u64,
+        #[arg(long, value_name = "N")]
+        expect_version: Option<u64>,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// Address and port to listen on.
+    #[arg(long, default_value = "127.0.0.1:8443", env = "SWITCHBOARD_LISTEN")]
+    pub listen: SocketAddr,
+    /// PEM certificate chain. Without it, a self-signed certificate is made in DATA/tls.
+    #[arg(long, requires = "tls_key", env = "SWITCHBOARD_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key matching --tls-cert.
+    #[arg(long, requires = "tls_cert", env = "SWITCHBOARD_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Start with the sample instance (examples/acme) applied and demo credentials made.
+    #[arg(long)]
+    pub demo: bool,
+    /// Seconds that requests in flight get to finish after SIGTERM.
+    #[arg(long, default_value_t = 20)]
+    pub shutdown_grace_seconds: u64,
+    #[arg(long, value_enum, default_value_t = LogFormat::Json, env = "SWITCHBOARD_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Args)]
+pub(crate) struct DataArg {
+    /// The data directory. Default: $SWITCHBOARD_DATA, else ~/.local/share/switchboard
+    /// (switchboard-demo with --demo).
+    #[arg(long, value_name = "DIR", env = "SWITCHBOARD_DATA")]
+    pub data: Option<PathBuf>,
+}
+
+/// Where configuration commands act: a data directory, or a running server.
+#[derive(Args)]
+pub(crate) struct TargetArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// A running server, e.g. https://switchboard.example:8443. Overrides --data.
+    #[arg(long, value_name = "URL", env = "SWITCHBOARD_SERVER")]
+    pub server: Option<String>,
+    /// Credential for --server.
+    #[arg(long, env = "SWITCHBOARD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// CA certificate (PEM) to trust for --server, e.g. DATA/tls/ca.pem of a self-signed server.
+    #[arg(long, value_name = "FILE", env = "SWITCHBOARD_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// Who is applying, recorded in the history (with --data). Default: $USER.
+    #[arg(long)]
+    pub actor: Option<String>,
+}
+
+impl DataArg {
+    pub(crate) fn resolve(&self, demo: bool) -> PathBuf {
+        if let Some(dir) = &self.data {
+            return dir.clone();
+        }
+        let leaf = if demo {
+            "switchboard-demo"
+        } else {
+            "switchboard"
+        };
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
+        match base {
+            Some(base) => base.join(leaf),
+            None => PathBuf::from(format!("{leaf}-data")),
+        }
+    }
+}

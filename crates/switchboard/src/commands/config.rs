@@ -1,0 +1,143 @@
+//! validate, plan, apply, versions, rollback.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use sb_runtime::Applied;
+use sb_spec::{load, SourceBundle};
+
+use crate::cli::TargetArgs;
+use crate::target::Target;
+
+fn read_spec(dir: &Path) -> anyhow::Result<SourceBundle> {
+    SourceBundle::read_dir(dir)
+        .with_context(|| format!("reading the spec directory {}", dir.display()))
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("output serialises")
+    );
+}
+
+pub(crate) fn validate(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let bundle = read_spec(dir)?;
+    let (problems, valid) = match load(&bundle) {
+        Ok((_, warnings)) => (warnings, true),
+        Err(problems) => (problems, false),
+    };
+    if json {
+        print_json(&serde_json::json!({ "valid": valid, "problems": problems }));
+    } else {
+        for p in &problems.0 {
+            println!("{p}");
+        }
+        if valid {
+            println!(
+                "{} is valid ({} warning(s)).",
+                dir.display(),
+                problems.warnings().count()
+            );
+        } else {
+            println!(
+                "{} is invalid: {} error(s), {} warning(s).",
+                dir.display(),
+                problems.errors().count(),
+                problems.warnings().count()
+            );
+        }
+    }
+    Ok(if valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn print_warnings(problems: &sb_spec::Problems) {
+    for w in problems.warnings() {
+        eprintln!("{w}");
+    }
+}
+
+pub(crate) async fn plan(dir: &Path, target: &TargetArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let bundle = read_spec(dir)?;
+    let outcome = Target::open(target)?.plan(&bundle).await?;
+    if json {
+        print_json(&outcome);
+    } else {
+        print_warnings(&outcome.warnings);
+        match outcome.base_version {
+            0 => println!("Against: nothing deployed yet.\n"),
+            n => println!("Against: deployed version {n}.\n"),
+        }
+        print!("{}", outcome.plan);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(applied: &Applied, json: bool) {
+    if json {
+        print_json(applied);
+        return;
+    }
+    print_warnings(&applied.warnings);
+    match &applied.version {
+        None => println!(
+            "No changes. Version {} stays deployed.",
+            applied.base_version
+        ),
+        Some(v) => {
+            print!("{}", applied.plan);
+            println!(
+                "\nDeployed version {} ({}), by {}.",
+                v.version, v.summary, v.actor
+            );
+        }
+    }
+}
+
+pub(crate) async fn apply(
+    dir: &Path,
+    expect_version: Option<u64>,
+    target: &TargetArgs,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let bundle = read_spec(dir)?;
+    let applied = Target::open(target)?.apply(&bundle, expect_version).await?;
+    report(&applied, json);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn rollback(
+    to: u64,
+    expect_version: Option<u64>,
+    target: &TargetArgs,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let applied = Target::open(target)?.rollback(to, expect_version).await?;
+    report(&applied, json);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn versions(target: &TargetArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let versions = Target::open(target)?.versions().await?;
+    if json {
+        print_json(&versions);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if versions.is_empty() {
+        println!("No version deployed yet.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:>7}  {:<27}  {:<32}  SUMMARY", "VERSION", "TIME", "WHO");
+    for v in versions {
+        println!(
+            "{:>7}  {:<27}  {:<32}  {}",
+            v.version, v.created_at, v.actor, v.summary
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

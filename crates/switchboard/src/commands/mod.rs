@@ -1,0 +1,27 @@
+mod config;
+mod serve;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Validate { dir, json } => config::validate(&dir, json),
+        Command::Plan { dir, target, json } => config::plan(&dir, &target, json).await,
+        Command::Apply {
+            dir,
+            expect_version,
+            target,
+            json,
+        } => config::apply(&dir, expect_version, &target, json).await,
+        Command::Versions { target, json } => config::versions(&target, json).await,
+        Command::Rollback {
+            to,
+            expect_version,
+            target,
+            json,
+        } => config::rollback(to, expect_version, &target, json).await,
+    }
+}

@@ -1,0 +1,239 @@
+//! `switchboard serve`: open the store, load TLS, bind, create the bootstrap
+//! credential on first start, and serve until SIGTERM.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use sb_api::tls::{self, TlsSource};
+use sb_api::{AppState, ServeOptions};
+use sb_runtime::{Deployer, LiveConfig};
+use sb_security::{ApiKey, Role};
+use sb_spec::SourceBundle;
+use sb_store::{SqliteStore, Store, StoredCredential};
+
+use crate::cli::{LogFormat, ServeArgs};
+
+/// How often the server looks for a version applied by another process.
+const CONFIG_POLL: Duration = Duration::from_secs(2);
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_logging(args.log_format);
+    let data = args.data.resolve(args.demo);
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&data)
+            .with_context(|| format!("opening the data directory {}", data.display()))?,
+    );
+
+    let tls_source = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => TlsSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        _ => TlsSource::SelfSigned {
+            dir: data.join("tls"),
+        },
+    };
+    let material = tls::load(&tls_source).context("loading the TLS certificate")?;
+
+    let listener = std::net::TcpListener::bind(args.listen).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => anyhow::anyhow!(
+            "cannot listen on {}: the address is already in use (another switchboard?). Choose another with --listen",
+            args.listen
+        ),
+        _ => anyhow::anyhow!("cannot listen on {}: {e}", args.listen),
+    })?;
+    let local = listener.local_addr()?;
+
+    let bootstrap = sb_api::ensure_bootstrap_credential(store.as_ref())?;
+    let deployer = Arc::new(Deployer::new(store.clone(), LiveConfig::new()));
+    deployer
+        .load_latest()
+        .context("loading the deployed configuration")?;
+
+    let mut demo_tokens = Vec::new();
+    if args.demo {
+        let spec_dir = find_demo_spec()?;
+        let bundle = SourceBundle::read_dir(&spec_dir)?;
+        let applied = deployer
+            .apply(&bundle, "demo", None)
+            .with_context(|| format!("applying the demo spec {}", spec_dir.display()))?;
+        if let Some(v) = &applied.version {
+            tracing::info!(version = v.version, "demo spec applied");
+        }
+        if bootstrap.is_some() {
+            demo_tokens = create_demo_credentials(store.as_ref(), &deployer)?;
+        }
+    }
+
+    print_banner(
+        &data,
+        local,
+        &material,
+        bootstrap.as_ref(),
+        &demo_tokens,
+        args.demo,
+    );
+
+    let state = AppState {
+        deployer: deployer.clone(),
+        store,
+        metrics: sb_api::install_metrics_recorder(),
+        draining: Arc::new(AtomicBool::new(false)),
+    };
+    tokio::spawn(poll_for_new_versions(deployer));
+    tracing::info!(listen = %local, data = %data.display(), "switchboard listening (HTTPS)");
+    sb_api::serve(
+        state,
+        ServeOptions {
+            listener,
+            tls: tls_source,
+            tls_config: material.config,
+            shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
+        },
+    )
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn poll_for_new_versions(deployer: Arc<Deployer>) {
+    let mut tick = tokio::time::interval(CONFIG_POLL);
+    loop {
+        tick.tick().await;
+        let d = deployer.clone();
+        match tokio::task::spawn_blocking(move || d.refresh()).await {
+            Ok(Ok(Some(version))) => tracing::info!(version, "configuration version now live"),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot load the newest configuration version")
+            }
+            Err(e) => tracing::error!(error = %e, "configuration refresh task failed"),
+        }
+    }
+}
+
+/// `examples/acme` relative to the working directory, or to the repository the binary
+/// was built in.
+fn find_demo_spec() -> anyhow::Result<PathBuf> {
+    let candidates = [
+        PathBuf::from("examples/acme"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme"),
+    ];
+    for candidate in &candidates {
+        if candidate.join("instance.yaml").is_file() {
+            return Ok(candidate.clone());
+        }
+    }
+    bail!("--demo needs the sample instance examples/acme: run it from the repository root")
+}
+
+/// One API credential per user of the demo spec, with that user's role.
+fn create_demo_credentials(
+    store: &dyn Store,
+    deployer: &Deployer,
+) -> anyhow::Result<Vec<(String, String, String)>> {
+    let Some(config) = deployer.live().current() else {
+        return Ok(Vec::new());
+    };
+    let mut tokens = Vec::new();
+    for user in config.spec.users.values() {
+        let Some(role) = Role::parse(user.role.as_str()) else {
+            continue;
+        };
+        let issued = ApiKey::issue()?;
+        store.insert_credential(&StoredCredential {
+            id: issued.id.clone(),
+            secret_sha256: issued.secret_sha256,
+            principal: user.username.to_string(),
+            role: role.as_str().into(),
+            description: "demo credential".into(),
+            created_at: String::new(),
+        })?;
+        tokens.push((
+            user.username.to_string(),
+            role.as_str().to_string(),
+            issued.token,
+        ));
+    }
+    Ok(tokens)
+}
+
+fn print_banner(
+    data: &Path,
+    local: std::net::SocketAddr,
+    material: &tls::TlsMaterial,
+    bootstrap: Option<&sb_api::BootstrapCredential>,
+    demo_tokens: &[(String, String, String)],
+    demo: bool,
+) {
+    let url = format!(
+        "https://{}",
+        if local.ip().is_loopback() {
+            format!("localhost:{}", local.port())
+        } else {
+            local.to_string()
+        }
+    );
+    println!("Switchboard is listening on {url} (TLS 1.2/1.3 only)");
+    println!("  data directory:       {}", data.display());
+    println!("  certificate SHA-256:  {}", material.fingerprint);
+    if let Some(ca) = &material.ca_certificate {
+        let made = if material.created {
+            " (created now)"
+        } else {
+            ""
+        };
+        println!("  self-signed; trust:   {}{made}", ca.display());
+    }
+    if let Some(b) = bootstrap {
+        println!();
+        println!(
+            "Bootstrap administrator credential {}, shown this once (only its hash is stored):",
+            b.id
+        );
+        println!("  {}", b.token);
+    }
+    if !demo_tokens.is_empty() {
+        println!();
+        println!("Demo credentials, shown this once:");
+        for (user, role, token) in demo_tokens {
+            println!("  {user:<6} {role:<11} {token}");
+        }
+    }
+    let ca = material
+        .ca_certificate
+        .as_ref()
+        .map(|p| format!(" --cacert {}", p.display()))
+        .unwrap_or_default();
+    println!();
+    println!("Try:");
+    println!("  curl{ca} {url}/readyz");
+    println!("  curl{ca} -H \"Authorization: Bearer $TOKEN\" {url}/v1/config/versions");
+    println!("  curl{ca} -H \"Authorization: Bearer $TOKEN\" {url}/openapi.json");
+    if demo {
+        println!(
+            "  switchboard plan examples/acme --server {url} --token $TOKEN{}",
+            ca.replace("--cacert", "--ca-cert")
+        );
+    }
+    println!("Stop with Ctrl-C (or SIGTERM): requests in flight finish first.");
+}

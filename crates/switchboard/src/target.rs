@@ -1,0 +1,90 @@
+//! Configuration commands act on a data directory or a running server; this hides which.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use sb_runtime::{Applied, Deployer, LiveConfig, PlanOutcome};
+use sb_spec::SourceBundle;
+use sb_store::{SqliteStore, VersionSummary};
+use serde_json::json;
+
+use crate::cli::TargetArgs;
+use crate::client::ApiClient;
+
+pub(crate) enum Target {
+    Local { deployer: Deployer, actor: String },
+    Remote(ApiClient),
+}
+
+impl Target {
+    pub(crate) fn open(args: &TargetArgs) -> anyhow::Result<Self> {
+        if let Some(server) = &args.server {
+            return Ok(Target::Remote(ApiClient::new(
+                server,
+                args.token.as_deref(),
+                args.ca_cert.as_deref(),
+            )?));
+        }
+        let dir = args.data.resolve(false);
+        let store = SqliteStore::open(&dir)
+            .with_context(|| format!("opening the data directory {}", dir.display()))?;
+        let actor = args
+            .actor
+            .clone()
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "local".into());
+        Ok(Target::Local {
+            deployer: Deployer::new(Arc::new(store), LiveConfig::new()),
+            actor: format!("{actor} (local)"),
+        })
+    }
+
+    pub(crate) async fn plan(&self, bundle: &SourceBundle) -> anyhow::Result<PlanOutcome> {
+        match self {
+            Target::Local { deployer, .. } => Ok(deployer.plan(bundle)?),
+            Target::Remote(api) => {
+                api.post("/v1/config/plan", &json!({ "bundle": bundle }))
+                    .await
+            }
+        }
+    }
+
+    pub(crate) async fn apply(
+        &self,
+        bundle: &SourceBundle,
+        expect_version: Option<u64>,
+    ) -> anyhow::Result<Applied> {
+        match self {
+            Target::Local { deployer, actor } => {
+                Ok(deployer.apply(bundle, actor, expect_version)?)
+            }
+            Target::Remote(api) => {
+                let body = json!({ "bundle": bundle, "expect_version": expect_version });
+                api.post("/v1/config/apply", &body).await
+            }
+        }
+    }
+
+    pub(crate) async fn rollback(
+        &self,
+        to: u64,
+        expect_version: Option<u64>,
+    ) -> anyhow::Result<Applied> {
+        match self {
+            Target::Local { deployer, actor } => {
+                Ok(deployer.rollback(to, actor, expect_version)?)
+            }
+            Target::Remote(api) => {
+                let body = json!({ "to": to, "expect_version": expect_version });
+                api.post("/v1/config/rollback", &body).await
+            }
+        }
+    }
+
+    pub(crate) async fn versions(&self) -> anyhow::Result<Vec<VersionSummary>> {
+        match self {
+            Target::Local { deployer, .. } => Ok(deployer.versions()?),
+            Target::Remote(api) => api.get("/v1/config/versions").await,
+        }
+    }
+}

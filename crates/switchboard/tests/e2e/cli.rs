@@ -1,0 +1,225 @@
+//! The configuration-as-code workflow against a data directory, as the issue's
+//! "done when" walks it.
+
+use crate::support::*;
+
+#[test]
+fn validate_accepts_the_sample_and_names_a_broken_reference() {
+    let out = run(&["validate", "examples/acme"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let spec = acme_copy();
+    replace_in(
+        &spec.path().join("routing-profiles.yaml"),
+        "default_outbound_queue: Billing",
+        "default_outbound_queue: Bilking",
+    );
+    let out = run(&["validate", spec.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = text(&out);
+    assert!(
+        said.contains("routing-profiles.yaml: routing_profiles[Billing Specialists].default_outbound_queue: unknown queue 'Bilking'"),
+        "{said}"
+    );
+}
+
+#[test]
+fn validate_json_output_lists_problems() {
+    let spec = acme_copy();
+    replace_in(
+        &spec.path().join("queues.yaml"),
+        "max_contacts: 200",
+        "max_contacts: 200\n    colour: blue",
+    );
+    let out = run(&["validate", "--json", spec.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    assert!(v["problems"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("unknown field `colour`"));
+}
+
+#[test]
+fn plan_apply_rollback_cycle_on_a_data_directory() {
+    let data = tempfile::tempdir().unwrap();
+    let data_arg = data.path().to_str().unwrap();
+    let spec = acme_copy();
+    let spec_arg = spec.path().to_str().unwrap();
+
+    let out = run(&["apply", spec_arg, "--data", data_arg, "--actor", "erin"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Deployed version 1"), "{}", text(&out));
+
+    let out = run(&["plan", spec_arg, "--data", data_arg]);
+    assert!(text(&out).contains("No changes."), "{}", text(&out));
+
+    replace_in(
+        &spec.path().join("queues.yaml"),
+        "max_contacts: 100",
+        "max_contacts: 150",
+    );
+    let out = run(&["plan", spec_arg, "--data", data_arg]);
+    let said = text(&out);
+    assert!(
+        said.contains("~ queue \"Returns\"\n      max_contacts: 100 → 150"),
+        "{said}"
+    );
+    assert!(
+        said.contains("Plan: 0 to add, 1 to change, 0 to remove."),
+        "{said}"
+    );
+
+    let out = run(&[
+        "apply",
+        spec_arg,
+        "--data",
+        data_arg,
+        "--expect-version",
+        "1",
+        "--actor",
+        "erin",
+    ]);
+    assert!(text(&out).contains("Deployed version 2"), "{}", text(&out));
+
+    let out = run(&[
+        "apply",
+        spec_arg,
+        "--data",
+        data_arg,
+        "--expect-version",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("version conflict: expected the deployed version to be 1, but it is 2"),
+        "{}",
+        text(&out)
+    );
+
+    let out = run(&[
+        "rollback", "--to", "1", "--data", data_arg, "--actor", "dana",
+    ]);
+    assert!(
+        text(&out).contains("Deployed version 3 (rollback to version 1"),
+        "{}",
+        text(&out)
+    );
+
+    let out = run(&["versions", "--json", "--data", data_arg]);
+    let versions: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(versions.len(), 3);
+    assert_eq!(
+        versions[2]["content_sha256"], versions[0]["content_sha256"],
+        "version 3 equals version 1"
+    );
+    assert_eq!(versions[2]["rollback_of"], 1);
+    assert_eq!(versions[2]["actor"], "dana (local)");
+    let out = run(&["versions", "--data", data_arg]);
+    assert!(text(&out).contains("erin (local)"), "{}", text(&out));
+}
+
+#[test]
+fn an_invalid_spec_is_refused_and_changes_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let spec = acme_copy();
+    replace_in(
+        &spec.path().join("hours.yaml"),
+        "America/New_York",
+        "Europe/Atlantis",
+    );
+    let out = run(&[
+        "apply",
+        spec.path().to_str().unwrap(),
+        "--data",
+        data.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("unknown time zone 'Europe/Atlantis'"),
+        "{}",
+        text(&out)
+    );
+    let out = run(&["versions", "--data", data.path().to_str().unwrap()]);
+    assert!(text(&out).contains("No version deployed yet."));
+}
+
+#[test]
+fn a_data_directory_from_a_newer_version_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    assert!(run(&["versions", "--data", data.path().to_str().unwrap()])
+        .status
+        .success());
+    let db = data.path().join("switchboard.db");
+    let conn = rusqlite_free_bump(&db);
+    assert!(conn, "bumped the schema version");
+    let out = run(&["versions", "--data", data.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("written by a newer Switchboard"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Set SQLite's user_version with the sqlite3 file format directly: the header field at
+/// offset 60 (big-endian), so this test needs no SQLite library of its own.
+fn rusqlite_free_bump(db: &std::path::Path) -> bool {
+    let mut bytes = std::fs::read(db).unwrap();
+    if bytes.len() < 100 {
+        return false;
+    }
+    bytes[60..64].copy_from_slice(&99u32.to_be_bytes());
+    std::fs::write(db, bytes).is_ok()
+}
+
+#[test]
+fn a_missing_spec_directory_is_a_clear_error() {
+    let out = run(&["validate", "/nonexistent/spec"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("cannot read spec directory /nonexistent/spec"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn apply_killed_half_way_leaves_all_or_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let data_arg = data.path().to_str().unwrap();
+    let spec = acme_copy();
+    let spec_arg = spec.path().to_str().unwrap();
+    assert!(run(&["apply", spec_arg, "--data", data_arg])
+        .status
+        .success());
+    for (i, delay_ms) in [0u64, 5, 10, 20, 40, 80].into_iter().enumerate() {
+        let limit = format!("max_contacts: {}", 300 + i);
+        let previous = if i == 0 {
+            "max_contacts: 200".to_string()
+        } else {
+            format!("max_contacts: {}", 300 + i - 1)
+        };
+        replace_in(&spec.path().join("queues.yaml"), &previous, &limit);
+        let mut child = command()
+            .args(["apply", spec_arg, "--data", data_arg])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        // Whatever the moment of death, the store opens, the history is consistent and
+        // the latest version is a whole spec.
+        let out = run(&["versions", "--json", "--data", data_arg]);
+        assert!(out.status.success(), "{}", text(&out));
+        let versions: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        for (n, v) in versions.iter().enumerate() {
+            assert_eq!(v["version"], n as u64 + 1);
+        }
+        let out = run(&["plan", spec_arg, "--data", data_arg]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+}

@@ -1,0 +1,238 @@
+//! Helpers to run the real binary: CLI invocations, a server process, real clients.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub(crate) fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_switchboard")
+}
+
+pub(crate) fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The command with no SWITCHBOARD_* settings leaking in from the environment.
+pub(crate) fn command() -> Command {
+    let mut cmd = Command::new(bin());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SWITCHBOARD_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.current_dir(repo());
+    cmd
+}
+
+pub(crate) fn run(args: &[&str]) -> Output {
+    command().args(args).output().expect("switchboard runs")
+}
+
+pub(crate) fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Whether an external tool is installed. Under CI a missing tool is a failure, not a
+/// skip: CI must install what the tests need.
+pub(crate) fn have_tool(name: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{name} is required under CI=true"
+        );
+        eprintln!("skipping: {name} is not installed");
+    }
+    found
+}
+
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A private copy of the sample instance, to edit.
+pub(crate) fn acme_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("examples/acme"), dir.path());
+    dir
+}
+
+pub(crate) fn replace_in(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} lacks {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+pub(crate) struct Server {
+    child: Child,
+    pub(crate) url: String,
+    pub(crate) port: u16,
+    pub(crate) token: String,
+    pub(crate) ca: PathBuf,
+    pub(crate) banner: String,
+}
+
+impl Server {
+    /// Start `switchboard serve` on a free loopback port with `data` as its data
+    /// directory, and wait until it has printed its banner.
+    pub(crate) fn start(data: &Path, extra: &[&str]) -> Server {
+        let mut child = command()
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--data",
+            ])
+            .arg(data)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut banner = String::new();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                banner.push_str(&line);
+                banner.push('\n');
+                if line.starts_with("Stop with") {
+                    let _ = tx.send(banner.clone());
+                }
+            }
+        });
+        let banner = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server printed its banner");
+        let url = banner
+            .lines()
+            .find_map(|l| l.strip_prefix("Switchboard is listening on "))
+            .and_then(|l| l.split_whitespace().next())
+            .expect("banner names the URL")
+            .to_string();
+        let port = url.rsplit(':').next().unwrap().parse().unwrap();
+        let token = banner
+            .lines()
+            .skip_while(|l| !l.starts_with("Bootstrap administrator credential"))
+            .nth(1)
+            .map(|l| l.trim().to_string())
+            .unwrap_or_default();
+        Server {
+            child,
+            url,
+            port,
+            token,
+            ca: data.join("tls/ca.pem"),
+            banner,
+        }
+    }
+
+    pub(crate) fn client(&self) -> reqwest::Client {
+        let pem = std::fs::read(&self.ca).unwrap();
+        reqwest::Client::builder()
+            .use_rustls_tls()
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+            .build()
+            .unwrap()
+    }
+
+    pub(crate) fn get(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+        let url = format!("{}{path}", self.url);
+        let client = self.client();
+        block_on(async move {
+            let mut request = client.get(url);
+            if let Some(t) = token {
+                request = request.bearer_auth(t);
+            }
+            let response = request.send().await.expect("request answered");
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            (
+                status,
+                serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+            )
+        })
+    }
+
+    /// Send a signal and wait for the exit status, at most `limit`.
+    pub(crate) fn stop_with(
+        &mut self,
+        signal: &str,
+        limit: Duration,
+    ) -> Option<std::process::ExitStatus> {
+        Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The CLI flags that point a configuration command at this server.
+    pub(crate) fn target(&self) -> Vec<String> {
+        vec![
+            "--server".into(),
+            self.url.clone(),
+            "--token".into(),
+            self.token.clone(),
+            "--ca-cert".into(),
+            self.ca.display().to_string(),
+        ]
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// Poll `check` until it holds or `limit` passes.
+pub(crate) fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
