@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod document;
+pub mod interpret;
 pub mod references;
 pub mod validate;
 
