@@ -6,8 +6,10 @@
 
 pub mod catalog;
 pub mod document;
+pub mod import;
 pub mod interpret;
 pub mod references;
+pub mod simulate;
 pub mod validate;
 
 pub use catalog::{ActionSupport, UNSUPPORTED_ACTION_TYPES};

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::FlowDocument;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ReferenceKind {
     Queue,
     Flow,

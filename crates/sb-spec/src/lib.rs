@@ -8,11 +8,13 @@
 
 mod check;
 mod document;
+pub mod flow_env;
 pub mod instance;
 pub mod plan;
 mod problem;
 pub mod source;
 
+pub use flow_env::{FlowSet, SpecEnv};
 pub use instance::{load, InstanceSpec, LoadedFlow};
 pub use plan::{Plan, ResourceChange};
 pub use problem::{Problem, Problems};

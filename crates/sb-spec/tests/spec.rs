@@ -273,3 +273,6 @@ fn plan_matches_flow_actions_by_identifier() {
         "{text}"
     );
 }
+
+#[path = "connect_fixtures.rs"]
+mod connect_fixtures;

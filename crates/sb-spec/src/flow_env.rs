@@ -1,0 +1,97 @@
+//! The flow interpreter's view of an instance: flows compiled once per version, and
+//! the instance's queues, hours, prompts and functions, as of a given instant.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sb_flow::interpret::{Env, Flow};
+
+use crate::InstanceSpec;
+
+/// Every flow of a spec, indexed for the interpreter. Build once per deployed version.
+#[derive(Debug, Clone, Default)]
+pub struct FlowSet {
+    flows: HashMap<String, Flow>,
+}
+
+impl FlowSet {
+    pub fn compile(spec: &InstanceSpec) -> Self {
+        let flows = spec
+            .flows
+            .iter()
+            .map(|(name, f)| {
+                (
+                    name.to_string(),
+                    Flow::new(name.as_str(), f.entry.kind, f.document.clone()),
+                )
+            })
+            .collect();
+        FlowSet { flows }
+    }
+
+    /// Add (or replace) a flow that is not part of the spec, e.g. one being simulated.
+    pub fn insert(&mut self, flow: Flow) {
+        self.flows.insert(flow.name.clone(), flow);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Flow> {
+        self.flows.get(name)
+    }
+}
+
+/// Real-time metric values by (queue, flow-language metric name).
+pub type MetricValues = BTreeMap<(String, String), f64>;
+
+pub struct SpecEnv<'a> {
+    pub spec: &'a InstanceSpec,
+    pub flows: &'a FlowSet,
+    pub now: jiff::Timestamp,
+    pub metrics: &'a MetricValues,
+    /// Metric values that apply to every queue (the simulator's `--metric NAME=VALUE`).
+    pub metric_defaults: &'a BTreeMap<String, f64>,
+    pub tracing: bool,
+}
+
+impl Env for SpecEnv<'_> {
+    fn flow(&self, name: &str) -> Option<&Flow> {
+        self.flows.get(name)
+    }
+
+    fn hours_open(&self, hours: &str) -> Option<bool> {
+        self.spec
+            .hours_of_operation
+            .get(hours)?
+            .is_open(self.now)
+            .ok()
+    }
+
+    fn queue_hours(&self, queue: &str) -> Option<String> {
+        Some(self.spec.queues.get(queue)?.hours.to_string())
+    }
+
+    fn queue_exists(&self, queue: &str) -> bool {
+        self.spec.queues.contains_key(queue)
+    }
+
+    fn agent_exists(&self, agent: &str) -> bool {
+        self.spec.users.contains_key(agent)
+    }
+
+    fn prompt_exists(&self, prompt: &str) -> bool {
+        self.spec.prompts.contains_key(prompt)
+    }
+
+    fn function_exists(&self, function: &str) -> bool {
+        self.spec.functions.contains_key(function)
+    }
+
+    fn metric(&self, queue: &str, metric: &str) -> Option<f64> {
+        self.metrics
+            .get(&(queue.to_string(), metric.to_string()))
+            .or_else(|| self.metric_defaults.get(metric))
+            .copied()
+    }
+
+    fn tracing(&self) -> bool {
+        self.tracing
+    }
+}
