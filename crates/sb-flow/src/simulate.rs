@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::interpret::{
-    resume, ContactData, Effect, Env, Executed, FlowRun, FunctionResult, Input, Next, Outcome,
-    ThirdPartyResult,
+    resume, ContactData, Effect, Env, Executed, Flow, FlowRun, FunctionResult, Input, Next,
+    Outcome, Step, ThirdPartyResult,
 };
 
 /// Waits a simulation answers before it stops a flow that never ends (a queue flow
@@ -56,6 +56,8 @@ fn still_running(waits: usize) -> SimulationEnd {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Simulation {
+    /// Each resume of the interpreter, with the answer the script gave to its wait.
+    pub steps: Vec<(Step, Option<Input>)>,
     pub trace: Vec<Executed>,
     pub effects: Vec<Effect>,
     pub end: SimulationEnd,
@@ -77,28 +79,39 @@ pub fn simulate(
     contact.system_endpoint = Some("+15555550199".into());
     contact.attributes = attributes;
     let mut run = FlowRun::start(flow);
-    let mut trace = Vec::new();
-    let mut effects = Vec::new();
+    let mut steps: Vec<(Step, Option<Input>)> = Vec::new();
+    let finish = |steps: Vec<(Step, Option<Input>)>, end, contact| {
+        let trace = steps
+            .iter()
+            .flat_map(|(s, _)| s.trace.iter().cloned())
+            .collect();
+        let effects = steps
+            .iter()
+            .flat_map(|(s, _)| s.effects.iter().cloned())
+            .collect();
+        Simulation {
+            steps,
+            trace,
+            effects,
+            end,
+            contact,
+        }
+    };
     let mut input = Input::Begin;
     for _ in 0..MAX_WAITS {
         let step = resume(env, &mut run, &mut contact, input);
-        trace.extend(step.trace);
-        effects.extend(step.effects);
-        input = match step.next {
+        input = match &step.next {
             Next::Done(outcome) => {
-                return Simulation {
-                    trace,
-                    effects,
-                    end: SimulationEnd::Finished(outcome),
-                    contact,
-                };
+                let end = SimulationEnd::Finished(outcome.clone());
+                steps.push((step, None));
+                return finish(steps, end, contact);
             }
             Next::Input { .. } => match script.inputs.pop_front() {
                 Some(text) => Input::Customer { text },
                 None => Input::InputTimeout,
             },
             Next::Function { function, .. } => Input::FunctionResult {
-                result: match script.functions.get(&function) {
+                result: match script.functions.get(function) {
                     Some(response) => FunctionResult::Ok {
                         response: response.clone(),
                     },
@@ -116,25 +129,55 @@ pub fn simulate(
                 interrupt_seconds: None,
                 ..
             } => {
-                return Simulation {
-                    trace,
-                    effects,
-                    end: still_running(0),
-                    contact,
-                };
+                steps.push((step, None));
+                return finish(steps, still_running(0), contact);
             }
             Next::Enqueue { queue, .. } => Input::Enqueue {
-                accepted: !script.full_queues.contains(&queue),
+                accepted: !script.full_queues.contains(queue),
             },
             Next::ThirdParty { .. } => Input::ThirdParty {
                 result: ThirdPartyResult::Connected,
             },
         };
+        steps.push((step, Some(input.clone())));
     }
-    Simulation {
-        trace,
-        effects,
-        end: still_running(MAX_WAITS),
-        contact,
+    finish(steps, still_running(MAX_WAITS), contact)
+}
+
+/// An environment for a flow run without an instance: every name the flow uses is
+/// taken to exist, hours are open unless `closed`, metrics come from `metrics`.
+pub struct StandaloneEnv {
+    pub flows: BTreeMap<String, Flow>,
+    pub closed: bool,
+    pub metrics: BTreeMap<String, f64>,
+}
+
+impl Env for StandaloneEnv {
+    fn flow(&self, name: &str) -> Option<&Flow> {
+        self.flows.get(name)
+    }
+    fn hours_open(&self, _hours: &str) -> Option<bool> {
+        Some(!self.closed)
+    }
+    fn queue_hours(&self, queue: &str) -> Option<String> {
+        Some(queue.to_string())
+    }
+    fn queue_exists(&self, queue: &str) -> bool {
+        !queue.is_empty()
+    }
+    fn agent_exists(&self, agent: &str) -> bool {
+        !agent.is_empty()
+    }
+    fn prompt_exists(&self, prompt: &str) -> bool {
+        !prompt.is_empty()
+    }
+    fn function_exists(&self, function: &str) -> bool {
+        !function.is_empty()
+    }
+    fn metric(&self, _queue: &str, metric: &str) -> Option<f64> {
+        self.metrics.get(metric).copied()
+    }
+    fn tracing(&self) -> bool {
+        true
     }
 }

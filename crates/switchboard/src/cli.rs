@@ -52,6 +52,11 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Contact flows: run one offline, or import one exported from Amazon Connect.
+    Flow {
+        #[command(subcommand)]
+        command: FlowCommand,
+    },
     /// Deploy version N's content again, as a new version.
     Rollback {
         #[arg(long, value_name = "N")]
@@ -137,6 +142,86 @@ impl DataArg {
         match base {
             Some(base) => base.join(leaf),
             None => PathBuf::from(format!("{leaf}-data")),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub(crate) enum FlowCommand {
+    /// Run a flow offline with scripted inputs and print each executed action.
+    Run(FlowRunArgs),
+    /// Import a flow exported from Amazon Connect into a spec directory, mapping its
+    /// ARNs to names.
+    Import(FlowImportArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct FlowRunArgs {
+    /// The flow's JSON file.
+    pub file: PathBuf,
+    /// The spec directory the flow belongs to (queues, prompts, hours, other flows).
+    /// Without it, every name the flow uses is taken to exist.
+    #[arg(long, value_name = "DIR")]
+    pub instance: Option<PathBuf>,
+    /// The flow's type, when it is not one of the instance's flows (default: guessed).
+    #[arg(long, value_name = "TYPE")]
+    pub r#type: Option<String>,
+    #[arg(long, value_enum, default_value_t = ChannelArg::Voice)]
+    pub channel: ChannelArg,
+    /// Answer the next GetParticipantInput (repeatable; when they run out, the customer is silent).
+    #[arg(long = "input", value_name = "VALUE")]
+    pub inputs: Vec<String>,
+    /// A contact attribute, KEY=VALUE (repeatable).
+    #[arg(long = "attr", value_name = "KEY=VALUE")]
+    pub attributes: Vec<String>,
+    /// A function's JSON response, NAME=JSON (repeatable). Unscripted functions fail.
+    #[arg(long = "function", value_name = "NAME=JSON")]
+    pub functions: Vec<String>,
+    /// The time hours-of-operation checks see (RFC 3339, e.g. 2026-11-30T14:00:00Z). Default: now.
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub at: Option<String>,
+    /// A real-time metric value for every queue, NAME=VALUE, e.g. NumberOfAgentsAvailable=3.
+    #[arg(long = "metric", value_name = "NAME=VALUE")]
+    pub metrics: Vec<String>,
+    /// A queue that refuses contacts as full (repeatable).
+    #[arg(long = "full-queue", value_name = "QUEUE")]
+    pub full_queues: Vec<String>,
+    /// Without --instance: treat every hours check as closed.
+    #[arg(long)]
+    pub closed: bool,
+    /// One JSON object per executed action, then one with the outcome.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct FlowImportArgs {
+    /// The exported flow (Connect's flow-language JSON).
+    pub file: PathBuf,
+    /// The spec directory to import into.
+    #[arg(long, value_name = "DIR")]
+    pub instance: PathBuf,
+    /// The flow's name in the spec (default: the file's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The flow's type (default: guessed from its actions).
+    #[arg(long, value_name = "TYPE")]
+    pub r#type: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum ChannelArg {
+    Voice,
+    Chat,
+    Task,
+}
+
+impl ChannelArg {
+    pub(crate) fn channel(self) -> sb_model::Channel {
+        match self {
+            ChannelArg::Voice => sb_model::Channel::Voice,
+            ChannelArg::Chat => sb_model::Channel::Chat,
+            ChannelArg::Task => sb_model::Channel::Task,
         }
     }
 }

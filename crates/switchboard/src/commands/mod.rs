@@ -1,9 +1,10 @@
 mod config;
+mod flow;
 mod serve;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, FlowCommand};
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -16,6 +17,10 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             target,
             json,
         } => config::apply(&dir, expect_version, &target, json).await,
+        Command::Flow { command } => match command {
+            FlowCommand::Run(args) => flow::run(&args),
+            FlowCommand::Import(args) => flow::import(&args),
+        },
         Command::Versions { target, json } => config::versions(&target, json).await,
         Command::Rollback {
             to,
