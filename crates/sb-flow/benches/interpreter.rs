@@ -58,27 +58,40 @@ fn long_flow() -> Flow {
         let action = match i % 3 {
             0 => json!({"Identifier": id, "Type": "UpdateContactAttributes",
                 "Parameters": {"Attributes": {"step": "$.Channel"}}, "Transitions": {"NextAction": next}}),
-            1 => json!({"Identifier": id, "Type": "Compare", "Parameters": {"ComparisonValue": "$.Attributes.step"},
+            1 => {
+                json!({"Identifier": id, "Type": "Compare", "Parameters": {"ComparisonValue": "$.Attributes.step"},
                 "Transitions": {"Conditions": [{"NextAction": next, "Condition": {"Operator": "Equals", "Operands": ["CHAT"]}}],
-                    "Errors": [{"NextAction": next, "ErrorType": "NoMatchingCondition"}]}}),
-            _ => json!({"Identifier": id, "Type": "MessageParticipant", "Parameters": {"Text": "Step $.Attributes.step"},
-                "Transitions": {"NextAction": next}}),
+                    "Errors": [{"NextAction": next, "ErrorType": "NoMatchingCondition"}]}})
+            }
+            _ => {
+                json!({"Identifier": id, "Type": "MessageParticipant", "Parameters": {"Text": "Step $.Attributes.step"},
+                "Transitions": {"NextAction": next}})
+            }
         };
         actions.push(action);
     }
     actions.push(json!({"Identifier": format!("a{ACTIONS_PER_RUN}"), "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}));
     let doc = json!({"Version": "2019-10-30", "StartAction": "a0", "Actions": actions});
-    Flow::new("Long", FlowType::ContactFlow, serde_json::from_value(doc).unwrap())
+    Flow::new(
+        "Long",
+        FlowType::ContactFlow,
+        serde_json::from_value(doc).unwrap(),
+    )
 }
 
 fn acme_main() -> Flow {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/acme/flows/main-ivr.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/acme/flows/main-ivr.json"
+    );
     let doc = sb_flow::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
     Flow::new("Main IVR", FlowType::ContactFlow, doc)
 }
 
 fn env_with(flow: Flow) -> BenchEnv {
-    BenchEnv { flows: HashMap::from([(flow.name.clone(), flow)]) }
+    BenchEnv {
+        flows: HashMap::from([(flow.name.clone(), flow)]),
+    }
 }
 
 #[divan::bench]
@@ -99,13 +112,23 @@ fn menu_round_trip(bencher: Bencher) {
     let mut contact = ContactData::new("c-1", Channel::Voice);
     resume(&env, &mut run, &mut contact, Input::Begin);
     let response = json!({"tier": "gold", "account_number": "1234"});
-    resume(&env, &mut run, &mut contact, Input::FunctionResult {
-        result: sb_flow::interpret::FunctionResult::Ok { response },
-    });
+    resume(
+        &env,
+        &mut run,
+        &mut contact,
+        Input::FunctionResult {
+            result: sb_flow::interpret::FunctionResult::Ok { response },
+        },
+    );
     assert!(run.waiting.is_some(), "waiting at the menu");
     bencher
         .with_inputs(|| (run.clone(), contact.clone()))
         .bench_local_refs(|(run, contact)| {
-            black_box(resume(&env, run, contact, Input::Customer { text: "3".into() }))
+            black_box(resume(
+                &env,
+                run,
+                contact,
+                Input::Customer { text: "3".into() },
+            ))
         });
 }

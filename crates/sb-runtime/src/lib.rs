@@ -6,7 +6,9 @@
 //! own types.
 
 pub mod deploy;
+pub mod functions;
 pub mod live;
 
 pub use deploy::{Applied, DeployError, Deployer, PlanOutcome};
+pub use functions::FunctionInvoker;
 pub use live::{DeployedConfig, LiveConfig};

@@ -1,0 +1,4 @@
+//! The runtime against real parts: the SQLite store, an HTTPS function server.
+mod deploy;
+mod function_server;
+mod functions;
