@@ -1,0 +1,154 @@
+//! Why routing did what it did: for each offer, and for each contact still waiting.
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{ContactState, Engine, Ix, CHANNELS};
+use crate::types::{AgentStatus, Millis};
+
+/// Why an agent was offered a contact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferExplanation {
+    pub contact: String,
+    pub agent: String,
+    pub queue: String,
+    pub at: Millis,
+    /// The rule that decided, in words.
+    pub reason: String,
+}
+
+impl OfferExplanation {
+    pub(crate) fn agent_queue(engine: &Engine, c: Ix, a: Ix) -> Self {
+        Self::build(
+            engine,
+            c,
+            a,
+            "the contact was waiting in this agent's own queue, which is served first".into(),
+        )
+    }
+
+    pub(crate) fn agent_freed(engine: &Engine, c: Ix, a: Ix, priority: u8) -> Self {
+        let agent = engine.agents.get(a).expect("exists");
+        let contact = engine.contacts.get(c).expect("exists");
+        let waited = (engine.now - contact.enqueued_at) / 1000;
+        let reason = format!(
+            "the agent has been available since {} (longest among eligible agents when routed); this was the first eligible contact, waiting {waited} s, of its highest-priority queues (priority {priority}) on {}",
+            agent.idle_since,
+            CHANNELS[contact.channel],
+        );
+        Self::build(engine, c, a, reason)
+    }
+
+    fn build(engine: &Engine, c: Ix, a: Ix, reason: String) -> Self {
+        let contact = engine.contacts.get(c).expect("exists");
+        OfferExplanation {
+            contact: contact.id.clone(),
+            agent: engine.agents.get(a).expect("exists").id.clone(),
+            queue: engine.queues[contact.queue as usize].name.clone(),
+            at: engine.now,
+            reason,
+        }
+    }
+}
+
+/// Why a contact is where it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactExplanation {
+    pub contact: String,
+    pub queue: String,
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<crate::QueuePosition>,
+    /// Agents whose routing profile serves this queue on this channel, by why each is
+    /// not taking the contact.
+    pub agents_by_reason: Vec<(String, usize)>,
+    /// A few named examples per reason.
+    pub examples: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_offer: Option<OfferExplanation>,
+}
+
+impl Engine {
+    /// Why the last offer of `contact` went to the agent it went to.
+    pub fn explain_offer(&self, contact: &str) -> Option<&OfferExplanation> {
+        self.explanations.get(contact)
+    }
+
+    /// Why `contact` is still waiting (or what happened to it).
+    pub fn explain_contact(&self, contact: &str) -> Option<ContactExplanation> {
+        let c = *self.contact_ix.get(contact)?;
+        let x = self.contacts.get(c)?;
+        let state = match &x.state {
+            ContactState::Scheduled { at } => format!("scheduled callback, due at {at}"),
+            ContactState::Waiting => "waiting".into(),
+            ContactState::Offered { agent, expires } => format!(
+                "offered to {} until {expires}",
+                self.agents.get(*agent).map_or("?", |a| a.id.as_str())
+            ),
+            ContactState::Connected { agent, .. } => format!(
+                "connected to {}",
+                self.agents.get(*agent).map_or("?", |a| a.id.as_str())
+            ),
+            ContactState::AfterWork { agent } => format!(
+                "ended; {} is wrapping up",
+                self.agents.get(*agent).map_or("?", |a| a.id.as_str())
+            ),
+        };
+        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+        let mut examples = Vec::new();
+        for (a, agent) in self.agents.iter() {
+            let Some(&(_, _, _, delay)) = self.profiles[agent.profile as usize]
+                .entries
+                .iter()
+                .find(|e| e.0 == x.queue && e.1 == x.channel)
+            else {
+                continue;
+            };
+            let waited = self.now - x.enqueued_at;
+            let reason = if agent.status == AgentStatus::Offline {
+                "offline".to_string()
+            } else if let AgentStatus::Custom(name) = &agent.status {
+                format!("in status {name}")
+            } else if agent.missed {
+                "missed an offer; must set a status".into()
+            } else if let Some(next) = &agent.next_status {
+                format!("going to {next:?} after current contacts")
+            } else if !self.has_room(agent, x.channel) {
+                "no free slot for this channel".into()
+            } else if waited < delay {
+                format!(
+                    "profile delays this queue {} s; contact waited {} s",
+                    delay / 1000,
+                    waited / 1000
+                )
+            } else if x
+                .declined
+                .iter()
+                .any(|&(d, until)| d == a && self.now < until)
+            {
+                "declined this contact recently".into()
+            } else if !x
+                .criteria
+                .as_ref()
+                .is_none_or(|cr| cr.admits(waited, &agent.config.proficiencies))
+            {
+                "lacks the proficiencies the current routing step asks for".into()
+            } else {
+                "eligible".into()
+            };
+            let n = counts.entry(reason.clone()).or_default();
+            *n += 1;
+            if *n <= 3 {
+                examples.push((agent.id.clone(), reason));
+            }
+        }
+        Some(ContactExplanation {
+            contact: x.id.clone(),
+            queue: self.queues[x.queue as usize].name.clone(),
+            state,
+            position: self.position(contact),
+            agents_by_reason: counts.into_iter().collect(),
+            examples,
+            last_offer: self.explanations.get(contact).cloned(),
+        })
+    }
+}
