@@ -175,8 +175,9 @@ pub(crate) struct Contact {
     pub enqueued_at: Millis,
     pub state: ContactState,
     pub criteria: Option<RoutingCriteria>,
-    /// Agents who rejected or missed it, and until when they are not offered it again.
-    pub declined: Vec<(Ix, Millis)>,
+    /// Agents (slot, generation) who rejected or missed it, and until when they are not
+    /// offered it again.
+    pub declined: Vec<(Ix, u32, Millis)>,
     pub callback: Option<CallbackPolicy>,
     /// Bumped on every state change, so a timer set for an older state is ignored.
     pub epoch: u32,
@@ -218,6 +219,8 @@ pub struct Engine {
     pub(crate) outputs: Vec<Output>,
     pub(crate) explanations: HashMap<String, OfferExplanation>,
     pub(crate) explanation_order: VecDeque<String>,
+    /// When on, every offer is checked against the line at the moment it is made.
+    pub(crate) audit: Option<Vec<String>>,
 }
 
 fn new_queue(name: &str, max_contacts: Option<u32>) -> QueueState {
@@ -253,6 +256,7 @@ impl Engine {
             outputs: Vec::new(),
             explanations: HashMap::new(),
             explanation_order: VecDeque::new(),
+            audit: None,
         };
         engine.apply_config(config);
         Ok(engine)
@@ -260,6 +264,11 @@ impl Engine {
 
     pub fn now(&self) -> Millis {
         self.now
+    }
+
+    /// When the engine next needs `tick` (an offer expiring, a delay passing, ...).
+    pub fn next_timer(&self) -> Option<Millis> {
+        self.timers.first().map(|t| t.at)
     }
 
     /// Outputs produced since the last call, in order.
@@ -519,29 +528,52 @@ impl Engine {
         if busy {
             return Err(RoutingError::AgentBusy(agent.into()));
         }
-        self.withdraw_offers_of(a);
+        // Out of routing first, so withdrawn offers cannot come straight back here.
+        self.agents.get_mut(a).expect("agent exists").status = AgentStatus::Offline;
         self.unlist(a);
         self.unstaff(a);
+        // Its own-queue contacts join the general line before anything is re-routed, so
+        // every contact competes for the remaining agents in its true order.
+        let personal: Vec<Ix> = self
+            .agents
+            .get_mut(a)
+            .expect("agent exists")
+            .personal
+            .drain(..)
+            .collect();
+        let offered: Vec<Ix> = self
+            .agents
+            .get(a)
+            .expect("agent exists")
+            .slots
+            .iter()
+            .map(|s| s.contact)
+            .collect();
+        for &c in personal.iter().chain(&offered) {
+            if let Some(contact) = self.contacts.get_mut(c) {
+                if contact.target == Some(a) {
+                    contact.target = None;
+                }
+            }
+        }
+        for &c in &personal {
+            self.enter_line(c);
+        }
+        self.withdraw_offers_of(a);
+        for &c in &personal {
+            self.try_contact(c);
+        }
         let removed = self.agents.remove(a).expect("agent exists");
         self.agent_ix.remove(agent);
         let profile = &mut self.profiles[removed.profile as usize];
         profile.agents = profile.agents.saturating_sub(1);
-        // Contacts waiting for this agent only go back to their queue.
-        for c in removed.personal {
-            if let Some(contact) = self.contacts.get_mut(c) {
-                contact.target = None;
-                contact.epoch += 1;
-            }
-            self.make_waiting(c);
-        }
-        let mut snapshot = AgentSnapshot {
+        let snapshot = AgentSnapshot {
             agent: agent.into(),
             status: AgentStatus::Offline,
             next_status: None,
             missed: false,
             contacts: vec![],
         };
-        snapshot.status = AgentStatus::Offline;
         self.outputs.push(Output::AgentChanged { snapshot });
         Ok(())
     }
@@ -561,16 +593,12 @@ impl Engine {
             .agents
             .get(a)
             .is_some_and(|x| x.slots.iter().any(|s| s.state != SlotState::Offered));
-        if status != AgentStatus::Routable {
-            self.withdraw_offers_of(a);
-        }
+        let leaving = status != AgentStatus::Routable;
         let agent_ref = self.agents.get_mut(a).expect("agent exists");
-        if busy && status != AgentStatus::Routable {
+        if busy && leaving {
             agent_ref.next_status = Some(status);
         } else {
-            if status == AgentStatus::Routable
-                && (agent_ref.status != AgentStatus::Routable || agent_ref.missed)
-            {
+            if !leaving && (agent_ref.status != AgentStatus::Routable || agent_ref.missed) {
                 agent_ref.idle_since = self.now;
             }
             agent_ref.status = status;
@@ -578,6 +606,10 @@ impl Engine {
             agent_ref.missed = false;
         }
         self.relist(a);
+        // After the status change, so withdrawn offers cannot come straight back here.
+        if leaving {
+            self.withdraw_offers_of(a);
+        }
         self.emit_agent(a);
         self.try_agent(a);
         Ok(())
@@ -814,6 +846,12 @@ impl Engine {
 
     /// Enter (or re-enter) the line with the contact's existing place, and try to route it.
     pub(crate) fn make_waiting(&mut self, c: Ix) {
+        self.enter_line(c);
+        self.try_contact(c);
+    }
+
+    /// Enter (or re-enter) the line with the contact's existing place, without routing.
+    fn enter_line(&mut self, c: Ix) {
         let Some(contact) = self.contacts.get_mut(c) else {
             return;
         };
@@ -829,31 +867,31 @@ impl Engine {
             self.queues[q as usize].waiting[ch].insert(key);
         }
         self.schedule_rechecks(c);
-        self.try_contact(c);
     }
 
-    /// Timers for when a delay or a criteria step changes who may take the contact.
+    /// A timer for the next moment a delay, a criteria step or a decline cool-down
+    /// changes who may take the contact.
     fn schedule_rechecks(&mut self, c: Ix) {
         let Some(contact) = self.contacts.get(c) else {
             return;
         };
         let waited = self.now - contact.enqueued_at;
-        let mut at: Option<Millis> = None;
-        for &d in &self.queues[contact.queue as usize].delays[contact.channel] {
-            if d > waited {
-                at = Some(at.map_or(d, |x: Millis| x.min(d)));
-            }
-        }
-        if let Some(change) = contact
+        let delays = self.queues[contact.queue as usize].delays[contact.channel]
+            .iter()
+            .filter(|&&d| d > waited)
+            .map(|&d| contact.enqueued_at + d);
+        let step = contact
             .criteria
             .as_ref()
             .and_then(|cr| cr.next_change(waited))
-        {
-            at = Some(at.map_or(change, |x| x.min(change)));
-        }
-        if let Some(after) = at {
-            let when = contact.enqueued_at + after;
-            self.schedule(when, TimerKind::Recheck, c);
+            .map(|change| contact.enqueued_at + change);
+        let cooldowns = contact
+            .declined
+            .iter()
+            .map(|d| d.2)
+            .filter(|&until| until > self.now);
+        if let Some(at) = delays.chain(step).chain(cooldowns).min() {
+            self.schedule(at, TimerKind::Recheck, c);
         }
     }
 
@@ -1128,6 +1166,12 @@ impl Engine {
     // ---- offers ------------------------------------------------------------------
 
     pub(crate) fn offer(&mut self, c: Ix, a: Ix, explanation: OfferExplanation) {
+        if self.audit.is_some() {
+            let broken = self.check_line_order(c, a).err();
+            if let (Some(log), Some(broken)) = (self.audit.as_mut(), broken) {
+                log.push(format!("at {} ms: {broken}", self.now));
+            }
+        }
         self.leave_line(c);
         let expires =
             self.now + self.config.offer_timeout_ms[self.contacts.get(c).expect("exists").channel];
@@ -1199,10 +1243,11 @@ impl Engine {
             }
         }
         let until = self.now + DECLINE_COOLDOWN_MS;
+        let generation = self.agents.generation(a);
         if let Some(contact) = self.contacts.get_mut(c) {
-            contact.declined.retain(|&(x, _)| x != a);
+            contact.declined.retain(|&(x, _, _)| x != a);
             if contact.target.is_none() {
-                contact.declined.push((a, until));
+                contact.declined.push((a, generation, until));
             }
             if let Some(target) = contact.target {
                 // An agent-queue contact goes back to that agent's queue.
@@ -1210,9 +1255,6 @@ impl Engine {
                     agent.personal.push_front(c);
                 }
             }
-        }
-        if reason == WithdrawReason::Rejected {
-            self.schedule(until, TimerKind::Recheck, c);
         }
         self.withdraw(c, a, reason);
         self.make_waiting(c);

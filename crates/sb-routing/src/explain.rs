@@ -120,11 +120,9 @@ impl Engine {
                     delay / 1000,
                     waited / 1000
                 )
-            } else if x
-                .declined
-                .iter()
-                .any(|&(d, until)| d == a && self.now < until)
-            {
+            } else if x.declined.iter().any(|&(d, generation, until)| {
+                d == a && generation == self.agents.generation(a) && self.now < until
+            }) {
                 "declined this contact recently".into()
             } else if !x
                 .criteria

@@ -7,6 +7,49 @@ use crate::engine::{ContactState, Engine, Ix};
 use crate::types::SlotState;
 
 impl Engine {
+    /// Check, at the moment of every offer, that no contact ahead of it in the same line
+    /// was one the agent could have taken. For tests and simulations.
+    pub fn enable_offer_audit(&mut self) {
+        self.audit.get_or_insert_with(Vec::new);
+    }
+
+    /// Offers that broke line order since the last call.
+    pub fn take_offer_audit(&mut self) -> Vec<String> {
+        self.audit.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    pub(crate) fn check_line_order(&self, c: Ix, a: Ix) -> Result<(), String> {
+        let (Some(x), Some(agent)) = (self.contacts.get(c), self.agents.get(a)) else {
+            return Ok(());
+        };
+        if x.target.is_some() {
+            return Ok(());
+        }
+        let Some(&(_, _, _, delay)) = self.profiles[agent.profile as usize]
+            .entries
+            .iter()
+            .find(|e| e.0 == x.queue && e.1 == x.channel)
+        else {
+            return Err(format!(
+                "{} was offered {} from a queue its profile does not serve",
+                agent.id, x.id
+            ));
+        };
+        for key in self.queues[x.queue as usize].waiting[x.channel].range(..x.key) {
+            let ahead = self
+                .contacts
+                .get(key.contact)
+                .expect("lined contacts exist");
+            if self.eligible(a, agent, ahead, delay) {
+                return Err(format!(
+                    "{} was offered {} while {} was ahead of it in line and eligible",
+                    agent.id, x.id, ahead.id
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Every invariant, or the first one broken, in words.
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut held_by: HashMap<Ix, Ix> = HashMap::new();

@@ -10,10 +10,9 @@ impl Engine {
     pub(crate) fn eligible(&self, a: Ix, agent: &Agent, contact: &Contact, delay: i64) -> bool {
         let waited = self.now - contact.enqueued_at;
         waited >= delay
-            && !contact
-                .declined
-                .iter()
-                .any(|&(x, until)| x == a && self.now < until)
+            && !contact.declined.iter().any(|&(x, generation, until)| {
+                x == a && generation == self.agents.generation(a) && self.now < until
+            })
             && contact
                 .criteria
                 .as_ref()
