@@ -1,4 +1,5 @@
 //! Connect's routing rules, one scenario each.
+#![allow(clippy::identity_op)] // `1 * S` keeps the timelines readable.
 
 use sb_model::Channel;
 use sb_routing::*;
