@@ -677,26 +677,28 @@ impl Engine {
         let Some(agent) = self.agents.get(a) else {
             return;
         };
-        let entries = self.profiles[agent.profile as usize].entries.clone();
         let staffed = agent.status == AgentStatus::Routable || agent.next_status.is_some();
         let routable = Self::routable(agent);
         let room: [bool; 3] = [0, 1, 2].map(|c| routable && self.has_room(agent, c));
         let key = agent.idle_since;
-        let mut listed = Vec::new();
-        let mut staffing = Vec::new();
-        for (q, c, _, _) in entries {
+        let profile = agent.profile as usize;
+        let Engine {
+            profiles,
+            queues,
+            agents,
+            ..
+        } = self;
+        let agent = agents.get_mut(a).expect("agent exists");
+        for &(q, c, _, _) in &profiles[profile].entries {
             if staffed {
-                staffing.push((q, c));
-                self.queues[q as usize].staffed[c] += 1;
+                agent.staffing.push((q, c));
+                queues[q as usize].staffed[c] += 1;
             }
             if room[c] {
-                self.queues[q as usize].available[c].insert((key, a));
-                listed.push((q, c, key));
+                queues[q as usize].available[c].insert((key, a));
+                agent.listed.push((q, c, key));
             }
         }
-        let agent = self.agents.get_mut(a).expect("agent exists");
-        agent.listed = listed;
-        agent.staffing = staffing;
     }
 
     pub(crate) fn snapshot(&self, a: Ix) -> Option<AgentSnapshot> {

@@ -2,50 +2,63 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{ContactState, Engine, Ix, CHANNELS};
+use crate::engine::{ContactState, Engine, Ix};
 use crate::types::{AgentStatus, Millis};
 
-/// Why an agent was offered a contact.
+/// Why an agent was offered a contact. Kept as data on the hot path; the words are
+/// made only when a supervisor asks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OfferExplanation {
     pub contact: String,
     pub agent: String,
     pub queue: String,
     pub at: Millis,
-    /// The rule that decided, in words.
-    pub reason: String,
+    pub rule: OfferRule,
+    /// Since when the agent had been available.
+    pub agent_available_since: Millis,
+    /// How long the contact had waited.
+    pub waited_ms: Millis,
+    /// The profile priority of the queue it came from.
+    pub priority: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferRule {
+    /// The contact waited in this agent's own queue, served first.
+    AgentQueue,
+    /// The agent was the one available longest among those eligible, and this was the
+    /// first eligible contact in its highest-priority queues.
+    LongestAvailableFirstInLine,
 }
 
 impl OfferExplanation {
-    pub(crate) fn agent_queue(engine: &Engine, c: Ix, a: Ix) -> Self {
-        Self::build(
-            engine,
-            c,
-            a,
-            "the contact was waiting in this agent's own queue, which is served first".into(),
-        )
-    }
-
-    pub(crate) fn agent_freed(engine: &Engine, c: Ix, a: Ix, priority: u8) -> Self {
+    pub(crate) fn new(engine: &Engine, c: Ix, a: Ix, rule: OfferRule, priority: u8) -> Self {
+        let contact = engine.contacts.get(c).expect("exists");
         let agent = engine.agents.get(a).expect("exists");
-        let contact = engine.contacts.get(c).expect("exists");
-        let waited = (engine.now - contact.enqueued_at) / 1000;
-        let reason = format!(
-            "the agent has been available since {} (longest among eligible agents when routed); this was the first eligible contact, waiting {waited} s, of its highest-priority queues (priority {priority}) on {}",
-            agent.idle_since,
-            CHANNELS[contact.channel],
-        );
-        Self::build(engine, c, a, reason)
-    }
-
-    fn build(engine: &Engine, c: Ix, a: Ix, reason: String) -> Self {
-        let contact = engine.contacts.get(c).expect("exists");
         OfferExplanation {
             contact: contact.id.clone(),
-            agent: engine.agents.get(a).expect("exists").id.clone(),
+            agent: agent.id.clone(),
             queue: engine.queues[contact.queue as usize].name.clone(),
             at: engine.now,
-            reason,
+            rule,
+            agent_available_since: agent.idle_since,
+            waited_ms: engine.now - contact.enqueued_at,
+            priority,
+        }
+    }
+
+    /// The decision in words.
+    pub fn reason(&self) -> String {
+        match self.rule {
+            OfferRule::AgentQueue => format!(
+                "{} was waiting in {}'s own agent queue, which is served before any other queue",
+                self.contact, self.agent
+            ),
+            OfferRule::LongestAvailableFirstInLine => format!(
+                "{} had been available since {} ms, longest among the agents eligible for it; {} was the first eligible contact (waiting {} s) in {}'s highest-priority queues (priority {}, queue {})",
+                self.agent, self.agent_available_since, self.contact, self.waited_ms / 1000, self.agent, self.priority, self.queue
+            ),
         }
     }
 }

@@ -28,6 +28,6 @@ mod types;
 pub use config::{AgentConfig, ProfileConfig, ProfileEntry, QueueConfig, RoutingConfig};
 pub use criteria::{Expression, RoutingCriteria, RoutingStep};
 pub use engine::{Engine, DECLINE_COOLDOWN_MS};
-pub use explain::{ContactExplanation, OfferExplanation};
+pub use explain::{ContactExplanation, OfferExplanation, OfferRule};
 pub use position::QueuePosition;
 pub use types::*;

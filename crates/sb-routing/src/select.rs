@@ -2,7 +2,7 @@
 //! that starts waiting.
 
 use crate::engine::{Agent, Contact, ContactState, Engine, Ix};
-use crate::explain::OfferExplanation;
+use crate::explain::{OfferExplanation, OfferRule};
 
 impl Engine {
     /// Whether `agent` may be offered `contact` now, given the delay its profile puts on
@@ -32,7 +32,10 @@ impl Engine {
                 && self.has_room(agent, contact.channel)
                 && self.eligible(a, agent, contact, 0)
             {
-                return Some((c, OfferExplanation::agent_queue(self, c, a)));
+                return Some((
+                    c,
+                    OfferExplanation::new(self, c, a, OfferRule::AgentQueue, 0),
+                ));
             }
         }
         let profile = &self.profiles[agent.profile as usize];
@@ -58,7 +61,13 @@ impl Engine {
         let (priority, key) = best?;
         Some((
             key.contact,
-            OfferExplanation::agent_freed(self, key.contact, a, priority),
+            OfferExplanation::new(
+                self,
+                key.contact,
+                a,
+                OfferRule::LongestAvailableFirstInLine,
+                priority,
+            ),
         ))
     }
 

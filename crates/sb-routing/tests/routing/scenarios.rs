@@ -664,5 +664,5 @@ fn each_offer_is_explained() {
         .unwrap();
     let why = e.explain_offer("c1").unwrap();
     assert_eq!((why.agent.as_str(), why.queue.as_str()), ("ann", "Sales"));
-    assert!(why.reason.contains("available since"), "{}", why.reason);
+    assert!(why.reason().contains("available since"), "{}", why.reason());
 }
