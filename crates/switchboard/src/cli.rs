@@ -57,6 +57,9 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: FlowCommand,
     },
+    /// Staffing what-if: simulate a day through an instance's queues and routing
+    /// profiles on the real routing engine.
+    Simulate(SimulateArgs),
     /// Deploy version N's content again, as a new version.
     Rollback {
         #[arg(long, value_name = "N")]
@@ -224,4 +227,36 @@ impl ChannelArg {
             ChannelArg::Task => sb_model::Channel::Task,
         }
     }
+}
+
+#[derive(Args)]
+pub(crate) struct SimulateArgs {
+    /// The spec directory whose queues and routing profiles to use.
+    #[arg(long, value_name = "DIR")]
+    pub instance: PathBuf,
+    /// Simulated agents, spread over the routing profiles (default: the spec's users
+    /// that have a routing profile).
+    #[arg(long)]
+    pub agents: Option<usize>,
+    /// Contacts arriving per hour in all, spread over every (queue, channel) a profile serves.
+    #[arg(long, default_value_t = 100.0)]
+    pub arrivals: f64,
+    /// Mean handle time in seconds (exponential).
+    #[arg(long, default_value_t = 300.0)]
+    pub aht: f64,
+    /// Mean patience in seconds before a waiting customer abandons (exponential); none if omitted.
+    #[arg(long)]
+    pub patience: Option<f64>,
+    /// After-contact work in seconds (constant).
+    #[arg(long, default_value_t = 0.0)]
+    pub acw: f64,
+    #[arg(long, default_value_t = 8.0)]
+    pub hours: f64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Service-level threshold in seconds (repeatable).
+    #[arg(long = "threshold", default_values_t = [20u64, 60u64])]
+    pub thresholds: Vec<u64>,
+    #[arg(long)]
+    pub json: bool,
 }

@@ -1,6 +1,7 @@
 mod config;
 mod flow;
 mod serve;
+mod simulate;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             FlowCommand::Run(args) => flow::run(&args),
             FlowCommand::Import(args) => flow::import(&args),
         },
+        Command::Simulate(args) => simulate::run(&args),
         Command::Versions { target, json } => config::versions(&target, json).await,
         Command::Rollback {
             to,

@@ -2,4 +2,5 @@
 mod cli;
 mod flow;
 mod server;
+mod simulate;
 mod support;
