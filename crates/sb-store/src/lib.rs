@@ -5,10 +5,12 @@
 //! (`tests/store.rs`).
 
 mod error;
+mod event_log;
 mod sqlite;
 mod types;
 
 pub use error::StoreError;
+pub use event_log::{events_after, EventLog, EventLogWriter, EventRecord, NewEvent};
 pub use sqlite::{SqliteStore, DATABASE_FILE, SCHEMA_VERSION};
 pub use types::{ConfigVersion, NewVersion, StoredCredential, VersionSummary};
 

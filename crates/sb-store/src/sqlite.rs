@@ -23,6 +23,14 @@ CREATE TABLE IF NOT EXISTS config_versions (
     content_sha256 TEXT NOT NULL,
     bundle_json    TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS events (
+    seq     INTEGER PRIMARY KEY,
+    at_ms   INTEGER NOT NULL,
+    stream  TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS credentials (
     id            TEXT PRIMARY KEY,
     secret_sha256 TEXT NOT NULL,
@@ -79,7 +87,11 @@ impl SqliteStore {
 }
 
 fn check_writable(dir: &Path) -> Result<(), StoreError> {
-    let probe = dir.join(".write-probe");
+    // Unique per opener: two processes (or threads) opening at once must not remove
+    // each other's probe.
+    static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = dir.join(format!(".write-probe-{}-{n}", std::process::id()));
     std::fs::write(&probe, b"")
         .and_then(|()| std::fs::remove_file(&probe))
         .map_err(|source| StoreError::NotWritable {

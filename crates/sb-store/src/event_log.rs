@@ -1,0 +1,189 @@
+//! The event log: every state change, appended durably before it is acknowledged.
+//!
+//! One writer thread owns its own connection and commits in groups: it takes every
+//! append waiting when it wakes, writes them in one transaction (one fsync), and only
+//! then answers each caller. Many events per fsync is what makes durable ingest fast;
+//! nobody is told "done" before the data is on disk.
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use rusqlite::{params, Connection};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use crate::sqlite::DATABASE_FILE;
+use crate::StoreError;
+
+/// At most this many events go into one transaction.
+const MAX_BATCH: usize = 8_192;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEvent {
+    pub at_ms: i64,
+    /// `contact`, `agent`, `record`, ...
+    pub stream: String,
+    /// What the event is about (contact id, agent id), for per-key order.
+    pub key: String,
+    pub kind: String,
+    /// JSON.
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub seq: u64,
+    #[serde(flatten)]
+    pub event: NewEvent,
+}
+
+struct Append {
+    events: Vec<NewEvent>,
+    reply: oneshot::Sender<Result<Range<u64>, String>>,
+}
+
+/// Handle to the writer thread. Clone it freely; the thread stops when every handle
+/// is dropped, after writing what it was given.
+#[derive(Clone)]
+pub struct EventLog {
+    sender: mpsc::Sender<Append>,
+}
+
+pub struct EventLogWriter {
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EventLog {
+    /// Start the writer for the store in `data_dir` (opened with `SqliteStore::open`
+    /// first, so the schema exists).
+    pub fn start(data_dir: &Path) -> Result<(EventLog, EventLogWriter), StoreError> {
+        let connection = Connection::open(data_dir.join(DATABASE_FILE))?;
+        connection.busy_timeout(std::time::Duration::from_secs(10))?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        let (sender, receiver) = mpsc::channel::<Append>();
+        let thread = std::thread::Builder::new()
+            .name("event-log".into())
+            .spawn(move || write_loop(connection, receiver))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the event-log writer: {e}")))?;
+        Ok((
+            EventLog { sender },
+            EventLogWriter {
+                thread: Some(thread),
+            },
+        ))
+    }
+
+    /// Append `events` in order; resolves once they are durable, with their sequence
+    /// numbers.
+    pub async fn append(&self, events: Vec<NewEvent>) -> Result<Range<u64>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(Append { events, reply })
+            .map_err(|_| StoreError::Corrupt("the event-log writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Corrupt("the event-log writer has stopped".into()))?
+            .map_err(StoreError::Corrupt)
+    }
+}
+
+impl EventLogWriter {
+    /// Wait for the writer to finish (after every `EventLog` handle is dropped).
+    pub fn join(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn write_loop(mut connection: Connection, receiver: mpsc::Receiver<Append>) {
+    while let Ok(first) = receiver.recv() {
+        let mut batch = vec![first];
+        let mut count = batch[0].events.len();
+        while count < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(more) => {
+                    count += more.events.len();
+                    batch.push(more);
+                }
+                Err(_) => break,
+            }
+        }
+        match write_batch(&mut connection, &batch) {
+            Ok(ranges) => {
+                for (append, range) in batch.into_iter().zip(ranges) {
+                    let _ = append.reply.send(Ok(range));
+                }
+            }
+            Err(e) => {
+                // Nothing of the batch was committed; every caller hears why.
+                let message = e.to_string();
+                for append in batch {
+                    let _ = append.reply.send(Err(message.clone()));
+                }
+            }
+        }
+    }
+}
+
+fn write_batch(
+    connection: &mut Connection,
+    batch: &[Append],
+) -> Result<Vec<Range<u64>>, rusqlite::Error> {
+    let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut ranges = Vec::with_capacity(batch.len());
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO events (at_ms, stream, key, kind, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for append in batch {
+            let mut first = None;
+            let mut last = 0;
+            for e in &append.events {
+                insert.execute(params![e.at_ms, e.stream, e.key, e.kind, e.payload])?;
+                let seq = tx.last_insert_rowid() as u64;
+                first.get_or_insert(seq);
+                last = seq;
+            }
+            ranges.push(first.map_or(0..0, |f| f..last + 1));
+        }
+    }
+    tx.commit()?;
+    Ok(ranges)
+}
+
+/// Read events after `after` (exclusive), oldest first, at most `limit`.
+pub fn events_after(
+    data_dir: &Path,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<EventRecord>, StoreError> {
+    let connection = Connection::open(data_dir.join(DATABASE_FILE))?;
+    read_after(&connection, after, limit)
+}
+
+pub(crate) fn read_after(
+    connection: &Connection,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<EventRecord>, StoreError> {
+    let mut stmt = connection.prepare_cached(
+        "SELECT seq, at_ms, stream, key, kind, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![after as i64, limit as i64], |r| {
+        Ok(EventRecord {
+            seq: r.get::<_, i64>(0)? as u64,
+            event: NewEvent {
+                at_ms: r.get(1)?,
+                stream: r.get(2)?,
+                key: r.get(3)?,
+                kind: r.get(4)?,
+                payload: r.get(5)?,
+            },
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
