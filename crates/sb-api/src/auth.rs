@@ -27,7 +27,23 @@ const ENDPOINT_ACTIONS: &[(&str, &str, Action)] = &[
         "/v1/config/versions/{version}",
         Action::ConfigGetVersion,
     ),
+    ("POST", "/v1/chat", Action::ChatStart),
+    ("POST", "/v1/tasks", Action::TaskCreate),
+    ("GET", "/v1/agent/ws", Action::AgentConnect),
+    ("GET", "/v1/agents", Action::AgentList),
+    ("GET", "/v1/contacts", Action::ContactRead),
+    ("GET", "/v1/contacts/live", Action::ContactRead),
+    ("GET", "/v1/contacts/{contact}", Action::ContactRead),
+    (
+        "GET",
+        "/v1/contacts/{contact}/routing",
+        Action::RoutingExplain,
+    ),
 ];
+
+/// Endpoints a customer reaches with a participant token instead of a credential:
+/// the token is good for one contact only.
+pub const PARTICIPANT_ENDPOINTS: &[(&str, &str)] = &[("GET", "/v1/chat/ws")];
 
 /// The declared actions, for the OpenAPI document and tests.
 pub fn endpoint_actions() -> impl Iterator<Item = (&'static str, &'static str, Action)> {
@@ -86,6 +102,7 @@ async fn verify(store: Arc<dyn Store>, key: ApiKey) -> Result<Principal, ApiErro
         .ok_or_else(|| ApiError::Internal(format!("credential {} has unknown role", stored.id)))?;
     Ok(Principal {
         name: format!("{} ({})", stored.principal, stored.id),
+        user: stored.principal,
         id: stored.id,
         role,
     })

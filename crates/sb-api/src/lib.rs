@@ -10,7 +10,9 @@ mod server;
 mod telemetry;
 pub mod tls;
 
-pub use auth::{endpoint_actions, ensure_bootstrap_credential, BootstrapCredential};
+pub use auth::{
+    endpoint_actions, ensure_bootstrap_credential, BootstrapCredential, PARTICIPANT_ENDPOINTS,
+};
 pub use error::ApiError;
 pub use server::{build_router, serve, AppState, ServeOptions};
 pub use telemetry::install_metrics_recorder;

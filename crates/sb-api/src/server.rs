@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{endpoint_actions, require_credential};
-use crate::routes::{config, ops};
+use crate::routes::{config, contacts, ops};
 use crate::telemetry::observe;
 use crate::tls::{self, TlsSource};
 
@@ -28,6 +28,7 @@ const CONFIG_BODY_LIMIT: usize = 96 * 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub deployer: Arc<Deployer>,
+    pub runtime: sb_runtime::instance::RuntimeHandle,
     pub store: Arc<dyn Store>,
     pub metrics: PrometheusHandle,
     /// Set on SIGTERM: readiness fails so load balancers stop sending new work.
@@ -42,7 +43,9 @@ pub struct AppState {
     ),
     tags(
         (name = "operations", description = "Probes, metrics and this description"),
-        (name = "configuration", description = "Instance specs as code: plan, apply, rollback, history")
+        (name = "configuration", description = "Instance specs as code: plan, apply, rollback, history"),
+        (name = "contacts", description = "Chats, tasks and contact records"),
+        (name = "agents", description = "Agent sessions and live agent state")
     )
 )]
 struct ApiDoc;
@@ -51,6 +54,7 @@ pub fn build_router(state: AppState) -> Router {
     let (public, public_api) = OpenApiRouter::<AppState>::new()
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
+        .routes(routes!(contacts::chat_socket))
         .route_layer(middleware::from_fn(observe))
         .split_for_parts();
     let (protected, protected_api) = OpenApiRouter::<AppState>::new()
@@ -61,6 +65,14 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(config::rollback))
         .routes(routes!(config::versions))
         .routes(routes!(config::version))
+        .routes(routes!(contacts::start_chat))
+        .routes(routes!(contacts::create_task))
+        .routes(routes!(contacts::agent_socket))
+        .routes(routes!(contacts::list_agents))
+        .routes(routes!(contacts::search_contacts))
+        .routes(routes!(contacts::live_contacts))
+        .routes(routes!(contacts::get_contact))
+        .routes(routes!(contacts::explain))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_credential,
@@ -92,6 +104,15 @@ fn declare_security(api: &mut utoipa::openapi::OpenApi) {
     components.add_security_scheme(
         "bearer",
         SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+    );
+    components.add_security_scheme(
+        "participant_token",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("A chat customer's token, good for one contact"))
+                .build(),
+        ),
     );
     for (path, item) in api.paths.paths.iter_mut() {
         for (method, operation) in [("GET", item.get.as_mut()), ("POST", item.post.as_mut())] {

@@ -25,8 +25,11 @@ impl Fixture {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
-        let deployer = Arc::new(Deployer::new(store.clone(), LiveConfig::new()));
+        let live = LiveConfig::new();
+        let deployer = Arc::new(Deployer::new(store.clone(), live.clone()));
+        let (log, _writer) = sb_store::EventLog::start(dir.path()).unwrap();
         let router = build_router(AppState {
+            runtime: sb_runtime::instance::start(live, log, None),
             deployer,
             store: store.clone(),
             metrics: sb_api::install_metrics_recorder(),
@@ -320,7 +323,7 @@ async fn the_openapi_document_lists_every_endpoint_with_its_action() {
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(
         documented,
-        endpoint_actions().count() + 2,
+        endpoint_actions().count() + 2 + sb_api::PARTICIPANT_ENDPOINTS.len(),
         "no undeclared endpoint"
     );
 }

@@ -8,6 +8,7 @@ pub mod channel;
 pub mod config;
 pub mod hours;
 pub mod name;
+pub mod record;
 
 pub use channel::Channel;
 pub use name::{Name, NameError};

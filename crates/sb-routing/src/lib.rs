@@ -29,5 +29,5 @@ pub use config::{AgentConfig, ProfileConfig, ProfileEntry, QueueConfig, RoutingC
 pub use criteria::{Expression, RoutingCriteria, RoutingStep};
 pub use engine::{Engine, DECLINE_COOLDOWN_MS};
 pub use explain::{ContactExplanation, OfferExplanation, OfferRule};
-pub use position::QueuePosition;
+pub use position::{QueueMetrics, QueuePosition};
 pub use types::*;

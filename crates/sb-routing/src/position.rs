@@ -32,3 +32,39 @@ impl Engine {
         })
     }
 }
+
+/// Real-time figures for one queue, as flows ask for them (`CheckMetricData`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueMetrics {
+    pub contacts_in_queue: usize,
+    pub oldest_contact_age_ms: Millis,
+    pub agents_available: usize,
+    pub agents_staffed: u32,
+}
+
+impl Engine {
+    pub fn queue_metrics(&self, queue: &str) -> Option<QueueMetrics> {
+        let q = &self.queues[*self.queue_ix.get(queue)? as usize];
+        let oldest = q
+            .waiting
+            .iter()
+            .flat_map(|w| w.iter())
+            .filter_map(|k| self.contacts.get(k.contact))
+            .map(|c| self.now - c.enqueued_at)
+            .max()
+            .unwrap_or(0);
+        let mut available: Vec<u32> = q
+            .available
+            .iter()
+            .flat_map(|s| s.iter().map(|&(_, a)| a))
+            .collect();
+        available.sort_unstable();
+        available.dedup();
+        Some(QueueMetrics {
+            contacts_in_queue: q.waiting.iter().map(|w| w.len()).sum(),
+            oldest_contact_age_ms: oldest,
+            agents_available: available.len(),
+            agents_staffed: q.staffed.iter().copied().max().unwrap_or(0),
+        })
+    }
+}

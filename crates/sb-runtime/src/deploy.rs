@@ -57,7 +57,7 @@ impl Deployer {
         let Some((version, spec)) = self.deployed()? else {
             return Ok(None);
         };
-        self.live.publish(DeployedConfig { version, spec });
+        self.live.publish(DeployedConfig::new(version, spec));
         Ok(Some(version))
     }
 
@@ -135,10 +135,8 @@ impl Deployer {
             // our plan and this append is still caught.
             Some(outcome.base_version),
         )?;
-        self.live.publish(DeployedConfig {
-            version: summary.version,
-            spec,
-        });
+        self.live
+            .publish(DeployedConfig::new(summary.version, spec));
         Ok(Applied {
             version: Some(summary),
             base_version: outcome.base_version,
@@ -171,10 +169,8 @@ impl Deployer {
             },
             Some(expect_version.unwrap_or(base_version)),
         )?;
-        self.live.publish(DeployedConfig {
-            version: summary.version,
-            spec,
-        });
+        self.live
+            .publish(DeployedConfig::new(summary.version, spec));
         Ok(Applied {
             version: Some(summary),
             base_version,

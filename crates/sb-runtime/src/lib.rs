@@ -7,6 +7,7 @@
 
 pub mod deploy;
 pub mod functions;
+pub mod instance;
 pub mod live;
 
 pub use deploy::{Applied, DeployError, Deployer, PlanOutcome};

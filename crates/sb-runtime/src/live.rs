@@ -4,13 +4,26 @@
 
 use std::sync::Arc;
 
-use sb_spec::InstanceSpec;
+use sb_spec::{FlowSet, InstanceSpec};
 use tokio::sync::watch;
 
 #[derive(Debug)]
 pub struct DeployedConfig {
     pub version: u64,
     pub spec: InstanceSpec,
+    /// The spec's flows, indexed for the interpreter once per version.
+    pub flows: FlowSet,
+}
+
+impl DeployedConfig {
+    pub fn new(version: u64, spec: InstanceSpec) -> Self {
+        let flows = FlowSet::compile(&spec);
+        DeployedConfig {
+            version,
+            spec,
+            flows,
+        }
+    }
 }
 
 /// Cheap to clone; every clone sees the same current version.

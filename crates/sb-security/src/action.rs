@@ -9,10 +9,16 @@ pub enum Action {
     ConfigGetVersion,
     MetricsRead,
     ApiDescribe,
+    ChatStart,
+    TaskCreate,
+    AgentConnect,
+    AgentList,
+    ContactRead,
+    RoutingExplain,
 }
 
 impl Action {
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 13] = [
         Action::ConfigPlan,
         Action::ConfigApply,
         Action::ConfigRollback,
@@ -20,6 +26,12 @@ impl Action {
         Action::ConfigGetVersion,
         Action::MetricsRead,
         Action::ApiDescribe,
+        Action::ChatStart,
+        Action::TaskCreate,
+        Action::AgentConnect,
+        Action::AgentList,
+        Action::ContactRead,
+        Action::RoutingExplain,
     ];
 
     /// The name policies and audit records use, `service:Verb`.
@@ -32,12 +44,21 @@ impl Action {
             Action::ConfigGetVersion => "config:GetVersion",
             Action::MetricsRead => "metrics:Read",
             Action::ApiDescribe => "api:Describe",
+            Action::ChatStart => "chat:Start",
+            Action::TaskCreate => "task:Create",
+            Action::AgentConnect => "agent:Connect",
+            Action::AgentList => "agent:List",
+            Action::ContactRead => "contact:Read",
+            Action::RoutingExplain => "routing:Explain",
         }
     }
 
     /// Whether the action changes state (and so is always audited).
     pub fn is_mutating(self) -> bool {
-        matches!(self, Action::ConfigApply | Action::ConfigRollback)
+        matches!(
+            self,
+            Action::ConfigApply | Action::ConfigRollback | Action::ChatStart | Action::TaskCreate
+        )
     }
 }
 

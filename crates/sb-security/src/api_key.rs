@@ -49,6 +49,27 @@ fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// A random 256-bit bearer secret (a customer's participant token, say) and the SHA-256
+/// to keep instead of it.
+pub fn issue_secret() -> Result<(String, String), ApiKeyError> {
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>()?);
+    let digest = digest(&secret);
+    Ok((secret, digest))
+}
+
+/// Whether `secret` is the one whose SHA-256 is `stored_sha256` (constant time).
+pub fn secret_matches(secret: &str, stored_sha256: &str) -> bool {
+    digest(secret)
+        .as_bytes()
+        .ct_eq(stored_sha256.as_bytes())
+        .into()
+}
+
+/// A random identifier (128 bits, hex), for contacts and the like.
+pub fn random_id() -> Result<String, ApiKeyError> {
+    Ok(hex::encode(random_bytes::<16>()?))
+}
+
 impl ApiKey {
     pub fn issue() -> Result<IssuedApiKey, ApiKeyError> {
         let id = format!("K{}", hex::encode_upper(random_bytes::<8>()?));

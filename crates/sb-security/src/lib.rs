@@ -9,5 +9,5 @@ mod api_key;
 mod roles;
 
 pub use action::Action;
-pub use api_key::{ApiKey, ApiKeyError, IssuedApiKey};
+pub use api_key::{issue_secret, random_id, secret_matches, ApiKey, ApiKeyError, IssuedApiKey};
 pub use roles::{authorize, Denied, Principal, Role};

@@ -44,18 +44,29 @@ impl Role {
             Role::Admin => true,
             Role::Supervisor => matches!(
                 action,
-                ConfigPlan | ConfigListVersions | ConfigGetVersion | MetricsRead | ApiDescribe
+                ConfigPlan
+                    | ConfigListVersions
+                    | ConfigGetVersion
+                    | MetricsRead
+                    | ApiDescribe
+                    | AgentConnect
+                    | ContactRead
+                    | RoutingExplain
+                    | AgentList
             ),
-            Role::Agent => matches!(action, ApiDescribe),
-            Role::Analyst => matches!(action, MetricsRead | ApiDescribe),
+            Role::Agent => matches!(action, ApiDescribe | AgentConnect),
+            Role::Analyst => matches!(action, MetricsRead | ApiDescribe | ContactRead),
             Role::Auditor => matches!(action, ConfigListVersions | ConfigGetVersion | ApiDescribe),
             // A CI/CD pipeline plans and reads history; deploying takes an Admin key.
-            Role::Integration => {
-                matches!(
-                    action,
-                    ConfigPlan | ConfigListVersions | ConfigGetVersion | ApiDescribe
-                )
-            }
+            Role::Integration => matches!(
+                action,
+                ConfigPlan
+                    | ConfigListVersions
+                    | ConfigGetVersion
+                    | ApiDescribe
+                    | ChatStart
+                    | TaskCreate
+            ),
         }
     }
 }
@@ -65,6 +76,8 @@ impl Role {
 pub struct Principal {
     /// The credential id (`K…`) or user name.
     pub id: String,
+    /// The user (or integration) the credential belongs to, e.g. `alice`.
+    pub user: String,
     /// A human-readable name for logs and the version history.
     pub name: String,
     pub role: Role,

@@ -23,6 +23,7 @@ fn role_action_matrix_matches_the_table() {
         for (role, cell) in roles.iter().zip(&cells[1..]) {
             let principal = Principal {
                 id: "t".into(),
+                user: "t".into(),
                 name: "t".into(),
                 role: *role,
             };
@@ -47,6 +48,7 @@ fn role_action_matrix_matches_the_table() {
 fn a_denial_names_who_and_what() {
     let p = Principal {
         id: "K1".into(),
+        user: "ci".into(),
         name: "ci".into(),
         role: Role::Integration,
     };

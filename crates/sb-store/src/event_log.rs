@@ -76,13 +76,23 @@ impl EventLog {
         ))
     }
 
-    /// Append `events` in order; resolves once they are durable, with their sequence
-    /// numbers.
-    pub async fn append(&self, events: Vec<NewEvent>) -> Result<Range<u64>, StoreError> {
+    /// Hand `events` to the writer now (so appends keep the order of calls) and get a
+    /// receiver that answers once they are durable.
+    pub fn submit(
+        &self,
+        events: Vec<NewEvent>,
+    ) -> Result<oneshot::Receiver<Result<Range<u64>, String>>, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.sender
             .send(Append { events, reply })
             .map_err(|_| StoreError::Corrupt("the event-log writer has stopped".into()))?;
+        Ok(answer)
+    }
+
+    /// Append `events` in order; resolves once they are durable, with their sequence
+    /// numbers.
+    pub async fn append(&self, events: Vec<NewEvent>) -> Result<Range<u64>, StoreError> {
+        let answer = self.submit(events)?;
         answer
             .await
             .map_err(|_| StoreError::Corrupt("the event-log writer has stopped".into()))?
@@ -139,11 +149,30 @@ fn write_batch(
         let mut insert = tx.prepare_cached(
             "INSERT INTO events (at_ms, stream, key, kind, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
+        let mut project = tx.prepare_cached(
+            "INSERT INTO contact_records (contact_id, channel, queue, agent, initiation_ms, disconnect_ms, record)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (contact_id) DO UPDATE SET channel = ?2, queue = ?3, agent = ?4,
+                 initiation_ms = ?5, disconnect_ms = ?6, record = ?7",
+        )?;
         for append in batch {
             let mut first = None;
             let mut last = 0;
             for e in &append.events {
                 insert.execute(params![e.at_ms, e.stream, e.key, e.kind, e.payload])?;
+                if e.stream == RECORD_STREAM {
+                    // The record projection commits with the event that made it.
+                    let r = RecordColumns::of(&e.payload);
+                    project.execute(params![
+                        e.key,
+                        r.channel,
+                        r.queue,
+                        r.agent,
+                        r.initiation_ms,
+                        r.disconnect_ms,
+                        e.payload
+                    ])?;
+                }
                 let seq = tx.last_insert_rowid() as u64;
                 first.get_or_insert(seq);
                 last = seq;
@@ -153,6 +182,36 @@ fn write_batch(
     }
     tx.commit()?;
     Ok(ranges)
+}
+
+/// Events on this stream carry a contact record, projected into `contact_records`.
+pub const RECORD_STREAM: &str = "record";
+
+struct RecordColumns {
+    channel: String,
+    queue: Option<String>,
+    agent: Option<String>,
+    initiation_ms: i64,
+    disconnect_ms: Option<i64>,
+}
+
+impl RecordColumns {
+    fn of(payload: &str) -> Self {
+        let v: serde_json::Value = serde_json::from_str(payload).unwrap_or_default();
+        let text = |p: &str| v.pointer(p).and_then(|x| x.as_str()).map(str::to_string);
+        let millis = |p: &str| {
+            text(p)
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .map(|t| t.as_millisecond())
+        };
+        RecordColumns {
+            channel: text("/Channel").unwrap_or_default(),
+            queue: text("/Queue/Name"),
+            agent: text("/Agent/Username"),
+            initiation_ms: millis("/InitiationTimestamp").unwrap_or(0),
+            disconnect_ms: millis("/DisconnectTimestamp"),
+        }
+    }
 }
 
 /// Read events after `after` (exclusive), oldest first, at most `limit`.

@@ -10,9 +10,9 @@ mod sqlite;
 mod types;
 
 pub use error::StoreError;
-pub use event_log::{events_after, EventLog, EventLogWriter, EventRecord, NewEvent};
+pub use event_log::{events_after, EventLog, EventLogWriter, EventRecord, NewEvent, RECORD_STREAM};
 pub use sqlite::{SqliteStore, DATABASE_FILE, SCHEMA_VERSION};
-pub use types::{ConfigVersion, NewVersion, StoredCredential, VersionSummary};
+pub use types::{ConfigVersion, NewVersion, RecordFilter, StoredCredential, VersionSummary};
 
 /// Everything the rest of Switchboard keeps durably. Implementations are synchronous;
 /// async callers run them on a blocking thread.
@@ -32,6 +32,10 @@ pub trait Store: Send + Sync + 'static {
         new: NewVersion,
         expect_latest: Option<u64>,
     ) -> Result<VersionSummary, StoreError>;
+
+    /// The latest contact record of a contact (JSON, Connect's field names).
+    fn contact_record(&self, contact_id: &str) -> Result<Option<String>, StoreError>;
+    fn search_records(&self, filter: &RecordFilter) -> Result<Vec<String>, StoreError>;
 
     fn insert_credential(&self, credential: &StoredCredential) -> Result<(), StoreError>;
     fn credential(&self, id: &str) -> Result<Option<StoredCredential>, StoreError>;

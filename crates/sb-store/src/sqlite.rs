@@ -6,7 +6,9 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
-use crate::{ConfigVersion, NewVersion, Store, StoreError, StoredCredential, VersionSummary};
+use crate::{
+    ConfigVersion, NewVersion, RecordFilter, Store, StoreError, StoredCredential, VersionSummary,
+};
 
 /// Bumped whenever the schema changes; a data directory from a newer build is refused
 /// rather than misread.
@@ -31,6 +33,17 @@ CREATE TABLE IF NOT EXISTS events (
     kind    TEXT NOT NULL,
     payload TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS contact_records (
+    contact_id    TEXT PRIMARY KEY,
+    channel       TEXT NOT NULL,
+    queue         TEXT,
+    agent         TEXT,
+    initiation_ms INTEGER NOT NULL,
+    disconnect_ms INTEGER,
+    record        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS contact_records_disconnect ON contact_records (disconnect_ms);
+CREATE INDEX IF NOT EXISTS contact_records_initiation ON contact_records (initiation_ms);
 CREATE TABLE IF NOT EXISTS credentials (
     id            TEXT PRIMARY KEY,
     secret_sha256 TEXT NOT NULL,
@@ -249,6 +262,44 @@ impl Store for SqliteStore {
                 },
             )
             .optional()?)
+    }
+
+    fn contact_record(&self, contact_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT record FROM contact_records WHERE contact_id = ?1",
+                [contact_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn search_records(&self, filter: &RecordFilter) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT record FROM contact_records
+             WHERE initiation_ms >= ?1 AND initiation_ms < ?2
+               AND (?3 IS NULL OR queue = ?3)
+               AND (?4 IS NULL OR agent = ?4)
+               AND (?5 IS NULL OR channel = ?5)
+               AND (?6 IS NULL OR json_extract(record, '$.Attributes.' || json_quote(?6)) = ?7)
+             ORDER BY initiation_ms LIMIT ?8",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                filter.from_ms,
+                filter.to_ms,
+                filter.queue,
+                filter.agent,
+                filter.channel,
+                filter.attribute.as_ref().map(|(k, _)| k.clone()),
+                filter.attribute.as_ref().map(|(_, v)| v.clone()),
+                filter.limit as i64
+            ],
+            |r| r.get(0),
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn credential_count(&self) -> Result<u64, StoreError> {

@@ -41,3 +41,17 @@ pub struct StoredCredential {
     pub description: String,
     pub created_at: String,
 }
+
+/// A search over contact records; every field narrows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordFilter {
+    /// Initiation time range, [from, to) in Unix milliseconds.
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub queue: Option<String>,
+    pub agent: Option<String>,
+    pub channel: Option<String>,
+    /// An attribute key and the value it must have.
+    pub attribute: Option<(String, String)>,
+    pub limit: usize,
+}

@@ -57,6 +57,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: FlowCommand,
     },
+    /// API credentials: issue one for a user or an integration.
+    Credential {
+        #[command(subcommand)]
+        command: CredentialCommand,
+    },
     /// Staffing what-if: simulate a day through an instance's queues and routing
     /// profiles on the real routing engine.
     Simulate(SimulateArgs),
@@ -94,6 +99,9 @@ pub(crate) struct ServeArgs {
     pub shutdown_grace_seconds: u64,
     #[arg(long, value_enum, default_value_t = LogFormat::Json, env = "SWITCHBOARD_LOG_FORMAT")]
     pub log_format: LogFormat,
+    /// A CA certificate (PEM) to trust for external functions, besides the public roots.
+    #[arg(long, value_name = "FILE")]
+    pub function_ca: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -259,4 +267,21 @@ pub(crate) struct SimulateArgs {
     pub thresholds: Vec<u64>,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum CredentialCommand {
+    /// Issue an API credential. The secret is printed once; only its hash is stored.
+    Create {
+        /// Who it is for: a user of the instance (an agent's socket uses this name) or an integration.
+        #[arg(long)]
+        user: String,
+        /// Admin, Supervisor, Agent, Analyst, Auditor or Integration.
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
 }

@@ -1,2 +1,3 @@
 pub(crate) mod config;
+pub(crate) mod contacts;
 pub(crate) mod ops;

@@ -141,3 +141,38 @@ pub(crate) async fn versions(target: &TargetArgs, json: bool) -> anyhow::Result<
     }
     Ok(ExitCode::SUCCESS)
 }
+
+pub(crate) fn create_credential(
+    user: &str,
+    role: &str,
+    description: &str,
+    data: &Path,
+) -> anyhow::Result<ExitCode> {
+    let role = sb_security::Role::parse(role).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown role '{role}': use Admin, Supervisor, Agent, Analyst, Auditor or Integration"
+        )
+    })?;
+    sb_model::Name::new(user).map_err(|e| anyhow::anyhow!("--user '{user}': {e}"))?;
+    let store = sb_store::SqliteStore::open(data)
+        .with_context(|| format!("opening the data directory {}", data.display()))?;
+    let issued = sb_security::ApiKey::issue()?;
+    sb_store::Store::insert_credential(
+        &store,
+        &sb_store::StoredCredential {
+            id: issued.id.clone(),
+            secret_sha256: issued.secret_sha256,
+            principal: user.to_string(),
+            role: role.as_str().into(),
+            description: description.to_string(),
+            created_at: jiff::Timestamp::now().to_string(),
+        },
+    )?;
+    println!(
+        "Credential {} for {user} ({}), shown this once:",
+        issued.id,
+        role.as_str()
+    );
+    println!("{}", issued.token);
+    Ok(ExitCode::SUCCESS)
+}

@@ -5,7 +5,7 @@ mod simulate;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, FlowCommand};
+use crate::cli::{Cli, Command, CredentialCommand, FlowCommand};
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -23,6 +23,15 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             FlowCommand::Import(args) => flow::import(&args),
         },
         Command::Simulate(args) => simulate::run(&args),
+        Command::Credential {
+            command:
+                CredentialCommand::Create {
+                    user,
+                    role,
+                    description,
+                    data,
+                },
+        } => config::create_credential(&user, &role, &description, &data.resolve(false)),
         Command::Versions { target, json } => config::versions(&target, json).await,
         Command::Rollback {
             to,

@@ -94,7 +94,18 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         args.demo,
     );
 
+    let (event_log, _writer) =
+        sb_store::EventLog::start(&data).context("starting the event log")?;
+    let function_ca = match &args.function_ca {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("reading --function-ca {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let runtime = sb_runtime::instance::start(deployer.live().clone(), event_log, function_ca);
     let state = AppState {
+        runtime,
         deployer: deployer.clone(),
         store,
         metrics: sb_api::install_metrics_recorder(),

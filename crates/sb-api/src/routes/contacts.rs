@@ -1,0 +1,429 @@
+//! Chats, tasks, agents and contact records over HTTP and WebSocket.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use futures_util::{SinkExt, StreamExt};
+use sb_runtime::instance::{
+    AgentAction, AgentFrame, ChatStarted, ContactSummary, CustomerEvent, CustomerFrame, NewTask,
+    RuntimeError,
+};
+use sb_security::Principal;
+use sb_store::RecordFilter;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ApiJson, ErrorBody};
+use crate::server::AppState;
+
+/// An agent socket that sends nothing (not even a heartbeat) for this long is dead.
+const AGENT_SILENCE_LIMIT: Duration = Duration::from_secs(90);
+/// Frames waiting for a slow socket, beyond which frames are dropped.
+const SOCKET_BUFFER: usize = 1024;
+/// Largest WebSocket frame accepted from a client.
+const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+impl From<RuntimeError> for ApiError {
+    fn from(e: RuntimeError) -> Self {
+        match e {
+            RuntimeError::NotReady | RuntimeError::Stopped => ApiError::Unavailable(e.to_string()),
+            RuntimeError::UnknownContact(_) => ApiError::NotFound(e.to_string()),
+            RuntimeError::BadToken => ApiError::BadCredential,
+            RuntimeError::RateLimited { .. } => ApiError::TooManyRequests(e.to_string()),
+            RuntimeError::NotAnAgent(_) => ApiError::Forbidden(e.to_string()),
+            RuntimeError::Routing(_) => ApiError::Conflict(e.to_string()),
+            RuntimeError::UnknownFlow(_)
+            | RuntimeError::NotAContactFlow(_)
+            | RuntimeError::MessageTooLong { .. }
+            | RuntimeError::UnknownStatus(_)
+            | RuntimeError::Invalid(_) => ApiError::BadRequest(e.to_string()),
+        }
+    }
+}
+
+fn error_code(e: &RuntimeError) -> &'static str {
+    match e {
+        RuntimeError::MessageTooLong { .. } => "message_too_long",
+        RuntimeError::RateLimited { .. } => "rate_limited",
+        RuntimeError::UnknownContact(_) => "not_found",
+        RuntimeError::BadToken => "bad_credential",
+        _ => "bad_request",
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StartChatRequest {
+    /// A contact flow by name (default: the instance's inbound flow).
+    #[serde(default)]
+    flow: Option<String>,
+    display_name: String,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct StartChatResponse {
+    contact_id: String,
+    /// The customer's credential for this contact's socket. Shown once.
+    participant_token: String,
+    /// Where the customer's socket connects.
+    websocket: String,
+}
+
+/// Start a chat: the contact enters its flow, which talks to the customer first.
+#[utoipa::path(post, path = "/v1/chat", tag = "contacts", request_body = StartChatRequest,
+    responses((status = 200, body = StartChatResponse), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn start_chat(
+    State(state): State<AppState>,
+    ApiJson(r): ApiJson<StartChatRequest>,
+) -> Result<Json<StartChatResponse>, ApiError> {
+    if r.display_name.trim().is_empty() || r.display_name.chars().count() > 256 {
+        return Err(ApiError::BadRequest(
+            "display_name must be 1 to 256 characters".into(),
+        ));
+    }
+    let ChatStarted {
+        contact_id,
+        participant_token,
+    } = state
+        .runtime
+        .start_chat(r.flow, r.display_name, r.attributes)
+        .await?;
+    Ok(Json(StartChatResponse {
+        websocket: format!("/v1/chat/ws?contact={contact_id}"),
+        contact_id,
+        participant_token,
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChatSocketQuery {
+    contact: String,
+    /// Resume after this transcript sequence number: every later message is replayed.
+    #[serde(default)]
+    after: u64,
+    /// The participant token, for clients that cannot set headers (browsers).
+    #[serde(default)]
+    token: Option<String>,
+}
+
+/// The customer's chat socket. Authenticated by the participant token (header
+/// `Authorization: Bearer <token>` or `token=`), good for this contact only. Frames in:
+/// `{"type":"message","text":...}`, `typing`, `read`, `disconnect`. Frames out:
+/// `message` (with `seq`), `typing`, `error`, `ended`.
+#[utoipa::path(get, path = "/v1/chat/ws", tag = "contacts", params(ChatSocketQuery), security(("participant_token" = [])),
+    responses((status = 101, description = "WebSocket"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn chat_socket(
+    State(state): State<AppState>,
+    Query(q): Query<ChatSocketQuery>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string)
+        .or(q.token)
+        .ok_or(ApiError::Unauthenticated)?;
+    let (tx, rx) = mpsc::channel(SOCKET_BUFFER);
+    let session = state
+        .runtime
+        .attach_customer(q.contact.clone(), token, q.after, tx)
+        .await?;
+    let runtime = state.runtime.clone();
+    let contact = q.contact;
+    Ok(ws
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| customer_loop(socket, runtime, contact, session, rx)))
+}
+
+async fn customer_loop(
+    socket: WebSocket,
+    runtime: sb_runtime::instance::RuntimeHandle,
+    contact: String,
+    session: u64,
+    mut frames: mpsc::Receiver<CustomerFrame>,
+) {
+    let (mut sink, mut stream) = socket.split();
+    let (errors_tx, mut errors) = mpsc::channel::<CustomerFrame>(16);
+    let writer = tokio::spawn(async move {
+        loop {
+            let frame = tokio::select! {
+                Some(f) = frames.recv() => f,
+                Some(f) = errors.recv() => f,
+                else => break,
+            };
+            let ended = frame == CustomerFrame::Ended;
+            let text = serde_json::to_string(&frame).expect("frames serialise");
+            if sink.send(Message::Text(text.into())).await.is_err() || ended {
+                let _ = sink.close().await;
+                break;
+            }
+        }
+    });
+    while let Some(Ok(message)) = stream.next().await {
+        let Message::Text(text) = message else {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+            continue;
+        };
+        let event = match serde_json::from_str::<CustomerEvent>(&text) {
+            Ok(e) => e,
+            Err(e) => {
+                let _ = errors_tx
+                    .send(CustomerFrame::Error {
+                        code: "bad_frame".into(),
+                        message: format!("not a chat frame: {e}"),
+                    })
+                    .await;
+                continue;
+            }
+        };
+        let leaving = event == CustomerEvent::Disconnect;
+        if let Err(e) = runtime.customer(contact.clone(), session, event).await {
+            let _ = errors_tx
+                .send(CustomerFrame::Error {
+                    code: error_code(&e).into(),
+                    message: e.to_string(),
+                })
+                .await;
+        }
+        if leaving {
+            break;
+        }
+    }
+    drop(errors_tx);
+    runtime.detach_customer(contact, session).await;
+    let _ = writer.await;
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TaskCreated {
+    contact_id: String,
+}
+
+/// Create a task: routed like a chat, it expires after the instance's task expiry.
+#[utoipa::path(post, path = "/v1/tasks", tag = "contacts", request_body = Object,
+    responses((status = 200, body = TaskCreated), (status = 400, body = ErrorBody)))]
+pub(crate) async fn create_task(
+    State(state): State<AppState>,
+    ApiJson(task): ApiJson<NewTask>,
+) -> Result<Json<TaskCreated>, ApiError> {
+    let contact_id = state.runtime.create_task(task).await?;
+    Ok(Json(TaskCreated { contact_id }))
+}
+
+/// The agent's socket (what an agent desktop keeps open). Frames in: `set_status`,
+/// `accept`, `reject`, `message`, `typing`, `set_attributes`, `end`, `complete`,
+/// `heartbeat`. Frames out: `state`, `offer`, `offer_withdrawn`, `connected`,
+/// `message`, `typing`, `contact_ended`, `error`, `ok`. Silent for 90 s means dead:
+/// offers go back in line and the agent goes Offline after its current contacts.
+#[utoipa::path(get, path = "/v1/agent/ws", tag = "agents",
+    responses((status = 101, description = "WebSocket"), (status = 403, body = ErrorBody)))]
+pub(crate) async fn agent_socket(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let (tx, rx) = mpsc::channel(SOCKET_BUFFER);
+    let user = principal.user.clone();
+    let session = state.runtime.attach_agent(user.clone(), tx).await?;
+    let runtime = state.runtime.clone();
+    Ok(ws
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| agent_loop(socket, runtime, user, session, rx)))
+}
+
+async fn agent_loop(
+    socket: WebSocket,
+    runtime: sb_runtime::instance::RuntimeHandle,
+    user: String,
+    session: u64,
+    mut frames: mpsc::Receiver<AgentFrame>,
+) {
+    let (mut sink, mut stream) = socket.split();
+    let (answers_tx, mut answers) = mpsc::channel::<AgentFrame>(64);
+    let writer = tokio::spawn(async move {
+        loop {
+            let frame = tokio::select! {
+                Some(f) = frames.recv() => f,
+                Some(f) = answers.recv() => f,
+                else => break,
+            };
+            let text = serde_json::to_string(&frame).expect("frames serialise");
+            if sink.send(Message::Text(text.into())).await.is_err() {
+                break;
+            }
+        }
+    });
+    loop {
+        let message = match tokio::time::timeout(AGENT_SILENCE_LIMIT, stream.next()).await {
+            Ok(Some(Ok(m))) => m,
+            // Closed, broken, or silent past the limit.
+            _ => break,
+        };
+        let Message::Text(text) = message else {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+            continue;
+        };
+        let answer = match serde_json::from_str::<AgentAction>(&text) {
+            Err(e) => AgentFrame::Error {
+                code: "bad_frame".into(),
+                message: format!("not an agent frame: {e}"),
+            },
+            Ok(action) => match runtime.agent(user.clone(), action).await {
+                Ok(()) => AgentFrame::Ok,
+                Err(e) => AgentFrame::Error {
+                    code: error_code(&e).into(),
+                    message: e.to_string(),
+                },
+            },
+        };
+        if answers_tx.send(answer).await.is_err() {
+            break;
+        }
+    }
+    drop(answers_tx);
+    runtime.detach_agent(user, session).await;
+    writer.abort();
+}
+
+/// Every logged-in agent's state, live.
+#[utoipa::path(get, path = "/v1/agents", tag = "agents", responses((status = 200, body = Vec<Object>)))]
+pub(crate) async fn list_agents(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<sb_routing::AgentSnapshot>>, ApiError> {
+    Ok(Json(state.runtime.list_agents().await?))
+}
+
+/// Every live contact with its stage, queue, agent, and position and estimated wait.
+#[utoipa::path(get, path = "/v1/contacts/live", tag = "contacts", responses((status = 200, body = Vec<Object>)))]
+pub(crate) async fn live_contacts(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<ContactSummary>>, ApiError> {
+    Ok(Json(state.runtime.list_contacts().await?))
+}
+
+/// Why a contact is where it is: its place in line, and each agent's reason for not
+/// taking it; for an offered contact, why that agent got it.
+#[utoipa::path(get, path = "/v1/contacts/{contact}/routing", tag = "contacts",
+    params(("contact" = String, Path)), responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+pub(crate) async fn explain(
+    State(state): State<AppState>,
+    Path(contact): Path<String>,
+) -> Result<Response, ApiError> {
+    let explanation = state.runtime.explain(contact).await?;
+    let reason = explanation.last_offer.as_ref().map(|o| o.reason());
+    Ok(
+        Json(serde_json::json!({"explanation": explanation, "last_offer_reason": reason}))
+            .into_response(),
+    )
+}
+
+/// A contact's record (Connect's field names); for a contact still going on, its
+/// record so far.
+#[utoipa::path(get, path = "/v1/contacts/{contact}", tag = "contacts",
+    params(("contact" = String, Path)), responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_contact(
+    State(state): State<AppState>,
+    Path(contact): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = state.store.clone();
+    let id = contact.clone();
+    let stored = tokio::task::spawn_blocking(move || store.contact_record(&id))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    if let Some(json) = stored {
+        let value: serde_json::Value =
+            serde_json::from_str(&json).map_err(|e| ApiError::Internal(e.to_string()))?;
+        return Ok(Json(value).into_response());
+    }
+    Ok(Json(state.runtime.live_record(contact).await?).into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SearchQuery {
+    /// Initiated at or after (RFC 3339). Default: 24 hours ago.
+    from: Option<String>,
+    /// Initiated before (RFC 3339). Default: now.
+    to: Option<String>,
+    queue: Option<String>,
+    agent: Option<String>,
+    /// VOICE, CHAT or TASK.
+    channel: Option<String>,
+    /// `key:value`: the attribute must have this value.
+    attribute: Option<String>,
+    /// At most this many (1 to 1000, default 100).
+    limit: Option<usize>,
+}
+
+/// Search contact records by time, queue, agent, channel and attribute.
+#[utoipa::path(get, path = "/v1/contacts", tag = "contacts", params(SearchQuery),
+    responses((status = 200, body = Vec<Object>), (status = 400, body = ErrorBody)))]
+pub(crate) async fn search_contacts(
+    State(state): State<AppState>,
+    Query(q): Query<SearchQuery>,
+) -> Result<Response, ApiError> {
+    let time = |t: &Option<String>, default: jiff::Timestamp| -> Result<i64, ApiError> {
+        match t {
+            None => Ok(default.as_millisecond()),
+            Some(text) => text
+                .parse::<jiff::Timestamp>()
+                .map(|t| t.as_millisecond())
+                .map_err(|_| ApiError::BadRequest(format!("'{text}' is not an RFC 3339 time"))),
+        }
+    };
+    let now = jiff::Timestamp::now();
+    let from = time(&q.from, now - jiff::SignedDuration::from_hours(24))?;
+    let to = time(&q.to, now + jiff::SignedDuration::from_secs(1))?;
+    if let Some(c) = &q.channel {
+        if !["VOICE", "CHAT", "TASK"].contains(&c.as_str()) {
+            return Err(ApiError::BadRequest(format!(
+                "channel '{c}' is not VOICE, CHAT or TASK"
+            )));
+        }
+    }
+    let attribute = match &q.attribute {
+        None => None,
+        Some(a) => Some(
+            a.split_once(':')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| ApiError::BadRequest("attribute must be key:value".into()))?,
+        ),
+    };
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::BadRequest("limit must be 1 to 1000".into()));
+    }
+    let filter = RecordFilter {
+        from_ms: from,
+        to_ms: to,
+        queue: q.queue,
+        agent: q.agent,
+        channel: q.channel,
+        attribute,
+        limit,
+    };
+    let store = state.store.clone();
+    let rows = tokio::task::spawn_blocking(move || store.search_records(&filter))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let records: Vec<serde_json::Value> = rows
+        .iter()
+        .filter_map(|r| serde_json::from_str(r).ok())
+        .collect();
+    Ok(Json(records).into_response())
+}

@@ -1,0 +1,83 @@
+//! The contact record, with Amazon Connect's field names, so dashboards and pipelines
+//! built on Connect's contact trace records keep working.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Channel;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InitiationMethod {
+    Inbound,
+    Outbound,
+    Transfer,
+    QueueTransfer,
+    Callback,
+    Api,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContactRecord {
+    pub contact_id: String,
+    pub initial_contact_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_contact_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_contact_id: Option<String>,
+    pub channel: Channel,
+    pub initiation_method: InitiationMethod,
+    /// RFC 3339.
+    pub initiation_timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connected_to_system_timestamp: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disconnect_timestamp: Option<String>,
+    pub last_update_timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disconnect_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentInfo>,
+    pub agent_connection_attempts: u32,
+    pub attributes: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recordings: Vec<String>,
+    /// Switchboard extension: the configuration version the contact ran on.
+    pub configuration_version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct QueueInfo {
+    pub name: String,
+    pub enqueue_timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dequeue_timestamp: Option<String>,
+    /// Seconds in queue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AgentInfo {
+    pub username: String,
+    pub routing_profile: String,
+    pub connected_to_agent_timestamp: String,
+    /// Seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_interaction_duration: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_contact_work_start_timestamp: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_contact_work_end_timestamp: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_contact_work_duration: Option<u64>,
+    pub customer_hold_duration: u64,
+    pub number_of_holds: u32,
+    pub longest_hold_duration: u64,
+}

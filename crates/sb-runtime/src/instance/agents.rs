@@ -1,0 +1,436 @@
+//! Agents: their sessions, their actions, and what routing decides for them.
+
+use sb_model::config::AgentStatusKind;
+use sb_model::record::AgentInfo;
+use sb_routing::{AgentConfig, AgentStatus, DequeueReason, Output};
+use sb_store::NewEvent;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::contacts::Stage;
+use super::{
+    now_ms, rfc3339, AgentAction, AgentFrame, AgentSession, Command, ContactSummary, Owner,
+    RuntimeError,
+};
+
+impl Owner {
+    pub(crate) fn handle_agent_command(&mut self, command: Command) {
+        match command {
+            Command::AttachAgent {
+                user,
+                frames,
+                reply,
+            } => {
+                let result = self.attach_agent(&user, frames);
+                self.reply(reply, result);
+            }
+            Command::Agent {
+                user,
+                action,
+                reply,
+            } => {
+                let result = self.agent_action(&user, action);
+                self.reply(reply, result);
+            }
+            Command::DetachAgent { user, session } => self.detach_agent(&user, session),
+            Command::ListAgents { reply } => {
+                let mut users: Vec<&String> = self.agents.keys().collect();
+                users.sort();
+                let snapshots = users
+                    .into_iter()
+                    .filter_map(|u| self.engine.agent_snapshot(u))
+                    .collect();
+                self.reply(reply, Ok(snapshots));
+            }
+            Command::ListContacts { reply } => {
+                let mut list: Vec<ContactSummary> = self
+                    .contacts
+                    .iter()
+                    .map(|(id, c)| ContactSummary {
+                        contact_id: id.clone(),
+                        channel: c.data.channel,
+                        stage: c.stage.name().into(),
+                        queue: c.record.queue.as_ref().map(|q| q.name.clone()),
+                        agent: c.stage.agent().map(str::to_string),
+                        position: self.engine.position(id),
+                    })
+                    .collect();
+                list.sort_by(|a, b| a.contact_id.cmp(&b.contact_id));
+                self.reply(reply, Ok(list));
+            }
+            Command::Explain { contact, reply } => {
+                let result = self
+                    .engine
+                    .explain_contact(&contact)
+                    .ok_or(RuntimeError::UnknownContact(contact));
+                self.reply(reply, result);
+            }
+            _ => unreachable!("contact commands are handled in contacts.rs"),
+        }
+    }
+
+    /// Send a frame to an agent's socket once what led to it is durable. A socket that
+    /// cannot keep up loses frames rather than slowing the runtime; it gets the full
+    /// state again when it reconnects.
+    pub(crate) fn send_agent(&mut self, user: &str, frame: AgentFrame) {
+        let Some(tx) = self.agents.get(user).and_then(|s| s.frames.clone()) else {
+            return;
+        };
+        let user = user.to_string();
+        self.outbox.after(move |durable| {
+            if durable && tx.try_send(frame).is_err() {
+                tracing::warn!(agent = %user, "agent socket is not keeping up; frame dropped");
+            }
+        });
+    }
+
+    fn agent_event(&mut self, user: &str, kind: &str, payload: serde_json::Value) {
+        self.outbox.event(NewEvent {
+            at_ms: now_ms(),
+            stream: "agent".into(),
+            key: user.into(),
+            kind: kind.into(),
+            payload: payload.to_string(),
+        });
+    }
+
+    fn attach_agent(
+        &mut self,
+        user: &str,
+        frames: mpsc::Sender<AgentFrame>,
+    ) -> Result<u64, RuntimeError> {
+        let config = self.config.clone().ok_or(RuntimeError::NotReady)?;
+        let spec_user = config
+            .spec
+            .users
+            .get(user)
+            .filter(|u| u.routing_profile.is_some())
+            .ok_or_else(|| RuntimeError::NotAnAgent(user.into()))?;
+        let session = self.new_id();
+        if self.engine.agent_snapshot(user).is_none() {
+            let agent = AgentConfig {
+                routing_profile: spec_user
+                    .routing_profile
+                    .as_ref()
+                    .expect("filtered")
+                    .to_string(),
+                proficiencies: spec_user.proficiencies.clone(),
+                acw_timeout_ms: match spec_user.after_contact_work_timeout_seconds {
+                    0 => None,
+                    s => Some(i64::from(s) * 1000),
+                },
+            };
+            self.engine
+                .login(now_ms(), user, agent, AgentStatus::Offline)
+                .map_err(|e| RuntimeError::Routing(e.to_string()))?;
+            self.agent_event(user, "LOGIN", json!({"AgentARN": user}));
+        }
+        self.agents.insert(
+            user.to_string(),
+            AgentSession {
+                frames: Some(frames),
+                session,
+            },
+        );
+        // A reconnecting agent gets its state and every open contact back.
+        if let Some(snapshot) = self.engine.agent_snapshot(user) {
+            self.send_agent(user, AgentFrame::State { snapshot });
+        }
+        let open: Vec<(String, Vec<super::ChatItem>)> = self
+            .contacts
+            .iter()
+            .filter(
+                |(_, c)| matches!(&c.stage, Stage::Connected(a) | Stage::AfterWork(a) if a == user),
+            )
+            .map(|(id, c)| (id.clone(), c.transcript.clone()))
+            .collect();
+        for (contact, transcript) in open {
+            self.send_agent(
+                user,
+                AgentFrame::Connected {
+                    contact,
+                    transcript,
+                },
+            );
+        }
+        self.route();
+        Ok(session)
+    }
+
+    /// The agent's socket is gone (closed, or its heartbeats stopped): offers are
+    /// withdrawn and go back in line; the agent goes Offline once its current contacts
+    /// are done, and can reconnect to finish them.
+    fn detach_agent(&mut self, user: &str, session: u64) {
+        let Some(s) = self.agents.get_mut(user) else {
+            return;
+        };
+        if s.session != session {
+            return;
+        }
+        s.frames = None;
+        let _ = self.engine.set_status(now_ms(), user, AgentStatus::Offline);
+        self.agent_event(user, "DISCONNECTED", json!({"AgentARN": user}));
+        self.route();
+    }
+
+    fn holds(
+        &self,
+        user: &str,
+        contact: &str,
+        wanted: fn(&Stage) -> Option<&str>,
+    ) -> Result<(), RuntimeError> {
+        match self.contacts.get(contact) {
+            Some(c) if wanted(&c.stage) == Some(user) => Ok(()),
+            _ => Err(RuntimeError::Invalid(format!(
+                "{user} has no such contact '{contact}' in that state"
+            ))),
+        }
+    }
+
+    fn agent_action(&mut self, user: &str, action: AgentAction) -> Result<(), RuntimeError> {
+        if !self.agents.contains_key(user) {
+            return Err(RuntimeError::NotAnAgent(user.into()));
+        }
+        let now = now_ms();
+        let routing = |e: sb_routing::RoutingError| RuntimeError::Routing(e.to_string());
+        match action {
+            AgentAction::SetStatus { status } => {
+                let config = self.config.clone().ok_or(RuntimeError::NotReady)?;
+                let defined = config
+                    .spec
+                    .agent_statuses
+                    .get(status.as_str())
+                    .ok_or(RuntimeError::UnknownStatus(status.clone()))?;
+                let status = match defined.kind {
+                    AgentStatusKind::Routable => AgentStatus::Routable,
+                    AgentStatusKind::Custom => AgentStatus::Custom(status),
+                    AgentStatusKind::Offline => AgentStatus::Offline,
+                };
+                self.engine.set_status(now, user, status).map_err(routing)?;
+            }
+            AgentAction::Accept { contact } => {
+                self.engine.accept(now, user, &contact).map_err(routing)?
+            }
+            AgentAction::Reject { contact } => {
+                self.engine.reject(now, user, &contact).map_err(routing)?
+            }
+            AgentAction::Message { contact, text } => {
+                self.holds(user, &contact, |s| match s {
+                    Stage::Connected(a) => Some(a),
+                    _ => None,
+                })?;
+                let max = self.contacts[&contact]
+                    .config
+                    .spec
+                    .instance
+                    .chat_message_max_chars as usize;
+                if text.chars().count() > max {
+                    return Err(RuntimeError::MessageTooLong {
+                        len: text.chars().count(),
+                        max,
+                    });
+                }
+                self.say(&contact, "AGENT", Some(user.to_string()), text);
+            }
+            AgentAction::Typing { contact } => {
+                self.holds(user, &contact, |s| match s {
+                    Stage::Connected(a) => Some(a),
+                    _ => None,
+                })?;
+                if let Some(tx) = self.contacts[&contact]
+                    .customer
+                    .as_ref()
+                    .map(|(_, tx)| tx.clone())
+                {
+                    self.outbox.after(move |_| {
+                        let _ = tx.try_send(super::CustomerFrame::Typing {
+                            from: "AGENT".into(),
+                        });
+                    });
+                }
+            }
+            AgentAction::SetAttributes {
+                contact,
+                attributes,
+            } => {
+                self.holds(user, &contact, |s| s.agent())?;
+                let c = self.contacts.get_mut(&contact).expect("held");
+                let mut merged = c.data.attributes.clone();
+                merged.extend(attributes.clone());
+                let bytes: usize = merged.iter().map(|(k, v)| k.len() + v.len()).sum();
+                if bytes > 32 * 1024 {
+                    return Err(RuntimeError::Invalid(format!(
+                        "attributes would be {bytes} bytes; at most 32768"
+                    )));
+                }
+                c.data.attributes = merged.clone();
+                c.record.attributes = merged;
+                self.contact_event(
+                    &contact,
+                    "ATTRIBUTES_UPDATED",
+                    json!({"ContactId": contact, "Attributes": attributes, "By": user}),
+                );
+            }
+            AgentAction::End { contact } => {
+                self.holds(user, &contact, |s| match s {
+                    Stage::Connected(a) => Some(a),
+                    _ => None,
+                })?;
+                self.end_contact(&contact, "AGENT_DISCONNECT");
+            }
+            AgentAction::Complete { contact } => {
+                self.holds(user, &contact, |s| match s {
+                    Stage::AfterWork(a) => Some(a),
+                    _ => None,
+                })?;
+                self.engine
+                    .after_work_done(now, user, &contact)
+                    .map_err(routing)?;
+                self.close_after_work(&contact);
+            }
+            AgentAction::Heartbeat => {}
+        }
+        self.route();
+        Ok(())
+    }
+
+    fn close_after_work(&mut self, contact: &str) {
+        let now = now_ms();
+        if let Some(c) = self.contacts.get_mut(contact) {
+            if let Some(agent) = c.record.agent.as_mut() {
+                let started = c.ended_at.unwrap_or(now);
+                agent.after_contact_work_end_timestamp = Some(rfc3339(now));
+                agent.after_contact_work_duration = Some(((now - started) / 1000) as u64);
+            }
+        }
+        self.finish(contact);
+    }
+
+    /// Carry out what routing decided.
+    pub(crate) fn route(&mut self) {
+        loop {
+            let outputs = self.engine.drain_outputs();
+            if outputs.is_empty() {
+                return;
+            }
+            for output in outputs {
+                self.apply_routing(output);
+            }
+        }
+    }
+
+    fn apply_routing(&mut self, output: Output) {
+        let now = now_ms();
+        match output {
+            Output::Offer {
+                contact,
+                agent,
+                queue,
+                channel,
+                expires_at,
+            } => {
+                let Some(c) = self.contacts.get_mut(&contact) else {
+                    return;
+                };
+                c.stage = Stage::Offered(agent.clone());
+                c.record.agent_connection_attempts += 1;
+                let frame = AgentFrame::Offer {
+                    contact,
+                    channel,
+                    queue,
+                    expires_at,
+                    attributes: c.data.attributes.clone(),
+                    customer: c.customer_name.clone(),
+                };
+                self.send_agent(&agent, frame);
+            }
+            Output::OfferWithdrawn {
+                contact,
+                agent,
+                reason,
+            } => {
+                if let Some(c) = self.contacts.get_mut(&contact) {
+                    if c.stage == Stage::Offered(agent.clone()) {
+                        c.stage = Stage::Queued;
+                    }
+                }
+                self.send_agent(&agent, AgentFrame::OfferWithdrawn { contact, reason });
+            }
+            Output::AgentChanged { snapshot } => {
+                let user = snapshot.agent.clone();
+                self.agent_event(
+                    &user,
+                    "STATE_CHANGE",
+                    json!({"AgentARN": user, "CurrentAgentSnapshot": snapshot}),
+                );
+                self.send_agent(&user, AgentFrame::State { snapshot });
+            }
+            Output::Dequeued {
+                contact, reason, ..
+            } => {
+                let Some(c) = self.contacts.get_mut(&contact) else {
+                    return;
+                };
+                if let Some(q) = c.record.queue.as_mut() {
+                    let enqueued = q
+                        .enqueue_timestamp
+                        .parse::<jiff::Timestamp>()
+                        .map(|t| t.as_millisecond())
+                        .unwrap_or(now);
+                    q.dequeue_timestamp = Some(rfc3339(now));
+                    q.duration = Some(((now - enqueued) / 1000) as u64);
+                }
+                if reason == DequeueReason::ConnectedToAgent {
+                    let Stage::Offered(agent) = c.stage.clone() else {
+                        return;
+                    };
+                    c.stage = Stage::Connected(agent.clone());
+                    c.flow = None;
+                    c.timer = None;
+                    c.connected_at = Some(now);
+                    let profile = c
+                        .config
+                        .spec
+                        .users
+                        .get(agent.as_str())
+                        .and_then(|u| u.routing_profile.clone())
+                        .map(|p| p.to_string())
+                        .unwrap_or_default();
+                    c.record.agent = Some(AgentInfo {
+                        username: agent.clone(),
+                        routing_profile: profile,
+                        connected_to_agent_timestamp: rfc3339(now),
+                        agent_interaction_duration: None,
+                        after_contact_work_start_timestamp: None,
+                        after_contact_work_end_timestamp: None,
+                        after_contact_work_duration: None,
+                        customer_hold_duration: 0,
+                        number_of_holds: 0,
+                        longest_hold_duration: 0,
+                    });
+                    let transcript = c.transcript.clone();
+                    self.contact_event(
+                        &contact,
+                        "CONNECTED_TO_AGENT",
+                        json!({"ContactId": contact, "Agent": agent}),
+                    );
+                    self.send_agent(
+                        &agent,
+                        AgentFrame::Connected {
+                            contact: contact.clone(),
+                            transcript,
+                        },
+                    );
+                    self.say(
+                        &contact,
+                        "SYSTEM",
+                        None,
+                        format!("{agent} has joined the chat."),
+                    );
+                }
+            }
+            Output::AfterContactWorkTimedOut { contact, .. } => self.close_after_work(&contact),
+            Output::CallbackDue { .. } => {}
+        }
+    }
+}

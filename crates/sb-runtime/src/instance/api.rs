@@ -1,0 +1,377 @@
+//! The owner's commands, and the handle callers use to send them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("no configuration is deployed yet")]
+    NotReady,
+    #[error("unknown flow '{0}'")]
+    UnknownFlow(String),
+    #[error("flow '{0}' is not a contact flow")]
+    NotAContactFlow(String),
+    #[error("unknown or ended contact '{0}'")]
+    UnknownContact(String),
+    #[error("the participant token is not valid for this contact")]
+    BadToken,
+    #[error("message of {len} characters is over the limit of {max}")]
+    MessageTooLong { len: usize, max: usize },
+    #[error("too many messages: at most {per_second} per second")]
+    RateLimited { per_second: u32 },
+    #[error("'{0}' is not an agent of this instance (a user with a routing profile)")]
+    NotAnAgent(String),
+    #[error("unknown agent status '{0}'")]
+    UnknownStatus(String),
+    #[error("{0}")]
+    Routing(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the runtime has stopped")]
+    Stopped,
+}
+
+/// A new chat's contact and the customer's credential for it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChatStarted {
+    pub contact_id: String,
+    /// Good for this contact only, while it lasts. Shown once.
+    pub participant_token: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NewTask {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub references: BTreeMap<String, String>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// A flow by name (default: the instance's inbound flow).
+    #[serde(default)]
+    pub flow: Option<String>,
+    /// Start no earlier than this (RFC 3339).
+    #[serde(default)]
+    pub scheduled_at: Option<String>,
+}
+
+/// One line of a chat transcript.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatItem {
+    pub seq: u64,
+    /// CUSTOMER, AGENT or SYSTEM.
+    pub from: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub text: String,
+    /// RFC 3339.
+    pub at: String,
+}
+
+/// What the server sends a customer's chat socket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum CustomerFrame {
+    Message(ChatItem),
+    Typing { from: String },
+    Read { seq: u64 },
+    Error { code: String, message: String },
+    Ended,
+}
+
+/// What a customer's chat socket sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type", deny_unknown_fields)]
+pub enum CustomerEvent {
+    Message { text: String },
+    Typing,
+    Read { seq: u64 },
+    Disconnect,
+}
+
+/// What an agent's socket sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type", deny_unknown_fields)]
+pub enum AgentAction {
+    /// A status by its name in the spec (e.g. Available, Break, Offline).
+    SetStatus {
+        status: String,
+    },
+    Accept {
+        contact: String,
+    },
+    Reject {
+        contact: String,
+    },
+    Message {
+        contact: String,
+        text: String,
+    },
+    Typing {
+        contact: String,
+    },
+    SetAttributes {
+        contact: String,
+        attributes: BTreeMap<String, String>,
+    },
+    /// End the conversation (after-contact work starts).
+    End {
+        contact: String,
+    },
+    /// After-contact work is done.
+    Complete {
+        contact: String,
+    },
+    Heartbeat,
+}
+
+/// What the server sends an agent's socket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum AgentFrame {
+    State {
+        snapshot: sb_routing::AgentSnapshot,
+    },
+    Offer {
+        contact: String,
+        channel: sb_model::Channel,
+        queue: String,
+        expires_at: i64,
+        attributes: BTreeMap<String, String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        customer: Option<String>,
+    },
+    OfferWithdrawn {
+        contact: String,
+        reason: sb_routing::WithdrawReason,
+    },
+    /// The agent is connected to the contact; everything said so far.
+    Connected {
+        contact: String,
+        transcript: Vec<ChatItem>,
+    },
+    Message {
+        contact: String,
+        item: ChatItem,
+    },
+    Typing {
+        contact: String,
+    },
+    ContactEnded {
+        contact: String,
+    },
+    Error {
+        code: String,
+        message: String,
+    },
+    Ok,
+}
+
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, RuntimeError>>;
+
+pub enum Command {
+    StartChat {
+        flow: Option<String>,
+        display_name: String,
+        attributes: BTreeMap<String, String>,
+        reply: Reply<ChatStarted>,
+    },
+    CreateTask {
+        task: NewTask,
+        reply: Reply<String>,
+    },
+    AttachCustomer {
+        contact: String,
+        token: String,
+        after: u64,
+        frames: mpsc::Sender<CustomerFrame>,
+        reply: Reply<u64>,
+    },
+    Customer {
+        contact: String,
+        session: u64,
+        event: CustomerEvent,
+        reply: Reply<()>,
+    },
+    DetachCustomer {
+        contact: String,
+        session: u64,
+    },
+    AttachAgent {
+        user: String,
+        frames: mpsc::Sender<AgentFrame>,
+        reply: Reply<u64>,
+    },
+    Agent {
+        user: String,
+        action: AgentAction,
+        reply: Reply<()>,
+    },
+    DetachAgent {
+        user: String,
+        session: u64,
+    },
+    FunctionDone {
+        contact: String,
+        epoch: u64,
+        result: sb_flow::interpret::FunctionResult,
+    },
+    ListAgents {
+        reply: Reply<Vec<sb_routing::AgentSnapshot>>,
+    },
+    ListContacts {
+        reply: Reply<Vec<ContactSummary>>,
+    },
+    Explain {
+        contact: String,
+        reply: Reply<sb_routing::ContactExplanation>,
+    },
+    LiveRecord {
+        contact: String,
+        reply: Reply<sb_model::record::ContactRecord>,
+    },
+}
+
+/// A live contact, for supervisors.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContactSummary {
+    pub contact_id: String,
+    pub channel: sb_model::Channel,
+    pub stage: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<sb_routing::QueuePosition>,
+}
+
+/// Cheap to clone; every clone talks to the same owner.
+#[derive(Clone)]
+pub struct RuntimeHandle {
+    pub(crate) tx: mpsc::Sender<Command>,
+}
+
+impl RuntimeHandle {
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, RuntimeError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| RuntimeError::Stopped)?;
+        answer.await.map_err(|_| RuntimeError::Stopped)?
+    }
+
+    pub async fn start_chat(
+        &self,
+        flow: Option<String>,
+        display_name: String,
+        attributes: BTreeMap<String, String>,
+    ) -> Result<ChatStarted, RuntimeError> {
+        self.ask(|reply| Command::StartChat {
+            flow,
+            display_name,
+            attributes,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn create_task(&self, task: NewTask) -> Result<String, RuntimeError> {
+        self.ask(|reply| Command::CreateTask { task, reply }).await
+    }
+
+    /// Attach a customer socket; missed messages after `after` are replayed first.
+    /// Returns the session number to use for the socket's events.
+    pub async fn attach_customer(
+        &self,
+        contact: String,
+        token: String,
+        after: u64,
+        frames: mpsc::Sender<CustomerFrame>,
+    ) -> Result<u64, RuntimeError> {
+        self.ask(|reply| Command::AttachCustomer {
+            contact,
+            token,
+            after,
+            frames,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn customer(
+        &self,
+        contact: String,
+        session: u64,
+        event: CustomerEvent,
+    ) -> Result<(), RuntimeError> {
+        self.ask(|reply| Command::Customer {
+            contact,
+            session,
+            event,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn detach_customer(&self, contact: String, session: u64) {
+        let _ = self
+            .tx
+            .send(Command::DetachCustomer { contact, session })
+            .await;
+    }
+
+    pub async fn attach_agent(
+        &self,
+        user: String,
+        frames: mpsc::Sender<AgentFrame>,
+    ) -> Result<u64, RuntimeError> {
+        self.ask(|reply| Command::AttachAgent {
+            user,
+            frames,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn agent(&self, user: String, action: AgentAction) -> Result<(), RuntimeError> {
+        self.ask(|reply| Command::Agent {
+            user,
+            action,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn detach_agent(&self, user: String, session: u64) {
+        let _ = self.tx.send(Command::DetachAgent { user, session }).await;
+    }
+
+    pub async fn list_agents(&self) -> Result<Vec<sb_routing::AgentSnapshot>, RuntimeError> {
+        self.ask(|reply| Command::ListAgents { reply }).await
+    }
+
+    pub async fn list_contacts(&self) -> Result<Vec<ContactSummary>, RuntimeError> {
+        self.ask(|reply| Command::ListContacts { reply }).await
+    }
+
+    pub async fn explain(
+        &self,
+        contact: String,
+    ) -> Result<sb_routing::ContactExplanation, RuntimeError> {
+        self.ask(|reply| Command::Explain { contact, reply }).await
+    }
+
+    /// The record of a contact that has not ended yet.
+    pub async fn live_record(
+        &self,
+        contact: String,
+    ) -> Result<sb_model::record::ContactRecord, RuntimeError> {
+        self.ask(|reply| Command::LiveRecord { contact, reply })
+            .await
+    }
+}

@@ -1,0 +1,866 @@
+//! Contacts: chats and tasks through their flows, into queues, to agents, to a record.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use sb_flow::interpret::{
+    resume, ContactData, Effect, FlowRun, Input, Message, Next, Outcome, ThirdPartyResult,
+};
+use sb_model::config::FlowType;
+use sb_model::record::{ContactRecord, InitiationMethod, QueueInfo};
+use sb_model::Channel;
+use sb_routing::EnqueueOptions;
+use sb_store::{NewEvent, RECORD_STREAM};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::env::RuntimeEnv;
+use super::{
+    now_ms, rfc3339, AgentFrame, ChatItem, ChatStarted, Command, CustomerEvent, CustomerFrame,
+    NewTask, Owner, Reply, RuntimeError,
+};
+use crate::live::DeployedConfig;
+
+/// Customer messages allowed per second on one chat, and the burst above it.
+const MESSAGES_PER_SECOND: u32 = 5;
+const MESSAGE_BURST: f64 = 20.0;
+/// Connect's limit on a contact's attributes.
+const MAX_ATTRIBUTE_BYTES: usize = 32 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Stage {
+    Scheduled,
+    InFlow,
+    Queued,
+    Offered(String),
+    Connected(String),
+    AfterWork(String),
+}
+
+impl Stage {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Stage::Scheduled => "scheduled",
+            Stage::InFlow => "in_flow",
+            Stage::Queued => "queued",
+            Stage::Offered(_) => "offered",
+            Stage::Connected(_) => "connected",
+            Stage::AfterWork(_) => "after_contact_work",
+        }
+    }
+
+    pub(crate) fn agent(&self) -> Option<&str> {
+        match self {
+            Stage::Offered(a) | Stage::Connected(a) | Stage::AfterWork(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) struct LiveContact {
+    pub config: Arc<DeployedConfig>,
+    pub data: ContactData,
+    pub flow: Option<FlowRun>,
+    pub stage: Stage,
+    pub transcript: Vec<ChatItem>,
+    pub token_sha256: Option<String>,
+    pub customer: Option<(u64, mpsc::Sender<CustomerFrame>)>,
+    pub customer_name: Option<String>,
+    /// The pending flow timer (input time limit, Wait, message-loop interrupt).
+    pub timer: Option<u64>,
+    /// Bumped whenever the flow moves on, so a late function result is ignored.
+    pub function_epoch: u64,
+    pub record: ContactRecord,
+    pub tokens: f64,
+    pub tokens_at: i64,
+    pub connected_at: Option<i64>,
+    pub ended_at: Option<i64>,
+}
+
+/// What a message says in a chat: its text, else its SSML, else its prompt's text.
+fn text_of(config: &DeployedConfig, m: &Message) -> String {
+    let prompt = || {
+        let name = m.prompt.as_deref()?;
+        let prompt = config.spec.prompts.get(name)?;
+        Some(
+            prompt
+                .text
+                .clone()
+                .unwrap_or_else(|| format!("[audio: {name}]")),
+        )
+    };
+    m.text
+        .clone()
+        .or_else(|| m.ssml.clone())
+        .or_else(prompt)
+        .unwrap_or_default()
+}
+
+impl Owner {
+    pub(crate) fn handle(&mut self, command: Command) {
+        match command {
+            Command::StartChat {
+                flow,
+                display_name,
+                attributes,
+                reply,
+            } => {
+                let result = self.start_chat(flow, display_name, attributes);
+                self.reply(reply, result);
+            }
+            Command::CreateTask { task, reply } => {
+                let result = self.create_task(task);
+                self.reply(reply, result);
+            }
+            Command::AttachCustomer {
+                contact,
+                token,
+                after,
+                frames,
+                reply,
+            } => {
+                let result = self.attach_customer(&contact, &token, after, frames);
+                self.reply(reply, result);
+            }
+            Command::Customer {
+                contact,
+                session,
+                event,
+                reply,
+            } => {
+                let result = self.customer_event(&contact, session, event);
+                self.reply(reply, result);
+            }
+            Command::DetachCustomer { contact, session } => {
+                if let Some(c) = self.contacts.get_mut(&contact) {
+                    if c.customer.as_ref().is_some_and(|(s, _)| *s == session) {
+                        c.customer = None;
+                    }
+                }
+            }
+            Command::FunctionDone {
+                contact,
+                epoch,
+                result,
+            } => {
+                if self
+                    .contacts
+                    .get(&contact)
+                    .is_some_and(|c| c.function_epoch == epoch)
+                {
+                    self.drive(&contact, Input::FunctionResult { result });
+                }
+            }
+            Command::LiveRecord { contact, reply } => {
+                let result = self
+                    .contacts
+                    .get(&contact)
+                    .map(|c| c.record.clone())
+                    .ok_or(RuntimeError::UnknownContact(contact));
+                self.reply(reply, result);
+            }
+            other => self.handle_agent_command(other),
+        }
+    }
+
+    /// Answer once the events so far are durable.
+    pub(crate) fn reply<T: Send + 'static>(
+        &mut self,
+        reply: Reply<T>,
+        result: Result<T, RuntimeError>,
+    ) {
+        self.outbox.after(move |durable| {
+            let _ = reply.send(if durable {
+                result
+            } else {
+                Err(RuntimeError::Invalid(
+                    "the event log could not record this; nothing was done".into(),
+                ))
+            });
+        });
+    }
+
+    pub(crate) fn contact_event(&mut self, id: &str, kind: &str, payload: serde_json::Value) {
+        self.outbox.event(NewEvent {
+            at_ms: now_ms(),
+            stream: "contact".into(),
+            key: id.to_string(),
+            kind: kind.to_string(),
+            payload: payload.to_string(),
+        });
+    }
+
+    fn config(&self) -> Result<Arc<DeployedConfig>, RuntimeError> {
+        self.config.clone().ok_or(RuntimeError::NotReady)
+    }
+
+    fn entry_flow(config: &DeployedConfig, flow: Option<String>) -> Result<String, RuntimeError> {
+        let name = flow
+            .or_else(|| {
+                config
+                    .spec
+                    .instance
+                    .default_inbound_flow
+                    .as_ref()
+                    .map(|f| f.to_string())
+            })
+            .ok_or_else(|| {
+                RuntimeError::Invalid(
+                    "no flow given and the instance has no default_inbound_flow".into(),
+                )
+            })?;
+        match config.spec.flows.get(name.as_str()) {
+            None => Err(RuntimeError::UnknownFlow(name)),
+            Some(f) if f.entry.kind != FlowType::ContactFlow => {
+                Err(RuntimeError::NotAContactFlow(name))
+            }
+            Some(_) => Ok(name),
+        }
+    }
+
+    fn check_attributes(attributes: &BTreeMap<String, String>) -> Result<(), RuntimeError> {
+        let bytes: usize = attributes.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if bytes > MAX_ATTRIBUTE_BYTES {
+            return Err(RuntimeError::Invalid(format!(
+                "attributes are {bytes} bytes; at most {MAX_ATTRIBUTE_BYTES}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn new_contact(
+        &mut self,
+        config: Arc<DeployedConfig>,
+        channel: Channel,
+        method: InitiationMethod,
+        attributes: BTreeMap<String, String>,
+    ) -> Result<String, RuntimeError> {
+        let id = sb_security::random_id().map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+        let now = now_ms();
+        let mut data = ContactData::new(id.clone(), channel);
+        data.attributes = attributes.clone();
+        data.sensitive_attributes = config.spec.security.sensitive_attributes.clone();
+        let record = ContactRecord {
+            contact_id: id.clone(),
+            initial_contact_id: id.clone(),
+            previous_contact_id: None,
+            next_contact_id: None,
+            channel,
+            initiation_method: method,
+            initiation_timestamp: rfc3339(now),
+            connected_to_system_timestamp: Some(rfc3339(now)),
+            disconnect_timestamp: None,
+            last_update_timestamp: rfc3339(now),
+            disconnect_reason: None,
+            queue: None,
+            agent: None,
+            agent_connection_attempts: 0,
+            attributes,
+            recordings: vec![],
+            configuration_version: config.version,
+        };
+        self.contacts.insert(
+            id.clone(),
+            LiveContact {
+                config,
+                data,
+                flow: None,
+                stage: Stage::InFlow,
+                transcript: Vec::new(),
+                token_sha256: None,
+                customer: None,
+                customer_name: None,
+                timer: None,
+                function_epoch: 0,
+                record,
+                tokens: MESSAGE_BURST,
+                tokens_at: now,
+                connected_at: None,
+                ended_at: None,
+            },
+        );
+        self.contact_event(
+            &id,
+            "INITIATED",
+            json!({"ContactId": id, "Channel": channel, "InitiationMethod": method}),
+        );
+        self.contact_event(&id, "CONNECTED_TO_SYSTEM", json!({"ContactId": id}));
+        Ok(id)
+    }
+
+    fn start_chat(
+        &mut self,
+        flow: Option<String>,
+        display_name: String,
+        attributes: BTreeMap<String, String>,
+    ) -> Result<ChatStarted, RuntimeError> {
+        let config = self.config()?;
+        let flow = Self::entry_flow(&config, flow)?;
+        Self::check_attributes(&attributes)?;
+        let (token, token_sha256) =
+            sb_security::issue_secret().map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+        let id = self.new_contact(config, Channel::Chat, InitiationMethod::Api, attributes)?;
+        let contact = self.contacts.get_mut(&id).expect("just created");
+        contact.token_sha256 = Some(token_sha256);
+        contact.customer_name = Some(display_name);
+        contact.flow = Some(FlowRun::start(&flow));
+        self.drive(&id, Input::Begin);
+        Ok(ChatStarted {
+            contact_id: id,
+            participant_token: token,
+        })
+    }
+
+    fn create_task(&mut self, task: NewTask) -> Result<String, RuntimeError> {
+        let config = self.config()?;
+        if task.name.trim().is_empty() {
+            return Err(RuntimeError::Invalid("a task needs a name".into()));
+        }
+        let flow = Self::entry_flow(&config, task.flow.clone())?;
+        let mut attributes = task.attributes.clone();
+        for (name, url) in &task.references {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(RuntimeError::Invalid(format!(
+                    "reference '{name}' is not a URL"
+                )));
+            }
+            attributes.insert(format!("reference.{name}"), url.clone());
+        }
+        Self::check_attributes(&attributes)?;
+        let start_at = match &task.scheduled_at {
+            Some(at) => Some(
+                at.parse::<jiff::Timestamp>()
+                    .map_err(|_| {
+                        RuntimeError::Invalid(format!(
+                            "scheduled_at '{at}' is not an RFC 3339 time"
+                        ))
+                    })?
+                    .as_millisecond(),
+            ),
+            None => None,
+        };
+        let expiry_days = i64::from(config.spec.instance.task_expiry_days);
+        let id = self.new_contact(config, Channel::Task, InitiationMethod::Api, attributes)?;
+        let contact = self.contacts.get_mut(&id).expect("just created");
+        contact.data.name = Some(task.name.clone());
+        contact.data.description = Some(task.description.clone());
+        contact.flow = Some(FlowRun::start(&flow));
+        let now = now_ms();
+        // Tasks expire: whatever state they are in after the expiry, they end.
+        let expiry = self.new_id();
+        self.timers.insert((
+            now + expiry_days * 86_400_000,
+            expiry,
+            format!("expire:{id}"),
+        ));
+        match start_at.filter(|&t| t > now) {
+            Some(at) => {
+                self.contacts.get_mut(&id).expect("exists").stage = Stage::Scheduled;
+                let timer = self.set_timer(&id, at);
+                let _ = timer;
+            }
+            None => self.drive(&id, Input::Begin),
+        }
+        Ok(id)
+    }
+
+    pub(crate) fn set_timer(&mut self, id: &str, at: i64) -> u64 {
+        let timer = self.new_id();
+        self.timers.insert((at, timer, id.to_string()));
+        if let Some(c) = self.contacts.get_mut(id) {
+            c.timer = Some(timer);
+        }
+        timer
+    }
+
+    pub(crate) fn flow_timer_fired(&mut self, key: &str, timer: u64) {
+        if let Some(id) = key.strip_prefix("expire:") {
+            if self.contacts.contains_key(id) {
+                self.end_contact(id, "EXPIRED");
+            }
+            return;
+        }
+        let Some(c) = self.contacts.get_mut(key) else {
+            return;
+        };
+        if c.timer != Some(timer) {
+            return;
+        }
+        c.timer = None;
+        let waiting = c.flow.as_ref().and_then(|f| f.waiting);
+        match (&c.stage, waiting) {
+            (Stage::Scheduled, _) => {
+                c.stage = Stage::InFlow;
+                self.drive(key, Input::Begin);
+            }
+            (_, Some(sb_flow::interpret::Waiting::Input)) => self.drive(key, Input::InputTimeout),
+            (_, Some(_)) => self.drive(key, Input::TimerElapsed),
+            _ => {}
+        }
+    }
+
+    /// Feed the contact's flow and carry out what it decides.
+    pub(crate) fn drive(&mut self, id: &str, input: Input) {
+        let now = now_ms();
+        let step = {
+            let Some(c) = self.contacts.get_mut(id) else {
+                return;
+            };
+            let Some(run) = c.flow.as_mut() else { return };
+            c.function_epoch += 1;
+            c.timer = None;
+            let env = RuntimeEnv {
+                config: &c.config,
+                engine: &self.engine,
+                now: jiff::Timestamp::from_millisecond(now).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+            };
+            let step = resume(&env, run, &mut c.data, input);
+            c.record.attributes = c.data.attributes.clone();
+            step
+        };
+        let logging = self
+            .contacts
+            .get(id)
+            .and_then(|c| c.flow.as_ref())
+            .is_some_and(|f| f.logging);
+        if logging && !step.trace.is_empty() {
+            self.outbox.event(NewEvent {
+                at_ms: now,
+                stream: "flow-log".into(),
+                key: id.into(),
+                kind: "ACTIONS".into(),
+                payload: serde_json::to_string(&step.trace).unwrap_or_default(),
+            });
+        }
+        let config = self.contacts.get(id).map(|c| c.config.clone());
+        for effect in step.effects {
+            match effect {
+                Effect::Message(m) => {
+                    let text = config
+                        .as_deref()
+                        .map(|c| text_of(c, &m))
+                        .unwrap_or_default();
+                    self.say(id, "SYSTEM", None, text)
+                }
+                Effect::CreateTask {
+                    name,
+                    description,
+                    flow,
+                    attributes,
+                } => {
+                    let task = NewTask {
+                        name,
+                        description,
+                        flow: Some(flow),
+                        attributes,
+                        ..NewTask::default()
+                    };
+                    if let Err(e) = self.create_task(task) {
+                        tracing::warn!(contact = id, error = %e, "flow could not create a task");
+                    }
+                }
+                Effect::InvokeFunctionAsync { function, event } => self.call_function(
+                    id,
+                    function,
+                    event,
+                    8.0,
+                    sb_flow::interpret::ResponseType::Json,
+                    false,
+                ),
+                other => self.contact_event(
+                    id,
+                    "FLOW_EFFECT",
+                    serde_json::to_value(&other).unwrap_or_default(),
+                ),
+            }
+        }
+        match step.next {
+            Next::Input {
+                timeout_seconds, ..
+            } => {
+                self.set_timer(id, now + i64::from(timeout_seconds) * 1000);
+            }
+            Next::Timer { seconds } => {
+                self.set_timer(id, now + seconds as i64 * 1000);
+            }
+            Next::MessageLoop {
+                messages,
+                interrupt_seconds,
+            } => {
+                for m in &messages {
+                    let text = config.as_deref().map(|c| text_of(c, m)).unwrap_or_default();
+                    self.say(id, "SYSTEM", None, text);
+                }
+                if let Some(s) = interrupt_seconds {
+                    self.set_timer(id, now + s as i64 * 1000);
+                }
+            }
+            Next::Function {
+                function,
+                event,
+                timeout_seconds,
+                response,
+            } => self.call_function(id, function, event, timeout_seconds, response, true),
+            Next::Enqueue { queue, .. } => {
+                let accepted = self.enqueue(id, &queue);
+                self.drive(id, Input::Enqueue { accepted });
+            }
+            Next::ThirdParty { .. } => self.drive(
+                id,
+                Input::ThirdParty {
+                    result: ThirdPartyResult::Failed,
+                },
+            ),
+            Next::Done(outcome) => self.flow_done(id, outcome),
+        }
+    }
+
+    fn call_function(
+        &mut self,
+        id: &str,
+        function: String,
+        event: serde_json::Value,
+        timeout_seconds: f64,
+        response: sb_flow::interpret::ResponseType,
+        wait: bool,
+    ) {
+        let (Some(invoker), Some(c)) = (self.invoker.clone(), self.contacts.get(id)) else {
+            return;
+        };
+        let epoch = c.function_epoch;
+        let contact = id.to_string();
+        let commands = self.commands.clone();
+        // The call leaves the process only once what led to it is durable.
+        self.outbox.after(move |durable| {
+            if !durable {
+                return;
+            }
+            tokio::spawn(async move {
+                let limit = std::time::Duration::from_secs_f64(timeout_seconds);
+                let result = invoker.invoke(&function, &event, limit, response).await;
+                if let (true, Some(tx)) = (wait, commands.upgrade()) {
+                    let _ = tx
+                        .send(Command::FunctionDone {
+                            contact,
+                            epoch,
+                            result,
+                        })
+                        .await;
+                }
+            });
+        });
+    }
+
+    /// Put the contact in line: `queue` is a queue name, or `agent:NAME` for an agent queue.
+    fn enqueue(&mut self, id: &str, queue: &str) -> bool {
+        let Some(c) = self.contacts.get(id) else {
+            return false;
+        };
+        let options = EnqueueOptions {
+            priority: Some(c.data.queue_priority),
+            time_adjustment_seconds: c.data.queue_time_adjustment_seconds,
+            ..EnqueueOptions::default()
+        };
+        let channel = c.data.channel;
+        let now = now_ms();
+        let result = match queue.strip_prefix("agent:") {
+            Some(agent) => {
+                let home = c
+                    .config
+                    .spec
+                    .users
+                    .get(agent)
+                    .and_then(|u| u.routing_profile.as_ref())
+                    .and_then(|p| c.config.spec.routing_profiles.get(p.as_str()))
+                    .map(|p| p.default_outbound_queue.to_string());
+                match home {
+                    Some(home) => self
+                        .engine
+                        .enqueue_for_agent(now, id, agent, &home, channel, options),
+                    None => Err(sb_routing::RoutingError::UnknownAgent(agent.into())),
+                }
+            }
+            None => self.engine.enqueue(now, id, queue, channel, options),
+        };
+        match result {
+            Ok(()) => {
+                let c = self.contacts.get_mut(id).expect("exists");
+                c.stage = Stage::Queued;
+                c.record.queue = Some(QueueInfo {
+                    name: queue.to_string(),
+                    enqueue_timestamp: rfc3339(now),
+                    dequeue_timestamp: None,
+                    duration: None,
+                });
+                self.contact_event(
+                    id,
+                    "QUEUED",
+                    json!({"ContactId": id, "Queue": {"Name": queue}}),
+                );
+                true
+            }
+            Err(e) => {
+                tracing::info!(contact = id, queue, error = %e, "enqueue refused");
+                false
+            }
+        }
+    }
+
+    fn flow_done(&mut self, id: &str, outcome: Outcome) {
+        let Some(c) = self.contacts.get_mut(id) else {
+            return;
+        };
+        c.flow = None;
+        let stage = c.stage.clone();
+        match outcome {
+            Outcome::TransferredToQueue { queue } => {
+                // While it waits, the queue's customer-queue flow keeps the customer company.
+                let queue_flow = c
+                    .config
+                    .spec
+                    .queues
+                    .get(queue.as_str())
+                    .and_then(|q| q.customer_queue_flow.clone());
+                if let (Some(flow), Channel::Chat) = (queue_flow, c.data.channel) {
+                    c.flow = Some(FlowRun::start(flow.as_str()));
+                    self.route();
+                    if self
+                        .contacts
+                        .get(id)
+                        .is_some_and(|c| c.stage == Stage::Queued)
+                    {
+                        self.drive(id, Input::Begin);
+                    }
+                    return;
+                }
+                self.route();
+            }
+            Outcome::TransferredToAgent { .. } => self.route(),
+            Outcome::Ended
+                if matches!(
+                    stage,
+                    Stage::Queued | Stage::Offered(_) | Stage::Connected(_) | Stage::AfterWork(_)
+                ) => {}
+            Outcome::Ended | Outcome::Disconnected => {
+                self.end_contact(id, "CONTACT_FLOW_DISCONNECT")
+            }
+            Outcome::TransferredToThirdParty { .. } => {
+                self.end_contact(id, "THIRD_PARTY_DISCONNECT")
+            }
+            Outcome::Error { reason } => {
+                tracing::warn!(contact = id, reason, "flow ended in error");
+                self.contact_event(id, "FLOW_ERROR", json!({"reason": reason}));
+                self.end_contact(id, "CONTACT_FLOW_ERROR");
+            }
+        }
+    }
+
+    /// Add a line to the chat transcript and deliver it to both sides once durable.
+    pub(crate) fn say(&mut self, id: &str, from: &str, name: Option<String>, text: String) {
+        let Some(c) = self.contacts.get_mut(id) else {
+            return;
+        };
+        if c.data.channel != Channel::Chat {
+            return;
+        }
+        let item = ChatItem {
+            seq: c.transcript.len() as u64 + 1,
+            from: from.into(),
+            name,
+            text,
+            at: rfc3339(now_ms()),
+        };
+        c.transcript.push(item.clone());
+        let customer = c.customer.as_ref().map(|(_, tx)| tx.clone());
+        let agent = match &c.stage {
+            Stage::Connected(a) => Some(a.clone()),
+            _ => None,
+        };
+        self.outbox.event(NewEvent {
+            at_ms: now_ms(),
+            stream: "chat".into(),
+            key: id.into(),
+            kind: "MESSAGE".into(),
+            payload: serde_json::to_string(&item).unwrap_or_default(),
+        });
+        if let Some(tx) = customer {
+            let frame = CustomerFrame::Message(item.clone());
+            self.outbox.after(move |durable| {
+                if durable {
+                    let _ = tx.try_send(frame);
+                }
+            });
+        }
+        if let Some(agent) = agent {
+            self.send_agent(
+                &agent,
+                AgentFrame::Message {
+                    contact: id.into(),
+                    item,
+                },
+            );
+        }
+    }
+
+    fn attach_customer(
+        &mut self,
+        id: &str,
+        token: &str,
+        after: u64,
+        frames: mpsc::Sender<CustomerFrame>,
+    ) -> Result<u64, RuntimeError> {
+        let session = self.new_id();
+        let c = self
+            .contacts
+            .get_mut(id)
+            .ok_or_else(|| RuntimeError::UnknownContact(id.into()))?;
+        if !c
+            .token_sha256
+            .as_deref()
+            .is_some_and(|t| sb_security::secret_matches(token, t))
+        {
+            return Err(RuntimeError::BadToken);
+        }
+        // Everything the customer missed, in order, exactly once; then live messages.
+        let missed: Vec<CustomerFrame> = c
+            .transcript
+            .iter()
+            .filter(|i| i.seq > after)
+            .cloned()
+            .map(CustomerFrame::Message)
+            .collect();
+        c.customer = Some((session, frames.clone()));
+        self.outbox.after(move |_| {
+            for frame in missed {
+                let _ = frames.try_send(frame);
+            }
+        });
+        Ok(session)
+    }
+
+    fn customer_event(
+        &mut self,
+        id: &str,
+        session: u64,
+        event: CustomerEvent,
+    ) -> Result<(), RuntimeError> {
+        let now = now_ms();
+        let c = self
+            .contacts
+            .get_mut(id)
+            .ok_or_else(|| RuntimeError::UnknownContact(id.into()))?;
+        if c.customer.as_ref().is_none_or(|(s, _)| *s != session) {
+            return Err(RuntimeError::BadToken);
+        }
+        match event {
+            CustomerEvent::Message { text } => {
+                let max = c.config.spec.instance.chat_message_max_chars as usize;
+                let len = text.chars().count();
+                if len > max {
+                    return Err(RuntimeError::MessageTooLong { len, max });
+                }
+                if text.trim().is_empty() {
+                    return Err(RuntimeError::Invalid("an empty message".into()));
+                }
+                c.tokens = (c.tokens
+                    + (now - c.tokens_at) as f64 / 1000.0 * f64::from(MESSAGES_PER_SECOND))
+                .min(MESSAGE_BURST);
+                c.tokens_at = now;
+                if c.tokens < 1.0 {
+                    return Err(RuntimeError::RateLimited {
+                        per_second: MESSAGES_PER_SECOND,
+                    });
+                }
+                c.tokens -= 1.0;
+                let name = c.customer_name.clone();
+                let waiting_for_input = c.stage == Stage::InFlow
+                    && c.flow
+                        .as_ref()
+                        .is_some_and(|f| f.waiting == Some(sb_flow::interpret::Waiting::Input));
+                self.say(id, "CUSTOMER", name, text.clone());
+                if waiting_for_input {
+                    self.drive(id, Input::Customer { text });
+                }
+            }
+            CustomerEvent::Typing => {
+                if let Stage::Connected(agent) = c.stage.clone() {
+                    self.send_agent(&agent, AgentFrame::Typing { contact: id.into() });
+                }
+            }
+            CustomerEvent::Read { .. } => {}
+            CustomerEvent::Disconnect => self.end_contact(id, "CUSTOMER_DISCONNECT"),
+        }
+        Ok(())
+    }
+
+    /// The conversation is over: with an agent, after-contact work starts; otherwise
+    /// the contact leaves routing and its record is written.
+    pub(crate) fn end_contact(&mut self, id: &str, reason: &str) {
+        let now = now_ms();
+        let Some(c) = self.contacts.get_mut(id) else {
+            return;
+        };
+        if c.ended_at.is_some() {
+            return;
+        }
+        c.ended_at = Some(now);
+        c.flow = None;
+        c.timer = None;
+        c.record.disconnect_timestamp = Some(rfc3339(now));
+        c.record.disconnect_reason = Some(reason.into());
+        if let (Some(agent), Some(connected)) = (c.record.agent.as_mut(), c.connected_at) {
+            agent.agent_interaction_duration = Some(((now - connected) / 1000) as u64);
+            agent.after_contact_work_start_timestamp = Some(rfc3339(now));
+        }
+        let customer = c.customer.take().map(|(_, tx)| tx);
+        let stage = c.stage.clone();
+        self.contact_event(
+            id,
+            "DISCONNECTED",
+            json!({"ContactId": id, "DisconnectReason": reason}),
+        );
+        if let Some(tx) = customer {
+            self.outbox.after(move |_| {
+                let _ = tx.try_send(CustomerFrame::Ended);
+            });
+        }
+        if matches!(
+            stage,
+            Stage::Queued | Stage::Offered(_) | Stage::Connected(_)
+        ) {
+            let _ = self.engine.end(now, id);
+        }
+        if let Some(agent) = stage.agent() {
+            self.send_agent(agent, AgentFrame::ContactEnded { contact: id.into() });
+        }
+        match stage {
+            Stage::Connected(agent) => {
+                self.contacts.get_mut(id).expect("exists").stage = Stage::AfterWork(agent);
+                self.write_record(id);
+            }
+            _ => self.finish(id),
+        }
+        self.route();
+    }
+
+    pub(crate) fn write_record(&mut self, id: &str) {
+        let Some(c) = self.contacts.get_mut(id) else {
+            return;
+        };
+        c.record.last_update_timestamp = rfc3339(now_ms());
+        let payload = serde_json::to_string(&c.record).unwrap_or_default();
+        self.outbox.event(NewEvent {
+            at_ms: now_ms(),
+            stream: RECORD_STREAM.into(),
+            key: id.into(),
+            kind: "CONTACT_RECORD".into(),
+            payload,
+        });
+    }
+
+    /// The contact is done with: its final record, and it is forgotten.
+    pub(crate) fn finish(&mut self, id: &str) {
+        self.write_record(id);
+        self.contacts.remove(id);
+    }
+}

@@ -1,0 +1,182 @@
+//! The instance owner: one task owns every live contact, the routing engine and the
+//! agent sessions, and is fed by a command channel. Handlers send a command and await
+//! the reply; nothing on this path takes a lock.
+//!
+//! Every state change becomes an event in the log. Replies, socket frames and function
+//! calls are released only after the events that caused them are durable, in the order
+//! they were produced (see [`outbox`]).
+
+mod agents;
+mod api;
+mod contacts;
+mod env;
+mod outbox;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use sb_routing::{Engine, RoutingConfig};
+use sb_store::EventLog;
+use tokio::sync::mpsc;
+
+pub use api::*;
+
+use crate::functions::FunctionInvoker;
+use crate::live::{DeployedConfig, LiveConfig};
+use contacts::LiveContact;
+use outbox::Outbox;
+
+/// Commands waiting are handled in batches of at most this many before a flush.
+const BATCH: usize = 256;
+
+pub(crate) fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+pub(crate) fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+struct AgentSession {
+    frames: Option<mpsc::Sender<AgentFrame>>,
+    session: u64,
+}
+
+pub(crate) struct Owner {
+    live: LiveConfig,
+    config: Option<Arc<DeployedConfig>>,
+    engine: Engine,
+    invoker: Option<FunctionInvoker>,
+    function_ca: Option<Vec<u8>>,
+    contacts: HashMap<String, LiveContact>,
+    agents: HashMap<String, AgentSession>,
+    /// Flow timers: (deadline ms, timer id, contact).
+    timers: BTreeSet<(i64, u64, String)>,
+    next_id: u64,
+    outbox: Outbox,
+    commands: mpsc::WeakSender<Command>,
+}
+
+/// Start the owner for an instance. It runs until every handle is dropped.
+pub fn start(live: LiveConfig, log: EventLog, function_ca: Option<Vec<u8>>) -> RuntimeHandle {
+    let (tx, rx) = mpsc::channel(4096);
+    let empty = RoutingConfig {
+        queues: vec![],
+        profiles: vec![],
+        offer_timeout_ms: [20_000; 3],
+        agent_queue_limit: 10,
+        custom_statuses: vec![],
+    };
+    let owner = Owner {
+        live,
+        config: None,
+        engine: Engine::new(empty).expect("an empty configuration is valid"),
+        invoker: None,
+        function_ca,
+        contacts: HashMap::new(),
+        agents: HashMap::new(),
+        timers: BTreeSet::new(),
+        next_id: 0,
+        outbox: Outbox::start(log),
+        commands: tx.downgrade(),
+    };
+    tokio::spawn(owner.run(rx));
+    RuntimeHandle { tx }
+}
+
+impl Owner {
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        let mut config_changes = self.live.subscribe();
+        self.take_config();
+        loop {
+            let deadline = self.next_deadline();
+            let sleep = async {
+                match deadline {
+                    Some(ms) => {
+                        let wait = (ms - now_ms()).max(0) as u64;
+                        tokio::time::sleep(std::time::Duration::from_millis(wait)).await
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                command = rx.recv() => match command {
+                    Some(command) => {
+                        self.handle(command);
+                        for _ in 1..BATCH {
+                            match rx.try_recv() {
+                                Ok(more) => self.handle(more),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    None => break,
+                },
+                () = sleep => self.fire_due(),
+                Ok(()) = config_changes.changed() => self.take_config(),
+            }
+            self.outbox.flush();
+        }
+    }
+
+    fn next_deadline(&self) -> Option<i64> {
+        let flow = self.timers.first().map(|t| t.0);
+        let routing = self.engine.next_timer();
+        match (flow, routing) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn fire_due(&mut self) {
+        let now = now_ms();
+        self.engine.tick(now);
+        self.route();
+        while let Some(first) = self.timers.first().cloned() {
+            if first.0 > now {
+                break;
+            }
+            self.timers.pop_first();
+            self.flow_timer_fired(&first.2, first.1);
+        }
+    }
+
+    /// A new configuration version: routing follows it at once; contacts keep the
+    /// version they started on.
+    fn take_config(&mut self) {
+        let Some(config) = self.live.current() else {
+            return;
+        };
+        if self
+            .config
+            .as_ref()
+            .is_some_and(|c| c.version == config.version)
+        {
+            return;
+        }
+        let spec = &config.spec;
+        let routing = RoutingConfig::from_model(
+            spec.queues.values(),
+            spec.routing_profiles.values(),
+            spec.agent_statuses.values(),
+        );
+        if let Err(e) = self.engine.reconfigure(now_ms(), routing) {
+            tracing::error!(error = %e, version = config.version, "routing cannot take the new configuration; keeping the old one");
+            return;
+        }
+        match FunctionInvoker::new(spec.functions.values(), self.function_ca.as_deref()) {
+            Ok(invoker) => self.invoker = Some(invoker),
+            Err(e) => tracing::error!(error = %e, "cannot set up external functions"),
+        }
+        tracing::info!(version = config.version, "runtime on configuration version");
+        self.config = Some(config);
+        self.route();
+    }
+
+    fn new_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+}
