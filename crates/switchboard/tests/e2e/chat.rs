@@ -1,0 +1,357 @@
+//! A chat end to end with real WebSocket clients: the customer through the flow to a
+//! queue, an agent taking it, messages both ways, a dropped customer connection that
+//! misses nothing, and the contact record.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::*;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The sample instance, made independent of the clock and of the network: the main
+/// menu runs around the clock, and the CRM lookup fails fast (connection refused).
+fn chat_spec() -> tempfile::TempDir {
+    let spec = acme_copy();
+    replace_in(
+        &spec.path().join("flows/main-ivr.json"),
+        "\"HoursOfOperationId\": \"Store Hours\"",
+        "\"HoursOfOperationId\": \"Around The Clock\"",
+    );
+    replace_in(
+        &spec.path().join("functions.yaml"),
+        "https://crm.acme.example/switchboard/customer-lookup",
+        "https://127.0.0.1:9/lookup",
+    );
+    spec
+}
+
+fn credential(data: &std::path::Path, user: &str, role: &str) -> String {
+    let out = run(&[
+        "credential",
+        "create",
+        "--user",
+        user,
+        "--role",
+        role,
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+fn tls(server: &Server) -> tokio_tungstenite::Connector {
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(&server.ca).unwrap();
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    tokio_tungstenite::Connector::Rustls(Arc::new(config))
+}
+
+async fn connect(server: &Server, path: &str, bearer: &str) -> Result<Socket, String> {
+    let url = format!("{}{path}", server.url.replace("https://", "wss://"));
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {bearer}").parse().unwrap());
+    tokio_tungstenite::connect_async_tls_with_config(request, None, false, Some(tls(server)))
+        .await
+        .map(|(s, _)| s)
+        .map_err(|e| e.to_string())
+}
+
+async fn send(socket: &mut Socket, frame: Value) {
+    socket
+        .send(Message::Text(frame.to_string().into()))
+        .await
+        .unwrap();
+}
+
+/// The next frame matching `want`, skipping others; fails after 10 s.
+async fn expect(socket: &mut Socket, want: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let next = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .expect("a frame within 10 s");
+        let Some(Ok(Message::Text(text))) = next else {
+            panic!("socket closed: {next:?}")
+        };
+        let frame: Value = serde_json::from_str(&text).unwrap();
+        if want(&frame) {
+            return frame;
+        }
+    }
+}
+
+fn is(kind: &'static str) -> impl Fn(&Value) -> bool {
+    move |f| f["type"] == kind
+}
+
+fn says(text: &'static str) -> impl Fn(&Value) -> bool {
+    move |f| f["type"] == "message" && f["text"].as_str().is_some_and(|t| t.contains(text))
+}
+
+async fn post(server: &Server, path: &str, token: &str, body: Value) -> (u16, Value) {
+    let response = server
+        .client()
+        .post(format!("{}{path}", server.url))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(server: &Server, path: &str, token: &str) -> (u16, Value) {
+    let response = server
+        .client()
+        .get(format!("{}{path}", server.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[test]
+fn a_chat_from_flow_to_agent_to_record() {
+    let data = tempfile::tempdir().unwrap();
+    let spec = chat_spec();
+    let applied = run(&[
+        "apply",
+        spec.path().to_str().unwrap(),
+        "--data",
+        data.path().to_str().unwrap(),
+    ]);
+    assert!(applied.status.success(), "{}", text(&applied));
+    let carol = credential(data.path(), "carol", "Agent");
+    let website = credential(data.path(), "website", "Integration");
+    let analyst = credential(data.path(), "frank", "Analyst");
+    let server = Server::start(data.path(), &[]);
+
+    block_on(async {
+        // The agent logs in and becomes available.
+        let mut agent = connect(&server, "/v1/agent/ws", &carol).await.unwrap();
+        expect(&mut agent, is("state")).await;
+        send(
+            &mut agent,
+            json!({"type": "set_status", "status": "Available"}),
+        )
+        .await;
+        expect(&mut agent, is("ok")).await;
+
+        // The customer starts a chat; the flow greets them and asks.
+        let (status, started) = post(
+            &server,
+            "/v1/chat",
+            &website,
+            json!({"display_name": "Ana", "attributes": {"order": "A-1001"}}),
+        )
+        .await;
+        assert_eq!(status, 200, "{started}");
+        let contact = started["contact_id"].as_str().unwrap().to_string();
+        let token = started["participant_token"].as_str().unwrap().to_string();
+        assert!(
+            connect(
+                &server,
+                &format!("/v1/chat/ws?contact={contact}"),
+                "not-the-token"
+            )
+            .await
+            .is_err(),
+            "a wrong token is refused"
+        );
+        let mut customer = connect(&server, &format!("/v1/chat/ws?contact={contact}"), &token)
+            .await
+            .unwrap();
+        expect(&mut customer, says("Thank you for calling Acme Outfitters")).await;
+        expect(&mut customer, says("For billing, press 3")).await;
+
+        // Bad frames get an error and the connection stays.
+        customer
+            .send(Message::Text("{not json".into()))
+            .await
+            .unwrap();
+        expect(&mut customer, |f| {
+            f["type"] == "error" && f["code"] == "bad_frame"
+        })
+        .await;
+        send(
+            &mut customer,
+            json!({"type": "message", "text": "x".repeat(1025)}),
+        )
+        .await;
+        expect(&mut customer, |f| {
+            f["type"] == "error" && f["code"] == "message_too_long"
+        })
+        .await;
+
+        // Billing: the agent is offered the contact, accepts, sees the transcript.
+        send(&mut customer, json!({"type": "message", "text": "3"})).await;
+        let offer = expect(&mut agent, is("offer")).await;
+        assert_eq!(
+            (offer["contact"].as_str(), offer["queue"].as_str()),
+            (Some(contact.as_str()), Some("Billing"))
+        );
+        assert_eq!(offer["attributes"]["order"], "A-1001");
+        send(&mut agent, json!({"type": "accept", "contact": contact})).await;
+        let connected = expect(&mut agent, is("connected")).await;
+        assert!(
+            connected["transcript"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["text"] == "3"),
+            "{connected}"
+        );
+        expect(&mut customer, says("carol has joined the chat")).await;
+
+        // Messages both ways.
+        send(
+            &mut agent,
+            json!({"type": "message", "contact": contact, "text": "Hi Ana, how can I help?"}),
+        )
+        .await;
+        let hello = expect(&mut customer, says("how can I help")).await;
+        send(
+            &mut customer,
+            json!({"type": "message", "text": "I was charged twice"}),
+        )
+        .await;
+        expect(&mut agent, |f| {
+            f["type"] == "message" && f["item"]["text"] == "I was charged twice"
+        })
+        .await;
+
+        // The customer's connection drops; the agent keeps talking; on reconnect the
+        // customer gets every missed message, in order, exactly once.
+        let last_seen = hello["seq"].as_u64().unwrap() + 1;
+        drop(customer);
+        for n in 1..=3 {
+            send(
+                &mut agent,
+                json!({"type": "message", "contact": contact, "text": format!("missed {n}")}),
+            )
+            .await;
+            expect(&mut agent, is("ok")).await;
+        }
+        let mut customer = connect(
+            &server,
+            &format!("/v1/chat/ws?contact={contact}&after={last_seen}"),
+            &token,
+        )
+        .await
+        .unwrap();
+        for n in 1..=3 {
+            let frame = expect(&mut customer, is("message")).await;
+            assert_eq!(
+                frame["text"],
+                format!("missed {n}"),
+                "in order, none lost, none repeated"
+            );
+        }
+
+        // The agent sets an attribute, ends the chat, finishes after-contact work.
+        send(&mut agent, json!({"type": "set_attributes", "contact": contact, "attributes": {"resolution": "refund"}})).await;
+        expect(&mut agent, is("ok")).await;
+        send(&mut agent, json!({"type": "end", "contact": contact})).await;
+        expect(&mut customer, is("ended")).await;
+        expect(&mut agent, is("contact_ended")).await;
+        send(&mut agent, json!({"type": "complete", "contact": contact})).await;
+        expect(&mut agent, is("ok")).await;
+
+        // The record, with Connect's names.
+        let (status, record) = get(&server, &format!("/v1/contacts/{contact}"), &analyst).await;
+        assert_eq!(status, 200, "{record}");
+        assert_eq!(record["Channel"], "CHAT");
+        assert_eq!(record["Queue"]["Name"], "Billing");
+        assert_eq!(record["Agent"]["Username"], "carol");
+        assert_eq!(record["DisconnectReason"], "AGENT_DISCONNECT");
+        assert_eq!(record["Attributes"]["resolution"], "refund");
+        assert!(
+            record["Agent"]["AfterContactWorkEndTimestamp"].is_string(),
+            "{record}"
+        );
+        let (_, found) = get(
+            &server,
+            "/v1/contacts?queue=Billing&attribute=resolution:refund",
+            &analyst,
+        )
+        .await;
+        assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+        let (status, _) = get(&server, "/v1/contacts?channel=FAX", &analyst).await;
+        assert_eq!(status, 400);
+    });
+}
+
+#[test]
+fn tasks_are_routed_and_agents_are_checked() {
+    let data = tempfile::tempdir().unwrap();
+    let spec = chat_spec();
+    assert!(run(&[
+        "apply",
+        spec.path().to_str().unwrap(),
+        "--data",
+        data.path().to_str().unwrap()
+    ])
+    .status
+    .success());
+    let website = credential(data.path(), "website", "Integration");
+    let stranger = credential(data.path(), "mallory", "Agent");
+    let supervisor = credential(data.path(), "dana", "Supervisor");
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        let refused = connect(&server, "/v1/agent/ws", &stranger).await;
+        assert!(
+            refused.is_err(),
+            "a credential for a user who is not an agent of the instance is refused"
+        );
+        let (status, body) = post(&server, "/v1/tasks", &website, json!({"name": "Call back about order A-1001", "references": {"order": "https://shop.acme.example/orders/A-1001"}})).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = post(
+            &server,
+            "/v1/tasks",
+            &website,
+            json!({"name": "Bad", "references": {"x": "javascript:alert(1)"}}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("bad_request"))
+        );
+        let (status, live) = get(&server, "/v1/contacts/live", &supervisor).await;
+        assert_eq!(status, 200, "{live}");
+        let (status, _) = post(
+            &server,
+            "/v1/chat",
+            &supervisor,
+            json!({"display_name": "x"}),
+        )
+        .await;
+        assert_eq!(status, 403, "supervisors do not start chats");
+    });
+}
