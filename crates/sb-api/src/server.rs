@@ -157,7 +157,12 @@ pub async fn serve(state: AppState, options: ServeOptions) -> anyhow::Result<()>
         options.shutdown_grace,
     ));
     let app = build_router(state);
-    axum_server::from_tcp_rustls(options.listener, rustls)
+    // TCP_NODELAY: offers and chat messages are small frames that must not wait for
+    // Nagle's algorithm to coalesce them.
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(rustls)
+        .acceptor(axum_server::accept::NoDelayAcceptor::new());
+    axum_server::from_tcp(options.listener)
+        .acceptor(acceptor)
         .handle(handle)
         .serve(app.into_make_service_with_connect_info::<SocketAddr>())
         .await?;

@@ -269,8 +269,15 @@ async fn agent_loop(
     loop {
         let message = match tokio::time::timeout(AGENT_SILENCE_LIMIT, stream.next()).await {
             Ok(Some(Ok(m))) => m,
-            // Closed, broken, or silent past the limit.
-            _ => break,
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                tracing::info!(agent = %user, error = %e, "agent socket broke");
+                break;
+            }
+            Err(_) => {
+                tracing::warn!(agent = %user, "agent socket silent for {} s; treating the agent as gone", AGENT_SILENCE_LIMIT.as_secs());
+                break;
+            }
         };
         let Message::Text(text) = message else {
             if matches!(message, Message::Close(_)) {

@@ -1,0 +1,364 @@
+//! Load run against the real server (HTTPS + WebSockets, event log on disk):
+//! - chats per second through flow → queue → agent (created, routed, accepted);
+//! - agent available → offer arriving on its socket (contacts waiting);
+//! - customer → agent message relay.
+//! Client and server share this machine's 2 cores. Run: cargo bench -p switchboard --bench chat_load
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+const AGENTS: usize = 40;
+const CHATS: usize = 6_000;
+const CREATORS: usize = 48;
+/// Paced under the per-chat limit of 5 messages a second.
+const RELAY_MESSAGES: usize = 100;
+
+const SPEC: &str = r#"
+instance: { name: load, default_inbound_flow: Entry }
+agent_statuses:
+  - { name: Available, type: ROUTABLE }
+  - { name: Offline, type: OFFLINE }
+hours_of_operation:
+  - { name: Always, time_zone: UTC, weekly: [{ day: MONDAY, start: "00:00", end: "24:00" }] }
+queues:
+  - { name: Load, hours: Always }
+routing_profiles:
+  - { name: Chat, concurrency: { chat: 10 }, default_outbound_queue: Load, queues: [{ queue: Load, channel: CHAT, priority: 1 }] }
+  - { name: Single, concurrency: { chat: 1 }, default_outbound_queue: Load, queues: [{ queue: Load, channel: CHAT, priority: 1 }] }
+flows:
+  - { name: Entry, type: CONTACT_FLOW, file: entry.json }
+"#;
+
+const FLOW: &str = r#"{"Version":"2019-10-30","StartAction":"hi","Actions":[
+ {"Identifier":"hi","Type":"MessageParticipant","Parameters":{"Text":"Hello"},"Transitions":{"NextAction":"q"}},
+ {"Identifier":"q","Type":"UpdateContactTargetQueue","Parameters":{"QueueId":"Load"},"Transitions":{"NextAction":"t","Errors":[{"NextAction":"bye","ErrorType":"NoMatchingError"}]}},
+ {"Identifier":"t","Type":"TransferContactToQueue","Parameters":{},"Transitions":{"Errors":[{"NextAction":"bye","ErrorType":"NoMatchingError"}]}},
+ {"Identifier":"bye","Type":"DisconnectParticipant","Parameters":{},"Transitions":{}}]}"#;
+
+fn percentiles(mut v: Vec<u64>) -> String {
+    v.sort_unstable();
+    let at = |q: f64| v[((v.len() as f64 * q) as usize).min(v.len() - 1)] as f64 / 1000.0;
+    format!(
+        "p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms (n = {})",
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        v.len()
+    )
+}
+
+fn main() {
+    let bin = env!("CARGO_BIN_EXE_switchboard");
+    let data = tempfile::tempdir().unwrap();
+    let spec = tempfile::tempdir().unwrap();
+    std::fs::write(spec.path().join("instance.yaml"), SPEC).unwrap();
+    std::fs::write(spec.path().join("entry.json"), FLOW).unwrap();
+    let mut users =
+        String::from("users:\n  - { username: probe, role: Agent, routing_profile: Single }\n");
+    for a in 0..AGENTS {
+        users.push_str(&format!(
+            "  - {{ username: agent{a}, role: Agent, routing_profile: Chat }}\n"
+        ));
+    }
+    std::fs::write(spec.path().join("users.yaml"), users).unwrap();
+    let d = data.path().to_str().unwrap();
+    assert!(Command::new(bin)
+        .args(["apply", spec.path().to_str().unwrap(), "--data", d])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let credential = |user: &str, role: &str| {
+        let out = Command::new(bin)
+            .args([
+                "credential",
+                "create",
+                "--user",
+                user,
+                "--role",
+                role,
+                "--data",
+                d,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let agent_tokens: Vec<String> = (0..AGENTS)
+        .map(|a| credential(&format!("agent{a}"), "Agent"))
+        .collect();
+    let website = credential("website", "Integration");
+    let probe = credential("probe", "Agent");
+
+    let mut server = Command::new(bin)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--data",
+            d,
+        ])
+        .env("SWITCHBOARD_LOG", "info,sb_api::telemetry=warn")
+        .stdout(Stdio::piped())
+        .stderr(
+            std::fs::File::create(std::env::temp_dir().join("switchboard-chat-load.log"))
+                .map(Stdio::from)
+                .unwrap_or_else(|_| Stdio::null()),
+        )
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    for line in BufReader::new(server.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+    {
+        if let Some(rest) = line.strip_prefix("Switchboard is listening on ") {
+            url = rest.split_whitespace().next().unwrap().to_string();
+        }
+        if line.starts_with("Stop with") {
+            break;
+        }
+    }
+    let ca = std::fs::read(data.path().join("tls/ca.pem")).unwrap();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_pemfile::certs(&mut ca.as_slice()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let tls = Arc::new(
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        );
+        let http = reqwest::Client::builder().use_rustls_tls().add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap()).build().unwrap();
+        let ws_url = url.replace("https://", "wss://");
+        let connect = |path: String, token: String| {
+            let tls = tls.clone();
+            let ws_url = ws_url.clone();
+            async move {
+                let mut req = format!("{ws_url}{path}").into_client_request().unwrap();
+                req.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+                tokio_tungstenite::connect_async_tls_with_config(req, None, true, Some(tokio_tungstenite::Connector::Rustls(tls))).await.unwrap().0
+            }
+        };
+
+        // Agents: accept every offer, end it, complete it. Offer latency: from sending
+        // `complete` (the agent has room again) to the next offer, while chats wait.
+        let connected = Arc::new(AtomicU64::new(0));
+        let offer_latency = Arc::new(Mutex::new(Vec::new()));
+        let backlog = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut agent_tasks = Vec::new();
+        for token in &agent_tokens {
+            let mut socket = connect("/v1/agent/ws".into(), token.clone()).await;
+            socket.send(Message::Text(json!({"type": "set_status", "status": "Available"}).to_string().into())).await.unwrap();
+            let (connected, latency, backlog, stop) = (connected.clone(), offer_latency.clone(), backlog.clone(), stop.clone());
+            agent_tasks.push(tokio::spawn(async move {
+                let mut freed_at: Option<Instant> = None;
+                loop {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout(Duration::from_millis(200), socket.next()).await else {
+                        continue;
+                    };
+                    let frame: Value = serde_json::from_str(&text).unwrap();
+                    match frame["type"].as_str() {
+                        Some("offer") => {
+                            if let Some(t) = freed_at.take() {
+                                if backlog.load(Ordering::Relaxed) > 50 {
+                                    latency.lock().unwrap().push(t.elapsed().as_micros() as u64);
+                                }
+                            }
+                            let c = frame["contact"].as_str().unwrap();
+                            socket.send(Message::Text(json!({"type": "accept", "contact": c}).to_string().into())).await.unwrap();
+                        }
+                        Some("connected") => {
+                            connected.fetch_add(1, Ordering::Relaxed);
+                            let c = frame["contact"].as_str().unwrap().to_string();
+                            socket.send(Message::Text(json!({"type": "end", "contact": c}).to_string().into())).await.unwrap();
+                            socket.send(Message::Text(json!({"type": "complete", "contact": c}).to_string().into())).await.unwrap();
+                            freed_at = Some(Instant::now());
+                        }
+                        _ => {}
+                    }
+                }
+                let _ = socket.close(None).await;
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        // Customers: chats created as fast as the server takes them.
+        let started = Instant::now();
+        let created = Arc::new(AtomicU64::new(0));
+        let creators: Vec<_> = (0..CREATORS)
+            .map(|_| {
+                let (http, url, website, created, backlog, connected) = (http.clone(), url.clone(), website.clone(), created.clone(), backlog.clone(), connected.clone());
+                tokio::spawn(async move {
+                    while created.fetch_add(1, Ordering::Relaxed) < CHATS as u64 {
+                        let r = http.post(format!("{url}/v1/chat")).bearer_auth(&website).json(&json!({"display_name": "load"})).send().await.unwrap();
+                        assert!(r.status().is_success(), "{}", r.status());
+                        let made = created.load(Ordering::Relaxed);
+                        backlog.store(made.saturating_sub(connected.load(Ordering::Relaxed)), Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        for c in creators {
+            c.await.unwrap();
+        }
+        while connected.load(Ordering::Relaxed) < CHATS as u64 {
+            if started.elapsed() > Duration::from_secs(120) {
+                panic!("only {} of {CHATS} chats reached an agent", connected.load(Ordering::Relaxed));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let elapsed = started.elapsed();
+        println!("chat load: {CHATS} chats created, routed and accepted by {AGENTS} agents in {:.2} s = {:.0} chats/s", elapsed.as_secs_f64(), CHATS as f64 / elapsed.as_secs_f64());
+        let latency = offer_latency.lock().unwrap().clone();
+        if !latency.is_empty() {
+            println!("agent has room again -> next offer on its socket (chats waiting): {}", percentiles(latency));
+        }
+
+        // Latency without the flood: the load agents leave; 300 chats wait; one agent
+        // with a single chat slot takes them one by one. Offer latency: from `complete` (room again) to the
+        // next offer on its socket.
+        stop.store(true, Ordering::Relaxed);
+        for t in agent_tasks {
+            let _ = t.await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut waiting = Vec::new();
+        for _ in 0..300 {
+            waiting.push(start_chat(&http, &url, &website).await);
+        }
+        // A probe agent with one chat slot: each `complete` is answered by exactly one offer.
+        let mut agent = connect("/v1/agent/ws".into(), probe.clone()).await;
+        agent.send(Message::Text(json!({"type": "set_status", "status": "Available"}).to_string().into())).await.unwrap();
+        let mut offers = Vec::new();
+        // Each `complete` frees a slot; the next offer fills it.
+        let mut freed: std::collections::VecDeque<Instant> = Default::default();
+        let mut connected_count = 0;
+        let mut relay: Option<(String, String)> = None;
+        let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
+        while relay.is_none() {
+            let Ok(frame) = tokio::time::timeout(Duration::from_secs(10), next_frame(&mut agent)).await else {
+                panic!("stalled after {} offers; frames seen: {seen:?}", offers.len());
+            };
+            *seen.entry(frame["type"].as_str().unwrap_or("?").to_string()).or_default() += 1;
+
+            match frame["type"].as_str() {
+                Some("offer") => {
+                    if let Some(t) = freed.pop_front() {
+                        offers.push(t.elapsed().as_micros() as u64);
+                    }
+                    let c = frame["contact"].as_str().unwrap().to_string();
+                    agent.send(Message::Text(json!({"type": "accept", "contact": c}).to_string().into())).await.unwrap();
+                }
+                Some("connected") => {
+                    let c = frame["contact"].as_str().unwrap().to_string();
+                    if waiting.iter().any(|(id, _)| *id == c) {
+                        connected_count += 1;
+                    }
+                    agent.send(Message::Text(json!({"type": "end", "contact": c}).to_string().into())).await.unwrap();
+                    agent.send(Message::Text(json!({"type": "complete", "contact": c}).to_string().into())).await.unwrap();
+                    freed.push_back(Instant::now());
+                    if connected_count == waiting.len() {
+                        relay = Some(start_chat(&http, &url, &website).await);
+                    }
+                }
+                _ => {}
+            }
+        }
+        println!("agent has room again -> next offer on its socket (chats waiting, no flood): {}", percentiles(offers));
+
+        let (contact, token) = relay.unwrap();
+        loop {
+            let Ok(f) = tokio::time::timeout(Duration::from_secs(10), next_frame(&mut agent)).await else {
+                panic!("no offer for the relay chat {contact} within 10 s");
+            };
+            // Leftovers of the flood come here too: take them and finish them.
+            if f["type"] == "offer" {
+                let c = f["contact"].as_str().unwrap();
+                agent.send(Message::Text(json!({"type": "accept", "contact": c}).to_string().into())).await.unwrap();
+            }
+            if f["type"] == "connected" {
+                if f["contact"] == contact.as_str() {
+                    break;
+                }
+                let c = f["contact"].as_str().unwrap();
+                agent.send(Message::Text(json!({"type": "end", "contact": c}).to_string().into())).await.unwrap();
+                agent.send(Message::Text(json!({"type": "complete", "contact": c}).to_string().into())).await.unwrap();
+            }
+        }
+        let mut customer = connect(format!("/v1/chat/ws?contact={contact}"), token).await;
+        let mut samples = Vec::with_capacity(RELAY_MESSAGES);
+        for n in 0..RELAY_MESSAGES {
+            tokio::time::sleep(Duration::from_millis(210)).await;
+            let wanted = format!("m{n}");
+            let t = Instant::now();
+            customer.send(Message::Text(json!({"type": "message", "text": wanted}).to_string().into())).await.unwrap();
+            loop {
+                let f = next_frame(&mut agent).await;
+                if f["type"] == "message" && f["item"]["text"] == wanted {
+                    break;
+                }
+            }
+            samples.push(t.elapsed().as_micros() as u64);
+        }
+        println!("message relay, customer socket -> agent socket (durable first): {}", percentiles(samples));
+    });
+    let _ = server.kill();
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn next_frame(socket: &mut Socket) -> Value {
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).unwrap(),
+            Some(Ok(_)) => continue,
+            other => panic!("agent socket ended: {other:?}"),
+        }
+    }
+}
+
+async fn start_chat(http: &reqwest::Client, url: &str, website: &str) -> (String, String) {
+    let r: Value = http
+        .post(format!("{url}/v1/chat"))
+        .bearer_auth(website)
+        .json(&json!({"display_name": "relay"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        r["contact_id"].as_str().unwrap().to_string(),
+        r["participant_token"].as_str().unwrap().to_string(),
+    )
+}
