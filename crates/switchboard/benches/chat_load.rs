@@ -2,6 +2,7 @@
 //! - chats per second through flow → queue → agent (created, routed, accepted);
 //! - agent available → offer arriving on its socket (contacts waiting);
 //! - customer → agent message relay.
+//!
 //! Client and server share this machine's 2 cores. Run: cargo bench -p switchboard --bench chat_load
 
 use std::io::{BufRead, BufReader};
@@ -331,6 +332,7 @@ fn main() {
         println!("message relay, customer socket -> agent socket (durable first): {}", percentiles(samples));
     });
     let _ = server.kill();
+    let _ = server.wait();
 }
 
 type Socket =
