@@ -39,6 +39,11 @@ const ENDPOINT_ACTIONS: &[(&str, &str, Action)] = &[
         "/v1/contacts/{contact}/routing",
         Action::RoutingExplain,
     ),
+    (
+        "GET",
+        "/v1/contacts/{contact}/flow-logs",
+        Action::ContactRead,
+    ),
 ];
 
 /// Endpoints a customer reaches with a participant token instead of a credential:

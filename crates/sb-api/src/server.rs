@@ -73,6 +73,7 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(contacts::live_contacts))
         .routes(routes!(contacts::get_contact))
         .routes(routes!(contacts::explain))
+        .routes(routes!(contacts::flow_logs))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_credential,

@@ -246,3 +246,17 @@ pub(crate) fn read_after(
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// An `events` row selected as `seq, at_ms, stream, key, kind, payload`.
+pub(crate) fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
+    Ok(EventRecord {
+        seq: r.get::<_, i64>(0)? as u64,
+        event: NewEvent {
+            at_ms: r.get(1)?,
+            stream: r.get(2)?,
+            key: r.get(3)?,
+            kind: r.get(4)?,
+            payload: r.get(5)?,
+        },
+    })
+}

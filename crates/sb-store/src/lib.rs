@@ -37,6 +37,14 @@ pub trait Store: Send + Sync + 'static {
     fn contact_record(&self, contact_id: &str) -> Result<Option<String>, StoreError>;
     fn search_records(&self, filter: &RecordFilter) -> Result<Vec<String>, StoreError>;
 
+    /// The events of one stream about one key (a contact's flow log, say), oldest first.
+    fn events_for(
+        &self,
+        stream: &str,
+        key: &str,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError>;
+
     fn insert_credential(&self, credential: &StoredCredential) -> Result<(), StoreError>;
     fn credential(&self, id: &str) -> Result<Option<StoredCredential>, StoreError>;
     fn credential_count(&self) -> Result<u64, StoreError>;

@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS events (
     kind    TEXT NOT NULL,
     payload TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS events_by_key ON events (key, stream);
 CREATE TABLE IF NOT EXISTS contact_records (
     contact_id    TEXT PRIMARY KEY,
     channel       TEXT NOT NULL,
@@ -298,6 +299,23 @@ impl Store for SqliteStore {
                 filter.limit as i64
             ],
             |r| r.get(0),
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn events_for(
+        &self,
+        stream: &str,
+        key: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::EventRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, at_ms, stream, key, kind, payload FROM events WHERE key = ?1 AND stream = ?2 ORDER BY seq LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(
+            params![key, stream, limit as i64],
+            crate::event_log::event_from_row,
         )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

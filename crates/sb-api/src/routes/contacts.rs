@@ -434,3 +434,33 @@ pub(crate) async fn search_contacts(
         .collect();
     Ok(Json(records).into_response())
 }
+
+/// The contact's flow log: each executed action with its resolved parameters (sensitive
+/// values redacted) and the branch it took, for every step while logging was enabled
+/// (UpdateFlowLoggingBehavior).
+#[utoipa::path(get, path = "/v1/contacts/{contact}/flow-logs", tag = "contacts",
+    params(("contact" = String, Path)), responses((status = 200, body = Vec<Object>)))]
+pub(crate) async fn flow_logs(
+    State(state): State<AppState>,
+    Path(contact): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = state.store.clone();
+    let rows = tokio::task::spawn_blocking(move || store.events_for("flow-log", &contact, 10_000))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let mut entries = Vec::new();
+    for row in rows {
+        let actions: Vec<serde_json::Value> =
+            serde_json::from_str(&row.event.payload).unwrap_or_default();
+        let at = jiff::Timestamp::from_millisecond(row.event.at_ms)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        for mut action in actions {
+            if let Some(map) = action.as_object_mut() {
+                map.insert("at".into(), serde_json::Value::String(at.clone()));
+            }
+            entries.push(action);
+        }
+    }
+    Ok(Json(entries).into_response())
+}

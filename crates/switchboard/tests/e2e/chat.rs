@@ -305,6 +305,41 @@ fn a_chat_from_flow_to_agent_to_record() {
         assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
         let (status, _) = get(&server, "/v1/contacts?channel=FAX", &analyst).await;
         assert_eq!(status, 400);
+
+        // The sample flow enables flow logging first thing: every action is there.
+        let (status, log) = get(
+            &server,
+            &format!("/v1/contacts/{contact}/flow-logs"),
+            &analyst,
+        )
+        .await;
+        assert_eq!(status, 200, "{log}");
+        let ids: Vec<&str> = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["identifier"].as_str())
+            .collect();
+        for expected in [
+            "enable-logging",
+            "welcome",
+            "check-hours",
+            "lookup",
+            "menu",
+            "queue-billing",
+            "transfer",
+        ] {
+            assert!(
+                ids.contains(&expected),
+                "{expected} missing from the flow log: {ids:?}"
+            );
+        }
+        let menu = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["identifier"] == "menu" && e["branch"] == "condition:3");
+        assert!(menu.is_some(), "the menu's branch is logged: {log}");
     });
 }
 

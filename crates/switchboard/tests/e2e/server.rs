@@ -301,3 +301,36 @@ fn sighup_reloads_the_certificate_without_a_restart() {
 fn server_pid(server: &Server) -> String {
     server.pid().to_string()
 }
+
+#[test]
+fn the_openapi_document_passes_an_independent_validator() {
+    let found = Command::new("python3")
+        .args(["-c", "import openapi_spec_validator"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "openapi-spec-validator (PyPI) is required under CI=true"
+        );
+        eprintln!("skipping: python3 -m pip install openapi-spec-validator");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]);
+    let (status, doc) = server.get("/openapi.json", Some(&server.token));
+    assert_eq!(status, 200);
+    let file = data.path().join("openapi.json");
+    std::fs::write(&file, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let out = Command::new("python3")
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
