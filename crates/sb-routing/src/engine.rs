@@ -1033,17 +1033,7 @@ impl Engine {
     /// The agent accepts an offer: the contact leaves its queue, connected.
     pub fn accept(&mut self, now: Millis, agent: &str, contact: &str) -> Result<(), RoutingError> {
         self.advance(now);
-        let a = self.agent(agent)?;
-        let c = self.contact_ix.get(contact).copied();
-        let offered = c.and_then(|c| self.contacts.get(c)).is_some_and(
-            |x| matches!(x.state, ContactState::Offered { agent: holder, .. } if holder == a),
-        );
-        let (Some(c), true) = (c, offered) else {
-            return Err(RoutingError::NoSuchOffer {
-                agent: agent.into(),
-                contact: contact.into(),
-            });
-        };
+        let (a, c) = self.offer_of(agent, contact)?;
         let x = self.contacts.get_mut(c).expect("exists");
         x.state = ContactState::Connected {
             agent: a,
@@ -1062,19 +1052,25 @@ impl Engine {
     /// The agent declines an offer: the contact keeps its place in line.
     pub fn reject(&mut self, now: Millis, agent: &str, contact: &str) -> Result<(), RoutingError> {
         self.advance(now);
+        let (a, c) = self.offer_of(agent, contact)?;
+        self.take_back_offer(c, a, WithdrawReason::Rejected);
+        Ok(())
+    }
+
+    /// The (agent, contact) slots of an offer that stands, or why there is none.
+    fn offer_of(&self, agent: &str, contact: &str) -> Result<(Ix, Ix), RoutingError> {
         let a = self.agent(agent)?;
         let c = self.contact_ix.get(contact).copied();
         let offered = c.and_then(|c| self.contacts.get(c)).is_some_and(
             |x| matches!(x.state, ContactState::Offered { agent: holder, .. } if holder == a),
         );
-        let (Some(c), true) = (c, offered) else {
-            return Err(RoutingError::NoSuchOffer {
+        match (c, offered) {
+            (Some(c), true) => Ok((a, c)),
+            _ => Err(RoutingError::NoSuchOffer {
                 agent: agent.into(),
                 contact: contact.into(),
-            });
-        };
-        self.take_back_offer(c, a, WithdrawReason::Rejected);
-        Ok(())
+            }),
+        }
     }
 
     /// A connected contact goes to another queue (a transfer); the agent starts

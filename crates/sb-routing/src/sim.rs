@@ -482,3 +482,18 @@ fn summarise(
     }
     reports
 }
+
+/// The Erlang C probability that a contact waits, with `agents` agents and `load`
+/// Erlangs offered (arrival rate × average handle time); 1 when `load >= agents`.
+pub fn erlang_c(agents: u32, load: f64) -> f64 {
+    if load >= f64::from(agents) {
+        return 1.0;
+    }
+    let (mut term, mut sum) = (1.0, 1.0);
+    for k in 1..agents {
+        term *= load / f64::from(k);
+        sum += term;
+    }
+    let top = term * load / f64::from(agents) * (f64::from(agents) / (f64::from(agents) - load));
+    top / (sum + top)
+}

@@ -38,12 +38,7 @@ impl Problems {
         location: impl Into<String>,
         message: impl Into<String>,
     ) {
-        self.0.push(Problem {
-            file: file.into(),
-            location: location.into(),
-            message: message.into(),
-            warning: false,
-        });
+        self.push(file.into(), location.into(), message.into(), false);
     }
 
     pub(crate) fn warning(
@@ -52,11 +47,15 @@ impl Problems {
         location: impl Into<String>,
         message: impl Into<String>,
     ) {
+        self.push(file.into(), location.into(), message.into(), true);
+    }
+
+    fn push(&mut self, file: String, location: String, message: String, warning: bool) {
         self.0.push(Problem {
-            file: file.into(),
-            location: location.into(),
-            message: message.into(),
-            warning: true,
+            file,
+            location,
+            message,
+            warning,
         });
     }
 

@@ -232,18 +232,7 @@ pub(crate) fn read_after(
     let mut stmt = connection.prepare_cached(
         "SELECT seq, at_ms, stream, key, kind, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     )?;
-    let rows = stmt.query_map(params![after as i64, limit as i64], |r| {
-        Ok(EventRecord {
-            seq: r.get::<_, i64>(0)? as u64,
-            event: NewEvent {
-                at_ms: r.get(1)?,
-                stream: r.get(2)?,
-                key: r.get(3)?,
-                kind: r.get(4)?,
-                payload: r.get(5)?,
-            },
-        })
-    })?;
+    let rows = stmt.query_map(params![after as i64, limit as i64], event_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

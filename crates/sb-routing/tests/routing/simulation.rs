@@ -136,18 +136,6 @@ fn the_same_seed_replays_the_same_day() {
     );
 }
 
-/// Erlang C: probability of waiting, for `n` agents and `a` Erlangs of load.
-fn erlang_c(n: u32, a: f64) -> f64 {
-    let mut term = 1.0;
-    let mut sum = 1.0;
-    for k in 1..n {
-        term *= a / k as f64;
-        sum += term;
-    }
-    let top = term * a / n as f64 * (n as f64 / (n as f64 - a));
-    top / (sum + top)
-}
-
 #[test]
 fn one_skill_agrees_with_erlang_c() {
     let (agents, aht, per_hour) = (10u32, 180.0, 160.0);
@@ -178,7 +166,7 @@ fn one_skill_agrees_with_erlang_c() {
     };
     let report = run(&day, &mut || 0).unwrap();
     let q = &report.queues[0];
-    let pw = erlang_c(agents, load);
+    let pw = sb_routing::sim::erlang_c(agents, load);
     let asa = pw * aht / (agents as f64 - load);
     let sl = |t: f64| 1.0 - pw * (-(agents as f64 - load) * t / aht).exp();
     let (sl20, sl60) = (q.service_level[0].1, q.service_level[1].1);

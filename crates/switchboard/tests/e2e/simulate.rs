@@ -18,16 +18,6 @@ routing_profiles:
     queues: [{ queue: Support, channel: VOICE, priority: 1 }]
 "#;
 
-fn erlang_c(n: u32, a: f64) -> f64 {
-    let (mut term, mut sum) = (1.0, 1.0);
-    for k in 1..n {
-        term *= a / k as f64;
-        sum += term;
-    }
-    let top = term * a / n as f64 * (n as f64 / (n as f64 - a));
-    top / (sum + top)
-}
-
 #[test]
 fn simulate_agrees_with_erlang_c() {
     let dir = tempfile::tempdir().unwrap();
@@ -54,7 +44,7 @@ fn simulate_agrees_with_erlang_c() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let q = &report["queues"][0];
     let (n, aht, load) = (10u32, 180.0, 160.0 * 180.0 / 3600.0);
-    let pw = erlang_c(n, load);
+    let pw = sb_routing::sim::erlang_c(n, load);
     let sl20 = 1.0 - pw * (-(n as f64 - load) * 20.0 / aht).exp();
     let asa = pw * aht / (n as f64 - load);
     let got_sl = q["service_level"][0][1].as_f64().unwrap();
