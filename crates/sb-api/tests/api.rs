@@ -29,7 +29,7 @@ impl Fixture {
         let deployer = Arc::new(Deployer::new(store.clone(), live.clone()));
         let (log, _writer) = sb_store::EventLog::start(dir.path()).unwrap();
         let router = build_router(AppState {
-            runtime: sb_runtime::instance::start(live, log, None),
+            runtime: sb_runtime::instance::start(live, store.clone(), log, None),
             deployer,
             store: store.clone(),
             metrics: sb_api::install_metrics_recorder(),

@@ -44,7 +44,7 @@ pub struct ContactRecord {
     pub agent: Option<AgentInfo>,
     pub agent_connection_attempts: u32,
     pub attributes: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recordings: Vec<String>,
     /// Switchboard extension: the configuration version the contact ran on.
     pub configuration_version: u64,
@@ -80,4 +80,38 @@ pub struct AgentInfo {
     pub customer_hold_duration: u64,
     pub number_of_holds: u32,
     pub longest_hold_duration: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_round_trips_through_json() {
+        let record = ContactRecord {
+            contact_id: "c".into(),
+            initial_contact_id: "c".into(),
+            previous_contact_id: None,
+            next_contact_id: None,
+            channel: Channel::Chat,
+            initiation_method: InitiationMethod::Api,
+            initiation_timestamp: "2026-11-26T00:00:00Z".into(),
+            connected_to_system_timestamp: None,
+            disconnect_timestamp: None,
+            last_update_timestamp: "2026-11-26T00:00:00Z".into(),
+            disconnect_reason: None,
+            queue: None,
+            agent: None,
+            agent_connection_attempts: 0,
+            attributes: BTreeMap::new(),
+            recordings: vec![],
+            configuration_version: 1,
+        };
+        let json = serde_json::to_string(&record).unwrap();
+        assert!(json.contains("\"ContactId\":\"c\""), "{json}");
+        assert_eq!(
+            serde_json::from_str::<ContactRecord>(&json).unwrap(),
+            record
+        );
+    }
 }

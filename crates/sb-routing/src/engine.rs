@@ -201,6 +201,17 @@ pub(crate) struct Timer {
     pub epoch: u32,
 }
 
+/// A contact an agent already holds, for [`Engine::adopt`].
+#[derive(Debug, Clone, Copy)]
+pub struct HeldContact<'a> {
+    pub contact: &'a str,
+    pub queue: &'a str,
+    pub channel: Channel,
+    pub connected_since: Millis,
+    /// In after-contact work rather than connected.
+    pub after_work: bool,
+}
+
 /// The routing engine for one instance.
 #[derive(Debug)]
 pub struct Engine {
@@ -1054,6 +1065,83 @@ impl Engine {
         self.advance(now);
         let (a, c) = self.offer_of(agent, contact)?;
         self.take_back_offer(c, a, WithdrawReason::Rejected);
+        Ok(())
+    }
+
+    /// Take over a contact already with `agent` (connected, or in after-contact work)
+    /// — what a restarted runtime does when the agent logs back in.
+    pub fn adopt(
+        &mut self,
+        now: Millis,
+        agent: &str,
+        held: HeldContact<'_>,
+    ) -> Result<(), RoutingError> {
+        let HeldContact {
+            contact,
+            queue,
+            channel,
+            connected_since,
+            after_work,
+        } = held;
+        self.advance(now);
+        let a = self.agent(agent)?;
+        if self.contact_ix.contains_key(contact) {
+            return Err(RoutingError::DuplicateContact(contact.into()));
+        }
+        let q = *self
+            .queue_ix
+            .get(queue)
+            .ok_or_else(|| RoutingError::UnknownQueue(queue.into()))?;
+        self.seq += 1;
+        let channel = channel_index(channel);
+        let state = if after_work {
+            ContactState::AfterWork { agent: a }
+        } else {
+            ContactState::Connected {
+                agent: a,
+                since: connected_since,
+            }
+        };
+        let (ix, _) = self.contacts.insert(Contact {
+            id: contact.to_string(),
+            queue: q,
+            target: None,
+            channel,
+            key: WaitKey {
+                priority: DEFAULT_PRIORITY,
+                effective: connected_since,
+                seq: self.seq,
+                contact: 0,
+            },
+            enqueued_at: connected_since,
+            state,
+            criteria: None,
+            declined: Vec::new(),
+            callback: None,
+            epoch: 0,
+        });
+        self.contacts
+            .get_mut(ix)
+            .expect("just inserted")
+            .key
+            .contact = ix;
+        self.contact_ix.insert(contact.to_string(), ix);
+        let slot_state = if after_work {
+            SlotState::AfterContactWork
+        } else {
+            SlotState::Connected
+        };
+        let agent_ref = self.agents.get_mut(a).expect("exists");
+        agent_ref.slots.push(Slot {
+            contact: ix,
+            channel,
+            state: slot_state,
+        });
+        if let (true, Some(t)) = (after_work, agent_ref.config.acw_timeout_ms) {
+            self.schedule(self.now + t.max(0), TimerKind::AfterWork, ix);
+        }
+        self.relist(a);
+        self.emit_agent(a);
         Ok(())
     }
 

@@ -27,7 +27,7 @@ mod types;
 
 pub use config::{AgentConfig, ProfileConfig, ProfileEntry, QueueConfig, RoutingConfig};
 pub use criteria::{Expression, RoutingCriteria, RoutingStep};
-pub use engine::{Engine, DECLINE_COOLDOWN_MS};
+pub use engine::{Engine, HeldContact, DECLINE_COOLDOWN_MS};
 pub use explain::{ContactExplanation, OfferExplanation, OfferRule};
 pub use position::{QueueMetrics, QueuePosition};
 pub use types::*;

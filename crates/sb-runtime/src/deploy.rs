@@ -203,3 +203,12 @@ fn read_stored(version: u64, json: &str) -> Result<(SourceBundle, InstanceSpec),
     let (spec, _) = load(&bundle).map_err(|p| unreadable(p.to_string()))?;
     Ok((bundle, spec))
 }
+
+/// Version `number` as the runtime runs it (for contacts pinned to an older version).
+pub(crate) fn read_version(store: &dyn Store, number: u64) -> Result<DeployedConfig, DeployError> {
+    let stored = store
+        .version(number)?
+        .ok_or(DeployError::UnknownVersion(number))?;
+    let (_, spec) = read_stored(number, &stored.bundle_json)?;
+    Ok(DeployedConfig::new(number, spec))
+}

@@ -155,11 +155,23 @@ fn write_batch(
              ON CONFLICT (contact_id) DO UPDATE SET channel = ?2, queue = ?3, agent = ?4,
                  initiation_ms = ?5, disconnect_ms = ?6, record = ?7",
         )?;
+        let mut keep_live = tx.prepare_cached(
+            "INSERT INTO live_contacts (contact_id, state) VALUES (?1, ?2)
+             ON CONFLICT (contact_id) DO UPDATE SET state = ?2",
+        )?;
+        let mut drop_live = tx.prepare_cached("DELETE FROM live_contacts WHERE contact_id = ?1")?;
         for append in batch {
             let mut first = None;
             let mut last = 0;
             for e in &append.events {
                 insert.execute(params![e.at_ms, e.stream, e.key, e.kind, e.payload])?;
+                if e.stream == LIVE_STREAM {
+                    if e.payload == "null" {
+                        drop_live.execute(params![e.key])?;
+                    } else {
+                        keep_live.execute(params![e.key, e.payload])?;
+                    }
+                }
                 if e.stream == RECORD_STREAM {
                     // The record projection commits with the event that made it.
                     let r = RecordColumns::of(&e.payload);
@@ -186,6 +198,9 @@ fn write_batch(
 
 /// Events on this stream carry a contact record, projected into `contact_records`.
 pub const RECORD_STREAM: &str = "record";
+/// Events on this stream carry a live contact's state (or `null` once it finished),
+/// projected into `live_contacts`: what a restart rebuilds from.
+pub const LIVE_STREAM: &str = "live";
 
 struct RecordColumns {
     channel: String,

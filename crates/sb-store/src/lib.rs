@@ -10,7 +10,9 @@ mod sqlite;
 mod types;
 
 pub use error::StoreError;
-pub use event_log::{events_after, EventLog, EventLogWriter, EventRecord, NewEvent, RECORD_STREAM};
+pub use event_log::{
+    events_after, EventLog, EventLogWriter, EventRecord, NewEvent, LIVE_STREAM, RECORD_STREAM,
+};
 pub use sqlite::{SqliteStore, DATABASE_FILE, SCHEMA_VERSION};
 pub use types::{ConfigVersion, NewVersion, RecordFilter, StoredCredential, VersionSummary};
 
@@ -44,6 +46,9 @@ pub trait Store: Send + Sync + 'static {
         key: &str,
         limit: usize,
     ) -> Result<Vec<EventRecord>, StoreError>;
+
+    /// The state of every contact that had not finished, as last made durable.
+    fn live_contacts(&self) -> Result<Vec<(String, String)>, StoreError>;
 
     fn insert_credential(&self, credential: &StoredCredential) -> Result<(), StoreError>;
     fn credential(&self, id: &str) -> Result<Option<StoredCredential>, StoreError>;

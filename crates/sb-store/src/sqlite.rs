@@ -34,6 +34,10 @@ CREATE TABLE IF NOT EXISTS events (
     payload TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_key ON events (key, stream);
+CREATE TABLE IF NOT EXISTS live_contacts (
+    contact_id TEXT PRIMARY KEY,
+    state      TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS contact_records (
     contact_id    TEXT PRIMARY KEY,
     channel       TEXT NOT NULL,
@@ -317,6 +321,14 @@ impl Store for SqliteStore {
             params![key, stream, limit as i64],
             crate::event_log::event_from_row,
         )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn live_contacts(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT contact_id, state FROM live_contacts ORDER BY contact_id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

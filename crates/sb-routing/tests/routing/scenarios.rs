@@ -666,3 +666,32 @@ fn each_offer_is_explained() {
     assert_eq!((why.agent.as_str(), why.queue.as_str()), ("ann", "Sales"));
     assert!(why.reason().contains("available since"), "{}", why.reason());
 }
+
+#[test]
+fn a_restarted_runtime_gives_agents_their_contacts_back() {
+    let mut e = one_queue();
+    e.login(0, "ann", agent("P"), AgentStatus::Routable)
+        .unwrap();
+    let held = |contact| HeldContact {
+        contact,
+        queue: "Sales",
+        channel: voice(),
+        connected_since: 0,
+        after_work: false,
+    };
+    e.adopt(S, "ann", held("ongoing")).unwrap();
+    e.enqueue(2 * S, "next", "Sales", voice(), EnqueueOptions::default())
+        .unwrap();
+    assert!(
+        offers(&e.drain_outputs()).is_empty(),
+        "the adopted call fills ann's voice slot"
+    );
+    e.end(3 * S, "ongoing").unwrap();
+    e.after_work_done(4 * S, "ann", "ongoing").unwrap();
+    assert_eq!(offers(&e.drain_outputs()), [pair("next", "ann")]);
+    assert_eq!(
+        e.adopt(5 * S, "ann", held("next")).unwrap_err(),
+        RoutingError::DuplicateContact("next".into())
+    );
+    checked(&e);
+}

@@ -124,6 +124,7 @@ impl Owner {
                 .login(now_ms(), user, agent, AgentStatus::Offline)
                 .map_err(|e| RuntimeError::Routing(e.to_string()))?;
             self.agent_event(user, "LOGIN", json!({"AgentARN": user}));
+            self.give_back_contacts(user);
         }
         self.agents.insert(
             user.to_string(),
@@ -155,6 +156,45 @@ impl Owner {
         }
         self.route();
         Ok(session)
+    }
+
+    /// After a restart, the contacts this agent was handling become routing's again
+    /// when it logs back in.
+    fn give_back_contacts(&mut self, user: &str) {
+        let held: Vec<(String, String, sb_model::Channel, i64, bool)> = self
+            .contacts
+            .iter()
+            .filter_map(|(id, c)| {
+                let after_work = match &c.stage {
+                    Stage::Connected(a) if a == user => false,
+                    Stage::AfterWork(a) if a == user => true,
+                    _ => return None,
+                };
+                let queue = c.record.queue.as_ref()?.name.clone();
+                Some((
+                    id.clone(),
+                    queue,
+                    c.data.channel,
+                    c.connected_at.unwrap_or_else(now_ms),
+                    after_work,
+                ))
+            })
+            .collect();
+        for (contact, queue, channel, since, after_work) in held {
+            if let Err(e) = self.engine.adopt(
+                now_ms(),
+                user,
+                sb_routing::HeldContact {
+                    contact: &contact,
+                    queue: &queue,
+                    channel,
+                    connected_since: since,
+                    after_work,
+                },
+            ) {
+                tracing::warn!(agent = user, contact, error = %e, "cannot give a contact back to its agent");
+            }
+        }
     }
 
     /// The agent's socket is gone (closed, or its heartbeats stopped): offers are
@@ -265,6 +305,7 @@ impl Owner {
                 }
                 c.data.attributes = merged.clone();
                 c.record.attributes = merged;
+                self.touch(&contact);
                 self.contact_event(
                     &contact,
                     "ATTRIBUTES_UPDATED",
@@ -329,6 +370,7 @@ impl Owner {
                 channel,
                 expires_at,
             } => {
+                self.touch(&contact);
                 let Some(c) = self.contacts.get_mut(&contact) else {
                     return;
                 };
@@ -368,6 +410,7 @@ impl Owner {
             Output::Dequeued {
                 contact, reason, ..
             } => {
+                self.touch(&contact);
                 let Some(c) = self.contacts.get_mut(&contact) else {
                     return;
                 };

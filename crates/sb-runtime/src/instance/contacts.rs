@@ -10,7 +10,7 @@ use sb_model::config::FlowType;
 use sb_model::record::{ContactRecord, InitiationMethod, QueueInfo};
 use sb_model::Channel;
 use sb_routing::EnqueueOptions;
-use sb_store::{NewEvent, RECORD_STREAM};
+use sb_store::{NewEvent, LIVE_STREAM, RECORD_STREAM};
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -27,7 +27,7 @@ const MESSAGE_BURST: f64 = 20.0;
 /// Connect's limit on a contact's attributes.
 const MAX_ATTRIBUTE_BYTES: usize = 32 * 1024;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Stage {
     Scheduled,
     InFlow,
@@ -66,8 +66,9 @@ pub(crate) struct LiveContact {
     pub token_sha256: Option<String>,
     pub customer: Option<(u64, mpsc::Sender<CustomerFrame>)>,
     pub customer_name: Option<String>,
-    /// The pending flow timer (input time limit, Wait, message-loop interrupt).
+    /// The pending flow timer (input time limit, Wait, message-loop interrupt), and when.
     pub timer: Option<u64>,
+    pub timer_at: Option<i64>,
     /// Bumped whenever the flow moves on, so a late function result is ignored.
     pub function_epoch: u64,
     pub record: ContactRecord,
@@ -271,6 +272,7 @@ impl Owner {
                 customer: None,
                 customer_name: None,
                 timer: None,
+                timer_at: None,
                 function_epoch: 0,
                 record,
                 tokens: MESSAGE_BURST,
@@ -369,8 +371,14 @@ impl Owner {
         self.timers.insert((at, timer, id.to_string()));
         if let Some(c) = self.contacts.get_mut(id) {
             c.timer = Some(timer);
+            c.timer_at = Some(at);
         }
         timer
+    }
+
+    /// Remember that a contact changed: its state is made durable with this batch.
+    pub(crate) fn touch(&mut self, id: &str) {
+        self.dirty.insert(id.to_string());
     }
 
     pub(crate) fn flow_timer_fired(&mut self, key: &str, timer: u64) {
@@ -418,6 +426,7 @@ impl Owner {
             c.record.attributes = c.data.attributes.clone();
             step
         };
+        self.touch(id);
         let logging = self
             .contacts
             .get(id)
@@ -806,6 +815,7 @@ impl Owner {
         c.ended_at = Some(now);
         c.flow = None;
         c.timer = None;
+        self.dirty.insert(id.to_string());
         c.record.disconnect_timestamp = Some(rfc3339(now));
         c.record.disconnect_reason = Some(reason.into());
         if let (Some(agent), Some(connected)) = (c.record.agent.as_mut(), c.connected_at) {
@@ -862,5 +872,13 @@ impl Owner {
     pub(crate) fn finish(&mut self, id: &str) {
         self.write_record(id);
         self.contacts.remove(id);
+        self.dirty.remove(id);
+        self.outbox.event(NewEvent {
+            at_ms: now_ms(),
+            stream: LIVE_STREAM.into(),
+            key: id.into(),
+            kind: "FINISHED".into(),
+            payload: "null".into(),
+        });
     }
 }

@@ -11,12 +11,13 @@ mod api;
 mod contacts;
 mod env;
 mod outbox;
+mod recovery;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use sb_routing::{Engine, RoutingConfig};
-use sb_store::EventLog;
+use sb_store::{EventLog, Store};
 use tokio::sync::mpsc;
 
 pub use api::*;
@@ -57,10 +58,18 @@ pub(crate) struct Owner {
     next_id: u64,
     outbox: Outbox,
     commands: mpsc::WeakSender<Command>,
+    /// Contacts changed since the last flush; their state goes to the `live` stream.
+    dirty: BTreeSet<String>,
+    store: Arc<dyn Store>,
 }
 
 /// Start the owner for an instance. It runs until every handle is dropped.
-pub fn start(live: LiveConfig, log: EventLog, function_ca: Option<Vec<u8>>) -> RuntimeHandle {
+pub fn start(
+    live: LiveConfig,
+    store: Arc<dyn Store>,
+    log: EventLog,
+    function_ca: Option<Vec<u8>>,
+) -> RuntimeHandle {
     let (tx, rx) = mpsc::channel(4096);
     let empty = RoutingConfig {
         queues: vec![],
@@ -81,6 +90,8 @@ pub fn start(live: LiveConfig, log: EventLog, function_ca: Option<Vec<u8>>) -> R
         next_id: 0,
         outbox: Outbox::start(log),
         commands: tx.downgrade(),
+        dirty: BTreeSet::new(),
+        store,
     };
     tokio::spawn(owner.run(rx));
     RuntimeHandle { tx }
@@ -90,6 +101,9 @@ impl Owner {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         let mut config_changes = self.live.subscribe();
         self.take_config();
+        self.recover().await;
+        self.persist_dirty();
+        self.outbox.flush();
         loop {
             let deadline = self.next_deadline();
             let sleep = async {
@@ -117,6 +131,7 @@ impl Owner {
                 () = sleep => self.fire_due(),
                 Ok(()) = config_changes.changed() => self.take_config(),
             }
+            self.persist_dirty();
             self.outbox.flush();
         }
     }

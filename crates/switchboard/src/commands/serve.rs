@@ -103,7 +103,12 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ),
         None => None,
     };
-    let runtime = sb_runtime::instance::start(deployer.live().clone(), event_log, function_ca);
+    let runtime = sb_runtime::instance::start(
+        deployer.live().clone(),
+        store.clone(),
+        event_log,
+        function_ca,
+    );
     let state = AppState {
         runtime,
         deployer: deployer.clone(),

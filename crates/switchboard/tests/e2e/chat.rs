@@ -390,3 +390,140 @@ fn tasks_are_routed_and_agents_are_checked() {
         assert_eq!(status, 403, "supervisors do not start chats");
     });
 }
+
+async fn live_stage(server: &Server, token: &str, contact: &str) -> String {
+    let (_, live) = get(server, "/v1/contacts/live", token).await;
+    live.as_array()
+        .and_then(|l| l.iter().find(|c| c["contact_id"] == contact))
+        .map(|c| c["stage"].as_str().unwrap_or_default().to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn contacts_survive_kill_9() {
+    let data = tempfile::tempdir().unwrap();
+    let spec = chat_spec();
+    assert!(run(&[
+        "apply",
+        spec.path().to_str().unwrap(),
+        "--data",
+        data.path().to_str().unwrap()
+    ])
+    .status
+    .success());
+    let website = credential(data.path(), "website", "Integration");
+    let carol = credential(data.path(), "carol", "Agent");
+    let dana = credential(data.path(), "dana", "Supervisor");
+
+    // One chat waits in the Billing queue, another at the menu.
+    let mut server = Server::start(data.path(), &[]);
+    let (queued, waiting) = block_on(async {
+        let (_, a) = post(
+            &server,
+            "/v1/chat",
+            &website,
+            json!({"display_name": "Ana"}),
+        )
+        .await;
+        let (a_id, a_token) = (
+            a["contact_id"].as_str().unwrap().to_string(),
+            a["participant_token"].as_str().unwrap().to_string(),
+        );
+        let mut ana = connect(&server, &format!("/v1/chat/ws?contact={a_id}"), &a_token)
+            .await
+            .unwrap();
+        expect(&mut ana, says("For billing, press 3")).await;
+        send(&mut ana, json!({"type": "message", "text": "3"})).await;
+        expect(&mut ana, says("All of our agents are helping")).await;
+        let (_, b) = post(
+            &server,
+            "/v1/chat",
+            &website,
+            json!({"display_name": "Ben"}),
+        )
+        .await;
+        let (b_id, b_token) = (
+            b["contact_id"].as_str().unwrap().to_string(),
+            b["participant_token"].as_str().unwrap().to_string(),
+        );
+        let mut ben = connect(&server, &format!("/v1/chat/ws?contact={b_id}"), &b_token)
+            .await
+            .unwrap();
+        expect(&mut ben, says("For billing, press 3")).await;
+        assert_eq!(live_stage(&server, &dana, &a_id).await, "queued");
+        ((a_id, a_token), (b_id, b_token))
+    });
+    server
+        .stop_with("KILL", Duration::from_secs(5))
+        .expect("killed");
+
+    let mut server = Server::start(data.path(), &[]);
+    block_on(async {
+        assert_eq!(
+            live_stage(&server, &dana, &queued.0).await,
+            "queued",
+            "still in line after the crash"
+        );
+        // Ben picks up where he was: at the menu.
+        let mut ben = connect(
+            &server,
+            &format!("/v1/chat/ws?contact={}", waiting.0),
+            &waiting.1,
+        )
+        .await
+        .unwrap();
+        expect(&mut ben, says("For billing, press 3")).await;
+        send(&mut ben, json!({"type": "message", "text": "2"})).await;
+        expect(&mut ben, says("All of our agents are helping")).await;
+        // Ana gets her whole transcript back, and an agent.
+        let mut ana = connect(
+            &server,
+            &format!("/v1/chat/ws?contact={}", queued.0),
+            &queued.1,
+        )
+        .await
+        .unwrap();
+        expect(&mut ana, says("Thank you for calling")).await;
+        let mut agent = connect(&server, "/v1/agent/ws", &carol).await.unwrap();
+        send(
+            &mut agent,
+            json!({"type": "set_status", "status": "Available"}),
+        )
+        .await;
+        let offer = expect(&mut agent, is("offer")).await;
+        assert_eq!(offer["contact"], queued.0.as_str());
+        send(&mut agent, json!({"type": "accept", "contact": queued.0})).await;
+        expect(&mut agent, is("connected")).await;
+    });
+    server
+        .stop_with("KILL", Duration::from_secs(5))
+        .expect("killed");
+
+    // The agent reconnects after a crash and has its chat back.
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        let mut agent = connect(&server, "/v1/agent/ws", &carol).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let _ = std::fs::copy(
+            data.path().join("server.log"),
+            "/tmp/e2e-recovery-server.log",
+        );
+        let back = expect(&mut agent, is("connected")).await;
+        assert_eq!(back["contact"], queued.0.as_str());
+        send(
+            &mut agent,
+            json!({"type": "message", "contact": queued.0, "text": "Sorry about that, I'm back"}),
+        )
+        .await;
+        expect(&mut agent, is("ok")).await;
+        let mut ana = connect(
+            &server,
+            &format!("/v1/chat/ws?contact={}", queued.0),
+            &queued.1,
+        )
+        .await
+        .unwrap();
+        expect(&mut ana, says("I'm back")).await;
+        assert_eq!(live_stage(&server, &dana, &queued.0).await, "connected");
+    });
+}

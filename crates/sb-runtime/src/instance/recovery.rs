@@ -1,0 +1,192 @@
+//! Surviving a crash: every changed contact's state goes to the `live` stream with the
+//! batch that changed it; on start, the owner rebuilds from the `live_contacts`
+//! projection (not the whole log, so start-up does not grow with history).
+
+use std::sync::Arc;
+
+use sb_flow::interpret::{ContactData, FlowRun, FunctionResult, Input, Waiting};
+use sb_model::record::ContactRecord;
+use sb_routing::EnqueueOptions;
+use sb_store::{NewEvent, LIVE_STREAM};
+use serde::{Deserialize, Serialize};
+
+use super::contacts::{LiveContact, Stage};
+use super::{now_ms, ChatItem, Owner};
+use crate::live::DeployedConfig;
+
+/// What a contact needs to go on after a restart. The transcript is not here: it is in
+/// the `chat` stream already.
+#[derive(Serialize, Deserialize)]
+struct Persisted {
+    version: u64,
+    data: ContactData,
+    flow: Option<FlowRun>,
+    stage: Stage,
+    token_sha256: Option<String>,
+    customer_name: Option<String>,
+    timer_at: Option<i64>,
+    record: ContactRecord,
+    connected_at: Option<i64>,
+    ended_at: Option<i64>,
+    enqueued_at: Option<i64>,
+}
+
+impl Owner {
+    pub(crate) fn persist_dirty(&mut self) {
+        for id in std::mem::take(&mut self.dirty) {
+            let Some(c) = self.contacts.get(&id) else {
+                continue;
+            };
+            let enqueued_at = c
+                .record
+                .queue
+                .as_ref()
+                .and_then(|q| q.enqueue_timestamp.parse::<jiff::Timestamp>().ok())
+                .map(|t| t.as_millisecond());
+            let state = Persisted {
+                version: c.config.version,
+                data: c.data.clone(),
+                flow: c.flow.clone(),
+                stage: c.stage.clone(),
+                token_sha256: c.token_sha256.clone(),
+                customer_name: c.customer_name.clone(),
+                timer_at: c.timer_at.filter(|_| c.timer.is_some()),
+                record: c.record.clone(),
+                connected_at: c.connected_at,
+                ended_at: c.ended_at,
+                enqueued_at,
+            };
+            let payload = serde_json::to_string(&state).expect("contact state serialises");
+            self.outbox.event(NewEvent {
+                at_ms: now_ms(),
+                stream: LIVE_STREAM.into(),
+                key: id,
+                kind: "STATE".into(),
+                payload,
+            });
+        }
+    }
+
+    /// The configuration a contact started on: the current one, or an older version
+    /// read back from the store.
+    fn config_for(&self, version: u64) -> Option<Arc<DeployedConfig>> {
+        if let Some(current) = self.config.as_ref().filter(|c| c.version == version) {
+            return Some(current.clone());
+        }
+        crate::deploy::read_version(self.store.as_ref(), version)
+            .ok()
+            .map(Arc::new)
+    }
+
+    pub(crate) async fn recover(&mut self) {
+        let store = self.store.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let rows = store.live_contacts()?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (id, state) in rows {
+                let chat = store.events_for("chat", &id, usize::MAX >> 1)?;
+                out.push((id, state, chat));
+            }
+            Ok::<_, sb_store::StoreError>(out)
+        })
+        .await;
+        let rows = match loaded {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(e)) => {
+                return tracing::error!(error = %e, "cannot read live contacts; starting without them")
+            }
+            Err(e) => {
+                return tracing::error!(error = %e, "cannot read live contacts; starting without them")
+            }
+        };
+        let now = now_ms();
+        let count = rows.len();
+        for (id, state, chat) in rows {
+            let Ok(p) = serde_json::from_str::<Persisted>(&state) else {
+                tracing::error!(contact = %id, "unreadable live contact state; skipped");
+                continue;
+            };
+            let Some(config) = self.config_for(p.version) else {
+                tracing::error!(contact = %id, version = p.version, "the contact's configuration version is gone; skipped");
+                continue;
+            };
+            let transcript: Vec<ChatItem> = chat
+                .iter()
+                .filter_map(|e| serde_json::from_str(&e.event.payload).ok())
+                .collect();
+            let waiting = p.flow.as_ref().and_then(|f| f.waiting);
+            let channel = p.data.channel;
+            let queue = p.record.queue.as_ref().map(|q| q.name.clone());
+            let (priority, adjustment) =
+                (p.data.queue_priority, p.data.queue_time_adjustment_seconds);
+            self.contacts.insert(
+                id.clone(),
+                LiveContact {
+                    config,
+                    data: p.data,
+                    flow: p.flow,
+                    stage: p.stage.clone(),
+                    transcript,
+                    token_sha256: p.token_sha256,
+                    customer: None,
+                    customer_name: p.customer_name,
+                    timer: None,
+                    timer_at: None,
+                    function_epoch: 0,
+                    record: p.record,
+                    tokens: 20.0,
+                    tokens_at: now,
+                    connected_at: p.connected_at,
+                    ended_at: p.ended_at,
+                },
+            );
+            if let Some(at) = p.timer_at {
+                self.set_timer(&id, at.max(now));
+            }
+            match p.stage {
+                // Back in line with the place it had: its wait so far counts.
+                Stage::Queued | Stage::Offered(_) => {
+                    let waited = (now - p.enqueued_at.unwrap_or(now)) / 1000;
+                    let options = EnqueueOptions {
+                        priority: Some(priority),
+                        time_adjustment_seconds: adjustment + waited,
+                        ..EnqueueOptions::default()
+                    };
+                    let result = match queue.as_deref() {
+                        Some(q) if !q.starts_with("agent:") => {
+                            self.engine.enqueue(now, &id, q, channel, options)
+                        }
+                        _ => Err(sb_routing::RoutingError::UnknownQueue(
+                            queue.clone().unwrap_or_default(),
+                        )),
+                    };
+                    match result {
+                        Ok(()) => {
+                            self.contacts.get_mut(&id).expect("inserted").stage = Stage::Queued
+                        }
+                        Err(e) => {
+                            tracing::warn!(contact = %id, error = %e, "cannot put a recovered contact back in line; ending it");
+                            self.end_contact(&id, "RECOVERY_FAILED");
+                        }
+                    }
+                }
+                Stage::Connected(_) | Stage::AfterWork(_) => {}
+                Stage::Scheduled | Stage::InFlow => {
+                    // A function call in flight when the process died is lost; the
+                    // flow takes its error branch rather than waiting forever.
+                    if waiting == Some(Waiting::Function) {
+                        let result = FunctionResult::Failed {
+                            reason: "interrupted by a restart".into(),
+                        };
+                        self.drive(&id, Input::FunctionResult { result });
+                    }
+                }
+            }
+            self.touch(&id);
+        }
+        if count > 0 {
+            tracing::info!(contacts = count, "live contacts recovered");
+        }
+        self.route();
+    }
+}
