@@ -32,7 +32,8 @@ pub(crate) struct Readiness {
     reason: Option<&'static str>,
 }
 
-/// Ready to take contacts: a configuration is deployed and the server is not draining.
+/// Ready to take contacts: live contacts are recovered, a configuration is deployed and
+/// the server is not draining.
 /// Needs no credential.
 #[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
     responses(
@@ -42,6 +43,8 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let config_version = state.deployer.live().current().map(|c| c.version);
     let reason = if state.draining.load(Ordering::Acquire) {
         Some("shutting down")
+    } else if !state.runtime.is_ready() {
+        Some("recovering live contacts")
     } else if config_version.is_none() {
         Some("no configuration deployed yet: run `switchboard apply`")
     } else {

@@ -253,9 +253,16 @@ pub struct ContactSummary {
 #[derive(Clone)]
 pub struct RuntimeHandle {
     pub(crate) tx: mpsc::Sender<Command>,
+    /// Set once live contacts are recovered and the owner takes commands.
+    pub(crate) ready: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl RuntimeHandle {
+    /// Whether the runtime has recovered and is serving.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, RuntimeError> {
         let (reply, answer) = oneshot::channel();
         self.tx

@@ -61,6 +61,7 @@ pub(crate) struct Owner {
     /// Contacts changed since the last flush; their state goes to the `live` stream.
     dirty: BTreeSet<String>,
     store: Arc<dyn Store>,
+    ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Start the owner for an instance. It runs until every handle is dropped.
@@ -71,6 +72,7 @@ pub fn start(
     function_ca: Option<Vec<u8>>,
 ) -> RuntimeHandle {
     let (tx, rx) = mpsc::channel(4096);
+    let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let empty = RoutingConfig {
         queues: vec![],
         profiles: vec![],
@@ -92,9 +94,10 @@ pub fn start(
         commands: tx.downgrade(),
         dirty: BTreeSet::new(),
         store,
+        ready: ready.clone(),
     };
     tokio::spawn(owner.run(rx));
-    RuntimeHandle { tx }
+    RuntimeHandle { tx, ready }
 }
 
 impl Owner {
@@ -104,6 +107,7 @@ impl Owner {
         self.recover().await;
         self.persist_dirty();
         self.outbox.flush();
+        self.ready.store(true, std::sync::atomic::Ordering::Release);
         loop {
             let deadline = self.next_deadline();
             let sleep = async {
