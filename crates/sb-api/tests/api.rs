@@ -18,28 +18,39 @@ use tower::ServiceExt;
 struct Fixture {
     router: axum::Router,
     store: Arc<dyn Store>,
+    runtime: sb_runtime::instance::RuntimeHandle,
     _dir: tempfile::TempDir,
 }
 
 impl Fixture {
-    fn new() -> Self {
+    async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
         let live = LiveConfig::new();
         let deployer = Arc::new(Deployer::new(store.clone(), live.clone()));
         let (log, _writer) = sb_store::EventLog::start(dir.path()).unwrap();
+        let runtime = sb_runtime::instance::start(live.clone(), store.clone(), log, None);
         let router = build_router(AppState {
-            runtime: sb_runtime::instance::start(live, store.clone(), log, None),
+            runtime: runtime.clone(),
             deployer,
             store: store.clone(),
             metrics: sb_api::install_metrics_recorder(),
             draining: Arc::new(AtomicBool::new(false)),
         });
-        Fixture {
+        let fixture = Fixture {
             router,
             store,
+            runtime,
             _dir: dir,
+        };
+        // The runtime recovers (nothing, here) before it serves.
+        for _ in 0..5_000 {
+            if fixture.runtime.is_ready() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
+        fixture
     }
 
     fn token(&self, role: Role) -> String {
@@ -92,7 +103,7 @@ fn acme() -> SourceBundle {
 
 #[tokio::test]
 async fn health_probes_need_no_credential_and_everything_else_does() {
-    let f = Fixture::new();
+    let f = Fixture::new().await;
     assert_eq!(
         f.call("GET", "/healthz", None, None).await.0,
         StatusCode::OK
@@ -117,7 +128,7 @@ async fn health_probes_need_no_credential_and_everything_else_does() {
 
 #[tokio::test]
 async fn a_tampered_or_unknown_credential_is_refused() {
-    let f = Fixture::new();
+    let f = Fixture::new().await;
     let good = f.token(Role::Admin);
     let mut tampered = good.clone();
     let last = tampered.pop().unwrap();
@@ -146,7 +157,7 @@ async fn a_tampered_or_unknown_credential_is_refused() {
 
 #[tokio::test]
 async fn roles_are_held_to_their_actions() {
-    let f = Fixture::new();
+    let f = Fixture::new().await;
     let analyst = f.token(Role::Analyst);
     let body = json!({ "bundle": acme() }).to_string();
     let (status, answer) = f
@@ -165,7 +176,7 @@ async fn roles_are_held_to_their_actions() {
 
 #[tokio::test]
 async fn apply_conflict_and_invalid_spec_use_the_error_body() {
-    let f = Fixture::new();
+    let f = Fixture::new().await;
     let admin = f.token(Role::Admin);
     let apply = |expect: u64, bundle: &SourceBundle| {
         json!({ "bundle": bundle, "expect_version": expect }).to_string()
@@ -238,7 +249,7 @@ async fn apply_conflict_and_invalid_spec_use_the_error_body() {
 
 #[tokio::test]
 async fn malformed_requests_get_a_json_error() {
-    let f = Fixture::new();
+    let f = Fixture::new().await;
     let admin = f.token(Role::Admin);
     let (status, body) = f
         .call(
@@ -299,7 +310,7 @@ async fn malformed_requests_get_a_json_error() {
 
 #[tokio::test]
 async fn the_openapi_document_lists_every_endpoint_with_its_action() {
-    let f = Fixture::new();
+    let f = Fixture::new().await;
     let admin = f.token(Role::Admin);
     let (status, doc) = f.call("GET", "/openapi.json", Some(&admin), None).await;
     assert_eq!(status, StatusCode::OK);

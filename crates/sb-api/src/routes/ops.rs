@@ -43,10 +43,10 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let config_version = state.deployer.live().current().map(|c| c.version);
     let reason = if state.draining.load(Ordering::Acquire) {
         Some("shutting down")
-    } else if !state.runtime.is_ready() {
-        Some("recovering live contacts")
     } else if config_version.is_none() {
         Some("no configuration deployed yet: run `switchboard apply`")
+    } else if !state.runtime.is_ready() {
+        Some("recovering live contacts")
     } else {
         None
     };
