@@ -821,7 +821,7 @@ impl Engine {
             contact: 0,
         };
         let scheduled = options.not_before.filter(|&t| t > self.now);
-        let (ix, _) = self.contacts.insert(Contact {
+        let ix = self.insert_contact(Contact {
             id: contact.to_string(),
             queue: q,
             target,
@@ -836,12 +836,6 @@ impl Engine {
             callback: options.callback,
             epoch: 0,
         });
-        self.contacts
-            .get_mut(ix)
-            .expect("just inserted")
-            .key
-            .contact = ix;
-        self.contact_ix.insert(contact.to_string(), ix);
         self.queues[q as usize].count += 1;
         if let Some(a) = target {
             self.agents
@@ -855,6 +849,19 @@ impl Engine {
             None => self.make_waiting(ix),
         }
         Ok(())
+    }
+
+    /// Store a new contact: its key learns its slot, and its id is indexed.
+    fn insert_contact(&mut self, contact: Contact) -> Ix {
+        let id = contact.id.clone();
+        let (ix, _) = self.contacts.insert(contact);
+        self.contacts
+            .get_mut(ix)
+            .expect("just inserted")
+            .key
+            .contact = ix;
+        self.contact_ix.insert(id, ix);
+        ix
     }
 
     /// Enter (or re-enter) the line with the contact's existing place, and try to route it.
@@ -1102,7 +1109,7 @@ impl Engine {
                 since: connected_since,
             }
         };
-        let (ix, _) = self.contacts.insert(Contact {
+        let ix = self.insert_contact(Contact {
             id: contact.to_string(),
             queue: q,
             target: None,
@@ -1120,12 +1127,6 @@ impl Engine {
             callback: None,
             epoch: 0,
         });
-        self.contacts
-            .get_mut(ix)
-            .expect("just inserted")
-            .key
-            .contact = ix;
-        self.contact_ix.insert(contact.to_string(), ix);
         let slot_state = if after_work {
             SlotState::AfterContactWork
         } else {

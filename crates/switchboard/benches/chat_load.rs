@@ -5,8 +5,7 @@
 //!
 //! Client and server share this machine's 2 cores. Run: cargo bench -p switchboard --bench chat_load
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,6 +20,10 @@ const CHATS: usize = 6_000;
 const CREATORS: usize = 48;
 /// Paced under the per-chat limit of 5 messages a second.
 const RELAY_MESSAGES: usize = 100;
+
+#[path = "../tests/e2e/support.rs"]
+#[allow(dead_code)]
+mod support;
 
 const SPEC: &str = r#"
 instance: { name: load, default_inbound_flow: Entry }
@@ -104,37 +107,8 @@ fn main() {
     let website = credential("website", "Integration");
     let probe = credential("probe", "Agent");
 
-    let mut server = Command::new(bin)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--data",
-            d,
-        ])
-        .env("SWITCHBOARD_LOG", "info,sb_api::telemetry=warn")
-        .stdout(Stdio::piped())
-        .stderr(
-            std::fs::File::create(std::env::temp_dir().join("switchboard-chat-load.log"))
-                .map(Stdio::from)
-                .unwrap_or_else(|_| Stdio::null()),
-        )
-        .spawn()
-        .unwrap();
-    let mut url = String::new();
-    for line in BufReader::new(server.stdout.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-    {
-        if let Some(rest) = line.strip_prefix("Switchboard is listening on ") {
-            url = rest.split_whitespace().next().unwrap().to_string();
-        }
-        if line.starts_with("Stop with") {
-            break;
-        }
-    }
+    let server = support::Server::start(data.path(), &[]);
+    let url = server.url.clone();
     let ca = std::fs::read(data.path().join("tls/ca.pem")).unwrap();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -331,8 +305,7 @@ fn main() {
         }
         println!("message relay, customer socket -> agent socket (durable first): {}", percentiles(samples));
     });
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }
 
 type Socket =
