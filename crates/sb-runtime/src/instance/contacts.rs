@@ -78,6 +78,31 @@ pub(crate) struct LiveContact {
     pub ended_at: Option<i64>,
 }
 
+/// How a contact enters a queue: its priority, its time adjustment (plus `waited`
+/// seconds already spent in line, for a contact coming back after a restart), and the
+/// flow's routing criteria (criteria Switchboard cannot evaluate are logged and the
+/// contact is routed without them).
+pub(crate) fn enqueue_options(id: &str, data: &ContactData, waited: i64) -> EnqueueOptions {
+    let criteria = match data
+        .routing_criteria
+        .as_ref()
+        .map(super::criteria::from_connect)
+    {
+        Some(Ok(criteria)) => Some(criteria),
+        Some(Err(e)) => {
+            tracing::warn!(contact = id, error = %e, "routing criteria ignored");
+            None
+        }
+        None => None,
+    };
+    EnqueueOptions {
+        priority: Some(data.queue_priority),
+        time_adjustment_seconds: data.queue_time_adjustment_seconds + waited,
+        criteria,
+        ..EnqueueOptions::default()
+    }
+}
+
 /// What a message says in a chat: its text, else its SSML, else its prompt's text.
 fn text_of(config: &DeployedConfig, m: &Message) -> String {
     let prompt = || {
@@ -565,11 +590,7 @@ impl Owner {
         let Some(c) = self.contacts.get(id) else {
             return false;
         };
-        let options = EnqueueOptions {
-            priority: Some(c.data.queue_priority),
-            time_adjustment_seconds: c.data.queue_time_adjustment_seconds,
-            ..EnqueueOptions::default()
-        };
+        let options = enqueue_options(id, &c.data, 0);
         let channel = c.data.channel;
         let now = now_ms();
         let result = match queue.strip_prefix("agent:") {

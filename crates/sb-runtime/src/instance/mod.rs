@@ -9,6 +9,7 @@
 mod agents;
 mod api;
 mod contacts;
+mod criteria;
 mod env;
 mod outbox;
 mod recovery;

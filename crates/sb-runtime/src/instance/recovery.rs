@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use sb_flow::interpret::{ContactData, FlowRun, FunctionResult, Input, Waiting};
 use sb_model::record::ContactRecord;
-use sb_routing::EnqueueOptions;
 use sb_store::{NewEvent, LIVE_STREAM};
 use serde::{Deserialize, Serialize};
 
@@ -117,8 +116,6 @@ impl Owner {
             let waiting = p.flow.as_ref().and_then(|f| f.waiting);
             let channel = p.data.channel;
             let queue = p.record.queue.as_ref().map(|q| q.name.clone());
-            let (priority, adjustment) =
-                (p.data.queue_priority, p.data.queue_time_adjustment_seconds);
             self.contacts.insert(
                 id.clone(),
                 LiveContact {
@@ -147,11 +144,8 @@ impl Owner {
                 // Back in line with the place it had: its wait so far counts.
                 Stage::Queued | Stage::Offered(_) => {
                     let waited = (now - p.enqueued_at.unwrap_or(now)) / 1000;
-                    let options = EnqueueOptions {
-                        priority: Some(priority),
-                        time_adjustment_seconds: adjustment + waited,
-                        ..EnqueueOptions::default()
-                    };
+                    let options =
+                        super::contacts::enqueue_options(&id, &self.contacts[&id].data, waited);
                     let result = match queue.as_deref() {
                         Some(q) if !q.starts_with("agent:") => {
                             self.engine.enqueue(now, &id, q, channel, options)
