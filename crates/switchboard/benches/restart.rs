@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 #[allow(dead_code)]
 mod support;
 
-use support::{block_on, replace_in, run, Server};
+use support::{block_on, run, Server};
 
 const EVENTS: usize = 1_000_000;
 const CHATS: usize = 500;
@@ -63,24 +63,8 @@ fn start_timed(data: &std::path::Path) -> (Server, Duration) {
 fn main() {
     let data = tempfile::tempdir().unwrap();
     let d = data.path().to_str().unwrap();
-    // The sample instance, independent of the clock and the network: chats wait at the
-    // menu (around-the-clock hours, a CRM lookup that fails fast, a long input limit).
-    let spec = support::acme_copy();
-    replace_in(
-        &spec.path().join("flows/main-ivr.json"),
-        "\"HoursOfOperationId\": \"Store Hours\"",
-        "\"HoursOfOperationId\": \"Around The Clock\"",
-    );
-    replace_in(
-        &spec.path().join("functions.yaml"),
-        "https://crm.acme.example/switchboard/customer-lookup",
-        "https://127.0.0.1:9/lookup",
-    );
-    replace_in(
-        &spec.path().join("flows/main-ivr.json"),
-        "\"InputTimeLimitSeconds\": \"8\"",
-        "\"InputTimeLimitSeconds\": \"600\"",
-    );
+    // Chats wait at the menu: see `steady_acme`.
+    let spec = support::steady_acme();
     assert!(run(&["apply", spec.path().to_str().unwrap(), "--data", d])
         .status
         .success());

@@ -15,23 +15,6 @@ use crate::support::*;
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// The sample instance, made independent of the clock and of the network: the main
-/// menu runs around the clock, and the CRM lookup fails fast (connection refused).
-fn chat_spec() -> tempfile::TempDir {
-    let spec = acme_copy();
-    replace_in(
-        &spec.path().join("flows/main-ivr.json"),
-        "\"HoursOfOperationId\": \"Store Hours\"",
-        "\"HoursOfOperationId\": \"Around The Clock\"",
-    );
-    replace_in(
-        &spec.path().join("functions.yaml"),
-        "https://crm.acme.example/switchboard/customer-lookup",
-        "https://127.0.0.1:9/lookup",
-    );
-    spec
-}
-
 fn credential(data: &std::path::Path, user: &str, role: &str) -> String {
     let out = run(&[
         "credential",
@@ -140,7 +123,7 @@ async fn get(server: &Server, path: &str, token: &str) -> (u16, Value) {
 #[test]
 fn a_chat_from_flow_to_agent_to_record() {
     let data = tempfile::tempdir().unwrap();
-    let spec = chat_spec();
+    let spec = steady_acme();
     let applied = run(&[
         "apply",
         spec.path().to_str().unwrap(),
@@ -346,7 +329,7 @@ fn a_chat_from_flow_to_agent_to_record() {
 #[test]
 fn tasks_are_routed_and_agents_are_checked() {
     let data = tempfile::tempdir().unwrap();
-    let spec = chat_spec();
+    let spec = steady_acme();
     assert!(run(&[
         "apply",
         spec.path().to_str().unwrap(),
@@ -402,7 +385,7 @@ async fn live_stage(server: &Server, token: &str, contact: &str) -> String {
 #[test]
 fn contacts_survive_kill_9() {
     let data = tempfile::tempdir().unwrap();
-    let spec = chat_spec();
+    let spec = steady_acme();
     assert!(run(&[
         "apply",
         spec.path().to_str().unwrap(),

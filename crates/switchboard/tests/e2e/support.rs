@@ -74,6 +74,29 @@ pub(crate) fn acme_copy() -> tempfile::TempDir {
     dir
 }
 
+/// The sample instance, made independent of the clock and of the network: the main menu
+/// runs around the clock, the CRM lookup fails fast (connection refused), and the menu
+/// waits ten minutes for input.
+pub(crate) fn steady_acme() -> tempfile::TempDir {
+    let spec = acme_copy();
+    replace_in(
+        &spec.path().join("flows/main-ivr.json"),
+        "\"HoursOfOperationId\": \"Store Hours\"",
+        "\"HoursOfOperationId\": \"Around The Clock\"",
+    );
+    replace_in(
+        &spec.path().join("functions.yaml"),
+        "https://crm.acme.example/switchboard/customer-lookup",
+        "https://127.0.0.1:9/lookup",
+    );
+    replace_in(
+        &spec.path().join("flows/main-ivr.json"),
+        "\"InputTimeLimitSeconds\": \"8\"",
+        "\"InputTimeLimitSeconds\": \"600\"",
+    );
+    spec
+}
+
 pub(crate) fn replace_in(path: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(path).unwrap();
     assert!(text.contains(from), "{} lacks {from:?}", path.display());
