@@ -383,8 +383,7 @@ impl Owner {
         match start_at.filter(|&t| t > now) {
             Some(at) => {
                 self.contacts.get_mut(&id).expect("exists").stage = Stage::Scheduled;
-                let timer = self.set_timer(&id, at);
-                let _ = timer;
+                self.set_timer(&id, at);
             }
             None => self.drive(&id, Input::Begin),
         }
