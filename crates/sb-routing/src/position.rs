@@ -33,6 +33,35 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Visit every contact waiting in a queue's line on a channel, in order, with its
+    /// position and estimated wait: one pass, no allocation, for pushing positions.
+    pub fn visit_line(
+        &self,
+        queue: &str,
+        channel: sb_model::Channel,
+        mut visit: impl FnMut(&str, QueuePosition),
+    ) {
+        let Some(&q) = self.queue_ix.get(queue) else {
+            return;
+        };
+        let q = &self.queues[q as usize];
+        let ch = crate::config::channel_index(channel);
+        let per_contact = q.aht_ms / f64::from(q.staffed[ch].max(1));
+        for (i, key) in q.waiting[ch].iter().enumerate() {
+            if let Some(c) = self.contacts.get(key.contact) {
+                visit(
+                    &c.id,
+                    QueuePosition {
+                        position: i + 1,
+                        estimated_wait_ms: ((i + 1) as f64 * per_contact) as Millis,
+                    },
+                );
+            }
+        }
+    }
+}
+
 /// Real-time figures for one queue, as flows ask for them (`CheckMetricData`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueMetrics {

@@ -411,6 +411,13 @@ impl Owner {
                 contact, reason, ..
             } => {
                 self.touch(&contact);
+                if let Some(q) = self
+                    .contacts
+                    .get(&contact)
+                    .and_then(|c| c.record.queue.as_ref())
+                {
+                    self.moved.insert(q.name.clone());
+                }
                 let Some(c) = self.contacts.get_mut(&contact) else {
                     return;
                 };

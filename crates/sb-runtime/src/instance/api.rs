@@ -76,9 +76,21 @@ pub struct ChatItem {
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum CustomerFrame {
     Message(ChatItem),
-    Typing { from: String },
-    Read { seq: u64 },
-    Error { code: String, message: String },
+    /// Where the customer stands in line, sent when it changes.
+    Position {
+        position: usize,
+        estimated_wait_seconds: i64,
+    },
+    Typing {
+        from: String,
+    },
+    Read {
+        seq: u64,
+    },
+    Error {
+        code: String,
+        message: String,
+    },
     Ended,
 }
 

@@ -24,6 +24,8 @@ use crate::live::DeployedConfig;
 /// Customer messages allowed per second on one chat, and the burst above it.
 const MESSAGES_PER_SECOND: u32 = 5;
 const MESSAGE_BURST: f64 = 20.0;
+/// Position updates to waiting customers go out at most this often.
+const POSITION_PERIOD_MS: i64 = 1_000;
 /// Connect's limit on a contact's attributes.
 const MAX_ATTRIBUTE_BYTES: usize = 32 * 1024;
 
@@ -76,6 +78,8 @@ pub(crate) struct LiveContact {
     pub tokens_at: i64,
     pub connected_at: Option<i64>,
     pub ended_at: Option<i64>,
+    /// The last position told to the customer, so unchanged ones are not repeated.
+    pub told_position: Option<usize>,
 }
 
 /// How a contact enters a queue: its priority, its time adjustment (plus `waited`
@@ -304,6 +308,7 @@ impl Owner {
                 tokens_at: now,
                 connected_at: None,
                 ended_at: None,
+                told_position: None,
             },
         );
         self.contact_event(
@@ -398,6 +403,44 @@ impl Owner {
             c.timer_at = Some(at);
         }
         timer
+    }
+
+    /// Tell each chat customer waiting in a queue that moved where they stand now. At
+    /// most once a second: a long line must not be walked on every batch.
+    pub(crate) fn push_positions(&mut self) {
+        let now = now_ms();
+        if self.moved.is_empty() || now < self.positions_due {
+            return;
+        }
+        self.positions_due = now + POSITION_PERIOD_MS;
+        for queue in std::mem::take(&mut self.moved) {
+            let mut tell = Vec::new();
+            let contacts = &mut self.contacts;
+            self.engine
+                .visit_line(&queue, Channel::Chat, |id, position| {
+                    let Some(c) = contacts.get_mut(id) else {
+                        return;
+                    };
+                    if c.told_position == Some(position.position) {
+                        return;
+                    }
+                    if let Some((_, tx)) = c.customer.as_ref() {
+                        c.told_position = Some(position.position);
+                        let frame = CustomerFrame::Position {
+                            position: position.position,
+                            estimated_wait_seconds: position.estimated_wait_ms / 1000,
+                        };
+                        tell.push((tx.clone(), frame));
+                    }
+                });
+            for (tx, frame) in tell {
+                self.outbox.after(move |durable| {
+                    if durable {
+                        let _ = tx.try_send(frame);
+                    }
+                });
+            }
+        }
     }
 
     /// Remember that a contact changed: its state is made durable with this batch.
@@ -613,6 +656,7 @@ impl Owner {
         };
         match result {
             Ok(()) => {
+                self.moved.insert(queue.to_string());
                 let c = self.contacts.get_mut(id).expect("exists");
                 c.stage = Stage::Queued;
                 c.record.queue = Some(QueueInfo {
@@ -759,6 +803,10 @@ impl Owner {
             .map(CustomerFrame::Message)
             .collect();
         c.customer = Some((session, frames.clone()));
+        c.told_position = None;
+        if let Some(q) = c.record.queue.as_ref().filter(|_| c.stage == Stage::Queued) {
+            self.moved.insert(q.name.clone());
+        }
         self.outbox.after(move |_| {
             for frame in missed {
                 let _ = frames.try_send(frame);
@@ -859,6 +907,13 @@ impl Owner {
             Stage::Queued | Stage::Offered(_) | Stage::Connected(_)
         ) {
             let _ = self.engine.end(now, id);
+        }
+        // Leaving the line moves everyone behind.
+        if let (Stage::Queued | Stage::Offered(_), Some(q)) = (
+            &stage,
+            self.contacts.get(id).and_then(|c| c.record.queue.as_ref()),
+        ) {
+            self.moved.insert(q.name.clone());
         }
         if let Some(agent) = stage.agent() {
             self.send_agent(agent, AgentFrame::ContactEnded { contact: id.into() });

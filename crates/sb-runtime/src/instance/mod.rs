@@ -61,6 +61,11 @@ pub(crate) struct Owner {
     commands: mpsc::WeakSender<Command>,
     /// Contacts changed since the last flush; their state goes to the `live` stream.
     dirty: BTreeSet<String>,
+    /// Queues whose line moved since the last flush: their chat customers hear where
+    /// they stand now.
+    moved: BTreeSet<String>,
+    /// When positions may next be pushed.
+    positions_due: i64,
     store: Arc<dyn Store>,
     ready: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -94,6 +99,8 @@ pub fn start(
         outbox: Outbox::start(log),
         commands: tx.downgrade(),
         dirty: BTreeSet::new(),
+        moved: BTreeSet::new(),
+        positions_due: 0,
         store,
         ready: ready.clone(),
     };
@@ -137,6 +144,7 @@ impl Owner {
                 Ok(()) = config_changes.changed() => self.take_config(),
             }
             self.persist_dirty();
+            self.push_positions();
             self.outbox.flush();
         }
     }
@@ -144,10 +152,9 @@ impl Owner {
     fn next_deadline(&self) -> Option<i64> {
         let flow = self.timers.first().map(|t| t.0);
         let routing = self.engine.next_timer();
-        match (flow, routing) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        // Positions held back by the once-a-second limit still go out.
+        let positions = (!self.moved.is_empty()).then_some(self.positions_due);
+        [flow, routing, positions].into_iter().flatten().min()
     }
 
     fn fire_due(&mut self) {

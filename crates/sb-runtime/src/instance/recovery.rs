@@ -135,6 +135,7 @@ impl Owner {
                     tokens_at: now,
                     connected_at: p.connected_at,
                     ended_at: p.ended_at,
+                    told_position: None,
                 },
             );
             if let Some(at) = p.timer_at {

@@ -510,3 +510,48 @@ fn contacts_survive_kill_9() {
         assert_eq!(live_stage(&server, &dana, &queued.0).await, "connected");
     });
 }
+
+#[test]
+fn waiting_customers_hear_their_place_in_line() {
+    let data = tempfile::tempdir().unwrap();
+    let spec = steady_acme();
+    assert!(run(&[
+        "apply",
+        spec.path().to_str().unwrap(),
+        "--data",
+        data.path().to_str().unwrap()
+    ])
+    .status
+    .success());
+    let website = credential(data.path(), "website", "Integration");
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        let mut customers = Vec::new();
+        for name in ["Ana", "Ben"] {
+            let (_, chat) =
+                post(&server, "/v1/chat", &website, json!({"display_name": name})).await;
+            let (id, token) = (
+                chat["contact_id"].as_str().unwrap().to_string(),
+                chat["participant_token"].as_str().unwrap().to_string(),
+            );
+            let mut socket = connect(&server, &format!("/v1/chat/ws?contact={id}"), &token)
+                .await
+                .unwrap();
+            expect(&mut socket, says("For billing, press 3")).await;
+            send(&mut socket, json!({"type": "message", "text": "3"})).await;
+            customers.push(socket);
+        }
+        let ana = expect(&mut customers[0], is("position")).await;
+        assert_eq!(ana["position"], 1);
+        let ben = expect(&mut customers[1], is("position")).await;
+        assert_eq!(ben["position"], 2);
+        assert!(
+            ben["estimated_wait_seconds"].as_i64().unwrap()
+                > ana["estimated_wait_seconds"].as_i64().unwrap()
+        );
+        // Ana gives up; Ben moves up.
+        send(&mut customers[0], json!({"type": "disconnect"})).await;
+        let ben = expect(&mut customers[1], is("position")).await;
+        assert_eq!(ben["position"], 1, "the line moved");
+    });
+}
