@@ -33,7 +33,9 @@ CREATE TABLE IF NOT EXISTS events (
     kind    TEXT NOT NULL,
     payload TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_by_key ON events (key, stream);
+DROP INDEX IF EXISTS events_by_key;
+CREATE INDEX IF NOT EXISTS flow_log_by_key ON events (key) WHERE stream = 'flow-log';
+CREATE INDEX IF NOT EXISTS chat_by_key ON events (key) WHERE stream = 'chat';
 CREATE TABLE IF NOT EXISTS live_contacts (
     contact_id TEXT PRIMARY KEY,
     state      TEXT NOT NULL
@@ -313,14 +315,16 @@ impl Store for SqliteStore {
         key: &str,
         limit: usize,
     ) -> Result<Vec<crate::EventRecord>, StoreError> {
+        // The stream is written into the statement (from this fixed list only) so that
+        // SQLite can use the partial index kept for it.
+        let sql = match stream {
+            "flow-log" => "SELECT seq, at_ms, stream, key, kind, payload FROM events WHERE key = ?1 AND stream = 'flow-log' ORDER BY seq LIMIT ?2",
+            "chat" => "SELECT seq, at_ms, stream, key, kind, payload FROM events WHERE key = ?1 AND stream = 'chat' ORDER BY seq LIMIT ?2",
+            other => return Err(StoreError::Corrupt(format!("no per-key index for stream '{other}'"))),
+        };
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT seq, at_ms, stream, key, kind, payload FROM events WHERE key = ?1 AND stream = ?2 ORDER BY seq LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(
-            params![key, stream, limit as i64],
-            crate::event_log::event_from_row,
-        )?;
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params![key, limit as i64], crate::event_log::event_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -218,3 +218,23 @@ mod event_log {
         writer.join();
     }
 }
+
+#[test]
+fn per_key_reads_use_their_index() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SqliteStore::open(dir.path()).unwrap());
+    let conn = rusqlite::Connection::open(dir.path().join("switchboard.db")).unwrap();
+    let plan: String = conn
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT seq FROM events WHERE key = ?1 AND stream = 'chat' ORDER BY seq",
+            ["c"],
+            |r| r.get(3),
+        )
+        .unwrap();
+    assert!(plan.contains("chat_by_key"), "{plan}");
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert!(
+        store.events_for("contact", "c", 1).is_err(),
+        "only indexed streams are read by key"
+    );
+}
