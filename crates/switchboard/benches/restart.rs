@@ -12,29 +12,10 @@ use serde_json::{json, Value};
 #[allow(dead_code)]
 mod support;
 
-use support::{block_on, run, Server};
+use support::{block_on, Server};
 
 const EVENTS: usize = 1_000_000;
 const CHATS: usize = 500;
-
-fn credential(data: &str, user: &str, role: &str) -> String {
-    let out = run(&[
-        "credential",
-        "create",
-        "--user",
-        user,
-        "--role",
-        role,
-        "--data",
-        data,
-    ]);
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_string()
-}
 
 /// Start the server and wait for `/readyz`; the time from spawn to ready.
 fn start_timed(data: &std::path::Path) -> (Server, Duration) {
@@ -61,15 +42,10 @@ fn start_timed(data: &std::path::Path) -> (Server, Duration) {
 }
 
 fn main() {
-    let data = tempfile::tempdir().unwrap();
-    let d = data.path().to_str().unwrap();
     // Chats wait at the menu: see `steady_acme`.
-    let spec = support::steady_acme();
-    assert!(run(&["apply", spec.path().to_str().unwrap(), "--data", d])
-        .status
-        .success());
-    let website = credential(d, "website", "Integration");
-    let analyst = credential(d, "frank", "Analyst");
+    let data = support::steady_deployment();
+    let website = support::credential(data.path(), "website", "Integration");
+    let analyst = support::credential(data.path(), "frank", "Analyst");
 
     // A long history: one million contact events, through the real event-log writer.
     let (log, writer) = sb_store::EventLog::start(data.path()).unwrap();

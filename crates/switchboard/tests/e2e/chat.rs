@@ -15,26 +15,6 @@ use crate::support::*;
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-fn credential(data: &std::path::Path, user: &str, role: &str) -> String {
-    let out = run(&[
-        "credential",
-        "create",
-        "--user",
-        user,
-        "--role",
-        role,
-        "--data",
-        data.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
 fn tls(server: &Server) -> tokio_tungstenite::Connector {
     let mut roots = rustls::RootCertStore::empty();
     let pem = std::fs::read(&server.ca).unwrap();
@@ -122,15 +102,7 @@ async fn get(server: &Server, path: &str, token: &str) -> (u16, Value) {
 
 #[test]
 fn a_chat_from_flow_to_agent_to_record() {
-    let data = tempfile::tempdir().unwrap();
-    let spec = steady_acme();
-    let applied = run(&[
-        "apply",
-        spec.path().to_str().unwrap(),
-        "--data",
-        data.path().to_str().unwrap(),
-    ]);
-    assert!(applied.status.success(), "{}", text(&applied));
+    let data = steady_deployment();
     let carol = credential(data.path(), "carol", "Agent");
     let website = credential(data.path(), "website", "Integration");
     let analyst = credential(data.path(), "frank", "Analyst");
@@ -328,16 +300,7 @@ fn a_chat_from_flow_to_agent_to_record() {
 
 #[test]
 fn tasks_are_routed_and_agents_are_checked() {
-    let data = tempfile::tempdir().unwrap();
-    let spec = steady_acme();
-    assert!(run(&[
-        "apply",
-        spec.path().to_str().unwrap(),
-        "--data",
-        data.path().to_str().unwrap()
-    ])
-    .status
-    .success());
+    let data = steady_deployment();
     let website = credential(data.path(), "website", "Integration");
     let stranger = credential(data.path(), "mallory", "Agent");
     let supervisor = credential(data.path(), "dana", "Supervisor");
@@ -384,16 +347,7 @@ async fn live_stage(server: &Server, token: &str, contact: &str) -> String {
 
 #[test]
 fn contacts_survive_kill_9() {
-    let data = tempfile::tempdir().unwrap();
-    let spec = steady_acme();
-    assert!(run(&[
-        "apply",
-        spec.path().to_str().unwrap(),
-        "--data",
-        data.path().to_str().unwrap()
-    ])
-    .status
-    .success());
+    let data = steady_deployment();
     let website = credential(data.path(), "website", "Integration");
     let carol = credential(data.path(), "carol", "Agent");
     let dana = credential(data.path(), "dana", "Supervisor");
@@ -513,16 +467,7 @@ fn contacts_survive_kill_9() {
 
 #[test]
 fn waiting_customers_hear_their_place_in_line() {
-    let data = tempfile::tempdir().unwrap();
-    let spec = steady_acme();
-    assert!(run(&[
-        "apply",
-        spec.path().to_str().unwrap(),
-        "--data",
-        data.path().to_str().unwrap()
-    ])
-    .status
-    .success());
+    let data = steady_deployment();
     let website = credential(data.path(), "website", "Integration");
     let server = Server::start(data.path(), &[]);
     block_on(async {

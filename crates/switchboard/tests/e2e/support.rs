@@ -97,6 +97,41 @@ pub(crate) fn steady_acme() -> tempfile::TempDir {
     spec
 }
 
+/// A fresh data directory with the steady sample applied.
+pub(crate) fn steady_deployment() -> tempfile::TempDir {
+    let data = tempfile::tempdir().unwrap();
+    let spec = steady_acme();
+    let applied = run(&[
+        "apply",
+        spec.path().to_str().unwrap(),
+        "--data",
+        data.path().to_str().unwrap(),
+    ]);
+    assert!(applied.status.success(), "{}", text(&applied));
+    data
+}
+
+/// Issue an API credential with the CLI; its token.
+pub(crate) fn credential(data: &Path, user: &str, role: &str) -> String {
+    let out = run(&[
+        "credential",
+        "create",
+        "--user",
+        user,
+        "--role",
+        role,
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
 pub(crate) fn replace_in(path: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(path).unwrap();
     assert!(text.contains(from), "{} lacks {from:?}", path.display());
