@@ -39,8 +39,8 @@ impl Env for BenchEnv {
     fn prompt_exists(&self, _: &str) -> bool {
         true
     }
-    fn function_exists(&self, _: &str) -> bool {
-        true
+    fn function_named(&self, reference: &str) -> Option<String> {
+        Some(reference.to_string())
     }
     fn metric(&self, _: &str, _: &str) -> Option<f64> {
         Some(1.0)

@@ -88,33 +88,89 @@ pub fn support(action_type: &str) -> ActionSupport {
         })
 }
 
-/// Whether a flow of `flow_type` may contain an action of `action_type`, following
-/// Connect's block availability per flow type: queue-only, module-only and
-/// contact-routing actions are refused where Connect refuses them.
-pub fn allowed_in(flow_type: FlowType, action_type: &str) -> bool {
+/// Flow types where an action may appear, per Connect's block pages ("Flow types") and
+/// the flow-language reference ("Restrictions"). Types not listed here run in every
+/// flow type (Connect lists them as "All flows": Loop, Compare, attributes, Lambda...).
+/// Modules share the inbound flow's palette (Connect builds them from it).
+const FLOW_TYPES_BY_ACTION: &[(&str, &[FlowType])] = {
     use FlowType::*;
-    let routes_contact = matches!(
-        action_type,
-        "TransferContactToQueue" | "TransferContactToAgent" | "CreateCallbackContact"
-    );
-    match action_type {
-        "DequeueContactAndTransferToQueue" => flow_type == CustomerQueue,
-        "EndFlowModuleExecution" => flow_type == Module,
-        _ => match flow_type {
-            CustomerWhisper | AgentWhisper | OutboundWhisper | CustomerHold | AgentHold => {
-                !routes_contact
-                    && !matches!(
-                        action_type,
-                        "GetParticipantInput"
-                            | "TransferToFlow"
-                            | "Wait"
-                            | "UpdateContactTargetQueue"
-                    )
-            }
-            CustomerQueue => !routes_contact || action_type == "CreateCallbackContact",
-            ContactFlow | AgentTransfer | QueueTransfer | Module => true,
-        },
-    }
+    // Inbound, both transfer flows: where a contact is routed from.
+    const ROUTING: &[FlowType] = &[ContactFlow, AgentTransfer, QueueTransfer, Module];
+    // The same, plus the customer queue flow.
+    const ROUTING_AND_QUEUE: &[FlowType] = &[
+        ContactFlow,
+        CustomerQueue,
+        AgentTransfer,
+        QueueTransfer,
+        Module,
+    ];
+    &[
+        ("CheckHoursOfOperation", ROUTING_AND_QUEUE),
+        ("CheckMetricData", ROUTING_AND_QUEUE),
+        ("GetMetricData", ROUTING_AND_QUEUE),
+        ("DisconnectParticipant", ROUTING_AND_QUEUE),
+        ("GetParticipantInput", ROUTING_AND_QUEUE),
+        ("UpdateContactRoutingBehavior", ROUTING_AND_QUEUE),
+        ("UpdateContactRoutingCriteria", ROUTING_AND_QUEUE),
+        ("UpdateRoutingCriteria", ROUTING_AND_QUEUE),
+        ("UpdateContactCallbackNumber", ROUTING_AND_QUEUE),
+        ("CreateCallbackContact", ROUTING_AND_QUEUE),
+        ("TransferToFlow", ROUTING),
+        ("UpdateContactTargetQueue", ROUTING),
+        ("TransferContactToQueue", ROUTING),
+        ("TransferContactToAgent", ROUTING),
+        ("TransferParticipantToThirdParty", ROUTING),
+        ("InvokeFlowModule", ROUTING_AND_QUEUE),
+        ("DequeueContactAndTransferToQueue", &[CustomerQueue]),
+        ("EndFlowModuleExecution", &[Module]),
+        (
+            "MessageParticipantIteratively",
+            &[CustomerQueue, CustomerHold, AgentHold],
+        ),
+        ("Wait", &[ContactFlow, CustomerQueue, Module]),
+        (
+            "MessageParticipant",
+            &[
+                ContactFlow,
+                CustomerQueue,
+                CustomerWhisper,
+                AgentWhisper,
+                OutboundWhisper,
+                AgentTransfer,
+                QueueTransfer,
+                Module,
+            ],
+        ),
+        // Set hold / whisper / customer queue / disconnect flow blocks.
+        (
+            "UpdateContactEventHooks",
+            &[
+                ContactFlow,
+                CustomerQueue,
+                OutboundWhisper,
+                AgentTransfer,
+                QueueTransfer,
+                Module,
+            ],
+        ),
+    ]
+};
+
+/// Whether a flow of `flow_type` may contain an action of `action_type`.
+pub fn allowed_in(flow_type: FlowType, action_type: &str) -> bool {
+    FLOW_TYPES_BY_ACTION
+        .iter()
+        .find(|(name, _)| *name == action_type)
+        .is_none_or(|(_, types)| types.contains(&flow_type))
+}
+
+/// The flow types an action is restricted to, for error messages; `None` when the
+/// action may appear in any flow type.
+pub fn restricted_to(action_type: &str) -> Option<&'static [FlowType]> {
+    FLOW_TYPES_BY_ACTION
+        .iter()
+        .find(|(name, _)| *name == action_type)
+        .map(|(_, types)| *types)
 }
 
 #[cfg(test)]
@@ -157,5 +213,38 @@ mod tests {
             "TransferContactToQueue"
         ));
         assert!(allowed_in(FlowType::AgentWhisper, "MessageParticipant"));
+    }
+
+    #[test]
+    fn hold_and_whisper_flows_cannot_route_or_ask() {
+        for flow_type in [
+            FlowType::CustomerHold,
+            FlowType::AgentHold,
+            FlowType::CustomerWhisper,
+            FlowType::AgentWhisper,
+        ] {
+            for action in [
+                "GetParticipantInput",
+                "TransferToFlow",
+                "CheckHoursOfOperation",
+                "UpdateContactTargetQueue",
+                "Wait",
+            ] {
+                assert!(!allowed_in(flow_type, action), "{action} in {flow_type:?}");
+            }
+            assert!(allowed_in(flow_type, "Loop"));
+            assert!(allowed_in(flow_type, "InvokeLambdaFunction"));
+        }
+        assert!(allowed_in(FlowType::AgentHold, "MessageParticipantIteratively"));
+        assert!(!allowed_in(FlowType::ContactFlow, "MessageParticipantIteratively"));
+        assert!(!allowed_in(FlowType::CustomerQueue, "TransferToFlow"));
+    }
+
+    #[test]
+    fn every_restricted_action_is_supported() {
+        for (name, types) in FLOW_TYPES_BY_ACTION {
+            assert!(SUPPORTED_ACTION_TYPES.contains(name), "{name}");
+            assert!(!types.is_empty(), "{name}");
+        }
     }
 }

@@ -63,12 +63,12 @@ pub fn arn_kind(arn: &str) -> Option<ReferenceKind> {
 }
 
 /// `arn:aws:lambda:region:account:function:NAME[:qualifier]` → NAME.
-fn lambda_name(arn: &str) -> Option<String> {
+pub fn lambda_function_name(arn: &str) -> Option<&str> {
+    if !arn.starts_with("arn:aws:lambda:") {
+        return None;
+    }
     let rest = arn.split(":function:").nth(1)?;
-    rest.split(':')
-        .next()
-        .filter(|n| !n.is_empty())
-        .map(str::to_string)
+    rest.split(':').next().filter(|n| !n.is_empty())
 }
 
 /// A name for an ARN nothing names: its kind and the first 8 characters of its id,
@@ -159,7 +159,7 @@ fn map_value(
                 .cloned()
                 .or_else(|| {
                     (kind == ReferenceKind::Function)
-                        .then(|| lambda_name(s))
+                        .then(|| lambda_function_name(s).map(str::to_string))
                         .flatten()
                 });
             let derived = found.is_none();

@@ -171,8 +171,11 @@ impl Env for StandaloneEnv {
     fn prompt_exists(&self, prompt: &str) -> bool {
         !prompt.is_empty()
     }
-    fn function_exists(&self, function: &str) -> bool {
-        !function.is_empty()
+    fn function_named(&self, reference: &str) -> Option<String> {
+        // Without an instance, a Lambda ARN stands for its function name, so
+        // `--function NAME=JSON` stubs it.
+        let name = crate::import::lambda_function_name(reference).unwrap_or(reference);
+        (!name.is_empty()).then(|| name.to_string())
     }
     fn metric(&self, _queue: &str, metric: &str) -> Option<f64> {
         self.metrics.get(metric).copied()

@@ -179,8 +179,14 @@ fn check_action(action: &crate::Action, flow_type: FlowType, at: &str, out: &mut
         out.error(
             format!("{at}.Type"),
             format!(
-                "action type {} is not allowed in a {flow_type:?} flow",
-                action.kind
+                "action type {} is not allowed in a {flow_type:?} flow (allowed in: {})",
+                action.kind,
+                catalog::restricted_to(&action.kind)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|t| format!("{t:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         );
     }

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use sb_flow::interpret::{Env, Flow};
+use sb_model::Name;
 
 use crate::InstanceSpec;
 
@@ -80,8 +81,8 @@ impl Env for SpecEnv<'_> {
         self.spec.prompts.contains_key(prompt)
     }
 
-    fn function_exists(&self, function: &str) -> bool {
-        self.spec.functions.contains_key(function)
+    fn function_named(&self, reference: &str) -> Option<String> {
+        self.spec.function_for(reference).map(Name::to_string)
     }
 
     fn metric(&self, queue: &str, metric: &str) -> Option<f64> {

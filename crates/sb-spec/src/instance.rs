@@ -131,6 +131,26 @@ impl InstanceSpec {
             quick_connects: BTreeMap::new(),
         }
     }
+
+    /// The function a flow means by `reference`: its name, one of the ARNs it declares,
+    /// or a Lambda ARN whose function name is an instance function's name. Flows can
+    /// compute the reference at run time (`$.Attributes.fn`), so this answers then too.
+    pub fn function_for(&self, reference: &str) -> Option<&Name> {
+        if let Some((name, _)) = self.functions.get_key_value(reference) {
+            return Some(name);
+        }
+        if let Some(f) = self
+            .functions
+            .values()
+            .find(|f| f.arns.iter().any(|arn| arn == reference))
+        {
+            return Some(&f.name);
+        }
+        let by_lambda_name = sb_flow::import::lambda_function_name(reference)?;
+        self.functions
+            .get_key_value(by_lambda_name)
+            .map(|(name, _)| name)
+    }
 }
 
 /// Put one file's resources into the draft, refusing a name declared twice.

@@ -39,6 +39,26 @@ fn the_sample_instance_is_valid() {
 }
 
 #[test]
+fn a_function_is_found_by_name_declared_arn_or_lambda_name() {
+    let (spec, _) = load(&acme()).unwrap_or_else(|p| panic!("{p}"));
+    let found = |r: &str| spec.function_for(r).map(|n| n.to_string());
+    let lookup = Some("customer-lookup".to_string());
+    assert_eq!(found("customer-lookup"), lookup);
+    assert_eq!(
+        found("arn:aws:lambda:us-east-1:123456789012:function:acme-customer-lookup"),
+        lookup
+    );
+    // Another account's ARN whose function name matches an instance function.
+    assert_eq!(
+        found("arn:aws:lambda:eu-west-1:999999999999:function:customer-lookup:prod"),
+        lookup
+    );
+    assert_eq!(found("arn:aws:lambda:eu-west-1:1:function:unknown"), None);
+    assert_eq!(found("arn:aws:connect:eu-west-1:1:instance/x/function:customer-lookup"), None);
+    assert_eq!(found(""), None);
+}
+
+#[test]
 fn a_broken_reference_names_the_file_and_the_reference() {
     let mut b = acme();
     edit(

@@ -141,10 +141,12 @@ impl<'a> Machine<'a> {
                 Control::Finish(outcome) => {
                     self.run.finished = true;
                     self.run.waiting = None;
+                    self.run.waiting_since_ms = None;
                     return self.step(Next::Done(outcome));
                 }
                 Control::Wait(waiting, next) => {
                     self.run.waiting = Some(waiting);
+                    self.run.waiting_since_ms = Some(self.env.now_ms());
                     return self.step(next);
                 }
                 Control::Goto(identifier) => {
@@ -196,6 +198,7 @@ impl<'a> Machine<'a> {
             kind: action.kind.clone(),
             branch,
             parameters,
+            duration_ms: 0,
         });
     }
 
@@ -342,7 +345,10 @@ impl<'a> Machine<'a> {
             _ => return None,
         };
         self.run.waiting = None;
+        let waited_since = self.run.waiting_since_ms.take();
         if self.tracing {
+            let duration_ms = waited_since
+                .map_or(0, |since| self.env.now_ms().saturating_sub(since).max(0) as u64);
             let label = if self.branch.is_empty() {
                 "end".into()
             } else {
@@ -354,6 +360,7 @@ impl<'a> Machine<'a> {
                 kind: action.kind.clone(),
                 branch: label,
                 parameters: Value::Null,
+                duration_ms,
             });
         }
         Some(control)
@@ -851,13 +858,13 @@ impl<'a> Machine<'a> {
     }
 
     fn invoke_function(&mut self, action: &Action) -> Control {
-        let function = resolve(
+        let reference = resolve(
             self.contact,
             param(action, "LambdaFunctionARN").unwrap_or_default(),
         );
-        if !self.env.function_exists(&function) {
+        let Some(function) = self.env.function_named(&reference) else {
             return self.error(action, "NoMatchingError");
-        }
+        };
         let parameters = action
             .parameters
             .get("LambdaInvocationAttributes")

@@ -78,13 +78,20 @@ pub trait Env {
     fn queue_exists(&self, queue: &str) -> bool;
     fn agent_exists(&self, agent: &str) -> bool;
     fn prompt_exists(&self, prompt: &str) -> bool;
-    fn function_exists(&self, function: &str) -> bool;
+    /// The instance function a flow's reference (a name, or an ARN, possibly
+    /// computed at run time) stands for; `None` if there is none.
+    fn function_named(&self, reference: &str) -> Option<String>;
     /// A real-time metric by the flow language's name (`NumberOfAgentsAvailable`,
     /// `NumberOfContactsInQueue`, `OldestContactInQueueAgeSeconds`, ...) for a queue.
     fn metric(&self, queue: &str, metric: &str) -> Option<f64>;
     /// Whether to record each executed action in [`Step::trace`].
     fn tracing(&self) -> bool {
         false
+    }
+    /// The current time in Unix milliseconds, used only to say how long an action
+    /// waited (flow logs); 0 where time does not matter.
+    fn now_ms(&self) -> i64 {
+        0
     }
 }
 
@@ -256,6 +263,10 @@ pub struct Executed {
     pub branch: String,
     /// Parameters as resolved; values of sensitive attributes are redacted.
     pub parameters: Value,
+    /// How long the action took, from its start to its branch: 0 for actions that
+    /// decide at once, the wait for actions that wait for input, a function or a timer.
+    #[serde(default)]
+    pub duration_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

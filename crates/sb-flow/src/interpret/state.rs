@@ -12,6 +12,9 @@ pub struct FlowRun {
     pub action: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting: Option<Waiting>,
+    /// When the current wait began (Unix ms), for the action's duration in flow logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_since_ms: Option<i64>,
     /// Where each active module returns to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub modules: Vec<ModuleReturn>,
@@ -56,6 +59,7 @@ impl FlowRun {
             flow: flow.to_string(),
             action: String::new(),
             waiting: None,
+            waiting_since_ms: None,
             modules: Vec::new(),
             depth: 0,
             loops: BTreeMap::new(),

@@ -11,6 +11,7 @@ struct TestEnv {
     flows: HashMap<String, Flow>,
     open: bool,
     metrics: HashMap<String, f64>,
+    now_ms: std::cell::Cell<i64>,
 }
 
 impl TestEnv {
@@ -40,14 +41,17 @@ impl Env for TestEnv {
     fn prompt_exists(&self, prompt: &str) -> bool {
         prompt == "Greeting"
     }
-    fn function_exists(&self, function: &str) -> bool {
-        function == "lookup"
+    fn function_named(&self, reference: &str) -> Option<String> {
+        (reference == "lookup").then(|| reference.to_string())
     }
     fn metric(&self, _queue: &str, metric: &str) -> Option<f64> {
         self.metrics.get(metric).copied()
     }
     fn tracing(&self) -> bool {
         true
+    }
+    fn now_ms(&self) -> i64 {
+        self.now_ms.get()
     }
 }
 
@@ -246,6 +250,34 @@ fn trace_names_each_action_and_branch() {
         ]
     );
     assert_eq!(step.next, Next::Done(Outcome::Disconnected));
+}
+
+#[test]
+fn a_waiting_action_logs_how_long_it_waited() {
+    let env = env(true);
+    env.now_ms.set(1_000);
+    let mut run = FlowRun::start("Main");
+    let mut c = contact();
+    let step = resume(&env, &mut run, &mut c, Input::Begin);
+    let lookup = step.trace.last().expect("trace");
+    assert_eq!((lookup.identifier.as_str(), lookup.branch.as_str()), ("lookup", "wait"));
+    assert_eq!(lookup.duration_ms, 0);
+    // The function answers 240 ms later: the lookup's entry carries the wait; the
+    // actions after it decide at once.
+    env.now_ms.set(1_240);
+    let answer = FunctionResult::Ok {
+        response: json!({"tier": "gold"}),
+    };
+    let step = resume(&env, &mut run, &mut c, Input::FunctionResult { result: answer });
+    let timed: Vec<(&str, u64)> = step
+        .trace
+        .iter()
+        .map(|e| (e.identifier.as_str(), e.duration_ms))
+        .collect();
+    assert_eq!(timed, [("lookup", 240), ("save", 0), ("menu", 0)]);
+    // The pending wait's start survives serialisation (a restart mid-wait).
+    let restored: FlowRun = serde_json::from_str(&serde_json::to_string(&run).unwrap()).unwrap();
+    assert_eq!(restored.waiting_since_ms, Some(1_240));
 }
 
 #[test]

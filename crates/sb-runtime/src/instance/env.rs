@@ -2,6 +2,7 @@
 //! version, and live queue figures from the routing engine.
 
 use sb_flow::interpret::{Env, Flow};
+use sb_model::Name;
 use sb_routing::Engine;
 
 use crate::live::DeployedConfig;
@@ -15,6 +16,9 @@ pub(crate) struct RuntimeEnv<'a> {
 impl Env for RuntimeEnv<'_> {
     fn flow(&self, name: &str) -> Option<&Flow> {
         self.config.flows.get(name)
+    }
+    fn now_ms(&self) -> i64 {
+        self.now.as_millisecond()
     }
     fn hours_open(&self, hours: &str) -> Option<bool> {
         self.config
@@ -36,8 +40,8 @@ impl Env for RuntimeEnv<'_> {
     fn prompt_exists(&self, prompt: &str) -> bool {
         self.config.spec.prompts.contains_key(prompt)
     }
-    fn function_exists(&self, function: &str) -> bool {
-        self.config.spec.functions.contains_key(function)
+    fn function_named(&self, reference: &str) -> Option<String> {
+        self.config.spec.function_for(reference).map(Name::to_string)
     }
     fn metric(&self, queue: &str, metric: &str) -> Option<f64> {
         let m = self.engine.queue_metrics(queue)?;
