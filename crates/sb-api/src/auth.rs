@@ -44,6 +44,19 @@ const ENDPOINT_ACTIONS: &[(&str, &str, Action)] = &[
         "/v1/contacts/{contact}/flow-logs",
         Action::ContactRead,
     ),
+    ("GET", "/v1/streams", Action::StreamRead),
+    ("GET", "/v1/streams/{stream}", Action::StreamRead),
+    ("GET", "/v1/streams/{stream}/subscribe", Action::StreamRead),
+    (
+        "GET",
+        "/v1/streams/{stream}/checkpoints/{consumer}",
+        Action::StreamRead,
+    ),
+    (
+        "PUT",
+        "/v1/streams/{stream}/checkpoints/{consumer}",
+        Action::StreamCheckpoint,
+    ),
 ];
 
 /// Endpoints a customer reaches with a participant token instead of a credential:

@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{endpoint_actions, require_credential};
-use crate::routes::{config, contacts, ops};
+use crate::routes::{config, contacts, ops, streams};
 use crate::telemetry::observe;
 use crate::tls::{self, TlsSource};
 
@@ -45,7 +45,8 @@ pub struct AppState {
         (name = "operations", description = "Probes, metrics and this description"),
         (name = "configuration", description = "Instance specs as code: plan, apply, rollback, history"),
         (name = "contacts", description = "Chats, tasks and contact records"),
-        (name = "agents", description = "Agent sessions and live agent state")
+        (name = "agents", description = "Agent sessions and live agent state"),
+        (name = "streams", description = "Durable event streams: read by position, long-poll, subscribe, checkpoint")
     )
 )]
 struct ApiDoc;
@@ -74,6 +75,10 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(contacts::get_contact))
         .routes(routes!(contacts::explain))
         .routes(routes!(contacts::flow_logs))
+        .routes(routes!(streams::list_streams))
+        .routes(routes!(streams::read_stream))
+        .routes(routes!(streams::subscribe))
+        .routes(routes!(streams::get_checkpoint, streams::put_checkpoint))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_credential,
@@ -116,7 +121,13 @@ fn declare_security(api: &mut utoipa::openapi::OpenApi) {
         ),
     );
     for (path, item) in api.paths.paths.iter_mut() {
-        for (method, operation) in [("GET", item.get.as_mut()), ("POST", item.post.as_mut())] {
+        let operations = [
+            ("GET", item.get.as_mut()),
+            ("POST", item.post.as_mut()),
+            ("PUT", item.put.as_mut()),
+            ("DELETE", item.delete.as_mut()),
+        ];
+        for (method, operation) in operations {
             let Some(operation) = operation else { continue };
             let Some((_, _, action)) =
                 endpoint_actions().find(|(m, p, _)| *m == method && p == path)

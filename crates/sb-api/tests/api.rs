@@ -338,3 +338,220 @@ async fn the_openapi_document_lists_every_endpoint_with_its_action() {
         "no undeclared endpoint"
     );
 }
+
+mod streams {
+    use super::*;
+
+    async fn deployed() -> (Fixture, String) {
+        let f = Fixture::new().await;
+        let admin = f.token(Role::Admin);
+        let body = json!({ "bundle": acme(), "expect_version": 0 }).to_string();
+        let (status, reply) = f
+            .call("POST", "/v1/config/apply", Some(&admin), Some(body))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+        (f, admin)
+    }
+
+    async fn create_task(f: &Fixture, token: &str, name: &str) -> String {
+        let body = json!({"name": name, "flow": "Main IVR"}).to_string();
+        let (status, reply) = f.call("POST", "/v1/tasks", Some(token), Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+        reply["contact_id"].as_str().unwrap().to_string()
+    }
+
+    #[tokio::test]
+    async fn contact_events_are_read_by_position_and_resumed_from_a_checkpoint() {
+        let (f, admin) = deployed().await;
+        let analyst = f.token(Role::Analyst);
+        let first = create_task(&f, &admin, "first").await;
+        let (status, page) = f
+            .call(
+                "GET",
+                "/v1/streams/contact-events?limit=1000",
+                Some(&analyst),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let events = page["events"].as_array().unwrap();
+        let kinds: Vec<&str> = events
+            .iter()
+            .filter(|e| e["key"] == first.as_str())
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(&kinds[..2], ["INITIATED", "CONNECTED_TO_SYSTEM"], "{page}");
+        let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "ordered: {seqs:?}");
+        assert!(events.iter().all(|e| e["stream"] == "contact-events"));
+        let next = page["next_after"].as_u64().unwrap();
+        assert_eq!(next, *seqs.last().unwrap());
+
+        // Save where we got to, make more, and resume from the checkpoint.
+        let body = json!({ "seq": next }).to_string();
+        let (status, saved) = f
+            .call(
+                "PUT",
+                "/v1/streams/contact-events/checkpoints/etl-1",
+                Some(&analyst),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{saved}");
+        let second = create_task(&f, &admin, "second").await;
+        let (_, resumed) = f
+            .call(
+                "GET",
+                "/v1/streams/contact-events?checkpoint=etl-1",
+                Some(&analyst),
+                None,
+            )
+            .await;
+        let resumed = resumed["events"].as_array().unwrap();
+        assert!(!resumed.is_empty());
+        assert!(resumed.iter().all(|e| e["seq"].as_u64().unwrap() > next));
+        assert_eq!(resumed[0]["key"], second.as_str());
+        assert_eq!(resumed[0]["type"], "INITIATED");
+    }
+
+    #[tokio::test]
+    async fn a_long_poll_returns_as_soon_as_an_event_is_durable() {
+        let (f, admin) = deployed().await;
+        let (_, page) = f
+            .call(
+                "GET",
+                "/v1/streams/contact-events?limit=1000",
+                Some(&admin),
+                None,
+            )
+            .await;
+        let head = page["next_after"].as_u64().unwrap();
+        let started = std::time::Instant::now();
+        let path = format!("/v1/streams/contact-events?after={head}&wait_seconds=20");
+        let poll = f.call("GET", &path, Some(&admin), None);
+        let (polled, contact) = tokio::join!(poll, async {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            create_task(&f, &admin, "wake").await
+        });
+        let (status, body) = polled;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["events"][0]["key"], contact.as_str(), "{body}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "the poll woke on the event, not at its time limit"
+        );
+        // Nothing new: a short wait comes back empty with the position unchanged.
+        let after = body["next_after"].as_u64().unwrap();
+        let (_, empty) = f
+            .call(
+                "GET",
+                &format!("/v1/streams/agent-events?after={after}&wait_seconds=1"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(empty["events"], json!([]));
+        assert_eq!(empty["next_after"], after);
+    }
+
+    #[tokio::test]
+    async fn bad_stream_requests_get_clear_errors() {
+        let (f, admin) = deployed().await;
+        create_task(&f, &admin, "old").await;
+        let cases = [
+            (
+                "GET",
+                "/v1/streams/chat",
+                StatusCode::NOT_FOUND,
+                "no stream named 'chat'",
+            ),
+            (
+                "GET",
+                "/v1/streams/contact-events?limit=0",
+                StatusCode::BAD_REQUEST,
+                "limit",
+            ),
+            (
+                "GET",
+                "/v1/streams/contact-events?wait_seconds=99",
+                StatusCode::BAD_REQUEST,
+                "wait_seconds",
+            ),
+            (
+                "GET",
+                "/v1/streams/contact-events?checkpoint=nobody",
+                StatusCode::NOT_FOUND,
+                "no checkpoint",
+            ),
+            (
+                "GET",
+                "/v1/streams/contact-events/checkpoints/..%2Fx",
+                StatusCode::BAD_REQUEST,
+                "consumer name",
+            ),
+        ];
+        for (method, path, status, says) in cases {
+            let (got, body) = f.call(method, path, Some(&admin), None).await;
+            assert_eq!(got, status, "{path}: {body}");
+            assert!(
+                body["error"]["message"].as_str().unwrap().contains(says),
+                "{path}: {body}"
+            );
+        }
+        let (got, body) = f
+            .call(
+                "PUT",
+                "/v1/streams/contact-events/checkpoints/etl",
+                Some(&admin),
+                Some(json!({"seq": 1_000_000_000}).to_string()),
+            )
+            .await;
+        assert_eq!(got, StatusCode::BAD_REQUEST, "{body}");
+
+        // Retention removes the oldest: asking for them names the earliest position.
+        let removed = f
+            .store
+            .trim_stream(sb_store::PublicStream::ContactEvents, i64::MAX)
+            .unwrap();
+        assert!(removed >= 2);
+        let (got, body) = f
+            .call(
+                "GET",
+                "/v1/streams/contact-events?after=0",
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(got, StatusCode::GONE, "{body}");
+        assert_eq!(body["error"]["code"], "before_retention");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("earliest available is after="));
+        let (got, _) = f
+            .call(
+                "GET",
+                "/v1/streams/contact-events/subscribe?after=0",
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(got, StatusCode::GONE);
+    }
+
+    #[tokio::test]
+    async fn only_roles_that_consume_data_read_streams() {
+        let (f, _) = deployed().await;
+        for (role, status) in [
+            (Role::Agent, StatusCode::FORBIDDEN),
+            (Role::Auditor, StatusCode::FORBIDDEN),
+            (Role::Integration, StatusCode::OK),
+        ] {
+            let token = f.token(role);
+            let (got, body) = f
+                .call("GET", "/v1/streams/agent-events", Some(&token), None)
+                .await;
+            assert_eq!(got, status, "{role:?}: {body}");
+        }
+    }
+}

@@ -235,8 +235,14 @@ mod tests {
             assert!(allowed_in(flow_type, "Loop"));
             assert!(allowed_in(flow_type, "InvokeLambdaFunction"));
         }
-        assert!(allowed_in(FlowType::AgentHold, "MessageParticipantIteratively"));
-        assert!(!allowed_in(FlowType::ContactFlow, "MessageParticipantIteratively"));
+        assert!(allowed_in(
+            FlowType::AgentHold,
+            "MessageParticipantIteratively"
+        ));
+        assert!(!allowed_in(
+            FlowType::ContactFlow,
+            "MessageParticipantIteratively"
+        ));
         assert!(!allowed_in(FlowType::CustomerQueue, "TransferToFlow"));
     }
 

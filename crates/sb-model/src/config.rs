@@ -20,6 +20,31 @@ pub struct InstanceSettings {
     pub chat_message_max_chars: u32,
     #[serde(default = "default_task_expiry_days")]
     pub task_expiry_days: u32,
+    /// How long each event stream keeps its events, in days.
+    #[serde(default)]
+    pub stream_retention_days: StreamRetention,
+}
+
+/// Days each public event stream is kept (1 to 3650). Contact records themselves stay
+/// searchable regardless; this trims only the stream of their changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamRetention {
+    pub contact_events: u32,
+    pub agent_events: u32,
+    pub contact_records: u32,
+    pub flow_logs: u32,
+}
+
+impl Default for StreamRetention {
+    fn default() -> Self {
+        StreamRetention {
+            contact_events: 7,
+            agent_events: 7,
+            contact_records: 30,
+            flow_logs: 30,
+        }
+    }
 }
 
 fn default_chat_message_limit() -> u32 {

@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod functions;
 pub mod instance;
 pub mod live;
+pub mod retention;
 
 pub use deploy::{Applied, DeployError, Deployer, PlanOutcome};
 pub use functions::FunctionInvoker;

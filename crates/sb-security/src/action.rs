@@ -15,10 +15,14 @@ pub enum Action {
     AgentList,
     ContactRead,
     RoutingExplain,
+    StreamRead,
+    StreamCheckpoint,
+    MetricsGetCurrent,
+    MetricsGetHistorical,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 17] = [
         Action::ConfigPlan,
         Action::ConfigApply,
         Action::ConfigRollback,
@@ -32,6 +36,10 @@ impl Action {
         Action::AgentList,
         Action::ContactRead,
         Action::RoutingExplain,
+        Action::StreamRead,
+        Action::StreamCheckpoint,
+        Action::MetricsGetCurrent,
+        Action::MetricsGetHistorical,
     ];
 
     /// The name policies and audit records use, `service:Verb`.
@@ -50,6 +58,10 @@ impl Action {
             Action::AgentList => "agent:List",
             Action::ContactRead => "contact:Read",
             Action::RoutingExplain => "routing:Explain",
+            Action::StreamRead => "stream:Read",
+            Action::StreamCheckpoint => "stream:Checkpoint",
+            Action::MetricsGetCurrent => "metrics:GetCurrent",
+            Action::MetricsGetHistorical => "metrics:GetHistorical",
         }
     }
 
@@ -57,7 +69,11 @@ impl Action {
     pub fn is_mutating(self) -> bool {
         matches!(
             self,
-            Action::ConfigApply | Action::ConfigRollback | Action::ChatStart | Action::TaskCreate
+            Action::ConfigApply
+                | Action::ConfigRollback
+                | Action::ChatStart
+                | Action::TaskCreate
+                | Action::StreamCheckpoint
         )
     }
 }

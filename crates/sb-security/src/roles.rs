@@ -53,11 +53,23 @@ impl Role {
                     | ContactRead
                     | RoutingExplain
                     | AgentList
+                    | MetricsGetCurrent
+                    | MetricsGetHistorical
             ),
             Role::Agent => matches!(action, ApiDescribe | AgentConnect),
-            Role::Analyst => matches!(action, MetricsRead | ApiDescribe | ContactRead),
+            Role::Analyst => matches!(
+                action,
+                MetricsRead
+                    | ApiDescribe
+                    | ContactRead
+                    | StreamRead
+                    | StreamCheckpoint
+                    | MetricsGetCurrent
+                    | MetricsGetHistorical
+            ),
             Role::Auditor => matches!(action, ConfigListVersions | ConfigGetVersion | ApiDescribe),
             // A CI/CD pipeline plans and reads history; deploying takes an Admin key.
+            // Data pipelines and wallboards consume streams and metrics.
             Role::Integration => matches!(
                 action,
                 ConfigPlan
@@ -66,6 +78,10 @@ impl Role {
                     | ApiDescribe
                     | ChatStart
                     | TaskCreate
+                    | StreamRead
+                    | StreamCheckpoint
+                    | MetricsGetCurrent
+                    | MetricsGetHistorical
             ),
         }
     }

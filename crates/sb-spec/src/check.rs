@@ -187,6 +187,21 @@ fn check_instance(ctx: &mut Ctx<'_>) {
             "must be between 1 and 90 days",
         );
     }
+    let r = &settings.stream_retention_days;
+    for (stream, days) in [
+        ("contact_events", r.contact_events),
+        ("agent_events", r.agent_events),
+        ("contact_records", r.contact_records),
+        ("flow_logs", r.flow_logs),
+    ] {
+        if !(1..=3650).contains(&days) {
+            ctx.problems.error(
+                &file,
+                format!("instance.stream_retention_days.{stream}"),
+                "must be between 1 and 3650 days",
+            );
+        }
+    }
 }
 
 fn check_security(ctx: &mut Ctx<'_>) {

@@ -117,6 +117,7 @@ impl InstanceSpec {
                 default_inbound_flow: None,
                 chat_message_max_chars: 1024,
                 task_expiry_days: 7,
+                stream_retention_days: Default::default(),
             },
             security: SecuritySettings::default(),
             hours_of_operation: BTreeMap::new(),

@@ -54,7 +54,10 @@ fn a_function_is_found_by_name_declared_arn_or_lambda_name() {
         lookup
     );
     assert_eq!(found("arn:aws:lambda:eu-west-1:1:function:unknown"), None);
-    assert_eq!(found("arn:aws:connect:eu-west-1:1:instance/x/function:customer-lookup"), None);
+    assert_eq!(
+        found("arn:aws:connect:eu-west-1:1:instance/x/function:customer-lookup"),
+        None
+    );
     assert_eq!(found(""), None);
 }
 

@@ -18,6 +18,8 @@ pub enum StoreError {
     NewerSchema { found: i64, supported: i64 },
     #[error("version conflict: expected the deployed version to be {expected}, but it is {actual}; run plan again and retry")]
     Conflict { expected: u64, actual: u64 },
+    #[error(transparent)]
+    BeforeRetention(#[from] crate::streams::BeforeRetention),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 
 use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::sqlite::DATABASE_FILE;
 use crate::StoreError;
@@ -49,6 +49,7 @@ struct Append {
 #[derive(Clone)]
 pub struct EventLog {
     sender: mpsc::Sender<Append>,
+    committed: watch::Receiver<u64>,
 }
 
 pub struct EventLogWriter {
@@ -63,13 +64,16 @@ impl EventLog {
         connection.busy_timeout(std::time::Duration::from_secs(10))?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "FULL")?;
+        let newest: i64 =
+            connection.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
+        let (committed_tx, committed) = watch::channel(newest as u64);
         let (sender, receiver) = mpsc::channel::<Append>();
         let thread = std::thread::Builder::new()
             .name("event-log".into())
-            .spawn(move || write_loop(connection, receiver))
+            .spawn(move || write_loop(connection, receiver, committed_tx))
             .map_err(|e| StoreError::Corrupt(format!("cannot start the event-log writer: {e}")))?;
         Ok((
-            EventLog { sender },
+            EventLog { sender, committed },
             EventLogWriter {
                 thread: Some(thread),
             },
@@ -100,6 +104,14 @@ impl EventLog {
     }
 }
 
+impl EventLog {
+    /// The newest durable sequence number, updated after every commit: what stream
+    /// readers wait on instead of polling.
+    pub fn committed(&self) -> watch::Receiver<u64> {
+        self.committed.clone()
+    }
+}
+
 impl EventLogWriter {
     /// Wait for the writer to finish (after every `EventLog` handle is dropped).
     pub fn join(mut self) {
@@ -109,7 +121,11 @@ impl EventLogWriter {
     }
 }
 
-fn write_loop(mut connection: Connection, receiver: mpsc::Receiver<Append>) {
+fn write_loop(
+    mut connection: Connection,
+    receiver: mpsc::Receiver<Append>,
+    committed: watch::Sender<u64>,
+) {
     while let Ok(first) = receiver.recv() {
         let mut batch = vec![first];
         let mut count = batch[0].events.len();
@@ -124,6 +140,9 @@ fn write_loop(mut connection: Connection, receiver: mpsc::Receiver<Append>) {
         }
         match write_batch(&mut connection, &batch) {
             Ok(ranges) => {
+                if let Some(newest) = ranges.iter().map(|r| r.end).max().filter(|&e| e > 0) {
+                    committed.send_replace(newest - 1);
+                }
                 for (append, range) in batch.into_iter().zip(ranges) {
                     let _ = append.reply.send(Ok(range));
                 }

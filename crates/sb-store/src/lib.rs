@@ -7,6 +7,7 @@
 mod error;
 mod event_log;
 mod sqlite;
+mod streams;
 mod types;
 
 pub use error::StoreError;
@@ -14,6 +15,7 @@ pub use event_log::{
     events_after, EventLog, EventLogWriter, EventRecord, NewEvent, LIVE_STREAM, RECORD_STREAM,
 };
 pub use sqlite::{SqliteStore, DATABASE_FILE, SCHEMA_VERSION};
+pub use streams::{BeforeRetention, PublicStream, StreamPage};
 pub use types::{ConfigVersion, NewVersion, RecordFilter, StoredCredential, VersionSummary};
 
 /// Everything the rest of Switchboard keeps durably. Implementations are synchronous;
@@ -46,6 +48,25 @@ pub trait Store: Send + Sync + 'static {
         key: &str,
         limit: usize,
     ) -> Result<Vec<EventRecord>, StoreError>;
+
+    /// Up to `limit` events of a public stream after position `after`, oldest first.
+    /// A position retention already removed is [`StoreError::BeforeRetention`].
+    fn read_stream(
+        &self,
+        stream: PublicStream,
+        after: u64,
+        limit: usize,
+    ) -> Result<StreamPage, StoreError>;
+    /// Remove a stream's events older than `before_ms` (retention); returns how many.
+    fn trim_stream(&self, stream: PublicStream, before_ms: i64) -> Result<u64, StoreError>;
+    /// Remember where a named consumer got to in a stream.
+    fn save_checkpoint(
+        &self,
+        consumer: &str,
+        stream: PublicStream,
+        seq: u64,
+    ) -> Result<(), StoreError>;
+    fn checkpoint(&self, consumer: &str, stream: PublicStream) -> Result<Option<u64>, StoreError>;
 
     /// The state of every contact that had not finished, as last made durable.
     fn live_contacts(&self) -> Result<Vec<(String, String)>, StoreError>;

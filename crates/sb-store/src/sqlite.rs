@@ -6,13 +6,14 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
+use crate::streams::{BeforeRetention, PublicStream, StreamPage};
 use crate::{
     ConfigVersion, NewVersion, RecordFilter, Store, StoreError, StoredCredential, VersionSummary,
 };
 
 /// Bumped whenever the schema changes; a data directory from a newer build is refused
 /// rather than misread.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 pub const DATABASE_FILE: &str = "switchboard.db";
 
 const SCHEMA: &str = "
@@ -36,6 +37,21 @@ CREATE TABLE IF NOT EXISTS events (
 DROP INDEX IF EXISTS events_by_key;
 CREATE INDEX IF NOT EXISTS flow_log_by_key ON events (key) WHERE stream = 'flow-log';
 CREATE INDEX IF NOT EXISTS chat_by_key ON events (key) WHERE stream = 'chat';
+CREATE INDEX IF NOT EXISTS contact_events_by_seq ON events (seq) WHERE stream = 'contact';
+CREATE INDEX IF NOT EXISTS agent_events_by_seq ON events (seq) WHERE stream = 'agent';
+CREATE INDEX IF NOT EXISTS records_by_seq ON events (seq) WHERE stream = 'record';
+CREATE INDEX IF NOT EXISTS flow_logs_by_seq ON events (seq) WHERE stream = 'flow-log';
+CREATE TABLE IF NOT EXISTS stream_floors (
+    stream TEXT PRIMARY KEY,
+    floor  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS stream_checkpoints (
+    consumer   TEXT NOT NULL,
+    stream     TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (consumer, stream)
+);
 CREATE TABLE IF NOT EXISTS live_contacts (
     contact_id TEXT PRIMARY KEY,
     state      TEXT NOT NULL
@@ -328,6 +344,85 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn read_stream(
+        &self,
+        stream: PublicStream,
+        after: u64,
+        limit: usize,
+    ) -> Result<StreamPage, StoreError> {
+        let conn = self.conn();
+        let floor = stream_floor(&conn, stream)?;
+        if after < floor {
+            return Err(BeforeRetention {
+                stream,
+                after,
+                floor,
+            }
+            .into());
+        }
+        let mut stmt = conn.prepare_cached(stream.page_sql())?;
+        let rows = stmt.query_map(
+            params![after as i64, limit as i64],
+            crate::event_log::event_from_row,
+        )?;
+        Ok(StreamPage {
+            events: rows.collect::<Result<_, _>>()?,
+            floor,
+        })
+    }
+
+    fn trim_stream(&self, stream: PublicStream, before_ms: i64) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let newest_trimmed: Option<i64> = tx.query_row(
+            "SELECT MAX(seq) FROM events WHERE stream = ?1 AND at_ms < ?2",
+            params![stream.internal(), before_ms],
+            |r| r.get(0),
+        )?;
+        let Some(newest_trimmed) = newest_trimmed else {
+            return Ok(0);
+        };
+        // By position, not time, so that the stream stays a contiguous suffix even if
+        // clocks stepped back.
+        let deleted = tx.execute(
+            "DELETE FROM events WHERE stream = ?1 AND seq <= ?2",
+            params![stream.internal(), newest_trimmed],
+        )?;
+        tx.execute(
+            "INSERT INTO stream_floors (stream, floor) VALUES (?1, ?2)
+             ON CONFLICT (stream) DO UPDATE SET floor = MAX(floor, ?2)",
+            params![stream.internal(), newest_trimmed],
+        )?;
+        tx.commit()?;
+        Ok(deleted as u64)
+    }
+
+    fn save_checkpoint(
+        &self,
+        consumer: &str,
+        stream: PublicStream,
+        seq: u64,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO stream_checkpoints (consumer, stream, seq, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (consumer, stream) DO UPDATE SET seq = ?3, updated_at = ?4",
+            params![consumer, stream.name(), seq as i64, now()],
+        )?;
+        Ok(())
+    }
+
+    fn checkpoint(&self, consumer: &str, stream: PublicStream) -> Result<Option<u64>, StoreError> {
+        let seq: Option<i64> = self
+            .conn()
+            .query_row(
+                "SELECT seq FROM stream_checkpoints WHERE consumer = ?1 AND stream = ?2",
+                params![consumer, stream.name()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(seq.map(|s| s as u64))
+    }
+
     fn live_contacts(&self) -> Result<Vec<(String, String)>, StoreError> {
         let conn = self.conn();
         let mut stmt =
@@ -342,4 +437,15 @@ impl Store for SqliteStore {
             .query_row("SELECT COUNT(*) FROM credentials", [], |r| r.get(0))?;
         Ok(n as u64)
     }
+}
+
+fn stream_floor(conn: &Connection, stream: PublicStream) -> Result<u64, StoreError> {
+    let floor: Option<i64> = conn
+        .query_row(
+            "SELECT floor FROM stream_floors WHERE stream = ?1",
+            params![stream.internal()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(floor.unwrap_or(0) as u64)
 }

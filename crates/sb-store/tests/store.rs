@@ -238,3 +238,160 @@ fn per_key_reads_use_their_index() {
         "only indexed streams are read by key"
     );
 }
+
+mod streams {
+    use sb_store::{EventLog, NewEvent, PublicStream, SqliteStore, Store, StoreError};
+
+    fn event(stream: &str, key: &str, at_ms: i64) -> NewEvent {
+        NewEvent {
+            at_ms,
+            stream: stream.into(),
+            key: key.into(),
+            kind: "TEST".into(),
+            payload: "{}".into(),
+        }
+    }
+
+    /// Events on every internal stream, interleaved, at times 0..n.
+    async fn mixed_log(dir: &std::path::Path, n: i64) {
+        drop(SqliteStore::open(dir).unwrap());
+        let (log, writer) = EventLog::start(dir).unwrap();
+        for t in 0..n {
+            let stream = ["contact", "agent", "chat", "record", "live", "flow-log"][t as usize % 6];
+            log.append(vec![event(stream, &format!("k{}", t % 3), t)])
+                .await
+                .unwrap();
+        }
+        drop(log);
+        writer.join();
+    }
+
+    #[tokio::test]
+    async fn a_stream_holds_only_its_events_in_order_and_pages_by_position() {
+        let dir = tempfile::tempdir().unwrap();
+        mixed_log(dir.path(), 60).await;
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let page = store
+            .read_stream(PublicStream::ContactEvents, 0, 4)
+            .unwrap();
+        let seqs: Vec<u64> = page.events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [1, 7, 13, 19]);
+        assert!(page.events.iter().all(|e| e.event.stream == "contact"));
+        let next = store
+            .read_stream(PublicStream::ContactEvents, 19, 100)
+            .unwrap();
+        assert_eq!(next.events.len(), 6);
+        assert!(next.events.iter().all(|e| e.seq > 19));
+        let records = store
+            .read_stream(PublicStream::ContactRecords, 0, 100)
+            .unwrap();
+        assert_eq!(records.events.len(), 10);
+    }
+
+    #[tokio::test]
+    async fn retention_trims_old_events_and_names_the_earliest_position() {
+        let dir = tempfile::tempdir().unwrap();
+        mixed_log(dir.path(), 60).await;
+        let store = SqliteStore::open(dir.path()).unwrap();
+        // Agent events are at times 1, 7, 13, ...: those before 20 go.
+        let trimmed = store.trim_stream(PublicStream::AgentEvents, 20).unwrap();
+        assert_eq!(trimmed, 4);
+        let err = store
+            .read_stream(PublicStream::AgentEvents, 0, 10)
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::BeforeRetention(ref b) if b.floor == 20),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("earliest available is after=20"),
+            "{err}"
+        );
+        let page = store
+            .read_stream(PublicStream::AgentEvents, 20, 10)
+            .unwrap();
+        assert_eq!(page.events.first().map(|e| e.seq), Some(26));
+        assert_eq!(page.floor, 20);
+        // Other streams are untouched, and trimming again removes nothing new.
+        assert_eq!(
+            store
+                .read_stream(PublicStream::ContactEvents, 0, 100)
+                .unwrap()
+                .events
+                .len(),
+            10
+        );
+        assert_eq!(store.trim_stream(PublicStream::AgentEvents, 20).unwrap(), 0);
+    }
+
+    #[test]
+    fn checkpoints_are_per_consumer_and_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store
+                .checkpoint("etl", PublicStream::ContactEvents)
+                .unwrap(),
+            None
+        );
+        store
+            .save_checkpoint("etl", PublicStream::ContactEvents, 42)
+            .unwrap();
+        store
+            .save_checkpoint("etl", PublicStream::ContactEvents, 57)
+            .unwrap();
+        store
+            .save_checkpoint("wallboard", PublicStream::ContactEvents, 3)
+            .unwrap();
+        assert_eq!(
+            store
+                .checkpoint("etl", PublicStream::ContactEvents)
+                .unwrap(),
+            Some(57)
+        );
+        assert_eq!(
+            store.checkpoint("etl", PublicStream::AgentEvents).unwrap(),
+            None
+        );
+        // Durable: a new opener sees it.
+        drop(store);
+        let again = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(
+            again
+                .checkpoint("wallboard", PublicStream::ContactEvents)
+                .unwrap(),
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn stream_pages_use_their_index() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SqliteStore::open(dir.path()).unwrap());
+        let conn = rusqlite::Connection::open(dir.path().join("switchboard.db")).unwrap();
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT seq FROM events WHERE stream = 'agent' AND seq > ?1 ORDER BY seq LIMIT 10",
+                [0],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("agent_events_by_seq"), "{plan}");
+    }
+
+    #[tokio::test]
+    async fn the_log_announces_each_durable_position() {
+        let dir = tempfile::tempdir().unwrap();
+        mixed_log(dir.path(), 5).await;
+        let (log, writer) = EventLog::start(dir.path()).unwrap();
+        let mut committed = log.committed();
+        assert_eq!(*committed.borrow(), 5, "starts at the newest durable event");
+        log.append(vec![event("contact", "a", 9), event("agent", "b", 9)])
+            .await
+            .unwrap();
+        committed.changed().await.unwrap();
+        assert_eq!(*committed.borrow(), 7);
+        drop(log);
+        writer.join();
+    }
+}

@@ -1,3 +1,4 @@
 pub(crate) mod config;
 pub(crate) mod contacts;
 pub(crate) mod ops;
+pub(crate) mod streams;

@@ -347,8 +347,9 @@ impl<'a> Machine<'a> {
         self.run.waiting = None;
         let waited_since = self.run.waiting_since_ms.take();
         if self.tracing {
-            let duration_ms = waited_since
-                .map_or(0, |since| self.env.now_ms().saturating_sub(since).max(0) as u64);
+            let duration_ms = waited_since.map_or(0, |since| {
+                self.env.now_ms().saturating_sub(since).max(0) as u64
+            });
             let label = if self.branch.is_empty() {
                 "end".into()
             } else {

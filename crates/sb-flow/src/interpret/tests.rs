@@ -260,7 +260,10 @@ fn a_waiting_action_logs_how_long_it_waited() {
     let mut c = contact();
     let step = resume(&env, &mut run, &mut c, Input::Begin);
     let lookup = step.trace.last().expect("trace");
-    assert_eq!((lookup.identifier.as_str(), lookup.branch.as_str()), ("lookup", "wait"));
+    assert_eq!(
+        (lookup.identifier.as_str(), lookup.branch.as_str()),
+        ("lookup", "wait")
+    );
     assert_eq!(lookup.duration_ms, 0);
     // The function answers 240 ms later: the lookup's entry carries the wait; the
     // actions after it decide at once.
@@ -268,7 +271,12 @@ fn a_waiting_action_logs_how_long_it_waited() {
     let answer = FunctionResult::Ok {
         response: json!({"tier": "gold"}),
     };
-    let step = resume(&env, &mut run, &mut c, Input::FunctionResult { result: answer });
+    let step = resume(
+        &env,
+        &mut run,
+        &mut c,
+        Input::FunctionResult { result: answer },
+    );
     let timed: Vec<(&str, u64)> = step
         .trace
         .iter()

@@ -267,9 +267,15 @@ pub struct RuntimeHandle {
     pub(crate) tx: mpsc::Sender<Command>,
     /// Set once live contacts are recovered and the owner takes commands.
     pub(crate) ready: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub(crate) committed: tokio::sync::watch::Receiver<u64>,
 }
 
 impl RuntimeHandle {
+    /// The newest durable event-log position; changes after every commit.
+    pub fn committed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.committed.clone()
+    }
+
     /// Whether the runtime has recovered and is serving.
     pub fn is_ready(&self) -> bool {
         self.ready.load(std::sync::atomic::Ordering::Acquire)

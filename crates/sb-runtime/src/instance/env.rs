@@ -41,7 +41,10 @@ impl Env for RuntimeEnv<'_> {
         self.config.spec.prompts.contains_key(prompt)
     }
     fn function_named(&self, reference: &str) -> Option<String> {
-        self.config.spec.function_for(reference).map(Name::to_string)
+        self.config
+            .spec
+            .function_for(reference)
+            .map(Name::to_string)
     }
     fn metric(&self, queue: &str, metric: &str) -> Option<f64> {
         let m = self.engine.queue_metrics(queue)?;

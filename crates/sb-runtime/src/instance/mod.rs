@@ -79,6 +79,8 @@ pub fn start(
 ) -> RuntimeHandle {
     let (tx, rx) = mpsc::channel(4096);
     let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let committed = log.committed();
+    crate::retention::spawn(live.clone(), store.clone());
     let empty = RoutingConfig {
         queues: vec![],
         profiles: vec![],
@@ -105,7 +107,11 @@ pub fn start(
         ready: ready.clone(),
     };
     tokio::spawn(owner.run(rx));
-    RuntimeHandle { tx, ready }
+    RuntimeHandle {
+        tx,
+        ready,
+        committed,
+    }
 }
 
 impl Owner {

@@ -295,6 +295,13 @@ fn a_chat_from_flow_to_agent_to_record() {
             .iter()
             .find(|e| e["identifier"] == "menu" && e["branch"] == "condition:3");
         assert!(menu.is_some(), "the menu's branch is logged: {log}");
+        assert!(
+            log.as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["duration_ms"].is_u64()),
+            "every entry says how long its action took: {log}"
+        );
     });
 }
 

@@ -1,0 +1,344 @@
+//! Durable event streams for consumers: page by position with long-polling, subscribe
+//! with server-sent events, and keep named checkpoints (like a Kinesis consumer).
+//!
+//! Readers read the store, never the runtime: a slow consumer only lags its own
+//! cursor, and the runtime never waits on anyone.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::Stream;
+use sb_store::{EventRecord, PublicStream, StreamPage};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ApiJson};
+use crate::server::AppState;
+
+/// At most this many events per page (and per server-sent batch).
+const MAX_PAGE: usize = 1_000;
+/// The longest a long-poll waits for a first event.
+const MAX_WAIT_SECONDS: u64 = 30;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub(crate) struct PageQuery {
+    /// Return events after this position (exclusive). Default: the named checkpoint's
+    /// position if `checkpoint` is given, else 0 (the oldest retained).
+    after: Option<u64>,
+    /// Resume from this consumer's saved checkpoint.
+    checkpoint: Option<String>,
+    /// 1 to 1000; default 100.
+    limit: Option<usize>,
+    /// Long-poll: when nothing is there yet, wait up to this many seconds (0 to 30;
+    /// default 0) for the first event.
+    wait_seconds: Option<u64>,
+}
+
+/// One event as consumers see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StreamEvent {
+    /// Position in the stream; strictly increasing, also the event's unique id.
+    seq: u64,
+    /// For de-duplication by consumers (delivery is at least once).
+    id: String,
+    stream: String,
+    /// What the event is about (contact or agent id); order is kept per key.
+    key: String,
+    /// `INITIATED`, `QUEUED`, `STATE_CHANGE`, `CONTACT_RECORD`, ...
+    #[serde(rename = "type")]
+    kind: String,
+    /// RFC 3339.
+    at: String,
+    #[schema(value_type = Object)]
+    data: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StreamPageBody {
+    events: Vec<StreamEvent>,
+    /// Pass as `after` for the next page (unchanged when the page is empty).
+    next_after: u64,
+    /// Positions at or below this were removed by retention.
+    earliest_after: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StreamInfo {
+    name: &'static str,
+    description: &'static str,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct Checkpoint {
+    /// The last position the consumer processed.
+    seq: u64,
+}
+
+pub(crate) fn parse_stream(name: &str) -> Result<PublicStream, ApiError> {
+    PublicStream::parse(name).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no stream named '{name}'; streams: {}",
+            PublicStream::ALL.map(|s| s.name()).join(", ")
+        ))
+    })
+}
+
+fn event_view(stream: PublicStream, e: EventRecord) -> StreamEvent {
+    StreamEvent {
+        seq: e.seq,
+        id: format!("{}-{}", stream.name(), e.seq),
+        stream: stream.name().to_string(),
+        key: e.event.key,
+        kind: e.event.kind,
+        at: jiff::Timestamp::from_millisecond(e.event.at_ms)
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+        data: serde_json::from_str(&e.event.payload).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+async fn read_page(
+    state: &AppState,
+    stream: PublicStream,
+    after: u64,
+    limit: usize,
+) -> Result<StreamPage, ApiError> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store.read_stream(stream, after, limit))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::from)
+}
+
+async fn saved_checkpoint(
+    state: &AppState,
+    consumer: String,
+    stream: PublicStream,
+) -> Result<Option<u64>, ApiError> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store.checkpoint(&consumer, stream))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::from)
+}
+
+fn check_consumer(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "consumer name '{name}' must be 1 to 64 letters, digits, '-', '_' or '.'"
+        )))
+    }
+}
+
+/// The streams consumers can read.
+#[utoipa::path(get, path = "/v1/streams", tag = "streams",
+    responses((status = 200, body = Vec<StreamInfo>)))]
+pub(crate) async fn list_streams() -> Json<Vec<StreamInfo>> {
+    Json(
+        PublicStream::ALL
+            .into_iter()
+            .map(|s| StreamInfo {
+                name: s.name(),
+                description: match s {
+                    PublicStream::ContactEvents => "contact lifecycle events: INITIATED, CONNECTED_TO_SYSTEM, QUEUED, CONNECTED_TO_AGENT, DISCONNECTED, ...",
+                    PublicStream::AgentEvents => "agent events: LOGIN, STATE_CHANGE, DISCONNECTED, ..., ordered per agent",
+                    PublicStream::ContactRecords => "each contact record as written, and again when it changes",
+                    PublicStream::FlowLogs => "executed flow actions of contacts with flow logging on",
+                },
+            })
+            .collect(),
+    )
+}
+
+/// A page of a stream after a position. With `wait_seconds`, an empty read waits for
+/// the first new event (long-polling) instead of returning at once.
+#[utoipa::path(get, path = "/v1/streams/{stream}", tag = "streams",
+    params(("stream" = String, Path), PageQuery),
+    responses((status = 200, body = StreamPageBody),
+        (status = 404, description = "unknown stream"),
+        (status = 410, description = "the position is before retention; the error names the earliest")))]
+pub(crate) async fn read_stream(
+    State(state): State<AppState>,
+    Path(stream): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    let stream = parse_stream(&stream)?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be 1 to {MAX_PAGE}, not {limit}"
+        )));
+    }
+    let wait = query.wait_seconds.unwrap_or(0);
+    if wait > MAX_WAIT_SECONDS {
+        return Err(ApiError::BadRequest(format!(
+            "wait_seconds must be at most {MAX_WAIT_SECONDS}, not {wait}"
+        )));
+    }
+    let after = match (query.after, query.checkpoint) {
+        (Some(after), _) => after,
+        (None, Some(consumer)) => {
+            check_consumer(&consumer)?;
+            saved_checkpoint(&state, consumer.clone(), stream)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::NotFound(format!(
+                        "consumer '{consumer}' has no checkpoint in {stream}; start with after=0"
+                    ))
+                })?
+        }
+        (None, None) => 0,
+    };
+    let mut committed = state.runtime.committed();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+    let page = loop {
+        // Mark the current position seen before reading, so a commit between the read
+        // and the wait still wakes us.
+        committed.borrow_and_update();
+        let page = read_page(&state, stream, after, limit).await?;
+        if !page.events.is_empty() || wait == 0 {
+            break page;
+        }
+        match tokio::time::timeout_at(deadline, committed.changed()).await {
+            Ok(Ok(())) => continue,
+            _ => break page,
+        }
+    };
+    let next_after = page.events.last().map_or(after, |e| e.seq);
+    let earliest_after = page.floor;
+    let events = page
+        .events
+        .into_iter()
+        .map(|e| event_view(stream, e))
+        .collect();
+    Ok(Json(StreamPageBody {
+        events,
+        next_after,
+        earliest_after,
+    })
+    .into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub(crate) struct SubscribeQuery {
+    /// Start after this position; a reconnecting client's `Last-Event-ID` header wins.
+    after: Option<u64>,
+}
+
+/// Subscribe with server-sent events: every event after the position, then each new
+/// one as it becomes durable. Each SSE `id` is the event's `seq`, so a client that
+/// reconnects with `Last-Event-ID` continues exactly where it stopped.
+#[utoipa::path(get, path = "/v1/streams/{stream}/subscribe", tag = "streams",
+    params(("stream" = String, Path), SubscribeQuery),
+    responses((status = 200, description = "text/event-stream of StreamEvent"),
+        (status = 410, description = "the position is before retention")))]
+pub(crate) async fn subscribe(
+    State(state): State<AppState>,
+    Path(stream): Path<String>,
+    Query(query): Query<SubscribeQuery>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let stream = parse_stream(&stream)?;
+    let resumed = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.parse::<u64>()
+                .map_err(|_| ApiError::BadRequest(format!("Last-Event-ID '{v}' is not a position")))
+        })
+        .transpose()?;
+    let after = resumed.or(query.after).unwrap_or(0);
+    // Refuse a position before retention now, with a status, rather than mid-stream.
+    read_page(&state, stream, after, 1).await?;
+    let committed = state.runtime.committed();
+    let events = futures_util::stream::unfold(
+        (state, after, committed, Vec::<EventRecord>::new()),
+        move |(state, mut after, mut committed, mut pending)| async move {
+            loop {
+                if !pending.is_empty() {
+                    let e = pending.remove(0);
+                    after = e.seq;
+                    let view = event_view(stream, e);
+                    let event = Event::default()
+                        .id(view.seq.to_string())
+                        .event(view.kind.clone())
+                        .json_data(&view)
+                        .unwrap_or_default();
+                    return Some((Ok(event), (state, after, committed, pending)));
+                }
+                committed.borrow_and_update();
+                match read_page(&state, stream, after, MAX_PAGE).await {
+                    Ok(page) if !page.events.is_empty() => pending = page.events,
+                    Ok(_) => {
+                        if committed.changed().await.is_err() {
+                            return None;
+                        }
+                    }
+                    // Retention overtook a consumer that lagged past it: end the
+                    // stream; reconnecting gets the 410 that names the earliest.
+                    Err(_) => return None,
+                }
+            }
+        },
+    );
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// A consumer's saved position in a stream.
+#[utoipa::path(get, path = "/v1/streams/{stream}/checkpoints/{consumer}", tag = "streams",
+    params(("stream" = String, Path), ("consumer" = String, Path)),
+    responses((status = 200, body = Checkpoint), (status = 404, description = "no checkpoint saved")))]
+pub(crate) async fn get_checkpoint(
+    State(state): State<AppState>,
+    Path((stream, consumer)): Path<(String, String)>,
+) -> Result<Json<Checkpoint>, ApiError> {
+    let stream = parse_stream(&stream)?;
+    check_consumer(&consumer)?;
+    let seq = saved_checkpoint(&state, consumer.clone(), stream)
+        .await?
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "consumer '{consumer}' has no checkpoint in {stream}"
+            ))
+        })?;
+    Ok(Json(Checkpoint { seq }))
+}
+
+/// Save a consumer's position, to resume from with `?checkpoint=NAME`.
+#[utoipa::path(put, path = "/v1/streams/{stream}/checkpoints/{consumer}", tag = "streams",
+    params(("stream" = String, Path), ("consumer" = String, Path)),
+    request_body = Checkpoint,
+    responses((status = 200, body = Checkpoint)))]
+pub(crate) async fn put_checkpoint(
+    State(state): State<AppState>,
+    Path((stream, consumer)): Path<(String, String)>,
+    ApiJson(body): ApiJson<Checkpoint>,
+) -> Result<Json<Checkpoint>, ApiError> {
+    let stream = parse_stream(&stream)?;
+    check_consumer(&consumer)?;
+    let newest = *state.runtime.committed().borrow();
+    if body.seq > newest {
+        return Err(ApiError::BadRequest(format!(
+            "position {} is beyond the newest event ({newest})",
+            body.seq
+        )));
+    }
+    let store = state.store.clone();
+    let seq = body.seq;
+    tokio::task::spawn_blocking(move || store.save_checkpoint(&consumer, stream, seq))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(Json(Checkpoint { seq }))
+}
