@@ -44,6 +44,8 @@ const ENDPOINT_ACTIONS: &[(&str, &str, Action)] = &[
         "/v1/contacts/{contact}/flow-logs",
         Action::ContactRead,
     ),
+    ("GET", "/v1/metrics/current", Action::MetricsGetCurrent),
+    ("GET", "/v1/metrics/current/ws", Action::MetricsGetCurrent),
     ("GET", "/v1/streams", Action::StreamRead),
     ("GET", "/v1/streams/{stream}", Action::StreamRead),
     ("GET", "/v1/streams/{stream}/subscribe", Action::StreamRead),

@@ -14,5 +14,6 @@ pub use auth::{
     endpoint_actions, ensure_bootstrap_credential, BootstrapCredential, PARTICIPANT_ENDPOINTS,
 };
 pub use error::ApiError;
+pub use routes::metrics::RealtimeViews;
 pub use server::{build_router, serve, AppState, ServeOptions};
 pub use telemetry::install_metrics_recorder;

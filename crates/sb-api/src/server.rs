@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{endpoint_actions, require_credential};
-use crate::routes::{config, contacts, ops, streams};
+use crate::routes::{config, contacts, metrics, ops, streams};
 use crate::telemetry::observe;
 use crate::tls::{self, TlsSource};
 
@@ -33,6 +33,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Set on SIGTERM: readiness fails so load balancers stop sending new work.
     pub draining: Arc<AtomicBool>,
+    /// Real-time metric views computed for the current snapshot, shared by subscribers.
+    pub realtime_views: Arc<crate::routes::metrics::RealtimeViews>,
 }
 
 #[derive(OpenApi)]
@@ -46,6 +48,7 @@ pub struct AppState {
         (name = "configuration", description = "Instance specs as code: plan, apply, rollback, history"),
         (name = "contacts", description = "Chats, tasks and contact records"),
         (name = "agents", description = "Agent sessions and live agent state"),
+        (name = "metrics", description = "Real-time metrics with Amazon Connect's names, pulled or pushed"),
         (name = "streams", description = "Durable event streams: read by position, long-poll, subscribe, checkpoint")
     )
 )]
@@ -75,9 +78,11 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(contacts::get_contact))
         .routes(routes!(contacts::explain))
         .routes(routes!(contacts::flow_logs))
+        .routes(routes!(metrics::get_current_metrics))
+        .routes(routes!(metrics::subscribe_current_metrics))
         .routes(routes!(streams::list_streams))
         .routes(routes!(streams::read_stream))
-        .routes(routes!(streams::subscribe))
+        .routes(routes!(streams::subscribe_stream))
         .routes(routes!(streams::get_checkpoint, streams::put_checkpoint))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -36,6 +36,7 @@ impl Fixture {
             store: store.clone(),
             metrics: sb_api::install_metrics_recorder(),
             draining: Arc::new(AtomicBool::new(false)),
+            realtime_views: Default::default(),
         });
         let fixture = Fixture {
             router,

@@ -21,6 +21,7 @@ mod engine;
 mod explain;
 mod invariants;
 mod position;
+pub mod realtime;
 mod select;
 pub mod sim;
 mod types;

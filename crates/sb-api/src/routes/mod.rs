@@ -1,4 +1,5 @@
 pub(crate) mod config;
 pub(crate) mod contacts;
+pub(crate) mod metrics;
 pub(crate) mod ops;
 pub(crate) mod streams;

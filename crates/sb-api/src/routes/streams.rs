@@ -244,7 +244,7 @@ pub(crate) struct SubscribeQuery {
     params(("stream" = String, Path), SubscribeQuery),
     responses((status = 200, description = "text/event-stream of StreamEvent"),
         (status = 410, description = "the position is before retention")))]
-pub(crate) async fn subscribe(
+pub(crate) async fn subscribe_stream(
     State(state): State<AppState>,
     Path(stream): Path<String>,
     Query(query): Query<SubscribeQuery>,

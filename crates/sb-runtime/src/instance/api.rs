@@ -268,9 +268,19 @@ pub struct RuntimeHandle {
     /// Set once live contacts are recovered and the owner takes commands.
     pub(crate) ready: std::sync::Arc<std::sync::atomic::AtomicBool>,
     pub(crate) committed: tokio::sync::watch::Receiver<u64>,
+    pub(crate) realtime:
+        tokio::sync::watch::Receiver<std::sync::Arc<sb_routing::realtime::RealtimeSnapshot>>,
 }
 
 impl RuntimeHandle {
+    /// What real-time metrics are computed from; a new snapshot at most every 50 ms
+    /// while things change.
+    pub fn realtime(
+        &self,
+    ) -> tokio::sync::watch::Receiver<std::sync::Arc<sb_routing::realtime::RealtimeSnapshot>> {
+        self.realtime.clone()
+    }
+
     /// The newest durable event-log position; changes after every commit.
     pub fn committed(&self) -> tokio::sync::watch::Receiver<u64> {
         self.committed.clone()

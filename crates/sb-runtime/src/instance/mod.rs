@@ -12,11 +12,13 @@ mod contacts;
 mod criteria;
 mod env;
 mod outbox;
+mod realtime;
 mod recovery;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use sb_routing::realtime::RealtimeSnapshot;
 use sb_routing::{Engine, RoutingConfig};
 use sb_store::{EventLog, Store};
 use tokio::sync::mpsc;
@@ -68,6 +70,11 @@ pub(crate) struct Owner {
     positions_due: i64,
     store: Arc<dyn Store>,
     ready: Arc<std::sync::atomic::AtomicBool>,
+    realtime: Arc<tokio::sync::watch::Sender<Arc<RealtimeSnapshot>>>,
+    /// Something changed since the last real-time snapshot.
+    realtime_dirty: bool,
+    realtime_due: i64,
+    realtime_generation: u64,
 }
 
 /// Start the owner for an instance. It runs until every handle is dropped.
@@ -81,6 +88,8 @@ pub fn start(
     let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let committed = log.committed();
     crate::retention::spawn(live.clone(), store.clone());
+    let (realtime, realtime_rx) =
+        tokio::sync::watch::channel(Arc::new(RealtimeSnapshot::default()));
     let empty = RoutingConfig {
         queues: vec![],
         profiles: vec![],
@@ -105,12 +114,17 @@ pub fn start(
         positions_due: 0,
         store,
         ready: ready.clone(),
+        realtime: Arc::new(realtime),
+        realtime_dirty: true,
+        realtime_due: 0,
+        realtime_generation: 0,
     };
     tokio::spawn(owner.run(rx));
     RuntimeHandle {
         tx,
         ready,
         committed,
+        realtime: realtime_rx,
     }
 }
 
@@ -136,6 +150,7 @@ impl Owner {
             tokio::select! {
                 command = rx.recv() => match command {
                     Some(command) => {
+                        self.realtime_dirty = true;
                         self.handle(command);
                         for _ in 1..BATCH {
                             match rx.try_recv() {
@@ -147,10 +162,14 @@ impl Owner {
                     None => break,
                 },
                 () = sleep => self.fire_due(),
-                Ok(()) = config_changes.changed() => self.take_config(),
+                Ok(()) = config_changes.changed() => {
+                    self.realtime_dirty = true;
+                    self.take_config()
+                }
             }
             self.persist_dirty();
             self.push_positions();
+            self.publish_realtime();
             self.outbox.flush();
         }
     }
@@ -160,11 +179,20 @@ impl Owner {
         let routing = self.engine.next_timer();
         // Positions held back by the once-a-second limit still go out.
         let positions = (!self.moved.is_empty()).then_some(self.positions_due);
-        [flow, routing, positions].into_iter().flatten().min()
+        [flow, routing, positions, self.realtime_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn fire_due(&mut self) {
         let now = now_ms();
+        // Waking only to publish a snapshot or positions changes nothing routing sees.
+        if self.engine.next_timer().is_some_and(|t| t <= now)
+            || self.timers.first().is_some_and(|t| t.0 <= now)
+        {
+            self.realtime_dirty = true;
+        }
         self.engine.tick(now);
         self.route();
         while let Some(first) = self.timers.first().cloned() {

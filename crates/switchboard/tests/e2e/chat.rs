@@ -507,3 +507,175 @@ fn waiting_customers_hear_their_place_in_line() {
         assert_eq!(ben["position"], 1, "the line moved");
     });
 }
+
+/// The first metrics message matching `want`, skipping others; fails after 10 s.
+async fn expect_metrics(socket: &mut Socket, want: impl Fn(&[Value]) -> bool) -> Value {
+    expect(socket, |m| {
+        m["rows"].as_array().is_some_and(|rows| want(rows))
+    })
+    .await
+}
+
+fn metric(rows: &[Value], queue: &str, name: &str) -> u64 {
+    rows.iter()
+        .find(|r| r["dimensions"]["QUEUE"] == queue)
+        .and_then(|r| r["metrics"][name].as_u64())
+        .unwrap_or(u64::MAX)
+}
+
+#[test]
+fn real_time_metrics_are_pushed_as_agents_and_contacts_change() {
+    let data = steady_deployment();
+    let carol = credential(data.path(), "carol", "Agent");
+    let wallboard = credential(data.path(), "wallboard", "Integration");
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        let mut board = connect(
+            &server,
+            "/v1/metrics/current/ws?groupings=QUEUE&metrics=AGENTS_ONLINE,AGENTS_AVAILABLE,CONTACTS_IN_QUEUE",
+            &wallboard,
+        )
+        .await
+        .unwrap();
+        let first = expect_metrics(&mut board, |_| true).await;
+        let rows = first["rows"].as_array().unwrap();
+        assert_eq!(metric(rows, "Billing", "AGENTS_ONLINE"), 0, "{first}");
+        assert!(
+            rows[0]["metrics"].as_object().unwrap().len() == 3,
+            "only the metrics asked for"
+        );
+
+        // The agent logs in and becomes available: the board hears it without asking.
+        let mut agent = connect(&server, "/v1/agent/ws", &carol).await.unwrap();
+        expect(&mut agent, is("state")).await;
+        send(
+            &mut agent,
+            json!({"type": "set_status", "status": "Available"}),
+        )
+        .await;
+        expect(&mut agent, is("ok")).await;
+        let pushed = expect_metrics(&mut board, |rows| {
+            metric(rows, "Billing", "AGENTS_AVAILABLE") == 1
+        })
+        .await;
+        assert_eq!(
+            metric(
+                pushed["rows"].as_array().unwrap(),
+                "Billing",
+                "AGENTS_ONLINE"
+            ),
+            1
+        );
+
+        // Pull gives the same answer; bad questions get a clear 400.
+        let (status, pulled) = get(&server, "/v1/metrics/current?queues=Billing", &wallboard).await;
+        assert_eq!(status, 200, "{pulled}");
+        assert_eq!(
+            pulled["rows"][0]["metrics"]["AGENTS_AVAILABLE"], 1,
+            "{pulled}"
+        );
+        for (query, says) in [
+            ("metrics=AVG_HANDLE_TIME", "unknown metric"),
+            ("groupings=AGENT_NAME", "unknown grouping"),
+            ("channels=FAX", "unknown channel"),
+            ("queues=Nowhere", "no queue named 'Nowhere'"),
+        ] {
+            let (status, body) =
+                get(&server, &format!("/v1/metrics/current?{query}"), &wallboard).await;
+            assert_eq!(status, 400, "{query}: {body}");
+            assert!(
+                body["error"]["message"].as_str().unwrap().contains(says),
+                "{query}: {body}"
+            );
+        }
+        let (status, _) = get(&server, "/v1/metrics/current", &carol).await;
+        assert_eq!(status, 403, "agents do not read center-wide metrics");
+    });
+}
+
+#[test]
+fn stream_subscribers_get_every_event_and_resume_with_last_event_id() {
+    let data = steady_deployment();
+    let website = credential(data.path(), "website", "Integration");
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        let subscribe = |last: Option<u64>| {
+            let mut request = server
+                .client()
+                .get(format!(
+                    "{}/v1/streams/contact-events/subscribe",
+                    server.url
+                ))
+                .bearer_auth(&website);
+            if let Some(last) = last {
+                request = request.header("Last-Event-ID", last.to_string());
+            }
+            request.send()
+        };
+        let mut response = subscribe(None).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream"));
+        let (status, task) = post(
+            &server,
+            "/v1/tasks",
+            &website,
+            json!({"name": "Return A-1"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{task}");
+        let contact = task["contact_id"].as_str().unwrap().to_string();
+
+        // Read server-sent events until the task's INITIATED arrives; remember its id.
+        let mut buffer = String::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let initiated_id = loop {
+            let chunk = tokio::time::timeout_at(deadline, response.chunk())
+                .await
+                .expect("an event within 10 s")
+                .unwrap()
+                .expect("the stream stays open");
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            let found = buffer.split("\n\n").find_map(|event| {
+                let data: Value =
+                    serde_json::from_str(event.lines().find_map(|l| l.strip_prefix("data: "))?)
+                        .ok()?;
+                (data["key"] == contact.as_str() && data["type"] == "INITIATED")
+                    .then(|| {
+                        event
+                            .lines()
+                            .find_map(|l| l.strip_prefix("id: "))?
+                            .parse::<u64>()
+                            .ok()
+                    })
+                    .flatten()
+            });
+            if let Some(id) = found {
+                break id;
+            }
+        };
+        drop(response);
+
+        // Reconnecting with Last-Event-ID continues right after it.
+        let mut resumed = subscribe(Some(initiated_id)).await.unwrap();
+        let chunk = tokio::time::timeout(Duration::from_secs(10), resumed.chunk())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8_lossy(&chunk).to_string();
+        let next_id: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("id: "))
+            .expect("an id")
+            .parse()
+            .unwrap();
+        assert!(next_id > initiated_id, "{text}");
+        assert!(
+            text.contains("CONNECTED_TO_SYSTEM"),
+            "the next event of the task: {text}"
+        );
+    });
+}
