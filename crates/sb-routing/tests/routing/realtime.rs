@@ -1,4 +1,5 @@
 //! Real-time metrics over a small center: each metric's definition, groupings, filters.
+#![allow(clippy::identity_op)] // `1 * S` reads as "one second" beside `3 * S`
 
 use sb_model::Channel;
 use sb_routing::realtime::{current_metrics, Grouping, MetricFilter, MetricRow};
