@@ -46,6 +46,11 @@ const ENDPOINT_ACTIONS: &[(&str, &str, Action)] = &[
     ),
     ("GET", "/v1/metrics/current", Action::MetricsGetCurrent),
     ("GET", "/v1/metrics/current/ws", Action::MetricsGetCurrent),
+    (
+        "GET",
+        "/v1/metrics/historical",
+        Action::MetricsGetHistorical,
+    ),
     ("GET", "/v1/streams", Action::StreamRead),
     ("GET", "/v1/streams/{stream}", Action::StreamRead),
     ("GET", "/v1/streams/{stream}/subscribe", Action::StreamRead),

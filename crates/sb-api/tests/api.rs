@@ -556,3 +556,34 @@ mod streams {
         }
     }
 }
+
+#[tokio::test]
+async fn prometheus_carries_the_autoscaling_signals() {
+    let f = Fixture::new().await;
+    let admin = f.token(Role::Admin);
+    let body = json!({ "bundle": acme(), "expect_version": 0 }).to_string();
+    let (status, _) = f
+        .call("POST", "/v1/config/apply", Some(&admin), Some(body))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // The runtime publishes its first snapshot of the new configuration within 50 ms.
+    let mut text = String::new();
+    for _ in 0..200 {
+        let (_, scraped) = f.call("GET", "/metrics", Some(&admin), None).await;
+        text = scraped.as_str().unwrap_or_default().to_string();
+        if text.contains("switchboard_contacts_in_queue{queue=\"Billing\"}") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    for signal in [
+        "switchboard_contacts_in_queue{queue=\"Billing\"} 0",
+        "switchboard_active_contacts{channel=\"CHAT\"} 0",
+        "switchboard_agents{state=\"available\"} 0",
+        "switchboard_event_log_pending_events",
+        "switchboard_event_log_committed_seq",
+        "switchboard_http_requests_total",
+    ] {
+        assert!(text.contains(signal), "{signal} missing from:\n{text}");
+    }
+}

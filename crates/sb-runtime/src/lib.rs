@@ -7,6 +7,7 @@
 
 pub mod deploy;
 pub mod functions;
+pub mod historical;
 pub mod instance;
 pub mod live;
 pub mod retention;

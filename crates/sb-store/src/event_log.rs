@@ -50,6 +50,8 @@ struct Append {
 pub struct EventLog {
     sender: mpsc::Sender<Append>,
     committed: watch::Receiver<u64>,
+    /// Events handed to the writer and not yet durable: the log's lag.
+    pending: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 pub struct EventLogWriter {
@@ -68,12 +70,18 @@ impl EventLog {
             connection.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
         let (committed_tx, committed) = watch::channel(newest as u64);
         let (sender, receiver) = mpsc::channel::<Append>();
+        let pending = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let writer_pending = pending.clone();
         let thread = std::thread::Builder::new()
             .name("event-log".into())
-            .spawn(move || write_loop(connection, receiver, committed_tx))
+            .spawn(move || write_loop(connection, receiver, committed_tx, writer_pending))
             .map_err(|e| StoreError::Corrupt(format!("cannot start the event-log writer: {e}")))?;
         Ok((
-            EventLog { sender, committed },
+            EventLog {
+                sender,
+                committed,
+                pending,
+            },
             EventLogWriter {
                 thread: Some(thread),
             },
@@ -87,6 +95,8 @@ impl EventLog {
         events: Vec<NewEvent>,
     ) -> Result<oneshot::Receiver<Result<Range<u64>, String>>, StoreError> {
         let (reply, answer) = oneshot::channel();
+        self.pending
+            .fetch_add(events.len() as u64, std::sync::atomic::Ordering::Relaxed);
         self.sender
             .send(Append { events, reply })
             .map_err(|_| StoreError::Corrupt("the event-log writer has stopped".into()))?;
@@ -110,6 +120,11 @@ impl EventLog {
     pub fn committed(&self) -> watch::Receiver<u64> {
         self.committed.clone()
     }
+
+    /// A gauge of events submitted and not yet durable (the log's lag).
+    pub fn pending(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+        self.pending.clone()
+    }
 }
 
 impl EventLogWriter {
@@ -125,6 +140,7 @@ fn write_loop(
     mut connection: Connection,
     receiver: mpsc::Receiver<Append>,
     committed: watch::Sender<u64>,
+    pending: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) {
     while let Ok(first) = receiver.recv() {
         let mut batch = vec![first];
@@ -138,7 +154,9 @@ fn write_loop(
                 Err(_) => break,
             }
         }
-        match write_batch(&mut connection, &batch) {
+        let result = write_batch(&mut connection, &batch);
+        pending.fetch_sub(count as u64, std::sync::atomic::Ordering::Relaxed);
+        match result {
             Ok(ranges) => {
                 if let Some(newest) = ranges.iter().map(|r| r.end).max().filter(|&e| e > 0) {
                     committed.send_replace(newest - 1);
@@ -192,7 +210,9 @@ fn write_batch(
                     }
                 }
                 if e.stream == RECORD_STREAM {
-                    // The record projection commits with the event that made it.
+                    // The record projection and its interval sums commit with the
+                    // event that made them.
+                    crate::intervals::record_written(&tx, &e.key, &e.payload)?;
                     let r = RecordColumns::of(&e.payload);
                     project.execute(params![
                         e.key,

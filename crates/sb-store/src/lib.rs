@@ -6,6 +6,7 @@
 
 mod error;
 mod event_log;
+pub mod intervals;
 mod sqlite;
 mod streams;
 mod types;
@@ -67,6 +68,15 @@ pub trait Store: Send + Sync + 'static {
         seq: u64,
     ) -> Result<(), StoreError>;
     fn checkpoint(&self, consumer: &str, stream: PublicStream) -> Result<Option<u64>, StoreError>;
+
+    /// Pre-aggregated historical sums for the 15-minute intervals in [from, to):
+    /// queue-level rows, or with `agent_level` the per-agent rows.
+    fn interval_rows(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        agent_level: bool,
+    ) -> Result<Vec<intervals::IntervalRow>, StoreError>;
 
     /// The state of every contact that had not finished, as last made durable.
     fn live_contacts(&self) -> Result<Vec<(String, String)>, StoreError>;

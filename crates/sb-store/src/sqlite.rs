@@ -104,6 +104,7 @@ impl SqliteStore {
             });
         }
         connection.execute_batch(SCHEMA)?;
+        connection.execute_batch(crate::intervals::SCHEMA)?;
         connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Self {
             path,
@@ -421,6 +422,20 @@ impl Store for SqliteStore {
             )
             .optional()?;
         Ok(seq.map(|s| s as u64))
+    }
+
+    fn interval_rows(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        agent_level: bool,
+    ) -> Result<Vec<crate::intervals::IntervalRow>, StoreError> {
+        Ok(crate::intervals::read_rows(
+            &self.conn(),
+            from_ms,
+            to_ms,
+            agent_level,
+        )?)
     }
 
     fn live_contacts(&self) -> Result<Vec<(String, String)>, StoreError> {

@@ -395,3 +395,110 @@ mod streams {
         writer.join();
     }
 }
+
+mod intervals {
+    use sb_store::intervals::{column_names, IntervalRow};
+    use sb_store::{EventLog, NewEvent, SqliteStore, Store, RECORD_STREAM};
+    use serde_json::json;
+
+    fn record(id: &str, disconnect: &str, acw_seconds: Option<u64>) -> NewEvent {
+        let mut agent = json!({
+            "Username": "carol", "RoutingProfile": "Front",
+            "ConnectedToAgentTimestamp": "2026-11-26T10:00:12Z",
+            "AgentInteractionDuration": 100, "CustomerHoldDuration": 20,
+            "NumberOfHolds": 1, "LongestHoldDuration": 20
+        });
+        if let Some(acw) = acw_seconds {
+            agent["AfterContactWorkDuration"] = json!(acw);
+        }
+        let record = json!({
+            "ContactId": id, "InitialContactId": id, "Channel": "CHAT",
+            "InitiationMethod": "API", "InitiationTimestamp": "2026-11-26T10:00:00Z",
+            "DisconnectTimestamp": disconnect, "LastUpdateTimestamp": disconnect,
+            "DisconnectReason": "AGENT_DISCONNECT",
+            "Queue": {"Name": "Billing", "EnqueueTimestamp": "2026-11-26T10:00:02Z", "Duration": 10},
+            "Agent": agent, "AgentConnectionAttempts": 2, "Attributes": {},
+            "ConfigurationVersion": 1
+        });
+        NewEvent {
+            at_ms: 0,
+            stream: RECORD_STREAM.into(),
+            key: id.into(),
+            kind: "CONTACT_RECORD".into(),
+            payload: record.to_string(),
+        }
+    }
+
+    fn value(row: &IntervalRow, name: &str) -> i64 {
+        let i = column_names().iter().position(|c| c == name).unwrap();
+        row.values[i]
+    }
+
+    #[tokio::test]
+    async fn a_record_counts_once_in_its_disconnect_interval_even_when_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SqliteStore::open(dir.path()).unwrap());
+        let (log, writer) = EventLog::start(dir.path()).unwrap();
+        // Written at disconnect, then again when after-contact work ends.
+        log.append(vec![record("c1", "2026-11-26T10:07:00Z", None)])
+            .await
+            .unwrap();
+        log.append(vec![record("c1", "2026-11-26T10:07:00Z", Some(30))])
+            .await
+            .unwrap();
+        log.append(vec![record("c2", "2026-11-26T10:20:00Z", Some(10))])
+            .await
+            .unwrap();
+        drop(log);
+        writer.join();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let day = (1_795_651_200_000, 1_795_737_600_000); // 2026-11-26 UTC
+        let queue_rows = store.interval_rows(day.0, day.1, false).unwrap();
+        assert_eq!(
+            queue_rows.len(),
+            2,
+            "10:00 and 10:15 intervals: {queue_rows:?}"
+        );
+        let first = &queue_rows
+            .iter()
+            .find(|r| r.interval_ms == day.0 + 10 * 3_600_000)
+            .unwrap();
+        assert_eq!(
+            (
+                first.queue.as_str(),
+                first.channel.as_str(),
+                first.agent.as_str()
+            ),
+            ("Billing", "CHAT", "")
+        );
+        assert_eq!(
+            value(first, "handled"),
+            1,
+            "the rewrite replaced, not added"
+        );
+        assert_eq!(value(first, "records"), 1);
+        assert_eq!(value(first, "acw_ms"), 30_000);
+        assert_eq!(
+            value(first, "handle_ms"),
+            150_000,
+            "talk 100 + hold 20 + ACW 30"
+        );
+        assert_eq!(
+            value(first, "answer_ms"),
+            10_000,
+            "enqueued 10:00:02, connected 10:00:12"
+        );
+        assert_eq!(value(first, "within_15"), 1);
+        assert_eq!(value(first, "within_20"), 1);
+        assert_eq!(
+            value(first, "non_response"),
+            1,
+            "two attempts, one answered"
+        );
+        let agent_rows = store.interval_rows(day.0, day.1, true).unwrap();
+        assert_eq!(agent_rows.len(), 2);
+        assert!(agent_rows
+            .iter()
+            .all(|r| r.agent == "carol" && r.profile == "Front"));
+    }
+}

@@ -65,6 +65,8 @@ pub(crate) enum Command {
     /// Staffing what-if: simulate a day through an instance's queues and routing
     /// profiles on the real routing engine.
     Simulate(SimulateArgs),
+    /// Historical metrics (Connect's names), from a data directory or a server.
+    Metrics(MetricsArgs),
     /// Deploy version N's content again, as a new version.
     Rollback {
         #[arg(long, value_name = "N")]
@@ -76,6 +78,38 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Args)]
+pub(crate) struct MetricsArgs {
+    /// RFC 3339 start, on a 15-minute boundary, e.g. 2026-11-26T00:00:00Z.
+    #[arg(long)]
+    pub from: String,
+    /// RFC 3339 end, on a 15-minute boundary.
+    #[arg(long)]
+    pub to: String,
+    /// FIFTEEN_MIN, THIRTY_MIN, HOUR, DAY, WEEK or TOTAL.
+    #[arg(long, default_value = "TOTAL")]
+    pub interval: String,
+    /// IANA time zone the intervals are cut in.
+    #[arg(long, default_value = "UTC")]
+    pub time_zone: String,
+    /// QUEUE, CHANNEL, AGENT or ROUTING_PROFILE (repeatable).
+    #[arg(long = "group-by", value_name = "GROUPING")]
+    pub groupings: Vec<String>,
+    /// A metric name (repeatable); default all.
+    #[arg(long = "metric", value_name = "NAME")]
+    pub metrics: Vec<String>,
+    /// Only these queues (repeatable).
+    #[arg(long = "queue", value_name = "NAME")]
+    pub queues: Vec<String>,
+    /// Seconds, for SERVICE_LEVEL.
+    #[arg(long)]
+    pub service_level_threshold: Option<u32>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]

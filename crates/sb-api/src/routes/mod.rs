@@ -1,5 +1,6 @@
 pub(crate) mod config;
 pub(crate) mod contacts;
+pub(crate) mod historical;
 pub(crate) mod metrics;
 pub(crate) mod ops;
 pub(crate) mod streams;

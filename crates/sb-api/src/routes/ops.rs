@@ -72,10 +72,69 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
     if let Some(current) = state.deployer.live().current() {
         metrics::gauge!("switchboard_config_version").set(current.version as f64);
     }
+    autoscaling_gauges(&state);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
+}
+
+/// What an autoscaler or alert needs, set from the runtime's latest real-time snapshot
+/// at scrape time (the runtime does no work per scrape).
+fn autoscaling_gauges(state: &AppState) {
+    use sb_routing::AgentStatus;
+    use std::collections::BTreeMap;
+    let snapshot = state.runtime.realtime().borrow().clone();
+    let mut in_queue: BTreeMap<&str, u64> = BTreeMap::new();
+    for queue in snapshot.serving.keys().map(|(q, _)| q.as_str()) {
+        in_queue.entry(queue).or_default();
+    }
+    for c in snapshot.contacts.iter().filter(|c| c.in_queue) {
+        *in_queue.entry(c.queue.as_str()).or_default() += 1;
+    }
+    for (queue, n) in in_queue {
+        metrics::gauge!("switchboard_contacts_in_queue", "queue" => queue.to_string())
+            .set(n as f64);
+    }
+    for (ix, channel) in sb_model::Channel::ALL.into_iter().enumerate() {
+        let active: u32 = snapshot.agents.iter().map(|a| a.slots[ix].1).sum();
+        metrics::gauge!("switchboard_active_contacts", "channel" => channel.as_str())
+            .set(f64::from(active));
+    }
+    let mut by_state: BTreeMap<&str, u64> = [
+        "available",
+        "on_contact",
+        "after_contact_work",
+        "non_productive",
+        "error",
+        "offline",
+    ]
+    .into_iter()
+    .map(|s| (s, 0))
+    .collect();
+    for a in &snapshot.agents {
+        let state = if a.missed {
+            "error"
+        } else if a.connected {
+            "on_contact"
+        } else if a.after_work {
+            "after_contact_work"
+        } else {
+            match a.status {
+                AgentStatus::Routable => "available",
+                AgentStatus::Custom(_) => "non_productive",
+                AgentStatus::Offline => "offline",
+            }
+        };
+        *by_state.entry(state).or_default() += 1;
+    }
+    for (agent_state, n) in by_state {
+        metrics::gauge!("switchboard_agents", "state" => agent_state).set(n as f64);
+    }
+    let lag = state.runtime.event_log_pending();
+    metrics::gauge!("switchboard_event_log_pending_events").set(lag as f64);
+    metrics::gauge!("switchboard_event_log_committed_seq")
+        .set(*state.runtime.committed().borrow() as f64);
 }
 
 /// This API's OpenAPI 3 description, generated from the handlers.

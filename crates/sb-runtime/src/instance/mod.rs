@@ -87,6 +87,7 @@ pub fn start(
     let (tx, rx) = mpsc::channel(4096);
     let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let committed = log.committed();
+    let log_pending = log.pending();
     crate::retention::spawn(live.clone(), store.clone());
     let (realtime, realtime_rx) =
         tokio::sync::watch::channel(Arc::new(RealtimeSnapshot::default()));
@@ -124,6 +125,7 @@ pub fn start(
         tx,
         ready,
         committed,
+        log_pending,
         realtime: realtime_rx,
     }
 }

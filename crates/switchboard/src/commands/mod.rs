@@ -1,5 +1,6 @@
 mod config;
 mod flow;
+mod metrics;
 mod serve;
 mod simulate;
 
@@ -23,6 +24,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             FlowCommand::Import(args) => flow::import(&args),
         },
         Command::Simulate(args) => simulate::run(&args),
+        Command::Metrics(args) => metrics::run(&args).await,
         Command::Credential {
             command:
                 CredentialCommand::Create {

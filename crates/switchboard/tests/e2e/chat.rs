@@ -295,6 +295,56 @@ fn a_chat_from_flow_to_agent_to_record() {
             .iter()
             .find(|e| e["identifier"] == "menu" && e["branch"] == "condition:3");
         assert!(menu.is_some(), "the menu's branch is logged: {log}");
+
+        // The record counts in today's historical metrics, through the API and the CLI.
+        let today = jiff::Timestamp::now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .start_of_day()
+            .unwrap();
+        let (from, to) = (
+            today.timestamp().to_string(),
+            today.tomorrow().unwrap().timestamp().to_string(),
+        );
+        let (status, historical) = get(
+            &server,
+            &format!("/v1/metrics/historical?from={from}&to={to}&groupings=QUEUE,AGENT&queues=Billing&service_level_threshold=60"),
+            &analyst,
+        )
+        .await;
+        assert_eq!(status, 200, "{historical}");
+        let row = &historical["rows"][0];
+        assert_eq!(row["dimensions"]["AGENT"], "carol", "{historical}");
+        assert_eq!(row["metrics"]["CONTACTS_HANDLED"], 1.0, "{historical}");
+        assert!(
+            row["metrics"]["AVG_HANDLE_TIME"].is_number(),
+            "{historical}"
+        );
+        assert!(
+            row["metrics"]["AVG_AFTER_CONTACT_WORK_TIME"].is_number(),
+            "{historical}"
+        );
+        let cli = run(&[
+            "metrics",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--group-by",
+            "QUEUE",
+            "--queue",
+            "Billing",
+            "--metric",
+            "CONTACTS_HANDLED",
+            "--json",
+            "--data",
+            data.path().to_str().unwrap(),
+        ]);
+        assert!(cli.status.success(), "{}", text(&cli));
+        let cli_rows: Value = serde_json::from_slice(&cli.stdout).unwrap();
+        assert_eq!(
+            cli_rows[0]["metrics"]["CONTACTS_HANDLED"], 1.0,
+            "{cli_rows}"
+        );
         assert!(
             log.as_array()
                 .unwrap()

@@ -1,0 +1,275 @@
+//! Historical metrics, pre-aggregated: every contact record adds its contribution to
+//! the 15-minute interval of its disconnect time, in the same transaction that stores
+//! the record, and takes back its old contribution when the record is rewritten (after
+//! contact work, a transfer). Queries then sum a few rows per interval instead of
+//! reading records, so they stay fast as records grow.
+//!
+//! Each record adds to two rows: one per (queue, channel), and one per (queue, channel,
+//! agent, routing profile) when an agent handled it. Fifteen minutes divides every time
+//! zone's offset, so days and weeks in any zone are unions of whole intervals.
+
+use rusqlite::{params, Transaction};
+use sb_model::record::ContactRecord;
+
+/// The aggregation interval.
+pub const INTERVAL_MS: i64 = 15 * 60 * 1000;
+
+/// The service-level thresholds (seconds) answered-within counts are kept for:
+/// the values Connect's reports offer.
+pub const SERVICE_LEVEL_THRESHOLDS: [u32; 12] =
+    [15, 20, 25, 30, 45, 60, 90, 120, 180, 240, 300, 600];
+
+/// The summed columns, in table order.
+pub(crate) const COLUMNS: [&str; 12] = [
+    "queued",
+    "handled",
+    "abandoned",
+    "answered",
+    "answer_ms",
+    "handle_ms",
+    "acw_count",
+    "acw_ms",
+    "held",
+    "hold_ms",
+    "non_response",
+    "records",
+];
+
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS metric_intervals (
+    interval_ms  INTEGER NOT NULL,
+    queue        TEXT NOT NULL,
+    channel      TEXT NOT NULL,
+    agent        TEXT NOT NULL,
+    profile      TEXT NOT NULL,
+    queued       INTEGER NOT NULL DEFAULT 0,
+    handled      INTEGER NOT NULL DEFAULT 0,
+    abandoned    INTEGER NOT NULL DEFAULT 0,
+    answered     INTEGER NOT NULL DEFAULT 0,
+    answer_ms    INTEGER NOT NULL DEFAULT 0,
+    handle_ms    INTEGER NOT NULL DEFAULT 0,
+    acw_count    INTEGER NOT NULL DEFAULT 0,
+    acw_ms       INTEGER NOT NULL DEFAULT 0,
+    held         INTEGER NOT NULL DEFAULT 0,
+    hold_ms      INTEGER NOT NULL DEFAULT 0,
+    non_response INTEGER NOT NULL DEFAULT 0,
+    records      INTEGER NOT NULL DEFAULT 0,
+    within_15 INTEGER NOT NULL DEFAULT 0, within_20 INTEGER NOT NULL DEFAULT 0,
+    within_25 INTEGER NOT NULL DEFAULT 0, within_30 INTEGER NOT NULL DEFAULT 0,
+    within_45 INTEGER NOT NULL DEFAULT 0, within_60 INTEGER NOT NULL DEFAULT 0,
+    within_90 INTEGER NOT NULL DEFAULT 0, within_120 INTEGER NOT NULL DEFAULT 0,
+    within_180 INTEGER NOT NULL DEFAULT 0, within_240 INTEGER NOT NULL DEFAULT 0,
+    within_300 INTEGER NOT NULL DEFAULT 0, within_600 INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (interval_ms, queue, channel, agent, profile)
+) WITHOUT ROWID;
+";
+
+/// What one record adds to its interval.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Contribution {
+    pub interval_ms: i64,
+    pub queue: String,
+    pub channel: String,
+    /// `(agent, routing profile)` when an agent handled it.
+    pub agent: Option<(String, String)>,
+    /// Column values in [`COLUMNS`] order, then one per [`SERVICE_LEVEL_THRESHOLDS`].
+    pub values: Vec<i64>,
+}
+
+fn millis(timestamp: &str) -> Option<i64> {
+    timestamp
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_millisecond())
+}
+
+impl Contribution {
+    /// `None` for a record that has not ended (it counts once it disconnects).
+    pub(crate) fn of(record_json: &str) -> Option<Contribution> {
+        let r: ContactRecord = serde_json::from_str(record_json).ok()?;
+        let disconnect = millis(r.disconnect_timestamp.as_deref()?)?;
+        let queued = r.queue.is_some();
+        let handled = r.agent.is_some();
+        let abandoned =
+            queued && !handled && r.disconnect_reason.as_deref() == Some("CUSTOMER_DISCONNECT");
+        // Queue answer time: enqueued until an agent connected.
+        let answer_ms = match (&r.queue, &r.agent) {
+            (Some(q), Some(a)) => millis(&a.connected_to_agent_timestamp)
+                .zip(millis(&q.enqueue_timestamp))
+                .map(|(c, e)| (c - e).max(0))
+                .or(q.duration.map(|d| d as i64 * 1000)),
+            _ => None,
+        };
+        // Handle time, as Connect counts it: talk, hold and after-contact work.
+        let (handle_ms, acw, held, hold_ms) = match &r.agent {
+            Some(a) => {
+                let talk = a.agent_interaction_duration.unwrap_or(0) as i64 * 1000;
+                let hold = a.customer_hold_duration as i64 * 1000;
+                let acw = a.after_contact_work_duration.map(|d| d as i64 * 1000);
+                (
+                    talk + hold + acw.unwrap_or(0),
+                    acw,
+                    a.number_of_holds > 0,
+                    hold,
+                )
+            }
+            None => (0, None, false, 0),
+        };
+        // Offers that were not answered: every attempt but the one that connected.
+        let non_response = i64::from(r.agent_connection_attempts) - i64::from(handled);
+        let mut values = vec![
+            i64::from(queued),
+            i64::from(handled),
+            i64::from(abandoned),
+            i64::from(answer_ms.is_some()),
+            answer_ms.unwrap_or(0),
+            handle_ms,
+            i64::from(acw.is_some()),
+            acw.unwrap_or(0),
+            i64::from(held),
+            hold_ms,
+            non_response.max(0),
+            1,
+        ];
+        for threshold in SERVICE_LEVEL_THRESHOLDS {
+            values.push(i64::from(
+                answer_ms.is_some_and(|ms| ms < i64::from(threshold) * 1000),
+            ));
+        }
+        Some(Contribution {
+            interval_ms: disconnect.div_euclid(INTERVAL_MS) * INTERVAL_MS,
+            queue: r.queue.map(|q| q.name).unwrap_or_default(),
+            channel: r.channel.as_str().to_string(),
+            agent: r.agent.map(|a| (a.username, a.routing_profile)),
+            values,
+        })
+    }
+
+    /// Add (`sign` 1) or take back (`sign` -1) this contribution.
+    pub(crate) fn apply(&self, tx: &Transaction<'_>, sign: i64) -> rusqlite::Result<()> {
+        let mut rows = vec![(String::new(), String::new())];
+        if let Some(agent) = &self.agent {
+            rows.push(agent.clone());
+        }
+        let mut statement = tx.prepare_cached(&upsert_sql())?;
+        for (agent, profile) in rows {
+            let mut args: Vec<rusqlite::types::Value> = vec![
+                self.interval_ms.into(),
+                self.queue.clone().into(),
+                self.channel.clone().into(),
+                agent.into(),
+                profile.into(),
+            ];
+            args.extend(self.values.iter().map(|v| (v * sign).into()));
+            statement.execute(rusqlite::params_from_iter(args))?;
+        }
+        Ok(())
+    }
+}
+
+/// Every summed column: [`COLUMNS`] then `within_<threshold>` for each threshold.
+pub(crate) fn all_columns() -> Vec<String> {
+    COLUMNS
+        .iter()
+        .map(|c| c.to_string())
+        .chain(
+            SERVICE_LEVEL_THRESHOLDS
+                .iter()
+                .map(|t| format!("within_{t}")),
+        )
+        .collect()
+}
+
+fn upsert_sql() -> String {
+    let columns = all_columns();
+    let placeholders: Vec<String> = (6..6 + columns.len()).map(|i| format!("?{i}")).collect();
+    let updates: Vec<String> = columns
+        .iter()
+        .map(|c| format!("{c} = {c} + excluded.{c}"))
+        .collect();
+    format!(
+        "INSERT INTO metric_intervals (interval_ms, queue, channel, agent, profile, {}) \
+         VALUES (?1, ?2, ?3, ?4, ?5, {}) \
+         ON CONFLICT (interval_ms, queue, channel, agent, profile) DO UPDATE SET {}",
+        columns.join(", "),
+        placeholders.join(", "),
+        updates.join(", ")
+    )
+}
+
+/// Store a record's contribution, replacing the one its earlier version made.
+pub(crate) fn record_written(
+    tx: &Transaction<'_>,
+    contact_id: &str,
+    new_record: &str,
+) -> rusqlite::Result<()> {
+    let old: Option<String> = tx
+        .query_row(
+            "SELECT record FROM contact_records WHERE contact_id = ?1",
+            params![contact_id],
+            |r| r.get(0),
+        )
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        })?;
+    if let Some(old) = old.as_deref().and_then(Contribution::of) {
+        old.apply(tx, -1)?;
+    }
+    if let Some(new) = Contribution::of(new_record) {
+        new.apply(tx, 1)?;
+    }
+    Ok(())
+}
+
+/// One stored interval row: sums for one (interval, queue, channel[, agent, profile]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntervalRow {
+    pub interval_ms: i64,
+    pub queue: String,
+    pub channel: String,
+    /// Empty in queue-level rows.
+    pub agent: String,
+    pub profile: String,
+    /// In [`column_names`] order.
+    pub values: Vec<i64>,
+}
+
+/// The names of [`IntervalRow::values`], in order.
+pub fn column_names() -> Vec<String> {
+    all_columns()
+}
+
+pub(crate) fn read_rows(
+    conn: &rusqlite::Connection,
+    from_ms: i64,
+    to_ms: i64,
+    agent_level: bool,
+) -> rusqlite::Result<Vec<IntervalRow>> {
+    let columns = all_columns();
+    let sql = format!(
+        "SELECT interval_ms, queue, channel, agent, profile, {} FROM metric_intervals \
+         WHERE interval_ms >= ?1 AND interval_ms < ?2 AND {}",
+        columns.join(", "),
+        if agent_level {
+            "agent != ''"
+        } else {
+            "agent = ''"
+        }
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let rows = statement.query_map(params![from_ms, to_ms], |r| {
+        Ok(IntervalRow {
+            interval_ms: r.get(0)?,
+            queue: r.get(1)?,
+            channel: r.get(2)?,
+            agent: r.get(3)?,
+            profile: r.get(4)?,
+            values: (0..columns.len())
+                .map(|i| r.get(5 + i))
+                .collect::<rusqlite::Result<_>>()?,
+        })
+    })?;
+    rows.collect()
+}
