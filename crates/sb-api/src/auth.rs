@@ -51,6 +51,7 @@ const ENDPOINT_ACTIONS: &[(&str, &str, Action)] = &[
         "/v1/metrics/historical",
         Action::MetricsGetHistorical,
     ),
+    ("POST", "/v1/query", Action::QueryRun),
     ("GET", "/v1/streams", Action::StreamRead),
     ("GET", "/v1/streams/{stream}", Action::StreamRead),
     ("GET", "/v1/streams/{stream}/subscribe", Action::StreamRead),

@@ -28,6 +28,9 @@ pub enum ApiError {
     Unavailable(String),
     #[error("{0}")]
     TooManyRequests(String),
+    /// The request ran past its time limit.
+    #[error("{0}")]
+    Timeout(String),
     /// Asked for data retention already removed.
     #[error("{0}")]
     Gone(String),
@@ -64,6 +67,7 @@ impl ApiError {
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Gone(_) => (StatusCode::GONE, "before_retention"),
+            ApiError::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timed_out"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

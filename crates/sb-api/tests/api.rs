@@ -587,3 +587,56 @@ async fn prometheus_carries_the_autoscaling_signals() {
         assert!(text.contains(signal), "{signal} missing from:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn sql_is_for_analysts_reads_only_and_time_limited() {
+    let f = Fixture::new().await;
+    let analyst = f.token(Role::Analyst);
+    let agent = f.token(Role::Agent);
+    let ask = |sql: &str| json!({"sql": sql, "time_limit_seconds": 1}).to_string();
+    let (status, body) = f
+        .call(
+            "POST",
+            "/v1/query",
+            Some(&analyst),
+            Some(ask("SELECT COUNT(*) AS n FROM contact_records")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["columns"], json!(["n"]));
+    let (status, _) = f
+        .call("POST", "/v1/query", Some(&agent), Some(ask("SELECT 1")))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = f
+        .call(
+            "POST",
+            "/v1/query",
+            Some(&analyst),
+            Some(ask("SELECT * FROM credentials")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("readable: contact_records"));
+    let (status, body) = f
+        .call(
+            "POST",
+            "/v1/query",
+            Some(&analyst),
+            Some(ask("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT COUNT(*) FROM n")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT, "{body}");
+    let (status, _) = f
+        .call(
+            "POST",
+            "/v1/query",
+            Some(&analyst),
+            Some(json!({"sql": "SELECT 1", "max_rows": 0}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

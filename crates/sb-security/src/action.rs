@@ -19,10 +19,11 @@ pub enum Action {
     StreamCheckpoint,
     MetricsGetCurrent,
     MetricsGetHistorical,
+    QueryRun,
 }
 
 impl Action {
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::ConfigPlan,
         Action::ConfigApply,
         Action::ConfigRollback,
@@ -40,6 +41,7 @@ impl Action {
         Action::StreamCheckpoint,
         Action::MetricsGetCurrent,
         Action::MetricsGetHistorical,
+        Action::QueryRun,
     ];
 
     /// The name policies and audit records use, `service:Verb`.
@@ -62,6 +64,7 @@ impl Action {
             Action::StreamCheckpoint => "stream:Checkpoint",
             Action::MetricsGetCurrent => "metrics:GetCurrent",
             Action::MetricsGetHistorical => "metrics:GetHistorical",
+            Action::QueryRun => "query:Run",
         }
     }
 

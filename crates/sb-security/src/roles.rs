@@ -66,6 +66,7 @@ impl Role {
                     | StreamCheckpoint
                     | MetricsGetCurrent
                     | MetricsGetHistorical
+                    | QueryRun
             ),
             Role::Auditor => matches!(action, ConfigListVersions | ConfigGetVersion | ApiDescribe),
             // A CI/CD pipeline plans and reads history; deploying takes an Admin key.

@@ -7,6 +7,7 @@
 mod error;
 mod event_log;
 pub mod intervals;
+pub mod query;
 mod sqlite;
 mod streams;
 mod types;
@@ -77,6 +78,15 @@ pub trait Store: Send + Sync + 'static {
         to_ms: i64,
         agent_level: bool,
     ) -> Result<Vec<intervals::IntervalRow>, StoreError>;
+
+    /// Run one read-only SQL statement over the documented tables
+    /// ([`query::QUERYABLE_TABLES`]), stopping at `max_rows` rows or `time_limit`.
+    fn query(
+        &self,
+        sql: &str,
+        max_rows: usize,
+        time_limit: std::time::Duration,
+    ) -> Result<query::QueryResult, query::QueryError>;
 
     /// The state of every contact that had not finished, as last made durable.
     fn live_contacts(&self) -> Result<Vec<(String, String)>, StoreError>;

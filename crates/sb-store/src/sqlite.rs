@@ -105,6 +105,7 @@ impl SqliteStore {
         }
         connection.execute_batch(SCHEMA)?;
         connection.execute_batch(crate::intervals::SCHEMA)?;
+        connection.execute_batch(crate::query::VIEWS)?;
         connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Self {
             path,
@@ -436,6 +437,16 @@ impl Store for SqliteStore {
             to_ms,
             agent_level,
         )?)
+    }
+
+    fn query(
+        &self,
+        sql: &str,
+        max_rows: usize,
+        time_limit: std::time::Duration,
+    ) -> Result<crate::query::QueryResult, crate::query::QueryError> {
+        let dir = self.path.parent().unwrap_or(std::path::Path::new("."));
+        crate::query::run(dir, sql, max_rows, time_limit)
     }
 
     fn live_contacts(&self) -> Result<Vec<(String, String)>, StoreError> {

@@ -502,3 +502,120 @@ mod intervals {
             .all(|r| r.agent == "carol" && r.profile == "Front"));
     }
 }
+
+mod sql {
+    use std::time::Duration;
+
+    use sb_store::query::QueryError;
+    use sb_store::{EventLog, NewEvent, SqliteStore, Store, StoredCredential};
+
+    async fn store_with_events() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        store
+            .insert_credential(&StoredCredential {
+                id: "Ksecret".into(),
+                secret_sha256: "hash-marker".into(),
+                principal: "admin".into(),
+                role: "Admin".into(),
+                description: String::new(),
+                created_at: String::new(),
+            })
+            .unwrap();
+        let (log, writer) = EventLog::start(dir.path()).unwrap();
+        let events = (0..30)
+            .map(|n| NewEvent {
+                at_ms: n,
+                stream: ["agent", "contact", "live"][n as usize % 3].into(),
+                key: format!("k{}", n % 2),
+                kind: "STATE_CHANGE".into(),
+                payload: format!("{{\"n\":{n}}}"),
+            })
+            .collect();
+        log.append(events).await.unwrap();
+        drop(log);
+        writer.join();
+        (dir, store)
+    }
+
+    const LIMIT: Duration = Duration::from_secs(2);
+
+    #[tokio::test]
+    async fn documented_tables_are_readable_with_sqlite_functions() {
+        let (_dir, store) = store_with_events().await;
+        let result = store
+            .query(
+                "SELECT agent, COUNT(*) AS n, MAX(json_extract(payload, '$.n')) AS last FROM agent_events GROUP BY agent ORDER BY agent",
+                100,
+                LIMIT,
+            )
+            .unwrap();
+        assert_eq!(result.columns, ["agent", "n", "last"]);
+        assert_eq!(result.rows.len(), 2);
+        assert_eq!(result.rows[0][1], 5);
+        let contacts = store
+            .query("SELECT * FROM contact_events", 3, LIMIT)
+            .unwrap();
+        assert_eq!(contacts.rows.len(), 3);
+        assert!(contacts.truncated, "ten rows matched, three allowed");
+        store
+            .query("SELECT COUNT(*) FROM contact_records", 1, LIMIT)
+            .unwrap();
+        store
+            .query("SELECT COUNT(*) FROM metric_intervals", 1, LIMIT)
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn writes_and_undocumented_tables_are_refused_and_change_nothing() {
+        let (_dir, store) = store_with_events().await;
+        for sql in [
+            "SELECT * FROM credentials",
+            "SELECT secret_sha256 FROM credentials",
+            "SELECT payload FROM events WHERE stream = 'live'",
+            "SELECT * FROM config_versions",
+            "SELECT * FROM live_contacts",
+            "DELETE FROM contact_records",
+            "UPDATE metric_intervals SET handled = 0",
+            "INSERT INTO stream_checkpoints VALUES ('x', 'y', 1, '')",
+            "DROP TABLE contact_records",
+            "PRAGMA writable_schema = 1",
+            "ATTACH DATABASE '/tmp/x.db' AS x",
+            "CREATE TABLE t (x)",
+            "SELECT * FROM agent_events UNION SELECT seq, at_ms, id, role, secret_sha256 FROM credentials",
+            "WITH c AS (SELECT * FROM credentials) SELECT * FROM c",
+        ] {
+            let err = store.query(sql, 10, LIMIT).unwrap_err();
+            assert!(
+                matches!(err, QueryError::Refused(_) | QueryError::Invalid(_)),
+                "{sql}: {err}"
+            );
+            assert!(!err.to_string().contains("hash-marker"), "{sql}: {err}");
+        }
+        let err = store.query("SELECT 1; SELECT 2", 10, LIMIT).unwrap_err();
+        assert!(err.to_string().contains("one statement"), "{err}");
+        assert!(store
+            .query("SELECT 1; DELETE FROM contact_records", 10, LIMIT)
+            .is_err());
+        assert!(
+            store.credential("Ksecret").unwrap().is_some(),
+            "nothing changed"
+        );
+        assert!(store
+            .query("SELECT * FROM no_such_table", 1, LIMIT)
+            .is_err());
+    }
+
+    #[tokio::test]
+    async fn a_runaway_query_is_stopped_at_its_time_limit() {
+        let (_dir, store) = store_with_events().await;
+        let err = store
+            .query(
+                "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT COUNT(*) FROM n",
+                1,
+                Duration::from_millis(200),
+            )
+            .unwrap_err();
+        assert!(matches!(err, QueryError::TimedOut(_)), "{err}");
+    }
+}

@@ -67,6 +67,22 @@ pub(crate) enum Command {
     Simulate(SimulateArgs),
     /// Historical metrics (Connect's names), from a data directory or a server.
     Metrics(MetricsArgs),
+    /// Read-only SQL over contact records, contact and agent events and metric
+    /// intervals (SQLite dialect), from a data directory or a server.
+    Query {
+        /// One SELECT statement.
+        sql: String,
+        /// At most this many rows (1 to 10,000).
+        #[arg(long, default_value_t = 1000)]
+        max_rows: usize,
+        /// Stop after this many seconds (1 to 30).
+        #[arg(long, default_value_t = 5)]
+        time_limit_seconds: u64,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[arg(long)]
+        json: bool,
+    },
     /// Deploy version N's content again, as a new version.
     Rollback {
         #[arg(long, value_name = "N")]

@@ -3,4 +3,5 @@ pub(crate) mod contacts;
 pub(crate) mod historical;
 pub(crate) mod metrics;
 pub(crate) mod ops;
+pub(crate) mod query;
 pub(crate) mod streams;

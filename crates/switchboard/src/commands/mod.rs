@@ -1,6 +1,7 @@
 mod config;
 mod flow;
 mod metrics;
+mod query;
 mod serve;
 mod simulate;
 
@@ -25,6 +26,13 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Simulate(args) => simulate::run(&args),
         Command::Metrics(args) => metrics::run(&args).await,
+        Command::Query {
+            sql,
+            max_rows,
+            time_limit_seconds,
+            target,
+            json,
+        } => query::run(&sql, max_rows, time_limit_seconds, &target, json).await,
         Command::Credential {
             command:
                 CredentialCommand::Create {

@@ -345,6 +345,33 @@ fn a_chat_from_flow_to_agent_to_record() {
             cli_rows[0]["metrics"]["CONTACTS_HANDLED"], 1.0,
             "{cli_rows}"
         );
+
+        // SQL over the records, through the API and the CLI.
+        let (status, sql) = post(
+            &server,
+            "/v1/query",
+            &analyst,
+            json!({"sql": "SELECT agent, json_extract(record, '$.Attributes.resolution') AS resolution FROM contact_records WHERE queue = 'Billing'"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{sql}");
+        assert_eq!(sql["rows"], json!([["carol", "refund"]]), "{sql}");
+        let (status, refused) = post(
+            &server,
+            "/v1/query",
+            &analyst,
+            json!({"sql": "DELETE FROM contact_records"}),
+        )
+        .await;
+        assert_eq!(status, 400, "{refused}");
+        let cli = run(&[
+            "query",
+            "SELECT COUNT(*) AS n FROM contact_events WHERE type = 'QUEUED'",
+            "--data",
+            data.path().to_str().unwrap(),
+        ]);
+        assert!(cli.status.success(), "{}", text(&cli));
+        assert_eq!(String::from_utf8_lossy(&cli.stdout), "n\n1\n");
         assert!(
             log.as_array()
                 .unwrap()
