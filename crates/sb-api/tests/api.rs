@@ -541,6 +541,57 @@ mod streams {
     }
 
     #[tokio::test]
+    async fn agent_events_carry_connects_snapshots_in_order() {
+        let (f, admin) = deployed().await;
+        let (frames, _keep) = tokio::sync::mpsc::channel(64);
+        f.runtime
+            .attach_agent("carol".into(), frames)
+            .await
+            .unwrap();
+        f.runtime
+            .agent(
+                "carol".into(),
+                sb_runtime::instance::AgentAction::SetStatus {
+                    status: "Available".into(),
+                },
+            )
+            .await
+            .unwrap();
+        let mut events = Vec::new();
+        for _ in 0..200 {
+            let (_, page) = f
+                .call(
+                    "GET",
+                    "/v1/streams/agent-events?limit=100",
+                    Some(&admin),
+                    None,
+                )
+                .await;
+            events = page["events"].as_array().cloned().unwrap_or_default();
+            if events.len() >= 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(kinds[0], "LOGIN", "{events:?}");
+        assert!(kinds[1..].iter().all(|k| *k == "STATE_CHANGE"), "{kinds:?}");
+        let last = &events.last().unwrap()["data"];
+        assert_eq!(last["AgentEventType"], "STATE_CHANGE");
+        assert_eq!(last["Version"], "2017-10-01");
+        let current = &last["CurrentAgentSnapshot"];
+        assert_eq!(current["AgentStatus"]["Name"], "Available", "{last}");
+        assert_eq!(current["AgentStatus"]["Type"], "ROUTABLE");
+        assert_eq!(current["Configuration"]["Username"], "carol");
+        assert!(current["Configuration"]["RoutingProfile"]["Name"].is_string());
+        assert_eq!(
+            last["PreviousAgentSnapshot"]["AgentStatus"]["Name"], "Offline",
+            "{last}"
+        );
+        assert!(events.iter().all(|e| e["key"] == "carol"));
+    }
+
+    #[tokio::test]
     async fn only_roles_that_consume_data_read_streams() {
         let (f, _) = deployed().await;
         for (role, status) in [

@@ -374,7 +374,13 @@ pub fn compute(
                         "SERVICE_LEVEL" => query
                             .service_level_threshold
                             .and_then(|t| ratio(get(&format!("within_{t}")), get("queued"), 100.0)),
-                        // Agent time is not aggregated yet: no value rather than a guess.
+                        // Time on contacts over time on contacts or available; agent
+                        // time has no queue, so it shows in agent and profile groups.
+                        "OCCUPANCY" => ratio(
+                            get("agent_on_contact_ms"),
+                            get("agent_on_contact_ms") + get("agent_available_ms"),
+                            100.0,
+                        ),
                         _ => None,
                     };
                     (m, value.map(|v| (v * 1000.0).round() / 1000.0))
@@ -489,6 +495,27 @@ mod tests {
         let grouped = compute(&query("TOTAL", "UTC", &["QUEUE"]), &rows, &column_names());
         assert_eq!(grouped.len(), 2);
         assert_eq!(grouped[0].dimensions[&HistoricalGrouping::Queue], "Billing");
+    }
+
+    #[test]
+    fn occupancy_is_contact_time_over_contact_and_available_time() {
+        let rows = [row(
+            "2026-11-26T10:00:00Z",
+            "",
+            "carol",
+            &[
+                ("agent_on_contact_ms", 600_000),
+                ("agent_available_ms", 200_000),
+                ("agent_non_productive_ms", 900_000),
+            ],
+        )];
+        let out = compute(&query("TOTAL", "UTC", &["AGENT"]), &rows, &column_names());
+        assert_eq!(
+            out[0].metrics["OCCUPANCY"],
+            Some(75.0),
+            "breaks do not count"
+        );
+        assert_eq!(out[0].dimensions[&HistoricalGrouping::Agent], "carol");
     }
 
     #[test]

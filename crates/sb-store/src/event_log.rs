@@ -209,6 +209,9 @@ fn write_batch(
                         keep_live.execute(params![e.key, e.payload])?;
                     }
                 }
+                if e.stream == AGENT_TIME_STREAM {
+                    crate::intervals::agent_time_written(&tx, &e.payload)?;
+                }
                 if e.stream == RECORD_STREAM {
                     // The record projection and its interval sums commit with the
                     // event that made them.
@@ -235,6 +238,9 @@ fn write_batch(
     Ok(ranges)
 }
 
+/// Events on this stream carry one span of an agent's time in one state, added to the
+/// metric intervals (OCCUPANCY).
+pub const AGENT_TIME_STREAM: &str = "agent-time";
 /// Events on this stream carry a contact record, projected into `contact_records`.
 pub const RECORD_STREAM: &str = "record";
 /// Events on this stream carry a live contact's state (or `null` once it finished),

@@ -14,7 +14,8 @@ mod types;
 
 pub use error::StoreError;
 pub use event_log::{
-    events_after, EventLog, EventLogWriter, EventRecord, NewEvent, LIVE_STREAM, RECORD_STREAM,
+    events_after, EventLog, EventLogWriter, EventRecord, NewEvent, AGENT_TIME_STREAM, LIVE_STREAM,
+    RECORD_STREAM,
 };
 pub use sqlite::{SqliteStore, DATABASE_FILE, SCHEMA_VERSION};
 pub use streams::{BeforeRetention, PublicStream, StreamPage};

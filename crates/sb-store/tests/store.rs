@@ -496,6 +496,7 @@ mod intervals {
             "two attempts, one answered"
         );
         let agent_rows = store.interval_rows(day.0, day.1, true).unwrap();
+        let _ = &agent_rows;
         assert_eq!(agent_rows.len(), 2);
         assert!(agent_rows
             .iter()
@@ -618,4 +619,56 @@ mod sql {
             .unwrap_err();
         assert!(matches!(err, QueryError::TimedOut(_)), "{err}");
     }
+}
+
+#[tokio::test]
+async fn agent_time_is_split_across_the_intervals_it_covers() {
+    use sb_store::intervals::column_names;
+    use sb_store::{EventLog, NewEvent, SqliteStore, Store, AGENT_TIME_STREAM};
+    let dir = tempfile::tempdir().unwrap();
+    drop(SqliteStore::open(dir.path()).unwrap());
+    let (log, writer) = EventLog::start(dir.path()).unwrap();
+    let day = 1_795_651_200_000i64;
+    let span = |state: &str, from: i64, to: i64| {
+        NewEvent {
+        at_ms: to,
+        stream: AGENT_TIME_STREAM.into(),
+        key: "carol".into(),
+        kind: "AGENT_TIME".into(),
+        payload: serde_json::json!({"Agent": "carol", "RoutingProfile": "Front", "State": state, "FromMs": from, "ToMs": to}).to_string(),
+    }
+    };
+    // Available 10:10-10:20 (five minutes in each of two intervals), on contact 10:20-10:25.
+    let at = |h: i64, m: i64| day + h * 3_600_000 + m * 60_000;
+    log.append(vec![
+        span("available", at(10, 10), at(10, 20)),
+        span("on_contact", at(10, 20), at(10, 25)),
+    ])
+    .await
+    .unwrap();
+    drop(log);
+    writer.join();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let rows = store.interval_rows(day, day + 86_400_000, true).unwrap();
+    let names = column_names();
+    let col = |name: &str| names.iter().position(|c| c == name).unwrap();
+    let mut by_interval: Vec<(i64, i64, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.interval_ms,
+                r.values[col("agent_available_ms")],
+                r.values[col("agent_on_contact_ms")],
+            )
+        })
+        .collect();
+    by_interval.sort();
+    assert_eq!(
+        by_interval,
+        [(at(10, 0), 300_000, 0), (at(10, 15), 300_000, 300_000)],
+        "{rows:?}"
+    );
+    assert!(rows
+        .iter()
+        .all(|r| r.agent == "carol" && r.queue.is_empty()));
 }

@@ -3,7 +3,6 @@
 use sb_model::config::AgentStatusKind;
 use sb_model::record::AgentInfo;
 use sb_routing::{AgentConfig, AgentStatus, DequeueReason, Output};
-use sb_store::NewEvent;
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -84,16 +83,6 @@ impl Owner {
         });
     }
 
-    fn agent_event(&mut self, user: &str, kind: &str, payload: serde_json::Value) {
-        self.outbox.event(NewEvent {
-            at_ms: now_ms(),
-            stream: "agent".into(),
-            key: user.into(),
-            kind: kind.into(),
-            payload: payload.to_string(),
-        });
-    }
-
     fn attach_agent(
         &mut self,
         user: &str,
@@ -123,7 +112,7 @@ impl Owner {
             self.engine
                 .login(now_ms(), user, agent, AgentStatus::Offline)
                 .map_err(|e| RuntimeError::Routing(e.to_string()))?;
-            self.agent_event(user, "LOGIN", json!({"AgentARN": user}));
+            self.agent_feed_event(user, "LOGIN");
             self.give_back_contacts(user);
         }
         self.agents.insert(
@@ -209,7 +198,7 @@ impl Owner {
         }
         s.frames = None;
         let _ = self.engine.set_status(now_ms(), user, AgentStatus::Offline);
-        self.agent_event(user, "DISCONNECTED", json!({"AgentARN": user}));
+        self.agent_feed_event(user, "LOGOUT");
         self.route();
     }
 
@@ -400,11 +389,7 @@ impl Owner {
             }
             Output::AgentChanged { snapshot } => {
                 let user = snapshot.agent.clone();
-                self.agent_event(
-                    &user,
-                    "STATE_CHANGE",
-                    json!({"AgentARN": user, "CurrentAgentSnapshot": snapshot}),
-                );
+                self.agent_feed_event(&user, "STATE_CHANGE");
                 self.send_agent(&user, AgentFrame::State { snapshot });
             }
             Output::Dequeued {

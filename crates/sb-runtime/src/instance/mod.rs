@@ -6,6 +6,7 @@
 //! calls are released only after the events that caused them are durable, in the order
 //! they were produced (see [`outbox`]).
 
+mod agent_feed;
 mod agents;
 mod api;
 mod contacts;
@@ -75,6 +76,8 @@ pub(crate) struct Owner {
     realtime_dirty: bool,
     realtime_due: i64,
     realtime_generation: u64,
+    agent_feeds: agent_feed::AgentFeeds,
+    heartbeat_due: i64,
 }
 
 /// Start the owner for an instance. It runs until every handle is dropped.
@@ -119,6 +122,8 @@ pub fn start(
         realtime_dirty: true,
         realtime_due: 0,
         realtime_generation: 0,
+        agent_feeds: Default::default(),
+        heartbeat_due: 0,
     };
     tokio::spawn(owner.run(rx));
     RuntimeHandle {
@@ -171,6 +176,7 @@ impl Owner {
             }
             self.persist_dirty();
             self.push_positions();
+            self.heartbeats();
             self.publish_realtime();
             self.outbox.flush();
         }
@@ -181,10 +187,16 @@ impl Owner {
         let routing = self.engine.next_timer();
         // Positions held back by the once-a-second limit still go out.
         let positions = (!self.moved.is_empty()).then_some(self.positions_due);
-        [flow, routing, positions, self.realtime_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            flow,
+            routing,
+            positions,
+            self.realtime_deadline(),
+            self.heartbeat_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn fire_due(&mut self) {
