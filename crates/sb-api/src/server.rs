@@ -35,6 +35,8 @@ pub struct AppState {
     pub draining: Arc<AtomicBool>,
     /// Real-time metric views computed for the current snapshot, shared by subscribers.
     pub realtime_views: Arc<crate::routes::metrics::RealtimeViews>,
+    /// The shared readers of each stream's newest events, for subscribers.
+    pub stream_tails: Arc<crate::routes::stream_tail::StreamTails>,
 }
 
 #[derive(OpenApi)]

@@ -37,6 +37,7 @@ impl Fixture {
             metrics: sb_api::install_metrics_recorder(),
             draining: Arc::new(AtomicBool::new(false)),
             realtime_views: Default::default(),
+            stream_tails: Default::default(),
         });
         let fixture = Fixture {
             router,
@@ -356,7 +357,20 @@ mod streams {
 
     async fn create_task(f: &Fixture, token: &str, name: &str) -> String {
         let body = json!({"name": name, "flow": "Main IVR"}).to_string();
-        let (status, reply) = f.call("POST", "/v1/tasks", Some(token), Some(body)).await;
+        let mut answer = f
+            .call("POST", "/v1/tasks", Some(token), Some(body.clone()))
+            .await;
+        // The runtime takes an applied version asynchronously; until then it says 503.
+        for _ in 0..500 {
+            if answer.0 != StatusCode::SERVICE_UNAVAILABLE {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            answer = f
+                .call("POST", "/v1/tasks", Some(token), Some(body.clone()))
+                .await;
+        }
+        let (status, reply) = answer;
         assert_eq!(status, StatusCode::OK, "{reply}");
         reply["contact_id"].as_str().unwrap().to_string()
     }
@@ -544,10 +558,16 @@ mod streams {
     async fn agent_events_carry_connects_snapshots_in_order() {
         let (f, admin) = deployed().await;
         let (frames, _keep) = tokio::sync::mpsc::channel(64);
-        f.runtime
-            .attach_agent("carol".into(), frames)
-            .await
-            .unwrap();
+        // The runtime takes the applied version asynchronously.
+        let mut attached = Err(sb_runtime::instance::RuntimeError::NotReady);
+        for _ in 0..500 {
+            attached = f.runtime.attach_agent("carol".into(), frames.clone()).await;
+            if !matches!(attached, Err(sb_runtime::instance::RuntimeError::NotReady)) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        attached.unwrap();
         f.runtime
             .agent(
                 "carol".into(),

@@ -98,6 +98,9 @@ pub struct RealtimeSnapshot {
     /// Bumped for every snapshot taken, so readers can cache per snapshot.
     pub generation: u64,
     pub at: Millis,
+    /// When the oldest change this snapshot is the first to show happened (set by its
+    /// publisher), so readers can tell change-to-view latency.
+    pub changed_at: Millis,
     pub agents: Vec<AgentLine>,
     pub contacts: Vec<ContactLine>,
     /// (queue, channel) → the routing profiles serving it.
@@ -177,6 +180,7 @@ impl Engine {
         RealtimeSnapshot {
             generation,
             at: self.now,
+            changed_at: self.now,
             agents,
             contacts,
             serving,

@@ -6,10 +6,10 @@
 //! runtime; subscribers asking the same question share one computation per snapshot.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
@@ -52,6 +52,8 @@ struct Question {
 pub(crate) struct CurrentMetrics {
     /// RFC 3339: when this view was computed.
     generated_at: String,
+    /// Unix ms of the oldest change this view is the first to show.
+    changed_at_ms: i64,
     /// One per group; each has `dimensions` and `metrics` (Connect's names; counts,
     /// and OLDEST_CONTACT_AGE in seconds).
     #[schema(value_type = Vec<Object>)]
@@ -68,7 +70,8 @@ pub struct RealtimeViews {
 struct ViewCache {
     /// (snapshot generation, second) the entries were computed for.
     at: (u64, i64),
-    views: HashMap<Question, Arc<str>>,
+    /// Shared bytes: every subscriber sends the same buffer, none copies it.
+    views: HashMap<Question, Utf8Bytes>,
 }
 
 fn list(value: &Option<String>) -> Option<Vec<String>> {
@@ -174,6 +177,7 @@ fn compute(snapshot: &RealtimeSnapshot, question: &Question, now: jiff::Timestam
         .collect();
     serde_json::to_string(&CurrentMetrics {
         generated_at: now.to_string(),
+        changed_at_ms: snapshot.changed_at,
         rows,
     })
     .expect("metrics serialise")
@@ -181,7 +185,7 @@ fn compute(snapshot: &RealtimeSnapshot, question: &Question, now: jiff::Timestam
 
 impl RealtimeViews {
     /// The view of `snapshot` for `question`, computed once per snapshot and second.
-    fn view(&self, snapshot: &RealtimeSnapshot, question: &Question) -> Arc<str> {
+    fn view(&self, snapshot: &RealtimeSnapshot, question: &Question) -> Utf8Bytes {
         let now = jiff::Timestamp::now();
         let at = (snapshot.generation, now.as_second());
         {
@@ -192,7 +196,7 @@ impl RealtimeViews {
                 }
             }
         }
-        let view: Arc<str> = compute(snapshot, question, now).into();
+        let view = Utf8Bytes::from(compute(snapshot, question, now));
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.at != at {
             cache.at = at;
@@ -240,7 +244,7 @@ pub(crate) async fn subscribe_current_metrics(
 async fn push_loop(socket: WebSocket, state: AppState, question: Question) {
     let (mut sink, mut incoming) = socket.split();
     let mut snapshots = state.runtime.realtime();
-    let mut last: Option<Arc<str>> = None;
+    let mut last: Option<Utf8Bytes> = None;
     let mut refresh = tokio::time::interval(REFRESH);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -259,15 +263,13 @@ async fn push_loop(socket: WebSocket, state: AppState, question: Question) {
         };
         let snapshot = snapshots.borrow_and_update().clone();
         let view = state.realtime_views.view(&snapshot, &question);
-        let unchanged = last.as_ref().is_some_and(|l| same_rows(l, &view));
+        let unchanged = last
+            .as_ref()
+            .is_some_and(|l| same_rows(l.as_str(), view.as_str()));
         if unchanged && !forced {
             continue;
         }
-        if sink
-            .send(Message::Text(view.to_string().into()))
-            .await
-            .is_err()
-        {
+        if sink.send(Message::Text(view.clone())).await.is_err() {
             break;
         }
         last = Some(view);

@@ -4,4 +4,5 @@ pub(crate) mod historical;
 pub(crate) mod metrics;
 pub(crate) mod ops;
 pub(crate) mod query;
+pub(crate) mod stream_tail;
 pub(crate) mod streams;

@@ -7,16 +7,16 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures_util::Stream;
 use sb_store::{EventRecord, PublicStream, StreamPage};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::stream_tail::{Rendered, TailBatch};
 use crate::error::{ApiError, ApiJson};
 use crate::server::AppState;
 
@@ -249,7 +249,7 @@ pub(crate) async fn subscribe_stream(
     Path(stream): Path<String>,
     Query(query): Query<SubscribeQuery>,
     headers: HeaderMap,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Response, ApiError> {
     let stream = parse_stream(&stream)?;
     let resumed = headers
         .get("last-event-id")
@@ -262,38 +262,124 @@ pub(crate) async fn subscribe_stream(
     let after = resumed.or(query.after).unwrap_or(0);
     // Refuse a position before retention now, with a status, rather than mid-stream.
     read_page(&state, stream, after, 1).await?;
-    let committed = state.runtime.committed();
-    let events = futures_util::stream::unfold(
-        (state, after, committed, Vec::<EventRecord>::new()),
-        move |(state, mut after, mut committed, mut pending)| async move {
-            loop {
-                if !pending.is_empty() {
-                    let e = pending.remove(0);
-                    after = e.seq;
-                    let view = event_view(stream, e);
-                    let event = Event::default()
-                        .id(view.seq.to_string())
-                        .event(view.kind.clone())
-                        .json_data(&view)
-                        .unwrap_or_default();
-                    return Some((Ok(event), (state, after, committed, pending)));
-                }
-                committed.borrow_and_update();
-                match read_page(&state, stream, after, MAX_PAGE).await {
-                    Ok(page) if !page.events.is_empty() => pending = page.events,
-                    Ok(_) => {
-                        if committed.changed().await.is_err() {
-                            return None;
-                        }
-                    }
-                    // Retention overtook a consumer that lagged past it: end the
-                    // stream; reconnecting gets the 410 that names the earliest.
-                    Err(_) => return None,
+    let tail = state.stream_tails.subscribe(
+        stream,
+        state.store.clone(),
+        state.runtime.committed(),
+        render,
+    );
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(SUBSCRIBER_BUFFER);
+    tokio::spawn(feed_subscriber(state, stream, after, tail, tx));
+    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|bytes| (Ok::<_, Infallible>(bytes), rx))
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(frames),
+    )
+        .into_response())
+}
+
+/// Writes a subscriber's connection may have queued before its feeder waits: the
+/// bound on what a slow consumer costs.
+const SUBSCRIBER_BUFFER: usize = 64;
+/// Silence longer than this gets a comment frame, so proxies keep the connection.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+fn render(stream: PublicStream, e: EventRecord) -> Rendered {
+    let view = event_view(stream, e);
+    let json = serde_json::to_string(&view).expect("events serialise");
+    // JSON from serde has no raw newlines, so one `data:` line holds it.
+    let frame = format!("id: {}\nevent: {}\ndata: {json}\n\n", view.seq, view.kind);
+    Rendered {
+        seq: view.seq,
+        frame: Bytes::from(frame),
+    }
+}
+
+/// Send one subscriber everything after `after`: its backlog from the store, then the
+/// shared tail, going back to the store whenever the tail has moved past it.
+async fn feed_subscriber(
+    state: AppState,
+    stream: PublicStream,
+    mut after: u64,
+    mut tail: tokio::sync::broadcast::Receiver<std::sync::Arc<TailBatch>>,
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    // Read the store from `after` up to `until` (or to its end), a page per write.
+    async fn catch_up(
+        state: &AppState,
+        stream: PublicStream,
+        after: &mut u64,
+        until: Option<u64>,
+        tx: &tokio::sync::mpsc::Sender<Bytes>,
+    ) -> bool {
+        while until.is_none_or(|u| *after < u) {
+            let Ok(page) = read_page(state, stream, *after, MAX_PAGE).await else {
+                // Retention overtook a consumer that lagged past it: end the stream;
+                // reconnecting gets the 410 that names the earliest position.
+                return false;
+            };
+            let events: Vec<Rendered> = page
+                .events
+                .into_iter()
+                .filter(|e| until.is_none_or(|u| e.seq <= u))
+                .map(|e| render(stream, e))
+                .collect();
+            let Some(last) = events.last().map(|e| e.seq) else {
+                break;
+            };
+            let batch = TailBatch::new(*after, events);
+            *after = last;
+            if tx.send(batch.after(0)).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+    if !catch_up(&state, stream, &mut after, None, &tx).await {
+        return;
+    }
+    loop {
+        match tokio::time::timeout(KEEP_ALIVE, tail.recv()).await {
+            Err(_) => {
+                if tx
+                    .send(Bytes::from_static(b": keep-alive\n\n"))
+                    .await
+                    .is_err()
+                {
+                    return;
                 }
             }
-        },
-    );
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+            Ok(Ok(batch)) => {
+                if batch.last() <= after {
+                    continue;
+                }
+                if batch.prev > after
+                    && !catch_up(&state, stream, &mut after, Some(batch.prev), &tx).await
+                {
+                    return;
+                }
+                let frames = batch.after(after);
+                after = batch.last();
+                if tx.send(frames).await.is_err() {
+                    return;
+                }
+            }
+            Ok(Err(RecvError::Lagged(_))) => {
+                if !catch_up(&state, stream, &mut after, None, &tx).await {
+                    return;
+                }
+            }
+            Ok(Err(RecvError::Closed)) => return,
+        }
+    }
 }
 
 /// A consumer's saved position in a stream.

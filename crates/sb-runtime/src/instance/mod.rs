@@ -76,6 +76,8 @@ pub(crate) struct Owner {
     realtime_dirty: bool,
     realtime_due: i64,
     realtime_generation: u64,
+    /// When the first change not yet in a published snapshot happened.
+    realtime_changed_at: i64,
     agent_feeds: agent_feed::AgentFeeds,
     heartbeat_due: i64,
 }
@@ -122,6 +124,7 @@ pub fn start(
         realtime_dirty: true,
         realtime_due: 0,
         realtime_generation: 0,
+        realtime_changed_at: 0,
         agent_feeds: Default::default(),
         heartbeat_due: 0,
     };
@@ -157,7 +160,7 @@ impl Owner {
             tokio::select! {
                 command = rx.recv() => match command {
                     Some(command) => {
-                        self.realtime_dirty = true;
+                        self.mark_realtime_changed();
                         self.handle(command);
                         for _ in 1..BATCH {
                             match rx.try_recv() {
@@ -170,7 +173,7 @@ impl Owner {
                 },
                 () = sleep => self.fire_due(),
                 Ok(()) = config_changes.changed() => {
-                    self.realtime_dirty = true;
+                    self.mark_realtime_changed();
                     self.take_config()
                 }
             }
@@ -205,7 +208,7 @@ impl Owner {
         if self.engine.next_timer().is_some_and(|t| t <= now)
             || self.timers.first().is_some_and(|t| t.0 <= now)
         {
-            self.realtime_dirty = true;
+            self.mark_realtime_changed();
         }
         self.engine.tick(now);
         self.route();

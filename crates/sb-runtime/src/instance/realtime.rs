@@ -12,6 +12,15 @@ use super::{now_ms, Owner};
 pub(crate) const REALTIME_PERIOD_MS: i64 = 50;
 
 impl Owner {
+    /// Something routing sees may have changed: the next snapshot is due, and the
+    /// first change since the last one is when its clock starts.
+    pub(crate) fn mark_realtime_changed(&mut self) {
+        if !self.realtime_dirty {
+            self.realtime_dirty = true;
+            self.realtime_changed_at = now_ms();
+        }
+    }
+
     /// Publish a fresh snapshot if something changed and the period has passed.
     pub(crate) fn publish_realtime(&mut self) {
         if !self.realtime_dirty {
@@ -24,7 +33,9 @@ impl Owner {
         self.realtime_due = now + REALTIME_PERIOD_MS;
         self.realtime_dirty = false;
         self.realtime_generation += 1;
-        let snapshot = Arc::new(self.engine.realtime_snapshot(self.realtime_generation));
+        let mut snapshot = self.engine.realtime_snapshot(self.realtime_generation);
+        snapshot.changed_at = self.realtime_changed_at;
+        let snapshot = Arc::new(snapshot);
         let publish = self.realtime.clone();
         // Like any effect, readers see a state only once the events behind it are durable.
         self.outbox.after(move |_| {

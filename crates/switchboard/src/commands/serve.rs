@@ -116,6 +116,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         metrics: sb_api::install_metrics_recorder(),
         draining: Arc::new(AtomicBool::new(false)),
         realtime_views: Default::default(),
+        stream_tails: Default::default(),
     };
     tokio::spawn(poll_for_new_versions(deployer));
     tracing::info!(listen = %local, data = %data.display(), "switchboard listening (HTTPS)");
