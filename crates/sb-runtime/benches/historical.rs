@@ -61,7 +61,9 @@ fn record(n: u64) -> NewEvent {
 fn fill(dir: &std::path::Path) {
     drop(SqliteStore::open(dir).unwrap());
     let (log, writer) = EventLog::start(dir).unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let started = Instant::now();
     runtime.block_on(async {
         let mut pending = std::collections::VecDeque::new();
@@ -99,7 +101,12 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let store = SqliteStore::open(&dir).unwrap();
     let have = store
-        .query("SELECT COUNT(*) FROM contact_records", 1, std::time::Duration::from_secs(600))
+        .query(
+            "SELECT COUNT(*) FROM contact_records",
+            &[],
+            1,
+            std::time::Duration::from_secs(600),
+        )
         .unwrap()
         .rows[0][0]
         .as_u64()
@@ -111,10 +118,17 @@ fn main() {
     let now: jiff::Timestamp = "2026-11-27T00:00:00Z".parse().unwrap();
     for (label, groupings) in [
         ("by queue", vec!["QUEUE".to_string()]),
-        ("by queue and channel, hourly", vec!["QUEUE".into(), "CHANNEL".into()]),
+        (
+            "by queue and channel, hourly",
+            vec!["QUEUE".into(), "CHANNEL".into()],
+        ),
         ("by agent", vec!["AGENT".to_string()]),
     ] {
-        let interval = if label.contains("hourly") { "HOUR" } else { "TOTAL" };
+        let interval = if label.contains("hourly") {
+            "HOUR"
+        } else {
+            "TOTAL"
+        };
         let query = HistoricalQuery::new(
             &rfc3339(last_day),
             &rfc3339(last_day + 86_400_000),

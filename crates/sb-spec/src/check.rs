@@ -209,6 +209,20 @@ fn check_security(ctx: &mut Ctx<'_>) {
         return;
     };
     let file = file.clone();
+    for (i, name) in s.sensitive_attributes.iter().enumerate() {
+        let ok = !name.is_empty()
+            && name.len() <= 128
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if !ok {
+            ctx.problems.error(
+                &file,
+                format!("security.sensitive_attributes[{i}]"),
+                format!("'{name}' must be 1 to 128 letters, digits, '_', '-' or '.'"),
+            );
+        }
+    }
     if !(15..=720).contains(&s.session_duration_minutes) {
         ctx.problems.error(
             &file,

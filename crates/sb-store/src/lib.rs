@@ -81,10 +81,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<intervals::IntervalRow>, StoreError>;
 
     /// Run one read-only SQL statement over the documented tables
-    /// ([`query::QUERYABLE_TABLES`]), stopping at `max_rows` rows or `time_limit`.
+    /// ([`query::QUERYABLE_TABLES`]), stopping at `max_rows` rows or `time_limit`; the
+    /// values of the `sensitive` attributes are not readable.
     fn query(
         &self,
         sql: &str,
+        sensitive: &[String],
         max_rows: usize,
         time_limit: std::time::Duration,
     ) -> Result<query::QueryResult, query::QueryError>;

@@ -45,6 +45,35 @@ CREATE VIEW IF NOT EXISTS agent_events AS
     SELECT seq, at_ms, key AS agent, kind AS type, payload FROM events WHERE stream = 'agent';
 ";
 
+/// Per-query views that shadow the tables holding attributes, with every sensitive
+/// attribute's value removed: SQLite resolves an unqualified name in `temp` first, and
+/// the authorizer refuses reading the real tables except through these views.
+fn redacting_views(sensitive: &[String]) -> String {
+    // Names are checked at deploy time to be letters, digits, '_', '-' and '.'; the
+    // quoting below is for the JSON path, and anything else is skipped, not trusted.
+    let paths: Vec<String> = sensitive
+        .iter()
+        .filter(|n| {
+            n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        })
+        .map(|n| format!("'$.Attributes.\"{n}\"'"))
+        .collect();
+    let strip = |column: &str| {
+        if paths.is_empty() {
+            column.to_string()
+        } else {
+            format!("json_remove({column}, {})", paths.join(", "))
+        }
+    };
+    format!(
+        "CREATE TEMP VIEW contact_records AS SELECT contact_id, channel, queue, agent, initiation_ms, disconnect_ms, {} AS record FROM main.contact_records;
+         CREATE TEMP VIEW contact_events AS SELECT seq, at_ms, contact_id, type, {} AS payload FROM main.contact_events;",
+        strip("record"),
+        strip("payload"),
+    )
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QueryResult {
     pub columns: Vec<String>,
@@ -72,12 +101,18 @@ fn authorizer(
 ) -> impl for<'r> FnMut(AuthContext<'r>) -> Authorization + Send + 'static {
     let views = ["contact_events", "agent_events"];
     move |context: AuthContext<'_>| {
+        let temp = context.database_name == Some("temp");
         let readable = |table: &str, accessor: Option<&str>| {
-            QUERYABLE_TABLES.iter().any(|(t, _)| *t == table)
+            // The tables with attributes only through their redacting (temp) views.
+            let redacted = ["contact_records", "contact_events"].contains(&table);
+            (redacted && (temp || accessor == Some(table)))
+                || ["agent_events", "metric_intervals"].contains(&table)
                 || (table == "events" && accessor.is_some_and(|v| views.contains(&v)))
                 // SQLite reads its own schema to resolve names.
                 || table == "sqlite_master"
                 || table == "sqlite_schema"
+                || table == "sqlite_temp_master"
+                || table == "sqlite_temp_schema"
                 || !schema_names.iter().any(|n| n == table)
         };
         match context.action {
@@ -87,15 +122,24 @@ fn authorizer(
             AuthAction::Read { table_name, .. } if readable(table_name, context.accessor) => {
                 Authorization::Allow
             }
+            // Counting rows (no column read) reveals no values.
+            AuthAction::Read {
+                table_name,
+                column_name: "",
+            } if ["contact_records", "contact_events"].contains(&table_name) => {
+                Authorization::Allow
+            }
             _ => Authorization::Deny,
         }
     }
 }
 
-/// Run one read-only statement against the database in `data_dir`.
+/// Run one read-only statement against the database in `data_dir`, with the values
+/// of the `sensitive` attributes removed from what it can read.
 pub fn run(
     data_dir: &Path,
     sql: &str,
+    sensitive: &[String],
     max_rows: usize,
     time_limit: Duration,
 ) -> Result<QueryResult, QueryError> {
@@ -104,11 +148,16 @@ pub fn run(
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| QueryError::Open(e.to_string()))?;
+    // The temporary schema is this connection's own (in memory); the database file
+    // stays read-only.
+    connection
+        .execute_batch(&redacting_views(sensitive))
+        .map_err(|e| QueryError::Open(e.to_string()))?;
     connection
         .pragma_update(None, "query_only", true)
         .map_err(|e| QueryError::Open(e.to_string()))?;
     let schema_names = connection
-        .prepare("SELECT name FROM sqlite_schema")
+        .prepare("SELECT name FROM sqlite_schema UNION SELECT name FROM temp.sqlite_schema")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
         .map_err(|e| QueryError::Open(e.to_string()))?;
     connection.authorizer(Some(authorizer(schema_names)));

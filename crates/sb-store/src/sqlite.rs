@@ -442,11 +442,12 @@ impl Store for SqliteStore {
     fn query(
         &self,
         sql: &str,
+        sensitive: &[String],
         max_rows: usize,
         time_limit: std::time::Duration,
     ) -> Result<crate::query::QueryResult, crate::query::QueryError> {
         let dir = self.path.parent().unwrap_or(std::path::Path::new("."));
-        crate::query::run(dir, sql, max_rows, time_limit)
+        crate::query::run(dir, sql, sensitive, max_rows, time_limit)
     }
 
     fn live_contacts(&self) -> Result<Vec<(String, String)>, StoreError> {

@@ -547,6 +547,7 @@ mod sql {
         let result = store
             .query(
                 "SELECT agent, COUNT(*) AS n, MAX(json_extract(payload, '$.n')) AS last FROM agent_events GROUP BY agent ORDER BY agent",
+                &[],
                 100,
                 LIMIT,
             )
@@ -555,15 +556,15 @@ mod sql {
         assert_eq!(result.rows.len(), 2);
         assert_eq!(result.rows[0][1], 5);
         let contacts = store
-            .query("SELECT * FROM contact_events", 3, LIMIT)
+            .query("SELECT * FROM contact_events", &[], 3, LIMIT)
             .unwrap();
         assert_eq!(contacts.rows.len(), 3);
         assert!(contacts.truncated, "ten rows matched, three allowed");
         store
-            .query("SELECT COUNT(*) FROM contact_records", 1, LIMIT)
+            .query("SELECT COUNT(*) FROM contact_records", &[], 1, LIMIT)
             .unwrap();
         store
-            .query("SELECT COUNT(*) FROM metric_intervals", 1, LIMIT)
+            .query("SELECT COUNT(*) FROM metric_intervals", &[], 1, LIMIT)
             .unwrap();
     }
 
@@ -586,24 +587,28 @@ mod sql {
             "SELECT * FROM agent_events UNION SELECT seq, at_ms, id, role, secret_sha256 FROM credentials",
             "WITH c AS (SELECT * FROM credentials) SELECT * FROM c",
         ] {
-            let err = store.query(sql, 10, LIMIT).unwrap_err();
+            let err = store.query(
+                sql,
+                &[], 10, LIMIT).unwrap_err();
             assert!(
                 matches!(err, QueryError::Refused(_) | QueryError::Invalid(_)),
                 "{sql}: {err}"
             );
             assert!(!err.to_string().contains("hash-marker"), "{sql}: {err}");
         }
-        let err = store.query("SELECT 1; SELECT 2", 10, LIMIT).unwrap_err();
+        let err = store
+            .query("SELECT 1; SELECT 2", &[], 10, LIMIT)
+            .unwrap_err();
         assert!(err.to_string().contains("one statement"), "{err}");
         assert!(store
-            .query("SELECT 1; DELETE FROM contact_records", 10, LIMIT)
+            .query("SELECT 1; DELETE FROM contact_records", &[], 10, LIMIT)
             .is_err());
         assert!(
             store.credential("Ksecret").unwrap().is_some(),
             "nothing changed"
         );
         assert!(store
-            .query("SELECT * FROM no_such_table", 1, LIMIT)
+            .query("SELECT * FROM no_such_table", &[], 1, LIMIT)
             .is_err());
     }
 
@@ -613,6 +618,7 @@ mod sql {
         let err = store
             .query(
                 "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT COUNT(*) FROM n",
+                &[],
                 1,
                 Duration::from_millis(200),
             )
@@ -671,4 +677,72 @@ async fn agent_time_is_split_across_the_intervals_it_covers() {
     assert!(rows
         .iter()
         .all(|r| r.agent == "carol" && r.queue.is_empty()));
+}
+
+#[tokio::test]
+async fn sql_never_reads_a_sensitive_attribute() {
+    use sb_store::{EventLog, NewEvent, SqliteStore, Store, RECORD_STREAM};
+    let dir = tempfile::tempdir().unwrap();
+    drop(SqliteStore::open(dir.path()).unwrap());
+    let (log, writer) = EventLog::start(dir.path()).unwrap();
+    let record = serde_json::json!({
+        "ContactId": "c1", "InitialContactId": "c1", "Channel": "CHAT", "InitiationMethod": "API",
+        "InitiationTimestamp": "2026-11-26T10:00:00Z", "LastUpdateTimestamp": "2026-11-26T10:00:00Z",
+        "AgentConnectionAttempts": 0, "ConfigurationVersion": 1,
+        "Attributes": {"card": "MARKER-4111", "order": "A-1001"}
+    });
+    log.append(vec![
+        NewEvent {
+            at_ms: 1,
+            stream: RECORD_STREAM.into(),
+            key: "c1".into(),
+            kind: "CONTACT_RECORD".into(),
+            payload: record.to_string(),
+        },
+        NewEvent {
+            at_ms: 2,
+            stream: "contact".into(),
+            key: "c1".into(),
+            kind: "ATTRIBUTES_UPDATED".into(),
+            payload: serde_json::json!({"ContactId": "c1", "Attributes": {"card": "MARKER-4111"}})
+                .to_string(),
+        },
+    ])
+    .await
+    .unwrap();
+    drop(log);
+    writer.join();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let sensitive = ["card".to_string()];
+    let limit = std::time::Duration::from_secs(2);
+    let all = |sql: &str| store.query(sql, &sensitive, 100, limit);
+    let records = all("SELECT record FROM contact_records").unwrap();
+    let text = serde_json::to_string(&records.rows).unwrap();
+    assert!(!text.contains("MARKER"), "{text}");
+    assert!(
+        text.contains("A-1001"),
+        "other attributes stay readable: {text}"
+    );
+    let events = all("SELECT payload FROM contact_events").unwrap();
+    assert!(!serde_json::to_string(&events.rows)
+        .unwrap()
+        .contains("MARKER"));
+    for sneaky in [
+        "SELECT record FROM main.contact_records",
+        "SELECT payload FROM main.contact_events",
+        "SELECT payload FROM events",
+        "SELECT json_extract(record, '$.Attributes.card') FROM main.contact_records",
+    ] {
+        match all(sneaky) {
+            Ok(r) => panic!("{sneaky} was allowed: {:?}", r.rows),
+            Err(e) => assert!(!e.to_string().contains("MARKER"), "{e}"),
+        }
+    }
+    // Without sensitive attributes configured, values are as stored.
+    let plain = store
+        .query("SELECT record FROM contact_records", &[], 10, limit)
+        .unwrap();
+    assert!(serde_json::to_string(&plain.rows)
+        .unwrap()
+        .contains("MARKER"));
 }

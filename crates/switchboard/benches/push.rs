@@ -23,7 +23,10 @@ const SUBSCRIBERS: usize = 1_000;
 const CHANGES_PER_SECOND: usize = 1_000;
 
 fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 const SECONDS: u64 = 20;
 

@@ -70,10 +70,17 @@ pub(crate) async fn run_query(
     }
     let store = state.store.clone();
     let sql = request.sql;
-    let result =
-        tokio::task::spawn_blocking(move || store.query(&sql, rows, Duration::from_secs(seconds)))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let sensitive = state
+        .deployer
+        .live()
+        .current()
+        .map(|c| c.spec.security.sensitive_attributes.clone())
+        .unwrap_or_default();
+    let result = tokio::task::spawn_blocking(move || {
+        store.query(&sql, &sensitive, rows, Duration::from_secs(seconds))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
     match result {
         Ok(result) => Ok(Json(result.into())),
         Err(e @ QueryError::TimedOut(_)) => Err(ApiError::Timeout(e.to_string())),

@@ -34,9 +34,23 @@ pub(crate) async fn run(
         }
         None => {
             let dir = target.data.resolve(false);
-            let store = SqliteStore::open(&dir)
-                .with_context(|| format!("opening the data directory {}", dir.display()))?;
-            let result = store.query(sql, max_rows, Duration::from_secs(time_limit_seconds))?;
+            let store = std::sync::Arc::new(
+                SqliteStore::open(&dir)
+                    .with_context(|| format!("opening the data directory {}", dir.display()))?,
+            );
+            // The deployed version says which attributes are sensitive.
+            let live = sb_runtime::LiveConfig::new();
+            sb_runtime::Deployer::new(store.clone(), live.clone()).refresh()?;
+            let sensitive = live
+                .current()
+                .map(|c| c.spec.security.sensitive_attributes.clone())
+                .unwrap_or_default();
+            let result = store.query(
+                sql,
+                &sensitive,
+                max_rows,
+                Duration::from_secs(time_limit_seconds),
+            )?;
             serde_json::to_value(result)?
         }
     };
