@@ -52,6 +52,7 @@ const ENDPOINT_ACTIONS: &[(&str, &str, Action)] = &[
         Action::MetricsGetHistorical,
     ),
     ("POST", "/v1/query", Action::QueryRun),
+    ("GET", "/v1/audit", Action::AuditRead),
     ("GET", "/v1/streams", Action::StreamRead),
     ("GET", "/v1/streams/{stream}", Action::StreamRead),
     ("GET", "/v1/streams/{stream}/subscribe", Action::StreamRead),
@@ -99,20 +100,65 @@ pub(crate) async fn require_credential(
         .unwrap_or_default();
     let action = action_for(request.method(), route)
         .ok_or_else(|| ApiError::Internal(format!("route {route} declares no action")))?;
-    let token = request
+    let mut record = crate::audit::record_of(&request, action.as_str());
+    let bearer = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthenticated)?;
-    let key = ApiKey::parse(token.trim()).map_err(|_| ApiError::Unauthenticated)?;
-    let principal = verify(state.store.clone(), key).await?;
-    authorize(&principal, action)?;
+        .map(|t| t.trim().to_string());
+    let principal = match authenticate(&state, bearer).await {
+        Ok(principal) => principal,
+        Err(e) => {
+            // Failed sign-ins are always recorded, whatever the action.
+            record.outcome = "denied".into();
+            record.status = Some(e.status().as_u16());
+            record.error = Some(e.to_string());
+            write_audit(&state, &record).await;
+            return Err(e);
+        }
+    };
+    crate::audit::identify(&mut record, &principal);
+    if let Err(denied) = authorize(&principal, action) {
+        let e = ApiError::from(denied);
+        record.outcome = "denied".into();
+        record.status = Some(e.status().as_u16());
+        record.error = Some(e.to_string());
+        write_audit(&state, &record).await;
+        return Err(e);
+    }
     let caller = CallerName(principal.name.clone());
     request.extensions_mut().insert(principal);
     let mut response = next.run(request).await;
+    if crate::audit::audited(action) {
+        let status = response.status();
+        record.status = Some(status.as_u16());
+        record.outcome = if status.is_success() || status.is_informational() {
+            "allowed"
+        } else if status.is_client_error() {
+            "failed"
+        } else {
+            "error"
+        }
+        .into();
+        write_audit(&state, &record).await;
+    }
     response.extensions_mut().insert(caller);
     Ok(response)
+}
+
+async fn authenticate(state: &AppState, bearer: Option<String>) -> Result<Principal, ApiError> {
+    let token = bearer.ok_or(ApiError::Unauthenticated)?;
+    let key = ApiKey::parse(&token).map_err(|_| ApiError::Unauthenticated)?;
+    verify(state.store.clone(), key).await
+}
+
+/// Record before answering. A record that cannot be written is logged as an error:
+/// the call it describes has already happened and is answered truthfully.
+async fn write_audit(state: &AppState, record: &sb_runtime::audit::AuditRecord) {
+    if let Err(e) = state.runtime.audit(record).await {
+        tracing::error!(action = %record.action, error = %e, "audit record not written");
+    }
 }
 
 async fn verify(store: Arc<dyn Store>, key: ApiKey) -> Result<Principal, ApiError> {

@@ -3,6 +3,7 @@
 //! Architecture invariant: only this crate knows HTTP and JSON on the wire. It turns
 //! requests into calls on the runtime and never touches the store's tables itself.
 
+mod audit;
 mod auth;
 mod error;
 mod routes;

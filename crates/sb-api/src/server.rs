@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{endpoint_actions, require_credential};
-use crate::routes::{config, contacts, historical, metrics, ops, query, streams};
+use crate::routes::{audit, config, contacts, historical, metrics, ops, query, streams};
 use crate::telemetry::observe;
 use crate::tls::{self, TlsSource};
 
@@ -83,6 +83,7 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(metrics::get_current_metrics))
         .routes(routes!(historical::get_historical_metrics))
         .routes(routes!(query::run_query))
+        .routes(routes!(audit::read_audit))
         .routes(routes!(metrics::subscribe_current_metrics))
         .routes(routes!(streams::list_streams))
         .routes(routes!(streams::read_stream))

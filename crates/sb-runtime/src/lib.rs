@@ -5,6 +5,7 @@
 //! `sb_store::Store` trait; callers (the API, the CLI) reach the runtime through its
 //! own types.
 
+pub mod audit;
 pub mod deploy;
 pub mod functions;
 pub mod historical;

@@ -20,10 +20,11 @@ pub enum Action {
     MetricsGetCurrent,
     MetricsGetHistorical,
     QueryRun,
+    AuditRead,
 }
 
 impl Action {
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::ConfigPlan,
         Action::ConfigApply,
         Action::ConfigRollback,
@@ -42,6 +43,7 @@ impl Action {
         Action::MetricsGetCurrent,
         Action::MetricsGetHistorical,
         Action::QueryRun,
+        Action::AuditRead,
     ];
 
     /// The name policies and audit records use, `service:Verb`.
@@ -65,7 +67,17 @@ impl Action {
             Action::MetricsGetCurrent => "metrics:GetCurrent",
             Action::MetricsGetHistorical => "metrics:GetHistorical",
             Action::QueryRun => "query:Run",
+            Action::AuditRead => "audit:Read",
         }
+    }
+
+    /// Whether the action reads what regulations treat as sensitive (transcripts,
+    /// records, SQL over them, the audit trail itself), and so is always audited.
+    pub fn is_sensitive_read(self) -> bool {
+        matches!(
+            self,
+            Action::ContactRead | Action::QueryRun | Action::AuditRead | Action::StreamRead
+        )
     }
 
     /// Whether the action changes state (and so is always audited).

@@ -68,7 +68,10 @@ impl Role {
                     | MetricsGetHistorical
                     | QueryRun
             ),
-            Role::Auditor => matches!(action, ConfigListVersions | ConfigGetVersion | ApiDescribe),
+            Role::Auditor => matches!(
+                action,
+                ConfigListVersions | ConfigGetVersion | ApiDescribe | AuditRead
+            ),
             // A CI/CD pipeline plans and reads history; deploying takes an Admin key.
             // Data pipelines and wallboards consume streams and metrics.
             Role::Integration => matches!(

@@ -181,6 +181,9 @@ fn write_batch(
     batch: &[Append],
 ) -> Result<Vec<Range<u64>>, rusqlite::Error> {
     let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // The audit chain's end is read under the write lock, so that two processes
+    // appending (a server and a CLI command) continue one chain, never fork it.
+    let mut chain: Option<crate::audit::ChainHead> = None;
     let mut ranges = Vec::with_capacity(batch.len());
     {
         let mut insert = tx.prepare_cached(
@@ -202,11 +205,21 @@ fn write_batch(
             let mut last = 0;
             for e in &append.events {
                 insert.execute(params![e.at_ms, e.stream, e.key, e.kind, e.payload])?;
+                // Read now: the projections below insert rows of their own.
+                let seq = tx.last_insert_rowid() as u64;
                 if e.stream == LIVE_STREAM {
                     if e.payload == "null" {
                         drop_live.execute(params![e.key])?;
                     } else {
                         keep_live.execute(params![e.key, e.payload])?;
+                    }
+                }
+                if e.stream == crate::audit::AUDIT_STREAM {
+                    if chain.is_none() {
+                        chain = Some(crate::audit::head(&tx)?);
+                    }
+                    if let Some(head) = chain.as_mut() {
+                        crate::audit::append(&tx, head, e.at_ms, &e.payload)?;
                     }
                 }
                 if e.stream == AGENT_TIME_STREAM {
@@ -227,7 +240,6 @@ fn write_batch(
                         e.payload
                     ])?;
                 }
-                let seq = tx.last_insert_rowid() as u64;
                 first.get_or_insert(seq);
                 last = seq;
             }

@@ -4,6 +4,7 @@
 //! backend implements the same trait and runs the same conformance suite
 //! (`tests/store.rs`).
 
+pub mod audit;
 mod error;
 mod event_log;
 pub mod intervals;
@@ -90,6 +91,14 @@ pub trait Store: Send + Sync + 'static {
         max_rows: usize,
         time_limit: std::time::Duration,
     ) -> Result<query::QueryResult, query::QueryError>;
+
+    /// Audit records `from..=to` (chain positions), in order.
+    fn audit_rows(&self, from: u64, to: u64) -> Result<Vec<audit::AuditRow>, StoreError>;
+    fn audit_digests(&self) -> Result<Vec<audit::AuditDigest>, StoreError>;
+    /// The chain's last position and hash (0 and [`audit::GENESIS`] when empty).
+    fn audit_head(&self) -> Result<(u64, String), StoreError>;
+    /// Keep a signed digest (one per chain position; a second is ignored).
+    fn insert_audit_digest(&self, digest: &audit::AuditDigest) -> Result<(), StoreError>;
 
     /// The state of every contact that had not finished, as last made durable.
     fn live_contacts(&self) -> Result<Vec<(String, String)>, StoreError>;

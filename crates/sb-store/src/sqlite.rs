@@ -106,6 +106,7 @@ impl SqliteStore {
         connection.execute_batch(SCHEMA)?;
         connection.execute_batch(crate::intervals::SCHEMA)?;
         connection.execute_batch(crate::query::VIEWS)?;
+        connection.execute_batch(crate::audit::SCHEMA)?;
         connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Self {
             path,
@@ -448,6 +449,23 @@ impl Store for SqliteStore {
     ) -> Result<crate::query::QueryResult, crate::query::QueryError> {
         let dir = self.path.parent().unwrap_or(std::path::Path::new("."));
         crate::query::run(dir, sql, sensitive, max_rows, time_limit)
+    }
+
+    fn audit_rows(&self, from: u64, to: u64) -> Result<Vec<crate::audit::AuditRow>, StoreError> {
+        Ok(crate::audit::read_rows(&self.conn(), from, to)?)
+    }
+
+    fn audit_digests(&self) -> Result<Vec<crate::audit::AuditDigest>, StoreError> {
+        Ok(crate::audit::read_digests(&self.conn())?)
+    }
+
+    fn audit_head(&self) -> Result<(u64, String), StoreError> {
+        let head = crate::audit::head(&self.conn())?;
+        Ok((head.seq, head.hash))
+    }
+
+    fn insert_audit_digest(&self, digest: &crate::audit::AuditDigest) -> Result<(), StoreError> {
+        Ok(crate::audit::insert_digest(&self.conn(), digest)?)
     }
 
     fn live_contacts(&self) -> Result<Vec<(String, String)>, StoreError> {

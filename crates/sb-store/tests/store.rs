@@ -746,3 +746,36 @@ async fn sql_never_reads_a_sensitive_attribute() {
         .unwrap()
         .contains("MARKER"));
 }
+
+#[tokio::test]
+async fn positions_are_the_events_own_whatever_they_project_into() {
+    use sb_store::{EventLog, NewEvent, SqliteStore, LIVE_STREAM, RECORD_STREAM};
+    let dir = tempfile::tempdir().unwrap();
+    drop(SqliteStore::open(dir.path()).unwrap());
+    let (log, writer) = EventLog::start(dir.path()).unwrap();
+    let event = |stream: &str, key: &str, payload: &str| NewEvent {
+        at_ms: 1,
+        stream: stream.into(),
+        key: key.into(),
+        kind: "X".into(),
+        payload: payload.into(),
+    };
+    let mut committed = log.committed();
+    // Each projects into a table with rows of its own (live state, records, the audit
+    // chain); the positions answered are still the events'.
+    let range = log
+        .append(vec![
+            event("contact", "a", "{}"),
+            event(LIVE_STREAM, "a", "{\"s\":1}"),
+            event(RECORD_STREAM, "a", "{\"ContactId\":\"a\"}"),
+            event(sb_store::audit::AUDIT_STREAM, "x", "{}"),
+            event("agent", "b", "{}"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(range, 1..6);
+    committed.changed().await.unwrap();
+    assert_eq!(*committed.borrow(), 5);
+    drop(log);
+    writer.join();
+}

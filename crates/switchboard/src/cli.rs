@@ -83,6 +83,11 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The tamper-evident audit trail: verify it, or export its newest signed digest.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Deploy version N's content again, as a new version.
     Rollback {
         #[arg(long, value_name = "N")]
@@ -149,6 +154,8 @@ pub(crate) struct ServeArgs {
     pub shutdown_grace_seconds: u64,
     #[arg(long, value_enum, default_value_t = LogFormat::Json, env = "SWITCHBOARD_LOG_FORMAT")]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub keys: KeysArg,
     /// A CA certificate (PEM) to trust for external functions, besides the public roots.
     #[arg(long, value_name = "FILE")]
     pub function_ca: Option<PathBuf>,
@@ -158,6 +165,22 @@ pub(crate) struct ServeArgs {
 pub(crate) enum LogFormat {
     Json,
     Text,
+}
+
+#[derive(Args)]
+pub(crate) struct KeysArg {
+    /// Where signing keys are kept, outside the data directory. Default: beside it,
+    /// DATA.keys (mode 0700, key files 0600).
+    #[arg(long, value_name = "DIR", env = "SWITCHBOARD_KEYS")]
+    pub keys: Option<PathBuf>,
+}
+
+impl KeysArg {
+    pub(crate) fn resolve(&self, data: &std::path::Path) -> PathBuf {
+        self.keys
+            .clone()
+            .unwrap_or_else(|| sb_runtime::audit::KeyDir::beside(data))
+    }
 }
 
 #[derive(Args)]
@@ -333,5 +356,36 @@ pub(crate) enum CredentialCommand {
         description: String,
         #[command(flatten)]
         data: DataArg,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Check the chain and its signed digests; exit 1 if anything was edited, deleted,
+    /// reordered, forged, cut from the end, or a digest is missing.
+    Verify {
+        #[command(flatten)]
+        data: DataArg,
+        #[command(flatten)]
+        keys: KeysArg,
+        /// First chain position to check (default 1).
+        #[arg(long)]
+        from: Option<u64>,
+        /// Last chain position to check (default the end).
+        #[arg(long)]
+        to: Option<u64>,
+        /// A digest exported earlier (`audit digest`), kept outside: records cut from
+        /// the end since then are found.
+        #[arg(long, value_name = "FILE")]
+        kept: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign the chain's end now and print the newest digest (JSON), to keep outside.
+    Digest {
+        #[command(flatten)]
+        data: DataArg,
+        #[command(flatten)]
+        keys: KeysArg,
     },
 }

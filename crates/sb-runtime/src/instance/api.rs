@@ -269,6 +269,7 @@ pub struct RuntimeHandle {
     pub(crate) ready: std::sync::Arc<std::sync::atomic::AtomicBool>,
     pub(crate) committed: tokio::sync::watch::Receiver<u64>,
     pub(crate) log_pending: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    pub(crate) log: sb_store::EventLog,
     pub(crate) realtime:
         tokio::sync::watch::Receiver<std::sync::Arc<sb_routing::realtime::RealtimeSnapshot>>,
 }
@@ -280,6 +281,13 @@ impl RuntimeHandle {
         &self,
     ) -> tokio::sync::watch::Receiver<std::sync::Arc<sb_routing::realtime::RealtimeSnapshot>> {
         self.realtime.clone()
+    }
+
+    /// Record `record` in the audit trail; resolves once it is durable and chained.
+    pub async fn audit(&self, record: &crate::audit::AuditRecord) -> Result<(), RuntimeError> {
+        crate::audit::append(&self.log, record).await.map_err(|e| {
+            RuntimeError::Invalid(format!("the audit trail could not record this: {e}"))
+        })
     }
 
     /// Events submitted to the log and not yet durable.

@@ -93,6 +93,7 @@ pub fn start(
     let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let committed = log.committed();
     let log_pending = log.pending();
+    let audit_log = log.clone();
     crate::retention::spawn(live.clone(), store.clone());
     let (realtime, realtime_rx) =
         tokio::sync::watch::channel(Arc::new(RealtimeSnapshot::default()));
@@ -134,6 +135,7 @@ pub fn start(
         ready,
         committed,
         log_pending,
+        log: audit_log,
         realtime: realtime_rx,
     }
 }

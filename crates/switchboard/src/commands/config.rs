@@ -142,7 +142,7 @@ pub(crate) async fn versions(target: &TargetArgs, json: bool) -> anyhow::Result<
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn create_credential(
+pub(crate) async fn create_credential(
     user: &str,
     role: &str,
     description: &str,
@@ -168,6 +168,20 @@ pub(crate) fn create_credential(
             created_at: jiff::Timestamp::now().to_string(),
         },
     )?;
+    // A credential change is always audited; the local operator is whoever runs this.
+    let mut record = sb_runtime::audit::AuditRecord::now("credential:Create");
+    record.authenticated_by = "cli".into();
+    record.user = std::env::var("USER").ok();
+    record.parameters = serde_json::json!({
+        "credential": issued.id, "for": user, "role": role.as_str(),
+    });
+    let (log, writer) =
+        sb_store::EventLog::start(data).context("starting the event log to audit this")?;
+    sb_runtime::audit::append(&log, &record)
+        .await
+        .context("recording the new credential in the audit trail")?;
+    drop(log);
+    writer.join();
     println!(
         "Credential {} for {user} ({}), shown this once:",
         issued.id,

@@ -1,3 +1,4 @@
+mod audit;
 mod config;
 mod flow;
 mod metrics;
@@ -7,7 +8,7 @@ mod simulate;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, CredentialCommand, FlowCommand};
+use crate::cli::{AuditCommand, Cli, Command, CredentialCommand, FlowCommand};
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -26,6 +27,17 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Simulate(args) => simulate::run(&args),
         Command::Metrics(args) => metrics::run(&args).await,
+        Command::Audit { command } => match command {
+            AuditCommand::Verify {
+                data,
+                keys,
+                from,
+                to,
+                kept,
+                json,
+            } => audit::verify(&data, &keys, from, to, kept.as_deref(), json),
+            AuditCommand::Digest { data, keys } => audit::digest(&data, &keys),
+        },
         Command::Query {
             sql,
             max_rows,
@@ -41,7 +53,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     description,
                     data,
                 },
-        } => config::create_credential(&user, &role, &description, &data.resolve(false)),
+        } => config::create_credential(&user, &role, &description, &data.resolve(false)).await,
         Command::Versions { target, json } => config::versions(&target, json).await,
         Command::Rollback {
             to,

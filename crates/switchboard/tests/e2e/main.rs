@@ -1,4 +1,5 @@
 //! End-to-end: the real `switchboard` binary, driven as a user would.
+mod audit;
 mod chat;
 mod cli;
 mod flow;
