@@ -8,6 +8,7 @@ pub mod channel;
 pub mod config;
 pub mod hours;
 pub mod name;
+pub mod pci;
 pub mod record;
 
 pub use channel::Channel;

@@ -259,6 +259,7 @@ impl Owner {
                         max,
                     });
                 }
+                let text = super::contacts::mask_card_numbers(text);
                 self.say(&contact, "AGENT", Some(user.to_string()), text);
             }
             AgentAction::Typing { contact } => {
@@ -284,6 +285,8 @@ impl Owner {
             } => {
                 self.holds(user, &contact, |s| s.agent())?;
                 let c = self.contacts.get_mut(&contact).expect("held");
+                let mut attributes = attributes;
+                super::contacts::mask_attributes(&mut attributes);
                 let mut merged = c.data.attributes.clone();
                 merged.extend(attributes.clone());
                 let bytes: usize = merged.iter().map(|(k, v)| k.len() + v.len()).sum();

@@ -178,6 +178,13 @@ impl Owner {
                     .get(&contact)
                     .is_some_and(|c| c.function_epoch == epoch)
                 {
+                    let result = match result {
+                        sb_flow::interpret::FunctionResult::Ok { mut response } => {
+                            mask_value(&mut response);
+                            sb_flow::interpret::FunctionResult::Ok { response }
+                        }
+                        failed => failed,
+                    };
                     self.drive(&contact, Input::FunctionResult { result });
                 }
             }
@@ -268,6 +275,8 @@ impl Owner {
         let id = sb_security::random_id().map_err(|e| RuntimeError::Invalid(e.to_string()))?;
         let now = now_ms();
         let mut data = ContactData::new(id.clone(), channel);
+        let mut attributes = attributes;
+        mask_attributes(&mut attributes);
         data.attributes = attributes.clone();
         data.sensitive_attributes = config.spec.security.sensitive_attributes.clone();
         let record = ContactRecord {
@@ -374,8 +383,8 @@ impl Owner {
         let expiry_days = i64::from(config.spec.instance.task_expiry_days);
         let id = self.new_contact(config, Channel::Task, InitiationMethod::Api, attributes)?;
         let contact = self.contacts.get_mut(&id).expect("just created");
-        contact.data.name = Some(task.name.clone());
-        contact.data.description = Some(task.description.clone());
+        contact.data.name = Some(mask_card_numbers(task.name.clone()));
+        contact.data.description = Some(mask_card_numbers(task.description.clone()));
         contact.flow = Some(FlowRun::start(&flow));
         let now = now_ms();
         // Tasks expire: whatever state they are in after the expiry, they end.
@@ -490,6 +499,9 @@ impl Owner {
                 now: jiff::Timestamp::from_millisecond(now).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
             };
             let step = resume(&env, run, &mut c.data, input);
+            // Whatever a flow or a function put there is masked before it is kept.
+            mask_attributes(&mut c.data.attributes);
+            mask_json(&mut c.data.external);
             c.record.attributes = c.data.attributes.clone();
             step
         };
@@ -505,7 +517,11 @@ impl Owner {
                 stream: "flow-log".into(),
                 key: id.into(),
                 kind: "ACTIONS".into(),
-                payload: serde_json::to_string(&step.trace).unwrap_or_default(),
+                payload: {
+                    let mut trace = serde_json::to_value(&step.trace).unwrap_or_default();
+                    mask_value(&mut trace);
+                    trace.to_string()
+                },
             });
         }
         let config = self.contacts.get(id).map(|c| c.config.clone());
@@ -850,6 +866,9 @@ impl Owner {
                 }
                 c.tokens -= 1.0;
                 let name = c.customer_name.clone();
+                // Card numbers never get past the door (PCI DSS): masked before the
+                // transcript, the flow or an agent sees them.
+                let text = mask_card_numbers(text);
                 let waiting_for_input = c.stage == Stage::InFlow
                     && c.flow
                         .as_ref()
@@ -956,4 +975,31 @@ impl Owner {
             payload: "null".into(),
         });
     }
+}
+
+/// `text` with card numbers masked to their first six and last four digits.
+pub(crate) fn mask_card_numbers(text: String) -> String {
+    match sb_model::pci::redact_card_numbers(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(masked) => masked,
+    }
+}
+
+pub(crate) fn mask_attributes(attributes: &mut BTreeMap<String, String>) {
+    for value in attributes.values_mut() {
+        *value = mask_card_numbers(std::mem::take(value));
+    }
+}
+
+fn mask_value(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) => *s = mask_card_numbers(std::mem::take(s)),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(mask_value),
+        serde_json::Value::Object(map) => map.values_mut().for_each(mask_value),
+        _ => {}
+    }
+}
+
+fn mask_json(map: &mut serde_json::Map<String, serde_json::Value>) {
+    map.values_mut().for_each(mask_value);
 }

@@ -769,3 +769,91 @@ fn stream_subscribers_get_every_event_and_resume_with_last_event_id() {
         );
     });
 }
+
+/// Every file under `dir`, read whole.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.push((path, bytes));
+        }
+    }
+    out
+}
+
+#[test]
+fn card_numbers_are_masked_before_anything_is_stored() {
+    let data = steady_deployment();
+    let carol = credential(data.path(), "carol", "Agent");
+    let website = credential(data.path(), "website", "Integration");
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        let mut agent = connect(&server, "/v1/agent/ws", &carol).await.unwrap();
+        expect(&mut agent, is("state")).await;
+        send(
+            &mut agent,
+            json!({"type": "set_status", "status": "Available"}),
+        )
+        .await;
+        expect(&mut agent, is("ok")).await;
+        let (status, started) = post(
+            &server,
+            "/v1/chat",
+            &website,
+            json!({"display_name": "Ana", "attributes": {"note": "card 5500-0000-0000-0004"}}),
+        )
+        .await;
+        assert_eq!(status, 200, "{started}");
+        let contact = started["contact_id"].as_str().unwrap().to_string();
+        let token = started["participant_token"].as_str().unwrap().to_string();
+        let mut customer = connect(&server, &format!("/v1/chat/ws?contact={contact}"), &token)
+            .await
+            .unwrap();
+        expect(&mut customer, says("For billing, press 3")).await;
+        send(&mut customer, json!({"type": "message", "text": "3"})).await;
+        let offer = expect(&mut agent, is("offer")).await;
+        assert_eq!(offer["attributes"]["note"], "card 550000******0004");
+        send(&mut agent, json!({"type": "accept", "contact": contact})).await;
+        expect(&mut agent, is("connected")).await;
+        send(
+            &mut customer,
+            json!({"type": "message", "text": "it is 4111 1111 1111 1111, exp 12/29"}),
+        )
+        .await;
+        let seen = expect(&mut agent, |f| {
+            f["type"] == "message"
+                && f["item"]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("exp"))
+        })
+        .await;
+        assert_eq!(seen["item"]["text"], "it is 411111******1111, exp 12/29");
+        send(
+            &mut agent,
+            json!({"type": "message", "contact": contact, "text": "I read 4012888888881881 back"}),
+        )
+        .await;
+        let echoed = expect(&mut customer, |f| {
+            f["type"] == "message" && f["text"].as_str().is_some_and(|t| t.contains("read"))
+        })
+        .await;
+        assert_eq!(echoed["text"], "I read 401288******1881 back");
+    });
+    drop(server);
+    // Nothing on disk holds a full number, in any spelling.
+    for (path, bytes) in files_under(data.path()) {
+        let text = String::from_utf8_lossy(&bytes);
+        for number in [
+            "4111 1111 1111 1111",
+            "4111111111111111",
+            "5500-0000-0000-0004",
+            "5500000000000004",
+            "4012888888881881",
+        ] {
+            assert!(!text.contains(number), "{number} in {}", path.display());
+        }
+    }
+}
