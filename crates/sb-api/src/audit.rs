@@ -61,5 +61,10 @@ pub(crate) fn identify(record: &mut AuditRecord, principal: &Principal) {
     record.credential = Some(principal.id.clone());
     record.user = Some(principal.user.clone());
     record.role = Some(principal.role.as_str().to_string());
-    record.authenticated_by = "api_key".into();
+    record.authenticated_by = if principal.id.contains('/') {
+        "session_token"
+    } else {
+        "api_key"
+    }
+    .into();
 }

@@ -53,6 +53,7 @@ const ENDPOINT_ACTIONS: &[(&str, &str, Action)] = &[
     ),
     ("POST", "/v1/query", Action::QueryRun),
     ("GET", "/v1/audit", Action::AuditRead),
+    ("POST", "/v1/auth/token", Action::AuthToken),
     ("GET", "/v1/streams", Action::StreamRead),
     ("GET", "/v1/streams/{stream}", Action::StreamRead),
     ("GET", "/v1/streams/{stream}/subscribe", Action::StreamRead),
@@ -149,6 +150,9 @@ pub(crate) async fn require_credential(
 
 async fn authenticate(state: &AppState, bearer: Option<String>) -> Result<Principal, ApiError> {
     let token = bearer.ok_or(ApiError::Unauthenticated)?;
+    if token.starts_with(sb_security::token::TOKEN_PREFIX) {
+        return from_session_token(state, &token).await;
+    }
     let key = ApiKey::parse(&token).map_err(|_| ApiError::Unauthenticated)?;
     verify(state.store.clone(), key).await
 }
@@ -177,6 +181,47 @@ async fn verify(store: Arc<dyn Store>, key: ApiKey) -> Result<Principal, ApiErro
         user: stored.principal,
         id: stored.id,
         role,
+        session_actions: None,
+    })
+}
+
+/// A short-lived token's holder, while the credential it came from still exists.
+async fn from_session_token(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    let claims = state
+        .token_key
+        .verify(token, jiff::Timestamp::now().as_second())
+        .map_err(|e| {
+            tracing::warn!(error = %e, "rejected session token");
+            ApiError::BadCredential
+        })?;
+    let store = state.store.clone();
+    let credential = claims.credential.clone();
+    let live = tokio::task::spawn_blocking(move || store.credential(&credential))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    if live.is_none() {
+        // Revoking a credential revokes every token exchanged for it.
+        return Err(ApiError::BadCredential);
+    }
+    let role = Role::parse(&claims.role).ok_or(ApiError::BadCredential)?;
+    let session_actions = match &claims.actions {
+        None => None,
+        Some(names) => Some(
+            names
+                .iter()
+                .map(|n| Action::parse(n).ok_or(ApiError::BadCredential))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    Ok(Principal {
+        name: format!(
+            "{} ({}, token {})",
+            claims.user, claims.credential, claims.id
+        ),
+        id: format!("{}/{}", claims.credential, claims.id),
+        user: claims.user,
+        role,
+        session_actions,
     })
 }
 

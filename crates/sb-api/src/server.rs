@@ -18,7 +18,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{endpoint_actions, require_credential};
-use crate::routes::{audit, config, contacts, historical, metrics, ops, query, streams};
+use crate::routes::{
+    audit, auth_token, config, contacts, historical, metrics, ops, query, streams,
+};
 use crate::telemetry::observe;
 use crate::tls::{self, TlsSource};
 
@@ -35,6 +37,8 @@ pub struct AppState {
     pub draining: Arc<AtomicBool>,
     /// Real-time metric views computed for the current snapshot, shared by subscribers.
     pub realtime_views: Arc<crate::routes::metrics::RealtimeViews>,
+    /// Signs and checks short-lived tokens.
+    pub token_key: Arc<sb_security::token::TokenKey>,
     /// The shared readers of each stream's newest events, for subscribers.
     pub stream_tails: Arc<crate::routes::stream_tail::StreamTails>,
 }
@@ -84,6 +88,7 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(historical::get_historical_metrics))
         .routes(routes!(query::run_query))
         .routes(routes!(audit::read_audit))
+        .routes(routes!(auth_token::get_token))
         .routes(routes!(metrics::subscribe_current_metrics))
         .routes(routes!(streams::list_streams))
         .routes(routes!(streams::read_stream))

@@ -38,6 +38,9 @@ impl Fixture {
             draining: Arc::new(AtomicBool::new(false)),
             realtime_views: Default::default(),
             stream_tails: Default::default(),
+            token_key: Arc::new(sb_security::token::TokenKey::new(
+                &sb_security::token::TokenKey::generate_secret().unwrap(),
+            )),
         });
         let fixture = Fixture {
             router,
@@ -710,4 +713,118 @@ async fn sql_is_for_analysts_reads_only_and_time_limited() {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn short_lived_tokens_only_narrow_and_refuse_tampering() {
+    let f = Fixture::new().await;
+    let admin = f.token(Role::Admin);
+    let analyst = f.token(Role::Analyst);
+    // An analyst's key buys a token that works like the key.
+    let (status, issued) = exchange(&f, analyst.clone(), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{issued}");
+    let token = issued["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("sbt_"));
+    assert_eq!(issued["role"], "Analyst");
+    let (status, _) = f.call("GET", "/v1/contacts", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A session policy narrows: contact:Read only, so SQL is refused.
+    let (status, narrow) = exchange(
+        &f,
+        token.clone(),
+        json!({"actions": ["contact:Read"], "duration_seconds": 900}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{narrow}");
+    let narrow = narrow["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        f.call("GET", "/v1/contacts", Some(&narrow), None).await.0,
+        StatusCode::OK
+    );
+    let sql = json!({"sql": "SELECT 1"}).to_string();
+    assert_eq!(
+        f.call("POST", "/v1/query", Some(&narrow), Some(sql.clone()))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        f.call("POST", "/v1/query", Some(&token), Some(sql)).await.0,
+        StatusCode::OK
+    );
+
+    // Widening is refused: a wider role, an action the role lacks, or re-widening a
+    // narrowed token; durations outside 15 minutes to 12 hours too.
+    for (from, body, says) in [
+        (analyst.clone(), json!({"role": "Admin"}), "only narrow"),
+        (
+            analyst.clone(),
+            json!({"actions": ["config:Apply"]}),
+            "only narrow",
+        ),
+        (
+            analyst.clone(),
+            json!({"duration_seconds": 60}),
+            "duration_seconds",
+        ),
+        (
+            analyst.clone(),
+            json!({"duration_seconds": 86400}),
+            "duration_seconds",
+        ),
+        (analyst.clone(), json!({"role": "Nobody"}), "no role"),
+    ] {
+        let (status, body) = exchange(&f, from, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(says),
+            "{body}"
+        );
+    }
+    // A narrowed token may do only what its session policy names: not even exchange.
+    let (status, _) = exchange(&f, narrow.clone(), json!({"actions": ["query:Run"]})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // An admin may assume a narrower role.
+    let (status, assumed) = exchange(&f, admin, json!({"role": "Auditor"})).await;
+    assert_eq!(status, StatusCode::OK, "{assumed}");
+    let auditor = assumed["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        f.call("GET", "/v1/audit", Some(&auditor), None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        f.call("GET", "/v1/contacts", Some(&auditor), None).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    // An altered token (its role widened by hand) is refused as a bad credential.
+    let body = token.trim_start_matches("sbt_").split('.').next().unwrap();
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut claims: Value = serde_json::from_slice(&engine.decode(body).unwrap()).unwrap();
+    claims["role"] = json!("Admin");
+    let forged = token.replacen(body, &engine.encode(claims.to_string()), 1);
+    let (status, refused) = f
+        .call("GET", "/v1/config/versions", Some(&forged), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused}");
+    // The trail records the refusal without the token.
+    let page: Value = f
+        .call("GET", "/v1/audit?limit=1000", Some(&auditor), None)
+        .await
+        .1;
+    let text = page.to_string();
+    assert!(text.contains("\"outcome\":\"denied\""), "{text}");
+    assert!(!text.contains(&token[4..40]), "no token in the audit trail");
+}
+
+async fn exchange(f: &Fixture, token: String, body: Value) -> (StatusCode, Value) {
+    f.call(
+        "POST",
+        "/v1/auth/token",
+        Some(&token),
+        Some(body.to_string()),
+    )
+    .await
 }

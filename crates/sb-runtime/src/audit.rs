@@ -102,6 +102,7 @@ pub struct KeyDir {
 }
 
 const AUDIT_KEY_FILE: &str = "audit-ed25519.pk8";
+const TOKEN_KEY_FILE: &str = "token-hmac.key";
 
 impl KeyDir {
     /// The default place for `data_dir`'s keys: a sibling directory.
@@ -124,6 +125,24 @@ impl KeyDir {
         Ok(KeyDir {
             path: path.to_path_buf(),
         })
+    }
+
+    /// The key short-lived tokens are signed with (32 random bytes), made on first use.
+    pub fn token_key(&self) -> Result<sb_security::token::TokenKey, KeyError> {
+        let file = self.path.join(TOKEN_KEY_FILE);
+        let io = |source| KeyError::Io {
+            path: file.clone(),
+            source,
+        };
+        if !file.exists() {
+            let secret = sb_security::token::TokenKey::generate_secret()?;
+            write_private(&file, &secret).map_err(io)?;
+        }
+        let bytes = std::fs::read(&file).map_err(io)?;
+        if bytes.len() < 32 {
+            return Err(KeyError::BadKey(file.clone()));
+        }
+        Ok(sb_security::token::TokenKey::new(&bytes))
     }
 
     /// The audit signing key, made on first use.

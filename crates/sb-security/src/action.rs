@@ -21,10 +21,11 @@ pub enum Action {
     MetricsGetHistorical,
     QueryRun,
     AuditRead,
+    AuthToken,
 }
 
 impl Action {
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 20] = [
         Action::ConfigPlan,
         Action::ConfigApply,
         Action::ConfigRollback,
@@ -44,7 +45,12 @@ impl Action {
         Action::MetricsGetHistorical,
         Action::QueryRun,
         Action::AuditRead,
+        Action::AuthToken,
     ];
+
+    pub fn parse(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == name)
+    }
 
     /// The name policies and audit records use, `service:Verb`.
     pub fn as_str(self) -> &'static str {
@@ -68,6 +74,7 @@ impl Action {
             Action::MetricsGetHistorical => "metrics:GetHistorical",
             Action::QueryRun => "query:Run",
             Action::AuditRead => "audit:Read",
+            Action::AuthToken => "auth:GetToken",
         }
     }
 
@@ -89,6 +96,7 @@ impl Action {
                 | Action::ChatStart
                 | Action::TaskCreate
                 | Action::StreamCheckpoint
+                | Action::AuthToken
         )
     }
 }

@@ -8,6 +8,7 @@ mod action;
 mod api_key;
 mod roles;
 pub mod signing;
+pub mod token;
 
 pub use action::Action;
 pub use api_key::{issue_secret, random_id, secret_matches, ApiKey, ApiKeyError, IssuedApiKey};

@@ -37,6 +37,11 @@ impl Role {
         Role::ALL.into_iter().find(|r| r.as_str() == name)
     }
 
+    /// Whether this role allows `action`.
+    pub fn allows_action(self, action: Action) -> bool {
+        self.allows(action)
+    }
+
     /// The actions this role allows. Anything not listed is denied.
     fn allows(self, action: Action) -> bool {
         use Action::*;
@@ -55,8 +60,9 @@ impl Role {
                     | AgentList
                     | MetricsGetCurrent
                     | MetricsGetHistorical
+                    | AuthToken
             ),
-            Role::Agent => matches!(action, ApiDescribe | AgentConnect),
+            Role::Agent => matches!(action, ApiDescribe | AgentConnect | AuthToken),
             Role::Analyst => matches!(
                 action,
                 MetricsRead
@@ -67,10 +73,11 @@ impl Role {
                     | MetricsGetCurrent
                     | MetricsGetHistorical
                     | QueryRun
+                    | AuthToken
             ),
             Role::Auditor => matches!(
                 action,
-                ConfigListVersions | ConfigGetVersion | ApiDescribe | AuditRead
+                ConfigListVersions | ConfigGetVersion | ApiDescribe | AuditRead | AuthToken
             ),
             // A CI/CD pipeline plans and reads history; deploying takes an Admin key.
             // Data pipelines and wallboards consume streams and metrics.
@@ -86,6 +93,7 @@ impl Role {
                     | StreamCheckpoint
                     | MetricsGetCurrent
                     | MetricsGetHistorical
+                    | AuthToken
             ),
         }
     }
@@ -101,6 +109,9 @@ pub struct Principal {
     /// A human-readable name for logs and the version history.
     pub name: String,
     pub role: Role,
+    /// A session policy from a short-lived token: only these actions, even if the
+    /// role allows more.
+    pub session_actions: Option<Vec<Action>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,7 +123,11 @@ pub struct Denied {
 }
 
 pub fn authorize(principal: &Principal, action: Action) -> Result<(), Denied> {
-    if principal.role.allows(action) {
+    let in_session = principal
+        .session_actions
+        .as_ref()
+        .is_none_or(|allowed| allowed.contains(&action));
+    if principal.role.allows(action) && in_session {
         Ok(())
     } else {
         Err(Denied {

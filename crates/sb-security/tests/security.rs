@@ -26,6 +26,7 @@ fn role_action_matrix_matches_the_table() {
                 user: "t".into(),
                 name: "t".into(),
                 role: *role,
+                session_actions: None,
             };
             let allowed = authorize(&principal, action).is_ok();
             let expected = match *cell {
@@ -51,6 +52,7 @@ fn a_denial_names_who_and_what() {
         user: "ci".into(),
         name: "ci".into(),
         role: Role::Integration,
+        session_actions: None,
     };
     let err = authorize(&p, Action::ConfigApply).unwrap_err();
     assert_eq!(

@@ -1,4 +1,5 @@
 pub(crate) mod audit;
+pub(crate) mod auth_token;
 pub(crate) mod config;
 pub(crate) mod contacts;
 pub(crate) mod historical;

@@ -102,6 +102,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .audit_signer()
         .context("loading the audit signing key")?;
     tracing::info!(key_id = %signer.key_id(), public_key = %signer.public_key(), keys = %keys_dir.display(), "audit digests signed");
+    let token_key = sb_runtime::audit::KeyDir::open(&keys_dir)?
+        .token_key()
+        .context("loading the token signing key")?;
     sb_runtime::audit::spawn_digester(store.clone(), Arc::new(signer));
     let function_ca = match &args.function_ca {
         Some(path) => Some(
@@ -124,6 +127,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         draining: Arc::new(AtomicBool::new(false)),
         realtime_views: Default::default(),
         stream_tails: Default::default(),
+        token_key: Arc::new(token_key),
     };
     tokio::spawn(poll_for_new_versions(deployer));
     tracing::info!(listen = %local, data = %data.display(), "switchboard listening (HTTPS)");
