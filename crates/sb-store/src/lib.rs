@@ -106,4 +106,6 @@ pub trait Store: Send + Sync + 'static {
     fn insert_credential(&self, credential: &StoredCredential) -> Result<(), StoreError>;
     fn credential(&self, id: &str) -> Result<Option<StoredCredential>, StoreError>;
     fn credential_count(&self) -> Result<u64, StoreError>;
+    /// Remove a credential; whether it existed.
+    fn delete_credential(&self, id: &str) -> Result<bool, StoreError>;
 }

@@ -476,6 +476,13 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn delete_credential(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM credentials WHERE id = ?1", [id])?
+            > 0)
+    }
+
     fn credential_count(&self) -> Result<u64, StoreError> {
         let n: i64 = self
             .conn()

@@ -89,6 +89,9 @@ macro_rules! store_conformance {
                 assert!(s.credential("nope").unwrap().is_none());
                 assert!(s.insert_credential(&c).is_err(), "ids are unique");
                 assert_eq!(s.credential_count().unwrap(), 1);
+                assert!(s.delete_credential("SBK1").unwrap());
+                assert!(!s.delete_credential("SBK1").unwrap(), "already gone");
+                assert!(s.credential("SBK1").unwrap().is_none());
             }
         }
     };

@@ -357,6 +357,14 @@ pub(crate) enum CredentialCommand {
         #[command(flatten)]
         data: DataArg,
     },
+    /// Revoke a credential, and with it every token exchanged for it.
+    Revoke {
+        /// The credential's id (`K…`, the part of `sb_<id>.<secret>` before the dot).
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
 }
 
 #[derive(Subcommand)]

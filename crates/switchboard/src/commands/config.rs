@@ -190,3 +190,26 @@ pub(crate) async fn create_credential(
     println!("{}", issued.token);
     Ok(ExitCode::SUCCESS)
 }
+
+pub(crate) async fn revoke_credential(id: &str, data: &Path) -> anyhow::Result<ExitCode> {
+    let store = sb_store::SqliteStore::open(data)
+        .with_context(|| format!("opening the data directory {}", data.display()))?;
+    if !sb_store::Store::delete_credential(&store, id)? {
+        anyhow::bail!(
+            "no credential '{id}' (ids look like K3F9…; see the audit trail for issued ones)"
+        );
+    }
+    let mut record = sb_runtime::audit::AuditRecord::now("credential:Revoke");
+    record.authenticated_by = "cli".into();
+    record.user = std::env::var("USER").ok();
+    record.parameters = serde_json::json!({ "credential": id });
+    let (log, writer) =
+        sb_store::EventLog::start(data).context("starting the event log to audit this")?;
+    sb_runtime::audit::append(&log, &record)
+        .await
+        .context("recording the revocation in the audit trail")?;
+    drop(log);
+    writer.join();
+    println!("Credential {id} revoked; tokens exchanged for it no longer work.");
+    Ok(ExitCode::SUCCESS)
+}

@@ -45,15 +45,17 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             target,
             json,
         } => query::run(&sql, max_rows, time_limit_seconds, &target, json).await,
-        Command::Credential {
-            command:
-                CredentialCommand::Create {
-                    user,
-                    role,
-                    description,
-                    data,
-                },
-        } => config::create_credential(&user, &role, &description, &data.resolve(false)).await,
+        Command::Credential { command } => match command {
+            CredentialCommand::Create {
+                user,
+                role,
+                description,
+                data,
+            } => config::create_credential(&user, &role, &description, &data.resolve(false)).await,
+            CredentialCommand::Revoke { id, data } => {
+                config::revoke_credential(&id, &data.resolve(false)).await
+            }
+        },
         Command::Versions { target, json } => config::versions(&target, json).await,
         Command::Rollback {
             to,

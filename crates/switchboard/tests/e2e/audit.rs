@@ -68,6 +68,28 @@ fn calls_are_audited_and_tampering_is_found() {
         find("credential:Create", "allowed");
         let secrets = serde_json::to_string(records).unwrap();
         assert!(!secrets.contains(&analyst), "no credential in the trail");
+
+        // A token exchanged for the analyst's key dies with the key.
+        let issued: Value = client
+            .post(format!("{}/v1/auth/token", server.url))
+            .bearer_auth(&analyst)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = issued["token"].as_str().unwrap().to_string();
+        assert_eq!(call("/v1/contacts", &token).await.unwrap().status(), 200);
+        let id = analyst.trim_start_matches("sb_").split('.').next().unwrap();
+        let revoked = run(&["credential", "revoke", "--id", id, "--data", d]);
+        assert!(revoked.status.success(), "{}", text(&revoked));
+        assert_eq!(call("/v1/contacts", &token).await.unwrap().status(), 401);
+        assert_eq!(call("/v1/contacts", &analyst).await.unwrap().status(), 401);
+        let again = run(&["credential", "revoke", "--id", id, "--data", d]);
+        assert!(!again.status.success());
+        assert!(text(&again).contains("no credential"), "{}", text(&again));
     });
 
     // Sign now, keep the digest outside, and verify: intact.
