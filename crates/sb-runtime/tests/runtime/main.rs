@@ -3,3 +3,4 @@ mod audit;
 mod deploy;
 mod function_server;
 mod functions;
+mod retention;
