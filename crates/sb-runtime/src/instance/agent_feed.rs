@@ -11,7 +11,8 @@ use std::collections::HashMap;
 
 use sb_routing::{AgentSnapshot, AgentStatus, SlotState};
 use sb_store::NewEvent;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::json;
 
 use super::{now_ms, rfc3339, Owner};
 
@@ -25,8 +26,8 @@ pub(crate) const AGENT_TIME_STREAM: &str = sb_store::AGENT_TIME_STREAM;
 /// What the feed remembers about one agent.
 #[derive(Debug, Clone)]
 pub(crate) struct AgentFeed {
-    /// The last snapshot sent, for the next event's PreviousAgentSnapshot.
-    last: Value,
+    /// The last snapshot sent (JSON), for the next event's PreviousAgentSnapshot.
+    last: String,
     status_name: String,
     status_since: i64,
     /// The time-accounting state and when it began (or was last written).
@@ -55,51 +56,96 @@ fn time_state(snapshot: &AgentSnapshot) -> &'static str {
     }
 }
 
-fn status_json(status: &AgentStatus, since: i64) -> Value {
+/// Connect's agent snapshot, serialised straight from borrowed data: this runs on the
+/// owner for every agent change.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ConnectSnapshot<'a> {
+    agent_status: ConnectStatus<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_agent_status: Option<ConnectStatus<'a>>,
+    configuration: Configuration<'a>,
+    contacts: Vec<ConnectContact<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ConnectStatus<'a> {
+    name: &'a str,
+    #[serde(rename = "Type")]
+    kind: &'static str,
+    start_timestamp: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Configuration<'a> {
+    username: &'a str,
+    routing_profile: NameOnly<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct NameOnly<'a> {
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ConnectContact<'a> {
+    contact_id: &'a str,
+    channel: sb_model::Channel,
+    state: &'static str,
+    queue: Option<NameOnly<'a>>,
+}
+
+fn connect_status(status: &AgentStatus, since: i64) -> ConnectStatus<'_> {
     let (name, kind) = match status {
         AgentStatus::Routable => ("Available", "ROUTABLE"),
         AgentStatus::Custom(name) => (name.as_str(), "CUSTOM"),
         AgentStatus::Offline => ("Offline", "OFFLINE"),
     };
-    json!({"Name": name, "Type": kind, "StartTimestamp": rfc3339(since)})
+    ConnectStatus {
+        name,
+        kind,
+        start_timestamp: rfc3339(since),
+    }
 }
 
 impl Owner {
-    /// Connect's agent snapshot for `snapshot`.
-    fn connect_snapshot(&self, snapshot: &AgentSnapshot, profile: &str, since: i64) -> Value {
-        let contacts: Vec<Value> = snapshot
+    /// Connect's agent snapshot for `snapshot`, as JSON.
+    fn connect_snapshot(&self, snapshot: &AgentSnapshot, profile: &str, since: i64) -> String {
+        let contacts = snapshot
             .contacts
             .iter()
-            .map(|c| {
-                let queue = self
+            .map(|c| ConnectContact {
+                contact_id: &c.contact,
+                channel: c.channel,
+                state: match c.state {
+                    SlotState::Offered => "CONNECTING",
+                    SlotState::Connected => "CONNECTED",
+                    SlotState::AfterContactWork => "ENDED",
+                },
+                queue: self
                     .contacts
                     .get(&c.contact)
                     .and_then(|live| live.record.queue.as_ref())
-                    .map(|q| q.name.clone());
-                json!({
-                    "ContactId": c.contact,
-                    "Channel": c.channel,
-                    "State": match c.state {
-                        SlotState::Offered => "CONNECTING",
-                        SlotState::Connected => "CONNECTED",
-                        SlotState::AfterContactWork => "ENDED",
-                    },
-                    "Queue": queue.map(|name| json!({"Name": name})),
-                })
+                    .map(|q| NameOnly { name: &q.name }),
             })
             .collect();
-        let mut value = json!({
-            "AgentStatus": status_json(&snapshot.status, since),
-            "Configuration": {
-                "Username": snapshot.agent,
-                "RoutingProfile": {"Name": profile},
+        serde_json::to_string(&ConnectSnapshot {
+            agent_status: connect_status(&snapshot.status, since),
+            next_agent_status: snapshot
+                .next_status
+                .as_ref()
+                .map(|next| connect_status(next, now_ms())),
+            configuration: Configuration {
+                username: &snapshot.agent,
+                routing_profile: NameOnly { name: profile },
             },
-            "Contacts": contacts,
-        });
-        if let Some(next) = &snapshot.next_status {
-            value["NextAgentStatus"] = status_json(next, now_ms());
-        }
-        value
+            contacts,
+        })
+        .expect("snapshots serialise")
     }
 
     fn profile_of(&self, user: &str) -> String {
@@ -120,31 +166,38 @@ impl Owner {
         let profile = self.profile_of(user);
         let status_name = format!("{:?}", snapshot.status);
         let state = time_state(&snapshot);
-        let previous = self.agent_feeds.get(user).cloned();
+        // Taken out and put back: the feed holds the last snapshot, and this runs on the
+        // owner for every agent change, so nothing here is cloned that need not be.
+        let previous = self.agent_feeds.remove(user);
         let status_since = match &previous {
             Some(p) if p.status_name == status_name => p.status_since,
             _ => now,
         };
         let current = self.connect_snapshot(&snapshot, &profile, status_since);
-        let mut payload = json!({
+        let header = json!({
             "AgentEventType": kind,
             "AgentARN": user,
             "EventTimestamp": rfc3339(now),
             "InstanceARN": self.config.as_ref().map(|c| c.spec.instance.name.to_string()),
-            "CurrentAgentSnapshot": current,
             "Version": "2017-10-01",
-        });
-        if let Some(p) = &previous {
-            if kind != "LOGIN" {
-                payload["PreviousAgentSnapshot"] = p.last.clone();
-            }
+        })
+        .to_string();
+        // The snapshots are spliced in as already-serialised JSON.
+        let mut payload = String::with_capacity(header.len() + 2 * current.len() + 64);
+        payload.push_str(&header[..header.len() - 1]);
+        payload.push_str(",\"CurrentAgentSnapshot\":");
+        payload.push_str(&current);
+        if let Some(p) = previous.as_ref().filter(|_| kind != "LOGIN") {
+            payload.push_str(",\"PreviousAgentSnapshot\":");
+            payload.push_str(&p.last);
         }
+        payload.push('}');
         self.outbox.event(NewEvent {
             at_ms: now,
             stream: "agent".into(),
             key: user.into(),
             kind: kind.into(),
-            payload: payload.to_string(),
+            payload,
         });
         let (time_state_now, time_since) = match &previous {
             Some(p) if p.time_state == state => (p.time_state, p.time_since),
@@ -157,7 +210,7 @@ impl Owner {
         self.agent_feeds.insert(
             user.to_string(),
             AgentFeed {
-                last: payload["CurrentAgentSnapshot"].clone(),
+                last: current,
                 status_name,
                 status_since,
                 time_state: time_state_now,
