@@ -9,6 +9,7 @@ mod api_key;
 mod roles;
 pub mod signing;
 pub mod token;
+pub mod totp;
 
 pub use action::Action;
 pub use api_key::{issue_secret, random_id, secret_matches, ApiKey, ApiKeyError, IssuedApiKey};

@@ -60,3 +60,47 @@ fn a_denial_names_who_and_what() {
         "ci (role Integration) is not allowed to perform config:Apply"
     );
 }
+
+/// Codes from an independent TOTP implementation (oathtool) are accepted, and a code
+/// used once is refused the second time.
+#[test]
+fn codes_from_oathtool_are_accepted_once() {
+    use sb_security::totp::{TotpError, TotpSecret};
+    let found = std::process::Command::new("sh")
+        .args(["-c", "command -v oathtool"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "oathtool is required under CI=true"
+        );
+        eprintln!("skipping: oathtool is not installed");
+        return;
+    }
+    let secret = TotpSecret::generate().unwrap();
+    for offset in [0i64, 30, 3_600] {
+        let now = 1_800_000_000 + offset;
+        let at = jiff::Timestamp::from_second(now)
+            .unwrap()
+            .strftime("%Y-%m-%d %H:%M:%S UTC")
+            .to_string();
+        let out = std::process::Command::new("oathtool")
+            .args(["--totp", "-b", "--now", &at, &secret.base32()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let code = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        let step = secret
+            .verify(&code, now, None)
+            .expect("oathtool's code is accepted");
+        assert_eq!(
+            secret.verify(&code, now, Some(step)),
+            Err(TotpError::Reused)
+        );
+    }
+}
