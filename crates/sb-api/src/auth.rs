@@ -69,6 +69,13 @@ const ENDPOINT_ACTIONS: &[(&str, &str, Action)] = &[
     ),
 ];
 
+/// Endpoints anyone may reach: probes, and signing in (which is how a credential is got).
+pub const PUBLIC_ENDPOINTS: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("POST", "/v1/auth/login"),
+];
+
 /// Endpoints a customer reaches with a participant token instead of a credential:
 /// the token is good for one contact only.
 pub const PARTICIPANT_ENDPOINTS: &[(&str, &str)] = &[("GET", "/v1/chat/ws")];
@@ -196,10 +203,17 @@ async fn from_session_token(state: &AppState, token: &str) -> Result<Principal, 
         })?;
     let store = state.store.clone();
     let credential = claims.credential.clone();
-    let live = tokio::task::spawn_blocking(move || store.credential(&credential))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
-    if live.is_none() {
+    let live = tokio::task::spawn_blocking(move || match credential.strip_prefix("user:") {
+        // A signed-in user's token lives while the user is not locked out.
+        Some(user) => store.user_login(user).map(|l| {
+            l.filter(|l| l.locked_until_ms <= jiff::Timestamp::now().as_millisecond())
+                .is_some()
+        }),
+        None => store.credential(&credential).map(|c| c.is_some()),
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    if !live {
         // Revoking a credential revokes every token exchanged for it.
         return Err(ApiError::BadCredential);
     }

@@ -14,6 +14,9 @@ pub enum ApiError {
     Unauthenticated,
     #[error("the credential is not valid")]
     BadCredential,
+    /// A sign-in refused, with why (never which part was wrong).
+    #[error("{0}")]
+    Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -63,6 +66,7 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ApiError::BadCredential => (StatusCode::UNAUTHORIZED, "bad_credential"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "sign_in_refused"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::InvalidSpec(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec"),

@@ -13,6 +13,7 @@ pub mod tls;
 
 pub use auth::{
     endpoint_actions, ensure_bootstrap_credential, BootstrapCredential, PARTICIPANT_ENDPOINTS,
+    PUBLIC_ENDPOINTS,
 };
 pub use error::ApiError;
 pub use routes::metrics::RealtimeViews;

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 use crate::auth::{endpoint_actions, require_credential};
 use crate::routes::{
-    audit, auth_token, config, contacts, historical, metrics, ops, query, streams,
+    audit, auth_token, config, contacts, historical, login, metrics, ops, query, streams,
 };
 use crate::telemetry::observe;
 use crate::tls::{self, TlsSource};
@@ -65,6 +65,7 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(contacts::chat_socket))
+        .routes(routes!(login::login))
         .route_layer(middleware::from_fn(observe))
         .split_for_parts();
     let (protected, protected_api) = OpenApiRouter::<AppState>::new()

@@ -6,6 +6,7 @@
 
 mod action;
 mod api_key;
+pub mod password;
 mod roles;
 pub mod signing;
 pub mod token;

@@ -20,7 +20,9 @@ pub use event_log::{
 };
 pub use sqlite::{SqliteStore, DATABASE_FILE, SCHEMA_VERSION};
 pub use streams::{BeforeRetention, PublicStream, StreamPage};
-pub use types::{ConfigVersion, NewVersion, RecordFilter, StoredCredential, VersionSummary};
+pub use types::{
+    ConfigVersion, NewVersion, RecordFilter, StoredCredential, UserLogin, VersionSummary,
+};
 
 /// Everything the rest of Switchboard keeps durably. Implementations are synchronous;
 /// async callers run them on a blocking thread.
@@ -106,6 +108,8 @@ pub trait Store: Send + Sync + 'static {
     fn insert_credential(&self, credential: &StoredCredential) -> Result<(), StoreError>;
     fn credential(&self, id: &str) -> Result<Option<StoredCredential>, StoreError>;
     fn credential_count(&self) -> Result<u64, StoreError>;
+    fn user_login(&self, user: &str) -> Result<Option<UserLogin>, StoreError>;
+    fn save_user_login(&self, login: &UserLogin) -> Result<(), StoreError>;
     /// Remove a credential; whether it existed.
     fn delete_credential(&self, id: &str) -> Result<bool, StoreError>;
 }

@@ -52,6 +52,10 @@ CREATE TABLE IF NOT EXISTS stream_checkpoints (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (consumer, stream)
 );
+CREATE TABLE IF NOT EXISTS user_logins (
+    user  TEXT PRIMARY KEY,
+    state TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS live_contacts (
     contact_id TEXT PRIMARY KEY,
     state      TEXT NOT NULL
@@ -474,6 +478,33 @@ impl Store for SqliteStore {
             conn.prepare_cached("SELECT contact_id, state FROM live_contacts ORDER BY contact_id")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn user_login(&self, user: &str) -> Result<Option<crate::UserLogin>, StoreError> {
+        let state: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT state FROM user_logins WHERE user = ?1",
+                [user],
+                |r| r.get(0),
+            )
+            .optional()?;
+        state
+            .map(|s| {
+                serde_json::from_str(&s)
+                    .map_err(|e| StoreError::Corrupt(format!("sign-in state of {user}: {e}")))
+            })
+            .transpose()
+    }
+
+    fn save_user_login(&self, login: &crate::UserLogin) -> Result<(), StoreError> {
+        let state = serde_json::to_string(login).expect("sign-in state serialises");
+        self.conn().execute(
+            "INSERT INTO user_logins (user, state) VALUES (?1, ?2)
+             ON CONFLICT (user) DO UPDATE SET state = ?2",
+            params![login.user, state],
+        )?;
+        Ok(())
     }
 
     fn delete_credential(&self, id: &str) -> Result<bool, StoreError> {

@@ -55,3 +55,24 @@ pub struct RecordFilter {
     pub attribute: Option<(String, String)>,
     pub limit: usize,
 }
+
+/// A user's sign-in state: password hashes (argon2id PHC strings), TOTP enrolment and
+/// the failure count behind lockout.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserLogin {
+    pub user: String,
+    pub password_hash: String,
+    /// Earlier hashes, oldest first, for the no-reuse rule.
+    #[serde(default)]
+    pub previous: Vec<String>,
+    /// Base32; present once enrolled.
+    #[serde(default)]
+    pub totp_secret: Option<String>,
+    /// The last TOTP step accepted, so a code works once.
+    #[serde(default)]
+    pub totp_last_step: Option<i64>,
+    #[serde(default)]
+    pub failures: u32,
+    #[serde(default)]
+    pub locked_until_ms: i64,
+}

@@ -83,6 +83,11 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Users' sign-in: set a password (read from standard input), enrol an authenticator.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// The tamper-evident audit trail: verify it, or export its newest signed digest.
     Audit {
         #[command(subcommand)]
@@ -395,5 +400,24 @@ pub(crate) enum AuditCommand {
         data: DataArg,
         #[command(flatten)]
         keys: KeysArg,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum UserCommand {
+    /// Set a user's password, read from the first line of standard input. At least 12
+    /// characters with letters and digits, none of the last four.
+    SetPassword {
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Enrol an authenticator app (TOTP): prints the secret and its otpauth URI, once.
+    EnrolTotp {
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        data: DataArg,
     },
 }

@@ -3,6 +3,7 @@ pub(crate) mod auth_token;
 pub(crate) mod config;
 pub(crate) mod contacts;
 pub(crate) mod historical;
+pub(crate) mod login;
 pub(crate) mod metrics;
 pub(crate) mod ops;
 pub(crate) mod query;

@@ -5,10 +5,11 @@ mod metrics;
 mod query;
 mod serve;
 mod simulate;
+mod user;
 
 use std::process::ExitCode;
 
-use crate::cli::{AuditCommand, Cli, Command, CredentialCommand, FlowCommand};
+use crate::cli::{AuditCommand, Cli, Command, CredentialCommand, FlowCommand, UserCommand};
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -27,6 +28,14 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Simulate(args) => simulate::run(&args),
         Command::Metrics(args) => metrics::run(&args).await,
+        Command::User { command } => match command {
+            UserCommand::SetPassword { user, data } => {
+                user::set_password(&user, &data.resolve(false)).await
+            }
+            UserCommand::EnrolTotp { user, data } => {
+                user::enrol_totp(&user, &data.resolve(false)).await
+            }
+        },
         Command::Audit { command } => match command {
             AuditCommand::Verify {
                 data,

@@ -142,3 +142,130 @@ fn calls_are_audited_and_tampering_is_found() {
     );
     drop(server);
 }
+
+/// Signing in: an admin needs a one-time code (made here by oathtool, an independent
+/// implementation), a code works once, a wrong one is refused, and ten failures lock
+/// the user out; each attempt is in the audit trail.
+#[test]
+fn sign_in_with_a_password_and_an_oathtool_code() {
+    if !have_tool("oathtool") {
+        return;
+    }
+    let data = steady_deployment();
+    let d = data.path().to_str().unwrap();
+    let set = |user: &str, password: &str| {
+        use std::io::Write;
+        let mut child = command()
+            .args(["user", "set-password", "--user", user, "--data", d])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let weak = set("erin", "short1");
+    assert!(!weak.status.success());
+    assert!(text(&weak).contains("at least 12"), "{}", text(&weak));
+    assert!(set("erin", "admin4erin2026").status.success());
+    assert!(set("frank", "analyst4frank1").status.success());
+    let enrol = run(&["user", "enrol-totp", "--user", "erin", "--data", d]);
+    assert!(enrol.status.success(), "{}", text(&enrol));
+    let secret = String::from_utf8_lossy(&enrol.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("secret: ").map(str::to_string))
+        .unwrap();
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        let client = server.client();
+        let login = |body: serde_json::Value| {
+            client
+                .post(format!("{}/v1/auth/login", server.url))
+                .json(&body)
+                .send()
+        };
+        let code = || {
+            let out = std::process::Command::new("oathtool")
+                .args(["--totp", "-b", &secret])
+                .output()
+                .unwrap();
+            String::from_utf8(out.stdout).unwrap().trim().to_string()
+        };
+        // The admin without a code, with a wrong one, then with oathtool's.
+        let r = login(serde_json::json!({"user": "erin", "password": "admin4erin2026"}))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        let r = login(
+            serde_json::json!({"user": "erin", "password": "admin4erin2026", "code": "000000"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 401);
+        let good = code();
+        let r =
+            login(serde_json::json!({"user": "erin", "password": "admin4erin2026", "code": good}))
+                .await
+                .unwrap();
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["role"], "Admin");
+        let token = body["token"].as_str().unwrap().to_string();
+        let versions = client
+            .get(format!("{}/v1/config/versions", server.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(versions.status(), 200);
+        // The same code a second time is refused.
+        let r =
+            login(serde_json::json!({"user": "erin", "password": "admin4erin2026", "code": good}))
+                .await
+                .unwrap();
+        assert_eq!(r.status(), 401);
+
+        // An analyst needs no code; ten wrong passwords lock them out, even from the
+        // right one.
+        let r = login(serde_json::json!({"user": "frank", "password": "analyst4frank1"}))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        for _ in 0..10 {
+            let r = login(serde_json::json!({"user": "frank", "password": "guess4guess99"}))
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 401);
+        }
+        let r = login(serde_json::json!({"user": "frank", "password": "analyst4frank1"}))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        let body: Value = r.json().await.unwrap();
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("locked out"),
+            "{body}"
+        );
+    });
+    drop(server);
+    // Every attempt is in the trail, without the passwords.
+    let db = rusqlite::Connection::open(data.path().join("switchboard.db")).unwrap();
+    let (denied, allowed): (i64, i64) = db
+        .query_row(
+            "SELECT SUM(record LIKE '%\"outcome\":\"denied\"%'), SUM(record LIKE '%\"outcome\":\"allowed\"%') FROM audit_log WHERE record LIKE '%auth:Login%'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((denied, allowed), (14, 2));
+    let all: String = db
+        .query_row("SELECT group_concat(record) FROM audit_log", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(!all.contains("admin4erin2026") && !all.contains("guess4guess99"));
+}

@@ -1,0 +1,85 @@
+//! `switchboard user set-password | enrol-totp`.
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use sb_security::password;
+use sb_security::totp::TotpSecret;
+use sb_store::{SqliteStore, Store, UserLogin};
+
+/// The store, and the deployed spec's password rules, for a user the spec defines.
+fn open(user: &str, data: &Path) -> anyhow::Result<(Arc<SqliteStore>, usize)> {
+    let store = Arc::new(
+        SqliteStore::open(data)
+            .with_context(|| format!("opening the data directory {}", data.display()))?,
+    );
+    let live = sb_runtime::LiveConfig::new();
+    sb_runtime::Deployer::new(store.clone(), live.clone()).refresh()?;
+    let config = live
+        .current()
+        .context("no configuration is deployed yet: apply a spec that defines the user first")?;
+    if !config.spec.users.contains_key(user) {
+        anyhow::bail!("the deployed spec defines no user '{user}'");
+    }
+    Ok((store, config.spec.security.password_min_length as usize))
+}
+
+async fn audit(data: &Path, action: &str, user: &str) -> anyhow::Result<()> {
+    let mut record = sb_runtime::audit::AuditRecord::now(action);
+    record.authenticated_by = "cli".into();
+    record.user = std::env::var("USER").ok();
+    record.parameters = serde_json::json!({ "for": user });
+    let (log, writer) = sb_store::EventLog::start(data).context("starting the event log")?;
+    sb_runtime::audit::append(&log, &record)
+        .await
+        .context("recording the change in the audit trail")?;
+    drop(log);
+    writer.join();
+    Ok(())
+}
+
+pub(crate) async fn set_password(user: &str, data: &Path) -> anyhow::Result<ExitCode> {
+    let (store, min_length) = open(user, data)?;
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let new = line.trim_end_matches(['\r', '\n']);
+    let mut login = store.user_login(user)?.unwrap_or_else(|| UserLogin {
+        user: user.into(),
+        ..Default::default()
+    });
+    let mut previous = login.previous.clone();
+    if !login.password_hash.is_empty() {
+        previous.push(login.password_hash.clone());
+    }
+    password::check_policy(new, min_length, &previous)?;
+    let keep = previous.len().saturating_sub(password::REMEMBERED);
+    login.previous = previous.split_off(keep);
+    login.password_hash = password::hash(new)?;
+    login.failures = 0;
+    login.locked_until_ms = 0;
+    store.save_user_login(&login)?;
+    audit(data, "user:SetPassword", user).await?;
+    println!("Password set for {user}.");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn enrol_totp(user: &str, data: &Path) -> anyhow::Result<ExitCode> {
+    let (store, _) = open(user, data)?;
+    let mut login = store
+        .user_login(user)?
+        .context("set a password first: switchboard user set-password")?;
+    let secret = TotpSecret::generate()?;
+    login.totp_secret = Some(secret.base32());
+    login.totp_last_step = None;
+    store.save_user_login(&login)?;
+    audit(data, "user:EnrolTotp", user).await?;
+    println!("secret: {}", secret.base32());
+    println!("uri: {}", secret.uri("Switchboard", user));
+    Ok(ExitCode::SUCCESS)
+}
