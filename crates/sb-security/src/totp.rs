@@ -149,6 +149,13 @@ fn percent(text: &str) -> String {
     out
 }
 
+/// What is kept of a recovery code: its SHA-256, hex. The codes carry 80 random bits,
+/// so a fast hash is enough.
+pub fn recovery_code_hash(code: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(code.trim().as_bytes()))
+}
+
 /// Recovery codes: ten random codes shown once; only their hashes are kept.
 pub fn recovery_codes() -> Result<Vec<String>, TotpError> {
     (0..10)

@@ -71,6 +71,9 @@ pub struct UserLogin {
     /// The last TOTP step accepted, so a code works once.
     #[serde(default)]
     pub totp_last_step: Option<i64>,
+    /// SHA-256 (hex) of each unused recovery code.
+    #[serde(default)]
+    pub recovery_code_hashes: Vec<String>,
     #[serde(default)]
     pub failures: u32,
     #[serde(default)]

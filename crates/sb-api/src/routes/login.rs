@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use axum::Json;
 use sb_runtime::audit::AuditRecord;
 use sb_security::token::{Claims, MAX_SECONDS, MIN_SECONDS};
-use sb_security::totp::TotpSecret;
+use sb_security::totp::{recovery_code_hash, TotpSecret};
 use sb_security::{password, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -105,11 +105,20 @@ async fn attempt(state: &AppState, request: &LoginRequest) -> Result<LoginRespon
     let mut checked = password::matches(&request.password, &login.password_hash);
     if checked && mfa_required {
         checked = match (&login.totp_secret, &request.code) {
-            (Some(secret), Some(code)) => TotpSecret::from_base32(secret)
-                .ok()
-                .and_then(|s| s.verify(code, now.as_second(), login.totp_last_step).ok())
-                .map(|step| login.totp_last_step = Some(step))
-                .is_some(),
+            (Some(secret), Some(code)) => {
+                let by_code = TotpSecret::from_base32(secret)
+                    .ok()
+                    .and_then(|s| s.verify(code, now.as_second(), login.totp_last_step).ok())
+                    .map(|step| login.totp_last_step = Some(step))
+                    .is_some();
+                // A recovery code stands in for a code, once.
+                let hash = recovery_code_hash(code);
+                let by_recovery = !by_code && login.recovery_code_hashes.contains(&hash);
+                if by_recovery {
+                    login.recovery_code_hashes.retain(|h| *h != hash);
+                }
+                by_code || by_recovery
+            }
             _ => false,
         };
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use sb_security::password;
-use sb_security::totp::TotpSecret;
+use sb_security::totp::{recovery_code_hash, recovery_codes, TotpSecret};
 use sb_store::{SqliteStore, Store, UserLogin};
 
 /// The store, and the deployed spec's password rules, for a user the spec defines.
@@ -75,11 +75,17 @@ pub(crate) async fn enrol_totp(user: &str, data: &Path) -> anyhow::Result<ExitCo
         .user_login(user)?
         .context("set a password first: switchboard user set-password")?;
     let secret = TotpSecret::generate()?;
+    let codes = recovery_codes()?;
     login.totp_secret = Some(secret.base32());
     login.totp_last_step = None;
+    login.recovery_code_hashes = codes.iter().map(|c| recovery_code_hash(c)).collect();
     store.save_user_login(&login)?;
     audit(data, "user:EnrolTotp", user).await?;
     println!("secret: {}", secret.base32());
     println!("uri: {}", secret.uri("Switchboard", user));
+    println!("recovery codes (each works once, in place of a code; shown only now):");
+    for code in codes {
+        println!("  {code}");
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -172,10 +172,18 @@ fn sign_in_with_a_password_and_an_oathtool_code() {
     assert!(set("frank", "analyst4frank1").status.success());
     let enrol = run(&["user", "enrol-totp", "--user", "erin", "--data", d]);
     assert!(enrol.status.success(), "{}", text(&enrol));
-    let secret = String::from_utf8_lossy(&enrol.stdout)
+    let printed = String::from_utf8_lossy(&enrol.stdout).to_string();
+    let secret = printed
         .lines()
         .find_map(|l| l.strip_prefix("secret: ").map(str::to_string))
         .unwrap();
+    let recovery: Vec<String> = printed
+        .lines()
+        .skip_while(|l| !l.starts_with("recovery codes"))
+        .skip(1)
+        .map(|l| l.trim().to_string())
+        .collect();
+    assert_eq!(recovery.len(), 10, "{printed}");
     let server = Server::start(data.path(), &[]);
     block_on(async {
         let client = server.client();
@@ -225,6 +233,11 @@ fn sign_in_with_a_password_and_an_oathtool_code() {
                 .await
                 .unwrap();
         assert_eq!(r.status(), 401);
+        // A recovery code works in place of a code, once.
+        let with_recovery =
+            serde_json::json!({"user": "erin", "password": "admin4erin2026", "code": recovery[0]});
+        assert_eq!(login(with_recovery.clone()).await.unwrap().status(), 200);
+        assert_eq!(login(with_recovery).await.unwrap().status(), 401);
 
         // An analyst needs no code; ten wrong passwords lock them out, even from the
         // right one.
@@ -261,7 +274,7 @@ fn sign_in_with_a_password_and_an_oathtool_code() {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    assert_eq!((denied, allowed), (14, 2));
+    assert_eq!((denied, allowed), (15, 3));
     let all: String = db
         .query_row("SELECT group_concat(record) FROM audit_log", [], |r| {
             r.get(0)
