@@ -80,27 +80,7 @@ fn main() {
         .unwrap()
         .status
         .success());
-    let credential = |user: &str, role: &str| {
-        let out = Command::new(bin)
-            .args([
-                "credential",
-                "create",
-                "--user",
-                user,
-                "--role",
-                role,
-                "--data",
-                d,
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .unwrap()
-            .trim()
-            .to_string()
-    };
+    let credential = |user: &str, role: &str| support::credential(data.path(), user, role);
     let agent_tokens: Vec<String> = (0..AGENTS)
         .map(|a| credential(&format!("agent{a}"), "Agent"))
         .collect();

@@ -41,16 +41,6 @@ pub(crate) struct HistoricalBody {
     rows: Vec<sb_runtime::historical::HistoricalRow>,
 }
 
-fn list(value: &Option<String>) -> Option<Vec<String>> {
-    value.as_ref().map(|v| {
-        v.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect()
-    })
-}
-
 /// Historical metrics with Amazon Connect's names and definitions.
 #[utoipa::path(get, path = "/v1/metrics/historical", tag = "metrics",
     params(HistoricalParams),
@@ -60,8 +50,8 @@ pub(crate) async fn get_historical_metrics(
     State(state): State<AppState>,
     Query(params): Query<HistoricalParams>,
 ) -> Result<Json<HistoricalBody>, ApiError> {
-    let groupings = list(&params.groupings).unwrap_or_default();
-    let metrics = list(&params.metrics);
+    let groupings = super::comma_list(&params.groupings).unwrap_or_default();
+    let metrics = super::comma_list(&params.metrics);
     let mut query = HistoricalQuery::new(
         &params.from,
         &params.to,
@@ -73,9 +63,9 @@ pub(crate) async fn get_historical_metrics(
         jiff::Timestamp::now(),
     )
     .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    query.queues = list(&params.queues).map(|v| v.into_iter().collect());
-    query.channels = list(&params.channels).map(|v| v.into_iter().collect());
-    query.agents = list(&params.agents).map(|v| v.into_iter().collect());
+    query.queues = super::comma_list(&params.queues).map(|v| v.into_iter().collect());
+    query.channels = super::comma_list(&params.channels).map(|v| v.into_iter().collect());
+    query.agents = super::comma_list(&params.agents).map(|v| v.into_iter().collect());
     let store = state.store.clone();
     let rows = tokio::task::spawn_blocking(move || answer(&*store, &query))
         .await

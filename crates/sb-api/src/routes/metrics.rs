@@ -74,16 +74,6 @@ struct ViewCache {
     views: HashMap<Question, Utf8Bytes>,
 }
 
-fn list(value: &Option<String>) -> Option<Vec<String>> {
-    value.as_ref().map(|v| {
-        v.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect()
-    })
-}
-
 fn question(state: &AppState, query: &CurrentQuery) -> Result<Question, ApiError> {
     let config = state
         .deployer
@@ -101,13 +91,15 @@ fn question(state: &AppState, query: &CurrentQuery) -> Result<Question, ApiError
         }
         Ok(Some(given.into_iter().collect()))
     };
-    let queues = names(list(&query.queues), "queue", &|n| {
+    let queues = names(super::comma_list(&query.queues), "queue", &|n| {
         spec.queues.contains_key(n)
     })?;
-    let routing_profiles = names(list(&query.routing_profiles), "routing profile", &|n| {
-        spec.routing_profiles.contains_key(n)
-    })?;
-    let channels = list(&query.channels)
+    let routing_profiles = names(
+        super::comma_list(&query.routing_profiles),
+        "routing profile",
+        &|n| spec.routing_profiles.contains_key(n),
+    )?;
+    let channels = super::comma_list(&query.channels)
         .map(|given| {
             given
                 .iter()
@@ -125,7 +117,7 @@ fn question(state: &AppState, query: &CurrentQuery) -> Result<Question, ApiError
         })
         .transpose()?;
     let mut groupings = Vec::new();
-    for g in list(&query.groupings).unwrap_or_default() {
+    for g in super::comma_list(&query.groupings).unwrap_or_default() {
         let grouping = Grouping::parse(&g).ok_or_else(|| {
             ApiError::BadRequest(format!(
                 "unknown grouping '{g}'; groupings: QUEUE, CHANNEL, ROUTING_PROFILE"
@@ -135,7 +127,7 @@ fn question(state: &AppState, query: &CurrentQuery) -> Result<Question, ApiError
             groupings.push(grouping);
         }
     }
-    let metrics = match list(&query.metrics) {
+    let metrics = match super::comma_list(&query.metrics) {
         None => METRICS.to_vec(),
         Some(given) => given
             .iter()

@@ -9,3 +9,14 @@ pub(crate) mod ops;
 pub(crate) mod query;
 pub(crate) mod stream_tail;
 pub(crate) mod streams;
+
+/// A comma-separated query parameter as its items, blanks dropped; `None` when absent.
+pub(crate) fn comma_list(value: &Option<String>) -> Option<Vec<String>> {
+    value.as_ref().map(|v| {
+        v.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    })
+}
