@@ -2,8 +2,11 @@
 //! short-lived token. Ten failures in a row lock the user out for 30 minutes; every
 //! attempt is audited.
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
+use axum::Extension;
 use axum::Json;
 use sb_runtime::audit::AuditRecord;
 use sb_security::token::{Claims, MAX_SECONDS, MIN_SECONDS};
@@ -43,12 +46,14 @@ pub(crate) struct LoginResponse {
         (status = 401, description = "wrong user, password or code, or locked out")))]
 pub(crate) async fn login(
     State(state): State<AppState>,
+    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
     let mut record = AuditRecord::now("auth:Login");
     record.user = Some(request.user.chars().take(128).collect());
     record.authenticated_by = "password".into();
+    record.source_address = connection.map(|Extension(ConnectInfo(addr))| addr.ip().to_string());
     record.user_agent = headers
         .get("user-agent")
         .and_then(|v| v.to_str().ok())

@@ -499,9 +499,9 @@ impl Owner {
                 now: jiff::Timestamp::from_millisecond(now).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
             };
             let step = resume(&env, run, &mut c.data, input);
-            // Whatever a flow or a function put there is masked before it is kept.
+            // Whatever a flow put there is masked before it is kept (function results
+            // were masked when they arrived).
             mask_attributes(&mut c.data.attributes);
-            mask_json(&mut c.data.external);
             c.record.attributes = c.data.attributes.clone();
             step
         };
@@ -998,8 +998,4 @@ fn mask_value(value: &mut serde_json::Value) {
         serde_json::Value::Object(map) => map.values_mut().for_each(mask_value),
         _ => {}
     }
-}
-
-fn mask_json(map: &mut serde_json::Map<String, serde_json::Value>) {
-    map.values_mut().for_each(mask_value);
 }

@@ -97,14 +97,13 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (event_log, _writer) =
         sb_store::EventLog::start(&data).context("starting the event log")?;
     let keys_dir = args.keys.resolve(&data);
-    let signer = sb_runtime::audit::KeyDir::open(&keys_dir)
-        .with_context(|| format!("opening the key directory {}", keys_dir.display()))?
+    let keys = sb_runtime::audit::KeyDir::open(&keys_dir)
+        .with_context(|| format!("opening the key directory {}", keys_dir.display()))?;
+    let signer = keys
         .audit_signer()
         .context("loading the audit signing key")?;
     tracing::info!(key_id = %signer.key_id(), public_key = %signer.public_key(), keys = %keys_dir.display(), "audit digests signed");
-    let token_key = sb_runtime::audit::KeyDir::open(&keys_dir)?
-        .token_key()
-        .context("loading the token signing key")?;
+    let token_key = keys.token_key().context("loading the token signing key")?;
     sb_runtime::audit::spawn_digester(store.clone(), Arc::new(signer));
     let function_ca = match &args.function_ca {
         Some(path) => Some(

@@ -275,6 +275,14 @@ fn sign_in_with_a_password_and_an_oathtool_code() {
         )
         .unwrap();
     assert_eq!((denied, allowed), (15, 3));
+    let from: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE record LIKE '%auth:Login%' AND record LIKE '%\"source_address\":\"127.0.0.1\"%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(from, 18, "each sign-in attempt says where it came from");
     let all: String = db
         .query_row("SELECT group_concat(record) FROM audit_log", [], |r| {
             r.get(0)
