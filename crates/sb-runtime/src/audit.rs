@@ -3,7 +3,6 @@
 //! the chain's end every minute with a key kept outside the data directory, and
 //! [`verify`] finds a record edited, deleted, reordered or forged, and a missing digest.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -79,100 +78,6 @@ pub async fn append(log: &EventLog, record: &AuditRecord) -> Result<(), StoreErr
     }])
     .await
     .map(|_| ())
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    #[error("key file {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{0} is not an Ed25519 key (PKCS#8); restore it from backup or move it away to make a new one")]
-    BadKey(PathBuf),
-    #[error(transparent)]
-    Signing(#[from] signing::SigningError),
-}
-
-/// Where signing keys live: a directory outside the data directory (by default
-/// `DATA.keys`, beside it), mode 0700, each key file 0600.
-pub struct KeyDir {
-    path: PathBuf,
-}
-
-const AUDIT_KEY_FILE: &str = "audit-ed25519.pk8";
-const TOKEN_KEY_FILE: &str = "token-hmac.key";
-
-impl KeyDir {
-    /// The default place for `data_dir`'s keys: a sibling directory.
-    pub fn beside(data_dir: &Path) -> PathBuf {
-        let mut name = data_dir
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_else(|| "switchboard".into());
-        name.push(".keys");
-        data_dir.with_file_name(name)
-    }
-
-    pub fn open(path: &Path) -> std::io::Result<KeyDir> {
-        std::fs::create_dir_all(path)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
-        }
-        Ok(KeyDir {
-            path: path.to_path_buf(),
-        })
-    }
-
-    /// The key short-lived tokens are signed with (32 random bytes), made on first use.
-    pub fn token_key(&self) -> Result<sb_security::token::TokenKey, KeyError> {
-        let file = self.path.join(TOKEN_KEY_FILE);
-        let io = |source| KeyError::Io {
-            path: file.clone(),
-            source,
-        };
-        if !file.exists() {
-            let secret = sb_security::token::TokenKey::generate_secret()?;
-            write_private(&file, &secret).map_err(io)?;
-        }
-        let bytes = std::fs::read(&file).map_err(io)?;
-        if bytes.len() < 32 {
-            return Err(KeyError::BadKey(file.clone()));
-        }
-        Ok(sb_security::token::TokenKey::new(&bytes))
-    }
-
-    /// The audit signing key, made on first use.
-    pub fn audit_signer(&self) -> Result<Signer, KeyError> {
-        let file = self.path.join(AUDIT_KEY_FILE);
-        let io = |source| KeyError::Io {
-            path: file.clone(),
-            source,
-        };
-        if !file.exists() {
-            let pkcs8 = Signer::generate_pkcs8()?;
-            write_private(&file, &pkcs8).map_err(io)?;
-        }
-        let bytes = std::fs::read(&file).map_err(io)?;
-        Signer::from_pkcs8(&bytes).map_err(|_| KeyError::BadKey(file.clone()))
-    }
-}
-
-fn write_private(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(file)?;
-    f.write_all(bytes)?;
-    f.sync_all()
 }
 
 /// Sign the chain's end if it moved since the last digest.

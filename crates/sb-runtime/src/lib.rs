@@ -10,8 +10,10 @@ pub mod deploy;
 pub mod functions;
 pub mod historical;
 pub mod instance;
+pub mod keys;
 pub mod live;
 pub mod retention;
+pub mod vault;
 
 pub use deploy::{Applied, DeployError, Deployer, PlanOutcome};
 pub use functions::FunctionInvoker;

@@ -6,6 +6,7 @@
 
 mod action;
 mod api_key;
+pub mod envelope;
 pub mod password;
 mod roles;
 pub mod signing;

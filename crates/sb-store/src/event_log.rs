@@ -204,6 +204,12 @@ fn write_batch(
             let mut first = None;
             let mut last = 0;
             for e in &append.events {
+                if e.stream == crate::data_keys::DATA_KEY_STREAM {
+                    // Wrapped keys live in their own table only, so that destroying
+                    // one leaves no copy in the log.
+                    crate::data_keys::insert_event(&tx, &e.payload)?;
+                    continue;
+                }
                 insert.execute(params![e.at_ms, e.stream, e.key, e.kind, e.payload])?;
                 // Read now: the projections below insert rows of their own.
                 let seq = tx.last_insert_rowid() as u64;

@@ -5,6 +5,7 @@
 //! (`tests/store.rs`).
 
 pub mod audit;
+mod data_keys;
 mod error;
 mod event_log;
 pub mod intervals;
@@ -13,6 +14,7 @@ mod sqlite;
 mod streams;
 mod types;
 
+pub use data_keys::{StoredDataKey, DATA_KEY_STREAM};
 pub use error::StoreError;
 pub use event_log::{
     events_after, EventLog, EventLogWriter, EventRecord, NewEvent, AGENT_TIME_STREAM, LIVE_STREAM,
@@ -110,6 +112,24 @@ pub trait Store: Send + Sync + 'static {
     fn credential_count(&self) -> Result<u64, StoreError>;
     fn user_login(&self, user: &str) -> Result<Option<UserLogin>, StoreError>;
     fn save_user_login(&self, login: &UserLogin) -> Result<(), StoreError>;
+    /// The wrapped data key of `owner`, unless it never existed or was destroyed.
+    fn data_key(&self, owner: &str) -> Result<Option<StoredDataKey>, StoreError>;
+    /// Keep a data key made outside the event log (system keys); an existing key of the
+    /// same owner is kept, not replaced.
+    fn insert_data_key(&self, key: &StoredDataKey) -> Result<(), StoreError>;
+    /// The owners (contacts) whose keys carry this customer reference, oldest first.
+    fn data_key_owners_of_customer(&self, customer_ref: &str) -> Result<Vec<String>, StoreError>;
+    /// How many data keys each key-encryption key wraps.
+    fn data_keys_by_kek(&self) -> Result<Vec<(String, u64)>, StoreError>;
+    /// Re-wrap every data key not under `current_kek`, atomically; returns how many.
+    fn rewrap_data_keys(
+        &self,
+        current_kek: &str,
+        rewrap: &dyn Fn(&StoredDataKey) -> Result<StoredDataKey, String>,
+    ) -> Result<u64, StoreError>;
+    /// Destroy these owners' data keys for good; returns how many existed.
+    fn destroy_data_keys(&self, owners: &[String]) -> Result<u64, StoreError>;
+
     /// Remove a credential; whether it existed.
     fn delete_credential(&self, id: &str) -> Result<bool, StoreError>;
 }

@@ -13,7 +13,7 @@ use crate::{
 
 /// Bumped whenever the schema changes; a data directory from a newer build is refused
 /// rather than misread.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 pub const DATABASE_FILE: &str = "switchboard.db";
 
 const SCHEMA: &str = "
@@ -111,6 +111,7 @@ impl SqliteStore {
         connection.execute_batch(crate::intervals::SCHEMA)?;
         connection.execute_batch(crate::query::VIEWS)?;
         connection.execute_batch(crate::audit::SCHEMA)?;
+        connection.execute_batch(crate::data_keys::SCHEMA)?;
         connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Self {
             path,
@@ -505,6 +506,34 @@ impl Store for SqliteStore {
             params![login.user, state],
         )?;
         Ok(())
+    }
+
+    fn data_key(&self, owner: &str) -> Result<Option<crate::StoredDataKey>, StoreError> {
+        crate::data_keys::get(&self.conn(), owner)
+    }
+
+    fn insert_data_key(&self, key: &crate::StoredDataKey) -> Result<(), StoreError> {
+        Ok(crate::data_keys::insert(&self.conn(), key)?)
+    }
+
+    fn data_key_owners_of_customer(&self, customer_ref: &str) -> Result<Vec<String>, StoreError> {
+        crate::data_keys::owners_of_customer(&self.conn(), customer_ref)
+    }
+
+    fn data_keys_by_kek(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        crate::data_keys::count_by_kek(&self.conn())
+    }
+
+    fn rewrap_data_keys(
+        &self,
+        current_kek: &str,
+        rewrap: &dyn Fn(&crate::StoredDataKey) -> Result<crate::StoredDataKey, String>,
+    ) -> Result<u64, StoreError> {
+        crate::data_keys::rewrap_all(&mut self.conn(), current_kek, rewrap)
+    }
+
+    fn destroy_data_keys(&self, owners: &[String]) -> Result<u64, StoreError> {
+        crate::data_keys::destroy(&self.conn(), owners)
     }
 
     fn delete_credential(&self, id: &str) -> Result<bool, StoreError> {

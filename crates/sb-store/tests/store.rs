@@ -1,7 +1,7 @@
 //! The store conformance suite: every backend must pass the same cases. Each backend
 //! instantiates `store_conformance!` with a function that makes an empty store.
 
-use sb_store::{NewVersion, SqliteStore, Store, StoreError, StoredCredential};
+use sb_store::{NewVersion, SqliteStore, Store, StoreError, StoredCredential, StoredDataKey};
 
 fn version(actor: &str, body: &str) -> NewVersion {
     NewVersion {
@@ -43,6 +43,57 @@ macro_rules! store_conformance {
                 assert_eq!(s.version(1).unwrap().unwrap().bundle_json, "{\"a\":1}");
                 assert_eq!(s.latest_version_number().unwrap(), 2);
                 assert!(s.version(3).unwrap().is_none());
+            }
+
+            #[test]
+            fn data_keys_are_found_by_customer_rewrapped_at_once_and_destroyed() {
+                let (s, _guard) = store();
+                let key = |owner: &str, kek: &str, customer: Option<&str>| StoredDataKey {
+                    owner: owner.into(),
+                    kek_id: kek.into(),
+                    wrapped: owner.as_bytes().to_vec(),
+                    customer_ref: customer.map(String::from),
+                    created_ms: 1,
+                };
+                s.insert_data_key(&key("c1", "old", Some("cust"))).unwrap();
+                s.insert_data_key(&key("c2", "old", Some("cust"))).unwrap();
+                s.insert_data_key(&key("c3", "new", None)).unwrap();
+                // An existing key is never replaced: it may already seal data.
+                s.insert_data_key(&key("c1", "other", None)).unwrap();
+                assert_eq!(s.data_key("c1").unwrap().unwrap().kek_id, "old");
+                assert_eq!(s.data_key_owners_of_customer("cust").unwrap(), ["c1", "c2"]);
+                assert_eq!(
+                    s.data_keys_by_kek().unwrap(),
+                    [("new".to_string(), 1), ("old".to_string(), 2)]
+                );
+                // One failure and nothing moves.
+                let failing = |k: &StoredDataKey| {
+                    if k.owner == "c2" {
+                        Err("cannot".to_string())
+                    } else {
+                        Ok(StoredDataKey {
+                            kek_id: "new".into(),
+                            ..k.clone()
+                        })
+                    }
+                };
+                assert!(s.rewrap_data_keys("new", &failing).is_err());
+                assert_eq!(s.data_key("c1").unwrap().unwrap().kek_id, "old");
+                let moved = s
+                    .rewrap_data_keys("new", &|k| {
+                        Ok(StoredDataKey {
+                            kek_id: "new".into(),
+                            wrapped: b"re".to_vec(),
+                            ..k.clone()
+                        })
+                    })
+                    .unwrap();
+                assert_eq!(moved, 2);
+                assert_eq!(s.data_keys_by_kek().unwrap(), [("new".to_string(), 3)]);
+                assert_eq!(s.data_key("c2").unwrap().unwrap().wrapped, b"re");
+                assert_eq!(s.destroy_data_keys(&["c1".into(), "c9".into()]).unwrap(), 1);
+                assert!(s.data_key("c1").unwrap().is_none());
+                assert_eq!(s.data_key_owners_of_customer("cust").unwrap(), ["c2"]);
             }
 
             #[test]
@@ -186,6 +237,41 @@ mod event_log {
         assert_eq!(read[1].event, event("b", 2));
         drop(log);
         writer.join();
+    }
+
+    #[tokio::test]
+    async fn a_data_key_event_lands_in_its_table_and_never_in_the_log() {
+        use sb_store::{Store, StoredDataKey, DATA_KEY_STREAM};
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let (log, writer) = EventLog::start(dir.path()).unwrap();
+        let key = StoredDataKey {
+            owner: "c1".into(),
+            kek_id: "k".into(),
+            wrapped: vec![1, 2, 3],
+            customer_ref: Some("r".into()),
+            created_ms: 5,
+        };
+        let range = log
+            .append(vec![
+                NewEvent {
+                    at_ms: 5,
+                    stream: DATA_KEY_STREAM.into(),
+                    key: "c1".into(),
+                    kind: "DATA_KEY".into(),
+                    payload: serde_json::to_string(&key).unwrap(),
+                },
+                event("c1", 1),
+            ])
+            .await
+            .unwrap();
+        drop(log);
+        writer.join();
+        assert_eq!(range, 1..2, "only the contact event took a position");
+        assert_eq!(store.data_key("c1").unwrap(), Some(key));
+        let all = events_after(dir.path(), 0, 10).unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].event.stream, "contact");
     }
 
     #[tokio::test]

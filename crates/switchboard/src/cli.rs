@@ -184,7 +184,7 @@ impl KeysArg {
     pub(crate) fn resolve(&self, data: &std::path::Path) -> PathBuf {
         self.keys
             .clone()
-            .unwrap_or_else(|| sb_runtime::audit::KeyDir::beside(data))
+            .unwrap_or_else(|| sb_runtime::keys::KeyDir::beside(data))
     }
 }
 

@@ -1,7 +1,8 @@
 //! The audit trail against tampering: a record edited, deleted, reordered or forged,
 //! a digest deleted, and records cut from the end are each found by `verify`.
 
-use sb_runtime::audit::{append, digest_now, verify, AuditRecord, ExportedDigest, KeyDir};
+use sb_runtime::audit::{append, digest_now, verify, AuditRecord, ExportedDigest};
+use sb_runtime::keys::KeyDir;
 use sb_store::{EventLog, SqliteStore, Store};
 
 struct Trail {

@@ -4,7 +4,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use sb_runtime::audit::{digest_now, verify as verify_trail, ExportedDigest, KeyDir};
+use sb_runtime::audit::{digest_now, verify as verify_trail, ExportedDigest};
+use sb_runtime::keys::KeyDir;
 use sb_store::{SqliteStore, Store};
 
 use crate::cli::{DataArg, KeysArg};

@@ -97,7 +97,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (event_log, _writer) =
         sb_store::EventLog::start(&data).context("starting the event log")?;
     let keys_dir = args.keys.resolve(&data);
-    let keys = sb_runtime::audit::KeyDir::open(&keys_dir)
+    let keys = sb_runtime::keys::KeyDir::open(&keys_dir)
         .with_context(|| format!("opening the key directory {}", keys_dir.display()))?;
     let signer = keys
         .audit_signer()

@@ -1,0 +1,274 @@
+//! The instance's view of encryption at rest: the loaded KEKs, one data key per contact
+//! (made with the contact, wrapped, kept in the store with its first events), and the
+//! system keys (the user directory's, the customer index's).
+//!
+//! What is sealed: a contact's persisted live state and its transcript whole; in its
+//! record, the values of sensitive attributes and the customer's endpoint; users' TOTP
+//! secrets. Erasing a customer destroys their contacts' data keys.
+
+use std::sync::RwLock;
+
+use sb_security::envelope::{is_sealed, DataKey, EnvelopeError, Keyring, WrappedKey};
+use sb_store::{Store, StoreError, StoredDataKey};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// The owner name of the key that seals users' sign-in secrets.
+pub const USERS_KEY_OWNER: &str = "system:users";
+/// The owner name of the key behind customer references (blind indexes).
+pub const CUSTOMER_INDEX_OWNER: &str = "system:customer-index";
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("sealed data is unreadable: {0}")]
+    Unreadable(String),
+}
+
+pub struct Vault {
+    keyring: RwLock<Keyring>,
+    users: DataKey,
+    customer_index: DataKey,
+}
+
+fn wrapped(stored: &StoredDataKey) -> WrappedKey {
+    WrappedKey {
+        kek_id: stored.kek_id.clone(),
+        bytes: stored.wrapped.clone(),
+    }
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+impl Vault {
+    /// Load (or, on first use, make) the system keys under `keyring`.
+    pub fn open(store: &dyn Store, keyring: Keyring) -> Result<Vault, VaultError> {
+        let users = system_key(store, &keyring, USERS_KEY_OWNER)?;
+        let customer_index = system_key(store, &keyring, CUSTOMER_INDEX_OWNER)?;
+        Ok(Vault {
+            keyring: RwLock::new(keyring),
+            users,
+            customer_index,
+        })
+    }
+
+    fn keyring(&self) -> std::sync::RwLockReadGuard<'_, Keyring> {
+        self.keyring.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Use `keyring` from now on (after `keys rotate` named a new current KEK).
+    pub fn reload(&self, keyring: Keyring) {
+        *self.keyring.write().unwrap_or_else(|e| e.into_inner()) = keyring;
+    }
+
+    pub fn current_kek(&self) -> String {
+        self.keyring().current_id().to_string()
+    }
+
+    /// A fresh data key for `contact`, and its wrapped form to store (with the
+    /// reference of the customer's endpoint, if known).
+    pub fn new_contact_key(
+        &self,
+        contact: &str,
+        customer_endpoint: Option<&str>,
+    ) -> Result<(DataKey, StoredDataKey), VaultError> {
+        let key = DataKey::generate()?;
+        let wrapped = self.keyring().wrap(contact, &key)?;
+        Ok((
+            key,
+            StoredDataKey {
+                owner: contact.to_string(),
+                kek_id: wrapped.kek_id,
+                wrapped: wrapped.bytes,
+                customer_ref: customer_endpoint.map(|e| self.customer_ref(e)),
+                created_ms: now_ms(),
+            },
+        ))
+    }
+
+    /// `contact`'s data key; `None` once it was destroyed (or never existed).
+    pub fn contact_key(
+        &self,
+        store: &dyn Store,
+        contact: &str,
+    ) -> Result<Option<DataKey>, VaultError> {
+        match store.data_key(contact)? {
+            None => Ok(None),
+            Some(stored) => Ok(Some(self.keyring().unwrap(contact, &wrapped(&stored))?)),
+        }
+    }
+
+    /// The reference of a customer endpoint: equal for the same customer however it
+    /// is written (case, spaces, dashes, parentheses), and meaningless without the key.
+    pub fn customer_ref(&self, endpoint: &str) -> String {
+        let normal: String = endpoint
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.') || endpoint.contains('@'))
+            .flat_map(char::to_lowercase)
+            .collect();
+        self.customer_index.blind_index(&normal)
+    }
+
+    pub fn users_key(&self) -> &DataKey {
+        &self.users
+    }
+
+    /// Re-wrap every data key under the keyring's current KEK; the sealed data is not
+    /// touched. Returns how many keys moved.
+    pub fn rewrap_all(store: &dyn Store, keyring: &Keyring) -> Result<u64, VaultError> {
+        let moved = store.rewrap_data_keys(keyring.current_id(), &|stored| {
+            let new = keyring
+                .rewrap(&stored.owner, &wrapped(stored))
+                .map_err(|e| e.to_string())?;
+            Ok(StoredDataKey {
+                kek_id: new.kek_id,
+                wrapped: new.bytes,
+                ..stored.clone()
+            })
+        })?;
+        Ok(moved)
+    }
+}
+
+fn system_key(store: &dyn Store, keyring: &Keyring, owner: &str) -> Result<DataKey, VaultError> {
+    if store.data_key(owner)?.is_none() {
+        let key = DataKey::generate()?;
+        let wrapped = keyring.wrap(owner, &key)?;
+        store.insert_data_key(&StoredDataKey {
+            owner: owner.to_string(),
+            kek_id: wrapped.kek_id,
+            wrapped: wrapped.bytes,
+            customer_ref: None,
+            created_ms: now_ms(),
+        })?;
+    }
+    // Read back: another process may have made it first, and theirs is the one kept.
+    let stored = store
+        .data_key(owner)?
+        .ok_or_else(|| VaultError::Unreadable(format!("the {owner} key vanished")))?;
+    Ok(keyring.unwrap(owner, &wrapped(&stored))?)
+}
+
+/// `value` as JSON sealed under `key`: `{"sealed":"sb1:…"}`.
+pub fn seal_json<T: Serialize>(key: &DataKey, value: &T) -> Result<String, VaultError> {
+    let clear = serde_json::to_vec(value).map_err(|e| VaultError::Unreadable(e.to_string()))?;
+    Ok(serde_json::json!({ "sealed": key.seal(&clear)? }).to_string())
+}
+
+/// The value [`seal_json`] sealed. A payload written before encryption at rest (no
+/// `sealed` field) is read as it is.
+pub fn open_json<T: DeserializeOwned>(
+    key: Option<&DataKey>,
+    payload: &str,
+) -> Result<T, VaultError> {
+    let value: serde_json::Value =
+        serde_json::from_str(payload).map_err(|e| VaultError::Unreadable(e.to_string()))?;
+    let clear = match value.get("sealed").and_then(|s| s.as_str()) {
+        Some(sealed) => {
+            let key = key.ok_or_else(|| {
+                VaultError::Unreadable("its data key was destroyed (erased)".into())
+            })?;
+            key.open(sealed)?
+        }
+        None => {
+            return serde_json::from_value(value).map_err(|e| VaultError::Unreadable(e.to_string()))
+        }
+    };
+    serde_json::from_slice(&clear).map_err(|e| VaultError::Unreadable(e.to_string()))
+}
+
+/// Open a sealed text field; clear text (written before encryption) is returned as is.
+pub fn open_text(key: Option<&DataKey>, text: &str) -> Result<String, VaultError> {
+    if !is_sealed(text) {
+        return Ok(text.to_string());
+    }
+    let key =
+        key.ok_or_else(|| VaultError::Unreadable("its data key was destroyed (erased)".into()))?;
+    Ok(key.open_str(text)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sb_security::envelope::Kek;
+
+    fn vault() -> (tempfile::TempDir, sb_store::SqliteStore, Vault) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sb_store::SqliteStore::open(dir.path()).unwrap();
+        let ring = Keyring::new(Kek::from_bytes(&[3; 32]).unwrap(), vec![]);
+        let vault = Vault::open(&store, ring).unwrap();
+        (dir, store, vault)
+    }
+
+    #[test]
+    fn system_keys_survive_a_reopen() {
+        let (_dir, store, vault) = vault();
+        let sealed = vault.users_key().seal_str("totp").unwrap();
+        let reference = vault.customer_ref("+1 (555) 010-0199");
+        let ring = Keyring::new(Kek::from_bytes(&[3; 32]).unwrap(), vec![]);
+        let again = Vault::open(&store, ring).unwrap();
+        assert_eq!(again.users_key().open_str(&sealed).unwrap(), "totp");
+        assert_eq!(again.customer_ref("+15550100199"), reference);
+        assert_ne!(again.customer_ref("+15550100198"), reference);
+        assert_eq!(
+            again.customer_ref(" Ann@Example.COM "),
+            again.customer_ref("ann@example.com")
+        );
+    }
+
+    #[test]
+    fn sealed_json_opens_with_its_key_and_not_after_erasure() {
+        let (_dir, store, vault) = vault();
+        let (key, stored) = vault
+            .new_contact_key("c1", Some("ann@example.com"))
+            .unwrap();
+        store.insert_data_key(&stored).unwrap();
+        let payload = seal_json(&key, &serde_json::json!({"text": "marker"})).unwrap();
+        assert!(!payload.contains("marker"));
+        let back = vault.contact_key(&store, "c1").unwrap();
+        let value: serde_json::Value = open_json(back.as_ref(), &payload).unwrap();
+        assert_eq!(value["text"], "marker");
+        assert_eq!(
+            store
+                .data_key_owners_of_customer(&vault.customer_ref("ann@example.com"))
+                .unwrap(),
+            ["c1"]
+        );
+        store.destroy_data_keys(&["c1".into()]).unwrap();
+        let gone = vault.contact_key(&store, "c1").unwrap();
+        assert!(gone.is_none());
+        assert!(open_json::<serde_json::Value>(gone.as_ref(), &payload).is_err());
+        let legacy: serde_json::Value = open_json(None, "{\"text\":\"old\"}").unwrap();
+        assert_eq!(legacy["text"], "old");
+    }
+
+    #[test]
+    fn rotation_moves_every_key_and_old_data_still_opens() {
+        let (_dir, store, vault) = vault();
+        let (key, stored) = vault.new_contact_key("c1", None).unwrap();
+        store.insert_data_key(&stored).unwrap();
+        let sealed = key.seal_str("kept").unwrap();
+        let old = Kek::from_bytes(&[3; 32]).unwrap();
+        let new = Kek::from_bytes(&[4; 32]).unwrap();
+        let ring = Keyring::new(new.clone(), vec![old]);
+        assert_eq!(
+            Vault::rewrap_all(&store, &ring).unwrap(),
+            3,
+            "c1 and the two system keys"
+        );
+        assert_eq!(
+            store.data_keys_by_kek().unwrap(),
+            [(new.id().to_string(), 3)]
+        );
+        let only_new = Keyring::new(new, vec![]);
+        let vault = Vault::open(&store, only_new).unwrap();
+        let key = vault.contact_key(&store, "c1").unwrap().unwrap();
+        assert_eq!(key.open_str(&sealed).unwrap(), "kept");
+    }
+}
