@@ -9,8 +9,9 @@ use axum::http::{header, Request};
 use sb_runtime::audit::AuditRecord;
 use sb_security::{Action, Principal};
 
-/// Query parameters whose values are never recorded.
-const SECRET_PARAMETERS: [&str; 5] = ["token", "secret", "password", "key", "code"];
+/// Query parameters whose values are never recorded: secrets, and a customer's
+/// identity (a privacy request must not copy it into a trail that outlives erasure).
+const SECRET_PARAMETERS: [&str; 6] = ["token", "secret", "password", "key", "code", "customer"];
 
 pub(crate) fn audited(action: Action) -> bool {
     action.is_mutating() || action.is_sensitive_read()

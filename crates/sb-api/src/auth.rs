@@ -44,6 +44,18 @@ const ENDPOINT_ACTIONS: &[(&str, &str, Action)] = &[
         "/v1/contacts/{contact}/flow-logs",
         Action::ContactRead,
     ),
+    (
+        "GET",
+        "/v1/contacts/{contact}/transcript",
+        Action::ContactReadTranscript,
+    ),
+    (
+        "GET",
+        "/v1/contacts/{contact}/sensitive",
+        Action::ContactReadSensitive,
+    ),
+    ("GET", "/v1/privacy/export", Action::PrivacyExport),
+    ("POST", "/v1/privacy/erase", Action::PrivacyErase),
     ("GET", "/v1/metrics/current", Action::MetricsGetCurrent),
     ("GET", "/v1/metrics/current/ws", Action::MetricsGetCurrent),
     (

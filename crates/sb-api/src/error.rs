@@ -37,6 +37,9 @@ pub enum ApiError {
     /// Asked for data retention already removed.
     #[error("{0}")]
     Gone(String),
+    /// The data was erased on the customer's request.
+    #[error("{0}")]
+    Erased(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -75,6 +78,7 @@ impl ApiError {
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Gone(_) => (StatusCode::GONE, "before_retention"),
+            ApiError::Erased(_) => (StatusCode::GONE, "erased"),
             ApiError::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timed_out"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 use crate::auth::{endpoint_actions, require_credential};
 use crate::routes::{
-    audit, auth_token, config, contacts, historical, login, metrics, ops, query, streams,
+    audit, auth_token, config, contacts, historical, login, metrics, ops, query, sealed, streams,
 };
 use crate::telemetry::observe;
 use crate::tls::{self, TlsSource};
@@ -41,6 +41,8 @@ pub struct AppState {
     pub token_key: Arc<sb_security::token::TokenKey>,
     /// The shared readers of each stream's newest events, for subscribers.
     pub stream_tails: Arc<crate::routes::stream_tail::StreamTails>,
+    /// Opens what is sealed at rest (transcripts, sensitive fields, sign-in secrets).
+    pub vault: Arc<sb_runtime::vault::Vault>,
 }
 
 #[derive(OpenApi)]
@@ -55,7 +57,8 @@ pub struct AppState {
         (name = "contacts", description = "Chats, tasks and contact records"),
         (name = "agents", description = "Agent sessions and live agent state"),
         (name = "metrics", description = "Real-time metrics with Amazon Connect's names, pulled or pushed"),
-        (name = "streams", description = "Durable event streams: read by position, long-poll, subscribe, checkpoint")
+        (name = "streams", description = "Durable event streams: read by position, long-poll, subscribe, checkpoint"),
+        (name = "privacy", description = "What is held about a customer, and erasing it")
     )
 )]
 struct ApiDoc;
@@ -85,6 +88,10 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(contacts::get_contact))
         .routes(routes!(contacts::explain))
         .routes(routes!(contacts::flow_logs))
+        .routes(routes!(sealed::transcript))
+        .routes(routes!(sealed::sensitive_fields))
+        .routes(routes!(sealed::privacy_export))
+        .routes(routes!(sealed::privacy_erase))
         .routes(routes!(metrics::get_current_metrics))
         .routes(routes!(historical::get_historical_metrics))
         .routes(routes!(query::run_query))

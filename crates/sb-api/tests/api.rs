@@ -29,7 +29,19 @@ impl Fixture {
         let live = LiveConfig::new();
         let deployer = Arc::new(Deployer::new(store.clone(), live.clone()));
         let (log, _writer) = sb_store::EventLog::start(dir.path()).unwrap();
-        let runtime = sb_runtime::instance::start(live.clone(), store.clone(), log, None);
+        let kek = sb_security::envelope::Kek::from_bytes(
+            &sb_security::envelope::Kek::generate_secret().unwrap(),
+        )
+        .unwrap();
+        let vault = Arc::new(
+            sb_runtime::vault::Vault::open(
+                store.as_ref(),
+                sb_security::envelope::Keyring::new(kek, vec![]),
+            )
+            .unwrap(),
+        );
+        let runtime =
+            sb_runtime::instance::start(live.clone(), store.clone(), log, vault.clone(), None);
         let router = build_router(AppState {
             runtime: runtime.clone(),
             deployer,
@@ -41,6 +53,7 @@ impl Fixture {
             token_key: Arc::new(sb_security::token::TokenKey::new(
                 &sb_security::token::TokenKey::generate_secret().unwrap(),
             )),
+            vault,
         });
         let fixture = Fixture {
             router,

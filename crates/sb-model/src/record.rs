@@ -43,11 +43,67 @@ pub struct ContactRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentInfo>,
     pub agent_connection_attempts: u32,
+    /// Who the customer is, when known (an email address or a telephone number). Kept
+    /// sealed at rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_endpoint: Option<Endpoint>,
     pub attributes: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recordings: Vec<String>,
     /// Switchboard extension: the configuration version the contact ran on.
     pub configuration_version: u64,
+}
+
+/// Connect's endpoint shape: `{"Address": ..., "Type": "EMAIL_ADDRESS"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Endpoint {
+    pub address: String,
+    #[serde(rename = "Type")]
+    pub kind: EndpointType,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EndpointType {
+    TelephoneNumber,
+    EmailAddress,
+}
+
+impl Endpoint {
+    /// Check the address has the shape its type says (a `+` and digits for a
+    /// telephone number, E.164; something@domain for an email address).
+    pub fn check(&self) -> Result<(), String> {
+        let a = self.address.trim();
+        let ok = match self.kind {
+            EndpointType::TelephoneNumber => {
+                let digits: String = a
+                    .chars()
+                    .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+                    .collect();
+                digits.starts_with('+')
+                    && (8..=16).contains(&digits.len())
+                    && digits[1..].chars().all(|c| c.is_ascii_digit())
+            }
+            EndpointType::EmailAddress => {
+                a.len() <= 254
+                    && a.split_once('@').is_some_and(|(local, domain)| {
+                        !local.is_empty() && domain.contains('.') && !domain.contains('@')
+                    })
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "customer endpoint '{a}' is not a valid {}",
+                match self.kind {
+                    EndpointType::TelephoneNumber => "E.164 telephone number (+ and 7 to 15 digits)",
+                    EndpointType::EmailAddress => "email address",
+                }
+            ))
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,6 +159,7 @@ mod tests {
             queue: None,
             agent: None,
             agent_connection_attempts: 0,
+            customer_endpoint: None,
             attributes: BTreeMap::new(),
             recordings: vec![],
             configuration_version: 1,

@@ -9,6 +9,7 @@
 use std::sync::RwLock;
 
 use sb_security::envelope::{is_sealed, DataKey, EnvelopeError, Keyring, WrappedKey};
+use sb_model::record::ContactRecord;
 use sb_store::{Store, StoreError, StoredDataKey};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -191,6 +192,62 @@ pub fn open_text(key: Option<&DataKey>, text: &str) -> Result<String, VaultError
     let key =
         key.ok_or_else(|| VaultError::Unreadable("its data key was destroyed (erased)".into()))?;
     Ok(key.open_str(text)?)
+}
+
+/// `record` as it is stored: the values of the `sensitive` attributes and the
+/// customer's address sealed under the contact's key, everything else (what metrics and
+/// searches use) in the clear.
+pub fn seal_record(key: &DataKey, sensitive: &[String], record: &ContactRecord) -> ContactRecord {
+    let mut sealed = record.clone();
+    for (name, value) in sealed.attributes.iter_mut() {
+        if sensitive.iter().any(|s| s == name) && !is_sealed(value) {
+            *value = key.seal_str(value).expect("a value seals");
+        }
+    }
+    if let Some(endpoint) = sealed.customer_endpoint.as_mut() {
+        if !is_sealed(&endpoint.address) {
+            endpoint.address = key.seal_str(&endpoint.address).expect("an address seals");
+        }
+    }
+    sealed
+}
+
+/// The sealed fields of a stored record, opened: each sensitive attribute and the
+/// customer endpoint. Fields whose key was destroyed stay as they are and are listed in
+/// `unreadable`.
+#[derive(Debug, Default, Serialize)]
+pub struct OpenedFields {
+    pub attributes: std::collections::BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_endpoint: Option<sb_model::record::Endpoint>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
+}
+
+pub fn open_record(key: Option<&DataKey>, record: &ContactRecord) -> OpenedFields {
+    let mut opened = OpenedFields::default();
+    for (name, value) in &record.attributes {
+        if is_sealed(value) {
+            match open_text(key, value) {
+                Ok(clear) => {
+                    opened.attributes.insert(name.clone(), clear);
+                }
+                Err(_) => opened.unreadable.push(format!("Attributes.{name}")),
+            }
+        }
+    }
+    if let Some(endpoint) = &record.customer_endpoint {
+        match open_text(key, &endpoint.address) {
+            Ok(address) => {
+                opened.customer_endpoint = Some(sb_model::record::Endpoint {
+                    address,
+                    kind: endpoint.kind,
+                })
+            }
+            Err(_) => opened.unreadable.push("CustomerEndpoint".into()),
+        }
+    }
+    opened
 }
 
 #[cfg(test)]

@@ -22,10 +22,14 @@ pub enum Action {
     QueryRun,
     AuditRead,
     AuthToken,
+    ContactReadTranscript,
+    ContactReadSensitive,
+    PrivacyExport,
+    PrivacyErase,
 }
 
 impl Action {
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 24] = [
         Action::ConfigPlan,
         Action::ConfigApply,
         Action::ConfigRollback,
@@ -46,6 +50,10 @@ impl Action {
         Action::QueryRun,
         Action::AuditRead,
         Action::AuthToken,
+        Action::ContactReadTranscript,
+        Action::ContactReadSensitive,
+        Action::PrivacyExport,
+        Action::PrivacyErase,
     ];
 
     pub fn parse(name: &str) -> Option<Action> {
@@ -75,6 +83,10 @@ impl Action {
             Action::QueryRun => "query:Run",
             Action::AuditRead => "audit:Read",
             Action::AuthToken => "auth:GetToken",
+            Action::ContactReadTranscript => "contact:ReadTranscript",
+            Action::ContactReadSensitive => "contact:ReadSensitive",
+            Action::PrivacyExport => "privacy:Export",
+            Action::PrivacyErase => "privacy:Erase",
         }
     }
 
@@ -83,7 +95,13 @@ impl Action {
     pub fn is_sensitive_read(self) -> bool {
         matches!(
             self,
-            Action::ContactRead | Action::QueryRun | Action::AuditRead | Action::StreamRead
+            Action::ContactRead
+                | Action::QueryRun
+                | Action::AuditRead
+                | Action::StreamRead
+                | Action::ContactReadTranscript
+                | Action::ContactReadSensitive
+                | Action::PrivacyExport
         )
     }
 
@@ -97,6 +115,7 @@ impl Action {
                 | Action::TaskCreate
                 | Action::StreamCheckpoint
                 | Action::AuthToken
+                | Action::PrivacyErase
         )
     }
 }

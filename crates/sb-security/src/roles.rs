@@ -58,6 +58,8 @@ impl Role {
                     | ContactRead
                     | RoutingExplain
                     | AgentList
+                    | ContactReadTranscript
+                    | ContactReadSensitive
                     | MetricsGetCurrent
                     | MetricsGetHistorical
                     | AuthToken

@@ -93,6 +93,16 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Encryption at rest: list, rotate and retire key-encryption keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Privacy requests: export or erase everything held about a customer.
+    Privacy {
+        #[command(subcommand)]
+        command: PrivacyCommand,
+    },
     /// Deploy version N's content again, as a new version.
     Rollback {
         #[arg(long, value_name = "N")]
@@ -174,10 +184,16 @@ pub(crate) enum LogFormat {
 
 #[derive(Args)]
 pub(crate) struct KeysArg {
-    /// Where signing keys are kept, outside the data directory. Default: beside it,
-    /// DATA.keys (mode 0700, key files 0600).
+    /// Where keys are kept, outside the data directory: audit signing, tokens, and the
+    /// key-encryption keys unless supplied otherwise. Default: beside it, DATA.keys
+    /// (mode 0700, key files 0600).
     #[arg(long, value_name = "DIR", env = "SWITCHBOARD_KEYS")]
     pub keys: Option<PathBuf>,
+    /// A command that prints the key-encryption key(s), base64, one per line, the
+    /// current one first (how a KMS or HSM supplies it). SWITCHBOARD_KEK may hold them
+    /// instead (comma-separated).
+    #[arg(long, value_name = "COMMAND", env = "SWITCHBOARD_KEK_COMMAND")]
+    pub kek_command: Option<String>,
 }
 
 impl KeysArg {
@@ -185,6 +201,24 @@ impl KeysArg {
         self.keys
             .clone()
             .unwrap_or_else(|| sb_runtime::keys::KeyDir::beside(data))
+    }
+
+    pub(crate) fn key_dir(&self, data: &std::path::Path) -> anyhow::Result<sb_runtime::keys::KeyDir> {
+        let dir = self.resolve(data);
+        sb_runtime::keys::KeyDir::open(&dir)
+            .map_err(|e| anyhow::anyhow!("opening the key directory {}: {e}", dir.display()))
+    }
+
+    pub(crate) fn sources(&self) -> sb_runtime::keys::KekSources {
+        sb_runtime::keys::KekSources::from_env(self.kek_command.clone())
+    }
+
+    /// The key-encryption keys, from wherever they are supplied.
+    pub(crate) fn keyring(
+        &self,
+        data: &std::path::Path,
+    ) -> anyhow::Result<sb_security::envelope::Keyring> {
+        Ok(self.key_dir(data)?.keyring(&self.sources())?)
     }
 }
 
@@ -419,5 +453,60 @@ pub(crate) enum UserCommand {
         user: String,
         #[command(flatten)]
         data: DataArg,
+        #[command(flatten)]
+        keys: KeysArg,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum KeysCommand {
+    /// The key-encryption keys loaded, which is current, and how many data keys each wraps.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        #[command(flatten)]
+        keys: KeysArg,
+    },
+    /// Make a new key-encryption key (a key file) current and re-wrap every data key
+    /// under it; the data itself is not re-encrypted. With SWITCHBOARD_KEK or a key
+    /// command, put the new key first there and run this to re-wrap.
+    Rotate {
+        #[command(flatten)]
+        data: DataArg,
+        #[command(flatten)]
+        keys: KeysArg,
+    },
+    /// Delete an old key-encryption key file once no data key is wrapped by it.
+    Retire {
+        /// The KEK id (from `keys list`).
+        id: String,
+        #[command(flatten)]
+        data: DataArg,
+        #[command(flatten)]
+        keys: KeysArg,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum PrivacyCommand {
+    /// Print everything held about a customer as JSON (GDPR access, CCPA).
+    Export {
+        /// The customer's endpoint: an email address or an E.164 telephone number.
+        #[arg(long)]
+        customer: String,
+        #[command(flatten)]
+        data: DataArg,
+        #[command(flatten)]
+        keys: KeysArg,
+    },
+    /// Destroy the data keys of a customer's finished contacts: their transcripts and
+    /// sensitive fields can never be read again; counts and durations stay.
+    Erase {
+        #[arg(long)]
+        customer: String,
+        #[command(flatten)]
+        data: DataArg,
+        #[command(flatten)]
+        keys: KeysArg,
     },
 }

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use futures_util::{SinkExt, StreamExt};
 use sb_runtime::instance::{
-    AgentAction, AgentFrame, ChatStarted, ContactSummary, CustomerEvent, CustomerFrame, NewTask,
+    AgentAction, AgentFrame, ChatStarted, ContactSummary, CustomerEvent, CustomerFrame, NewChat, NewTask,
     RuntimeError,
 };
 use sb_security::Principal;
@@ -66,6 +66,12 @@ pub(crate) struct StartChatRequest {
     display_name: String,
     #[serde(default)]
     attributes: BTreeMap<String, String>,
+    /// Who the customer is, if known: `{"Address": "...", "Type": "EMAIL_ADDRESS" |
+    /// "TELEPHONE_NUMBER"}`. Kept sealed; privacy export and erasure find the
+    /// customer's contacts by it.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    customer_endpoint: Option<sb_model::record::Endpoint>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -94,7 +100,12 @@ pub(crate) async fn start_chat(
         participant_token,
     } = state
         .runtime
-        .start_chat(r.flow, r.display_name, r.attributes)
+        .start_chat(NewChat {
+            flow: r.flow,
+            display_name: r.display_name,
+            attributes: r.attributes,
+            customer_endpoint: r.customer_endpoint,
+        })
         .await?;
     Ok(Json(StartChatResponse {
         websocket: format!("/v1/chat/ws?contact={contact_id}"),

@@ -111,8 +111,9 @@ async fn attempt(state: &AppState, request: &LoginRequest) -> Result<LoginRespon
     if checked && mfa_required {
         checked = match (&login.totp_secret, &request.code) {
             (Some(secret), Some(code)) => {
-                let by_code = TotpSecret::from_base32(secret)
+                let by_code = sb_runtime::vault::open_text(Some(state.vault.users_key()), secret)
                     .ok()
+                    .and_then(|secret| TotpSecret::from_base32(&secret).ok())
                     .and_then(|s| s.verify(code, now.as_second(), login.totp_last_step).ok())
                     .map(|step| login.totp_last_step = Some(step))
                     .is_some();

@@ -7,6 +7,7 @@ pub(crate) mod login;
 pub(crate) mod metrics;
 pub(crate) mod ops;
 pub(crate) mod query;
+pub(crate) mod sealed;
 pub(crate) mod stream_tail;
 pub(crate) mod streams;
 

@@ -56,6 +56,20 @@ pub struct NewTask {
     /// Start no earlier than this (RFC 3339).
     #[serde(default)]
     pub scheduled_at: Option<String>,
+    /// The customer the task is about, if known (sealed at rest; how privacy export
+    /// and erasure find it).
+    #[serde(default)]
+    pub customer_endpoint: Option<sb_model::record::Endpoint>,
+}
+
+/// A chat to start.
+#[derive(Debug, Clone, Default)]
+pub struct NewChat {
+    /// A contact flow by name (default: the instance's inbound flow).
+    pub flow: Option<String>,
+    pub display_name: String,
+    pub attributes: BTreeMap<String, String>,
+    pub customer_endpoint: Option<sb_model::record::Endpoint>,
 }
 
 /// One line of a chat transcript.
@@ -186,9 +200,7 @@ pub(crate) type Reply<T> = oneshot::Sender<Result<T, RuntimeError>>;
 
 pub enum Command {
     StartChat {
-        flow: Option<String>,
-        display_name: String,
-        attributes: BTreeMap<String, String>,
+        chat: NewChat,
         reply: Reply<ChatStarted>,
     },
     CreateTask {
@@ -314,19 +326,8 @@ impl RuntimeHandle {
         answer.await.map_err(|_| RuntimeError::Stopped)?
     }
 
-    pub async fn start_chat(
-        &self,
-        flow: Option<String>,
-        display_name: String,
-        attributes: BTreeMap<String, String>,
-    ) -> Result<ChatStarted, RuntimeError> {
-        self.ask(|reply| Command::StartChat {
-            flow,
-            display_name,
-            attributes,
-            reply,
-        })
-        .await
+    pub async fn start_chat(&self, chat: NewChat) -> Result<ChatStarted, RuntimeError> {
+        self.ask(|reply| Command::StartChat { chat, reply }).await
     }
 
     pub async fn create_task(&self, task: NewTask) -> Result<String, RuntimeError> {

@@ -7,19 +7,21 @@ use sb_flow::interpret::{
     resume, ContactData, Effect, FlowRun, Input, Message, Next, Outcome, ThirdPartyResult,
 };
 use sb_model::config::FlowType;
-use sb_model::record::{ContactRecord, InitiationMethod, QueueInfo};
+use sb_model::record::{ContactRecord, Endpoint, InitiationMethod, QueueInfo};
+use sb_security::envelope::DataKey;
 use sb_model::Channel;
 use sb_routing::EnqueueOptions;
-use sb_store::{NewEvent, LIVE_STREAM, RECORD_STREAM};
+use sb_store::{NewEvent, DATA_KEY_STREAM, LIVE_STREAM, RECORD_STREAM};
 use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::env::RuntimeEnv;
 use super::{
     now_ms, rfc3339, AgentFrame, ChatItem, ChatStarted, Command, CustomerEvent, CustomerFrame,
-    NewTask, Owner, Reply, RuntimeError,
+    NewChat, NewTask, Owner, Reply, RuntimeError,
 };
 use crate::live::DeployedConfig;
+use crate::vault::{seal_json, seal_record};
 
 /// Customer messages allowed per second on one chat, and the burst above it.
 const MESSAGES_PER_SECOND: u32 = 5;
@@ -61,6 +63,8 @@ impl Stage {
 
 pub(crate) struct LiveContact {
     pub config: Arc<DeployedConfig>,
+    /// Seals what is stored about the contact (its state, transcript, sensitive fields).
+    pub key: DataKey,
     pub data: ContactData,
     pub flow: Option<FlowRun>,
     pub stage: Stage,
@@ -129,13 +133,8 @@ fn text_of(config: &DeployedConfig, m: &Message) -> String {
 impl Owner {
     pub(crate) fn handle(&mut self, command: Command) {
         match command {
-            Command::StartChat {
-                flow,
-                display_name,
-                attributes,
-                reply,
-            } => {
-                let result = self.start_chat(flow, display_name, attributes);
+            Command::StartChat { chat, reply } => {
+                let result = self.start_chat(chat);
                 self.reply(reply, result);
             }
             Command::CreateTask { task, reply } => {
@@ -192,7 +191,7 @@ impl Owner {
                 let result = self
                     .contacts
                     .get(&contact)
-                    .map(|c| c.record.clone())
+                    .map(|c| seal_record(&c.key, &c.data.sensitive_attributes, &c.record))
                     .ok_or(RuntimeError::UnknownContact(contact));
                 self.reply(reply, result);
             }
@@ -271,9 +270,26 @@ impl Owner {
         channel: Channel,
         method: InitiationMethod,
         attributes: BTreeMap<String, String>,
+        customer_endpoint: Option<Endpoint>,
     ) -> Result<String, RuntimeError> {
+        if let Some(endpoint) = &customer_endpoint {
+            endpoint.check().map_err(RuntimeError::Invalid)?;
+        }
         let id = sb_security::random_id().map_err(|e| RuntimeError::Invalid(e.to_string()))?;
         let now = now_ms();
+        // The contact's own data key, kept (wrapped) with its first events: everything
+        // about the customer that is stored is sealed under it.
+        let (key, stored_key) = self
+            .vault
+            .new_contact_key(&id, customer_endpoint.as_ref().map(|e| e.address.as_str()))
+            .map_err(|e| RuntimeError::Invalid(format!("cannot make the contact's data key: {e}")))?;
+        self.outbox.event(NewEvent {
+            at_ms: now,
+            stream: DATA_KEY_STREAM.into(),
+            key: id.clone(),
+            kind: "DATA_KEY".into(),
+            payload: serde_json::to_string(&stored_key).expect("a data key serialises"),
+        });
         let mut data = ContactData::new(id.clone(), channel);
         let mut attributes = attributes;
         mask_attributes(&mut attributes);
@@ -294,6 +310,7 @@ impl Owner {
             queue: None,
             agent: None,
             agent_connection_attempts: 0,
+            customer_endpoint,
             attributes,
             recordings: vec![],
             configuration_version: config.version,
@@ -302,6 +319,7 @@ impl Owner {
             id.clone(),
             LiveContact {
                 config,
+                key,
                 data,
                 flow: None,
                 stage: Stage::InFlow,
@@ -329,21 +347,22 @@ impl Owner {
         Ok(id)
     }
 
-    fn start_chat(
-        &mut self,
-        flow: Option<String>,
-        display_name: String,
-        attributes: BTreeMap<String, String>,
-    ) -> Result<ChatStarted, RuntimeError> {
+    fn start_chat(&mut self, chat: NewChat) -> Result<ChatStarted, RuntimeError> {
         let config = self.config()?;
-        let flow = Self::entry_flow(&config, flow)?;
-        Self::check_attributes(&attributes)?;
+        let flow = Self::entry_flow(&config, chat.flow)?;
+        Self::check_attributes(&chat.attributes)?;
         let (token, token_sha256) =
             sb_security::issue_secret().map_err(|e| RuntimeError::Invalid(e.to_string()))?;
-        let id = self.new_contact(config, Channel::Chat, InitiationMethod::Api, attributes)?;
+        let id = self.new_contact(
+            config,
+            Channel::Chat,
+            InitiationMethod::Api,
+            chat.attributes,
+            chat.customer_endpoint,
+        )?;
         let contact = self.contacts.get_mut(&id).expect("just created");
         contact.token_sha256 = Some(token_sha256);
-        contact.customer_name = Some(display_name);
+        contact.customer_name = Some(chat.display_name);
         contact.flow = Some(FlowRun::start(&flow));
         self.drive(&id, Input::Begin);
         Ok(ChatStarted {
@@ -381,7 +400,13 @@ impl Owner {
             None => None,
         };
         let expiry_days = i64::from(config.spec.instance.task_expiry_days);
-        let id = self.new_contact(config, Channel::Task, InitiationMethod::Api, attributes)?;
+        let id = self.new_contact(
+            config,
+            Channel::Task,
+            InitiationMethod::Api,
+            attributes,
+            task.customer_endpoint.clone(),
+        )?;
         let contact = self.contacts.get_mut(&id).expect("just created");
         contact.data.name = Some(mask_card_numbers(task.name.clone()));
         contact.data.description = Some(mask_card_numbers(task.description.clone()));
@@ -765,12 +790,13 @@ impl Owner {
             Stage::Connected(a) => Some(a.clone()),
             _ => None,
         };
+        let payload = seal_json(&c.key, &item).expect("a transcript line seals");
         self.outbox.event(NewEvent {
             at_ms: now_ms(),
             stream: "chat".into(),
             key: id.into(),
             kind: "MESSAGE".into(),
-            payload: serde_json::to_string(&item).unwrap_or_default(),
+            payload,
         });
         if let Some(tx) = customer {
             let frame = CustomerFrame::Message(item.clone());
@@ -952,7 +978,8 @@ impl Owner {
             return;
         };
         c.record.last_update_timestamp = rfc3339(now_ms());
-        let payload = serde_json::to_string(&c.record).unwrap_or_default();
+        let sealed = seal_record(&c.key, &c.data.sensitive_attributes, &c.record);
+        let payload = serde_json::to_string(&sealed).unwrap_or_default();
         self.outbox.event(NewEvent {
             at_ms: now_ms(),
             stream: RECORD_STREAM.into(),

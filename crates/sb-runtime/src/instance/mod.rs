@@ -28,6 +28,7 @@ pub use api::*;
 
 use crate::functions::FunctionInvoker;
 use crate::live::{DeployedConfig, LiveConfig};
+use crate::vault::Vault;
 use contacts::LiveContact;
 use outbox::Outbox;
 
@@ -70,6 +71,7 @@ pub(crate) struct Owner {
     /// When positions may next be pushed.
     positions_due: i64,
     store: Arc<dyn Store>,
+    vault: Arc<Vault>,
     ready: Arc<std::sync::atomic::AtomicBool>,
     realtime: Arc<tokio::sync::watch::Sender<Arc<RealtimeSnapshot>>>,
     /// Something changed since the last real-time snapshot.
@@ -87,6 +89,7 @@ pub fn start(
     live: LiveConfig,
     store: Arc<dyn Store>,
     log: EventLog,
+    vault: Arc<Vault>,
     function_ca: Option<Vec<u8>>,
 ) -> RuntimeHandle {
     let (tx, rx) = mpsc::channel(4096);
@@ -120,6 +123,7 @@ pub fn start(
         moved: BTreeSet::new(),
         positions_due: 0,
         store,
+        vault,
         ready: ready.clone(),
         realtime: Arc::new(realtime),
         realtime_dirty: true,

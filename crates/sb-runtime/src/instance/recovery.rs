@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::contacts::{LiveContact, Stage};
 use super::{now_ms, ChatItem, Owner};
 use crate::live::DeployedConfig;
+use crate::vault::open_json;
 
 /// What a contact needs to go on after a restart. The transcript is not here: it is in
 /// the `chat` stream already.
@@ -55,7 +56,7 @@ impl Owner {
                 ended_at: c.ended_at,
                 enqueued_at,
             };
-            let payload = serde_json::to_string(&state).expect("contact state serialises");
+            let payload = crate::vault::seal_json(&c.key, &state).expect("contact state seals");
             self.outbox.event(NewEvent {
                 at_ms: now_ms(),
                 stream: LIVE_STREAM.into(),
@@ -79,12 +80,14 @@ impl Owner {
 
     pub(crate) async fn recover(&mut self) {
         let store = self.store.clone();
+        let vault = self.vault.clone();
         let loaded = tokio::task::spawn_blocking(move || {
             let rows = store.live_contacts()?;
             let mut out = Vec::with_capacity(rows.len());
             for (id, state) in rows {
                 let chat = store.events_for("chat", &id, usize::MAX >> 1)?;
-                out.push((id, state, chat));
+                let key = vault.contact_key(store.as_ref(), &id);
+                out.push((id, state, chat, key));
             }
             Ok::<_, sb_store::StoreError>(out)
         })
@@ -100,10 +103,24 @@ impl Owner {
         };
         let now = now_ms();
         let count = rows.len();
-        for (id, state, chat) in rows {
-            let Ok(p) = serde_json::from_str::<Persisted>(&state) else {
-                tracing::error!(contact = %id, "unreadable live contact state; skipped");
-                continue;
+        for (id, state, chat, key) in rows {
+            let key = match key {
+                Ok(Some(key)) => key,
+                Ok(None) => {
+                    tracing::error!(contact = %id, "the contact's data key is gone (erased); skipped");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(contact = %id, error = %e, "cannot open the contact's data key; skipped");
+                    continue;
+                }
+            };
+            let p: Persisted = match open_json(Some(&key), &state) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(contact = %id, error = %e, "unreadable live contact state; skipped");
+                    continue;
+                }
             };
             let Some(config) = self.config_for(p.version) else {
                 tracing::error!(contact = %id, version = p.version, "the contact's configuration version is gone; skipped");
@@ -111,7 +128,7 @@ impl Owner {
             };
             let transcript: Vec<ChatItem> = chat
                 .iter()
-                .filter_map(|e| serde_json::from_str(&e.event.payload).ok())
+                .filter_map(|e| open_json(Some(&key), &e.event.payload).ok())
                 .collect();
             let waiting = p.flow.as_ref().and_then(|f| f.waiting);
             let channel = p.data.channel;
@@ -120,6 +137,7 @@ impl Owner {
                 id.clone(),
                 LiveContact {
                     config,
+                    key,
                     data: p.data,
                     flow: p.flow,
                     stage: p.stage.clone(),

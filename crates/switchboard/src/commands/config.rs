@@ -169,19 +169,12 @@ pub(crate) async fn create_credential(
         },
     )?;
     // A credential change is always audited; the local operator is whoever runs this.
-    let mut record = sb_runtime::audit::AuditRecord::now("credential:Create");
-    record.authenticated_by = "cli".into();
-    record.user = std::env::var("USER").ok();
-    record.parameters = serde_json::json!({
-        "credential": issued.id, "for": user, "role": role.as_str(),
-    });
-    let (log, writer) =
-        sb_store::EventLog::start(data).context("starting the event log to audit this")?;
-    sb_runtime::audit::append(&log, &record)
-        .await
-        .context("recording the new credential in the audit trail")?;
-    drop(log);
-    writer.join();
+    super::audit_local(
+        data,
+        "credential:Create",
+        serde_json::json!({"credential": issued.id, "for": user, "role": role.as_str()}),
+    )
+    .await?;
     println!(
         "Credential {} for {user} ({}), shown this once:",
         issued.id,
@@ -199,17 +192,12 @@ pub(crate) async fn revoke_credential(id: &str, data: &Path) -> anyhow::Result<E
             "no credential '{id}' (ids look like K3F9…; see the audit trail for issued ones)"
         );
     }
-    let mut record = sb_runtime::audit::AuditRecord::now("credential:Revoke");
-    record.authenticated_by = "cli".into();
-    record.user = std::env::var("USER").ok();
-    record.parameters = serde_json::json!({ "credential": id });
-    let (log, writer) =
-        sb_store::EventLog::start(data).context("starting the event log to audit this")?;
-    sb_runtime::audit::append(&log, &record)
-        .await
-        .context("recording the revocation in the audit trail")?;
-    drop(log);
-    writer.join();
+    super::audit_local(
+        data,
+        "credential:Revoke",
+        serde_json::json!({ "credential": id }),
+    )
+    .await?;
     println!("Credential {id} revoked; tokens exchanged for it no longer work.");
     Ok(ExitCode::SUCCESS)
 }

@@ -1,15 +1,23 @@
 mod audit;
 mod config;
 mod flow;
+mod keys;
 mod metrics;
+mod privacy;
 mod query;
 mod serve;
 mod simulate;
 mod user;
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use crate::cli::{AuditCommand, Cli, Command, CredentialCommand, FlowCommand, UserCommand};
+use anyhow::Context;
+
+use crate::cli::{
+    AuditCommand, Cli, Command, CredentialCommand, FlowCommand, KeysArg, KeysCommand,
+    PrivacyCommand, UserCommand,
+};
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -32,8 +40,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             UserCommand::SetPassword { user, data } => {
                 user::set_password(&user, &data.resolve(false)).await
             }
-            UserCommand::EnrolTotp { user, data } => {
-                user::enrol_totp(&user, &data.resolve(false)).await
+            UserCommand::EnrolTotp { user, data, keys } => {
+                user::enrol_totp(&user, &data.resolve(false), &keys).await
             }
         },
         Command::Audit { command } => match command {
@@ -65,6 +73,25 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 config::revoke_credential(&id, &data.resolve(false)).await
             }
         },
+        Command::Keys { command } => match command {
+            KeysCommand::List { data, keys } => keys::list(&data.resolve(false), &keys),
+            KeysCommand::Rotate { data, keys } => keys::rotate(&data.resolve(false), &keys).await,
+            KeysCommand::Retire { id, data, keys } => {
+                keys::retire(&id, &data.resolve(false), &keys).await
+            }
+        },
+        Command::Privacy { command } => match command {
+            PrivacyCommand::Export {
+                customer,
+                data,
+                keys,
+            } => privacy::export(&customer, &data.resolve(false), &keys).await,
+            PrivacyCommand::Erase {
+                customer,
+                data,
+                keys,
+            } => privacy::erase(&customer, &data.resolve(false), &keys).await,
+        },
         Command::Versions { target, json } => config::versions(&target, json).await,
         Command::Rollback {
             to,
@@ -73,4 +100,36 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
         } => config::rollback(to, expect_version, &target, json).await,
     }
+}
+
+/// Record a change made from the command line in the audit trail; the local operator
+/// is whoever runs the command.
+pub(crate) async fn audit_local(
+    data: &Path,
+    action: &str,
+    parameters: serde_json::Value,
+) -> anyhow::Result<()> {
+    let mut record = sb_runtime::audit::AuditRecord::now(action);
+    record.authenticated_by = "cli".into();
+    record.user = std::env::var("USER").ok();
+    record.parameters = parameters;
+    let (log, writer) =
+        sb_store::EventLog::start(data).context("starting the event log to audit this")?;
+    sb_runtime::audit::append(&log, &record)
+        .await
+        .context("recording the change in the audit trail")?;
+    drop(log);
+    writer.join();
+    Ok(())
+}
+
+/// The instance's vault: the KEKs from the key directory (or the environment or key
+/// command) and the system data keys in `store`.
+pub(crate) fn open_vault(
+    store: &dyn sb_store::Store,
+    data: &Path,
+    keys: &KeysArg,
+) -> anyhow::Result<sb_runtime::vault::Vault> {
+    let keyring = keys.keyring(data)?;
+    sb_runtime::vault::Vault::open(store, keyring).context("opening the instance's data keys")
 }

@@ -18,6 +18,8 @@ use sb_store::{SqliteStore, Store, StoredCredential};
 use crate::cli::{LogFormat, ServeArgs};
 
 /// How often the server looks for a version applied by another process.
+/// How often the key directory is checked for a rotated KEK.
+const KEK_POLL: Duration = Duration::from_secs(30);
 const CONFIG_POLL: Duration = Duration::from_secs(2);
 
 fn init_logging(format: LogFormat) {
@@ -104,6 +106,16 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("loading the audit signing key")?;
     tracing::info!(key_id = %signer.key_id(), public_key = %signer.public_key(), keys = %keys_dir.display(), "audit digests signed");
     let token_key = keys.token_key().context("loading the token signing key")?;
+    let kek_sources = args.keys.sources();
+    let keyring = keys
+        .keyring(&kek_sources)
+        .context("loading the key-encryption key")?;
+    tracing::info!(kek = %keyring.current_id(), "data keys wrapped by this key-encryption key");
+    let vault = Arc::new(
+        sb_runtime::vault::Vault::open(store.as_ref(), keyring)
+            .context("opening the instance's data keys")?,
+    );
+    tokio::spawn(follow_kek_rotation(keys_dir.clone(), kek_sources, vault.clone()));
     sb_runtime::audit::spawn_digester(store.clone(), Arc::new(signer));
     let function_ca = match &args.function_ca {
         Some(path) => Some(
@@ -116,6 +128,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         deployer.live().clone(),
         store.clone(),
         event_log,
+        vault.clone(),
         function_ca,
     );
     let state = AppState {
@@ -127,6 +140,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         realtime_views: Default::default(),
         stream_tails: Default::default(),
         token_key: Arc::new(token_key),
+        vault,
     };
     tokio::spawn(poll_for_new_versions(deployer));
     tracing::info!(listen = %local, data = %data.display(), "switchboard listening (HTTPS)");
@@ -141,6 +155,35 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     )
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// After `keys rotate` names a new current KEK, new data keys are wrapped by it.
+async fn follow_kek_rotation(
+    keys_dir: PathBuf,
+    sources: sb_runtime::keys::KekSources,
+    vault: Arc<sb_runtime::vault::Vault>,
+) {
+    let mut tick = tokio::time::interval(KEK_POLL);
+    loop {
+        tick.tick().await;
+        let (dir, sources) = (keys_dir.clone(), sources.clone());
+        let loaded = tokio::task::spawn_blocking(move || {
+            sb_runtime::keys::KeyDir::open(&dir)
+                .map_err(|e| e.to_string())?
+                .keyring(&sources)
+                .map_err(|e| e.to_string())
+        })
+        .await;
+        match loaded {
+            Ok(Ok(keyring)) if keyring.current_id() != vault.current_kek() => {
+                tracing::info!(kek = %keyring.current_id(), "new key-encryption key is current");
+                vault.reload(keyring);
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "cannot reload the key-encryption keys"),
+            Err(e) => tracing::error!(error = %e, "key reload task failed"),
+        }
+    }
 }
 
 async fn poll_for_new_versions(deployer: Arc<Deployer>) {

@@ -28,17 +28,7 @@ fn open(user: &str, data: &Path) -> anyhow::Result<(Arc<SqliteStore>, usize)> {
 }
 
 async fn audit(data: &Path, action: &str, user: &str) -> anyhow::Result<()> {
-    let mut record = sb_runtime::audit::AuditRecord::now(action);
-    record.authenticated_by = "cli".into();
-    record.user = std::env::var("USER").ok();
-    record.parameters = serde_json::json!({ "for": user });
-    let (log, writer) = sb_store::EventLog::start(data).context("starting the event log")?;
-    sb_runtime::audit::append(&log, &record)
-        .await
-        .context("recording the change in the audit trail")?;
-    drop(log);
-    writer.join();
-    Ok(())
+    super::audit_local(data, action, serde_json::json!({ "for": user })).await
 }
 
 pub(crate) async fn set_password(user: &str, data: &Path) -> anyhow::Result<ExitCode> {
@@ -69,14 +59,20 @@ pub(crate) async fn set_password(user: &str, data: &Path) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) async fn enrol_totp(user: &str, data: &Path) -> anyhow::Result<ExitCode> {
+pub(crate) async fn enrol_totp(
+    user: &str,
+    data: &Path,
+    keys: &crate::cli::KeysArg,
+) -> anyhow::Result<ExitCode> {
     let (store, _) = open(user, data)?;
+    let vault = super::open_vault(store.as_ref(), data, keys)?;
     let mut login = store
         .user_login(user)?
         .context("set a password first: switchboard user set-password")?;
     let secret = TotpSecret::generate()?;
     let codes = recovery_codes()?;
-    login.totp_secret = Some(secret.base32());
+    // Sealed at rest under the user directory's key.
+    login.totp_secret = Some(vault.users_key().seal_str(&secret.base32())?);
     login.totp_last_step = None;
     login.recovery_code_hashes = codes.iter().map(|c| recovery_code_hash(c)).collect();
     store.save_user_login(&login)?;
