@@ -98,7 +98,8 @@ impl Endpoint {
             Err(format!(
                 "customer endpoint '{a}' is not a valid {}",
                 match self.kind {
-                    EndpointType::TelephoneNumber => "E.164 telephone number (+ and 7 to 15 digits)",
+                    EndpointType::TelephoneNumber =>
+                        "E.164 telephone number (+ and 7 to 15 digits)",
                     EndpointType::EmailAddress => "email address",
                 }
             ))

@@ -79,8 +79,11 @@ pub fn export(store: &dyn Store, vault: &Vault, endpoint: &str) -> Result<Export
 /// Destroy the data keys of the customer's finished contacts.
 pub fn erase(store: &dyn Store, vault: &Vault, endpoint: &str) -> Result<Erasure, VaultError> {
     let owners = store.data_key_owners_of_customer(&vault.customer_ref(endpoint))?;
-    let live: std::collections::HashSet<String> =
-        store.live_contacts()?.into_iter().map(|(id, _)| id).collect();
+    let live: std::collections::HashSet<String> = store
+        .live_contacts()?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
     let (still_live, finished): (Vec<String>, Vec<String>) =
         owners.into_iter().partition(|id| live.contains(id));
     store.destroy_data_keys(&finished)?;

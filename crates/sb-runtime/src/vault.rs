@@ -8,8 +8,8 @@
 
 use std::sync::RwLock;
 
-use sb_security::envelope::{is_sealed, DataKey, EnvelopeError, Keyring, WrappedKey};
 use sb_model::record::ContactRecord;
+use sb_security::envelope::{is_sealed, DataKey, EnvelopeError, Keyring, WrappedKey};
 use sb_store::{Store, StoreError, StoredDataKey};
 use serde::de::DeserializeOwned;
 use serde::Serialize;

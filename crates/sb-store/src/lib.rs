@@ -130,6 +130,10 @@ pub trait Store: Send + Sync + 'static {
     /// Destroy these owners' data keys for good; returns how many existed.
     fn destroy_data_keys(&self, owners: &[String]) -> Result<u64, StoreError>;
 
+    /// Copy the whole store, consistently, to a new database file at `to` (a backup
+    /// taken while the server runs).
+    fn backup_to(&self, to: &std::path::Path) -> Result<(), StoreError>;
+
     /// Remove a credential; whether it existed.
     fn delete_credential(&self, id: &str) -> Result<bool, StoreError>;
 }

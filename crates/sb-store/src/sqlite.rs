@@ -536,6 +536,24 @@ impl Store for SqliteStore {
         crate::data_keys::destroy(&self.conn(), owners)
     }
 
+    fn backup_to(&self, to: &Path) -> Result<(), StoreError> {
+        if to.exists() {
+            return Err(StoreError::Corrupt(format!(
+                "{} exists already; a backup never overwrites",
+                to.display()
+            )));
+        }
+        let conn = self.conn();
+        let mut target = Connection::open(to)?;
+        {
+            let backup = rusqlite::backup::Backup::new(&conn, &mut target)?;
+            backup.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
+        }
+        // A self-contained file: no write-ahead log beside it.
+        target.pragma_update(None, "journal_mode", "DELETE")?;
+        Ok(())
+    }
+
     fn delete_credential(&self, id: &str) -> Result<bool, StoreError> {
         Ok(self
             .conn()

@@ -93,6 +93,15 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Copy the data directory's database, consistently, while the server runs. The
+    /// copy holds customer data only sealed; keep the key directory apart from it.
+    Backup {
+        /// The new database file to write (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        #[command(flatten)]
+        data: DataArg,
+    },
     /// Encryption at rest: list, rotate and retire key-encryption keys.
     Keys {
         #[command(subcommand)]
@@ -203,7 +212,10 @@ impl KeysArg {
             .unwrap_or_else(|| sb_runtime::keys::KeyDir::beside(data))
     }
 
-    pub(crate) fn key_dir(&self, data: &std::path::Path) -> anyhow::Result<sb_runtime::keys::KeyDir> {
+    pub(crate) fn key_dir(
+        &self,
+        data: &std::path::Path,
+    ) -> anyhow::Result<sb_runtime::keys::KeyDir> {
         let dir = self.resolve(data);
         sb_runtime::keys::KeyDir::open(&dir)
             .map_err(|e| anyhow::anyhow!("opening the key directory {}: {e}", dir.display()))

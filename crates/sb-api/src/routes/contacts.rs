@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use futures_util::{SinkExt, StreamExt};
 use sb_runtime::instance::{
-    AgentAction, AgentFrame, ChatStarted, ContactSummary, CustomerEvent, CustomerFrame, NewChat, NewTask,
-    RuntimeError,
+    AgentAction, AgentFrame, ChatStarted, ContactSummary, CustomerEvent, CustomerFrame, NewChat,
+    NewTask, RuntimeError,
 };
 use sb_security::Principal;
 use sb_store::RecordFilter;

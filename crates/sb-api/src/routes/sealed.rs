@@ -34,16 +34,20 @@ pub(crate) async fn transcript(
 ) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
     let (store, vault) = (state.store.clone(), state.vault.clone());
     blocking(move || {
-        let key = vault.contact_key(store.as_ref(), &contact).map_err(internal)?;
+        let key = vault
+            .contact_key(store.as_ref(), &contact)
+            .map_err(internal)?;
         let lines = store
             .events_for("chat", &contact, usize::MAX >> 1)
             .map_err(internal)?;
         let Some(key) = key else {
-            return Err(if lines.is_empty() && store.contact_record(&contact).map_err(internal)?.is_none() {
-                ApiError::NotFound(format!("no contact {contact}"))
-            } else {
-                ApiError::Erased(format!("the data of contact {contact} was erased"))
-            });
+            return Err(
+                if lines.is_empty() && store.contact_record(&contact).map_err(internal)?.is_none() {
+                    ApiError::NotFound(format!("no contact {contact}"))
+                } else {
+                    ApiError::Erased(format!("the data of contact {contact} was erased"))
+                },
+            );
         };
         lines
             .iter()
@@ -72,7 +76,9 @@ pub(crate) async fn sensitive_fields(
     };
     let (store, vault) = (state.store.clone(), state.vault.clone());
     blocking(move || {
-        let key = vault.contact_key(store.as_ref(), &contact).map_err(internal)?;
+        let key = vault
+            .contact_key(store.as_ref(), &contact)
+            .map_err(internal)?;
         Ok(Json(open_record(key.as_ref(), &record)))
     })
     .await

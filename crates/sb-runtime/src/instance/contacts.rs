@@ -8,9 +8,9 @@ use sb_flow::interpret::{
 };
 use sb_model::config::FlowType;
 use sb_model::record::{ContactRecord, Endpoint, InitiationMethod, QueueInfo};
-use sb_security::envelope::DataKey;
 use sb_model::Channel;
 use sb_routing::EnqueueOptions;
+use sb_security::envelope::DataKey;
 use sb_store::{NewEvent, DATA_KEY_STREAM, LIVE_STREAM, RECORD_STREAM};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -282,7 +282,9 @@ impl Owner {
         let (key, stored_key) = self
             .vault
             .new_contact_key(&id, customer_endpoint.as_ref().map(|e| e.address.as_str()))
-            .map_err(|e| RuntimeError::Invalid(format!("cannot make the contact's data key: {e}")))?;
+            .map_err(|e| {
+                RuntimeError::Invalid(format!("cannot make the contact's data key: {e}"))
+            })?;
         self.outbox.event(NewEvent {
             at_ms: now,
             stream: DATA_KEY_STREAM.into(),
@@ -399,7 +401,7 @@ impl Owner {
             ),
             None => None,
         };
-        let expiry_days = i64::from(config.spec.instance.task_expiry_days);
+
         let id = self.new_contact(
             config,
             Channel::Task,
@@ -412,21 +414,35 @@ impl Owner {
         contact.data.description = Some(mask_card_numbers(task.description.clone()));
         contact.flow = Some(FlowRun::start(&flow));
         let now = now_ms();
-        // Tasks expire: whatever state they are in after the expiry, they end.
-        let expiry = self.new_id();
-        self.timers.insert((
-            now + expiry_days * 86_400_000,
-            expiry,
-            format!("expire:{id}"),
-        ));
+        self.arm_task_expiry(&id, now);
         match start_at.filter(|&t| t > now) {
             Some(at) => {
                 self.contacts.get_mut(&id).expect("exists").stage = Stage::Scheduled;
                 self.set_timer(&id, at);
+                // Durable now, so a restart before the start time keeps the task.
+                self.touch(&id);
             }
             None => self.drive(&id, Input::Begin),
         }
         Ok(id)
+    }
+
+    /// Tasks expire: whatever state they are in after the instance's task expiry
+    /// (counted from `created_ms`), they end.
+    pub(crate) fn arm_task_expiry(&mut self, id: &str, created_ms: i64) {
+        let Some(days) = self
+            .contacts
+            .get(id)
+            .map(|c| i64::from(c.config.spec.instance.task_expiry_days))
+        else {
+            return;
+        };
+        let expiry = self.new_id();
+        self.timers.insert((
+            created_ms + days * 86_400_000,
+            expiry,
+            format!("expire:{id}"),
+        ));
     }
 
     pub(crate) fn set_timer(&mut self, id: &str, at: i64) -> u64 {

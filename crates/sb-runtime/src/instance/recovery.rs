@@ -159,6 +159,14 @@ impl Owner {
             if let Some(at) = p.timer_at {
                 self.set_timer(&id, at.max(now));
             }
+            if channel == sb_model::Channel::Task {
+                let created = self.contacts[&id]
+                    .record
+                    .initiation_timestamp
+                    .parse::<jiff::Timestamp>()
+                    .map_or(now, |t| t.as_millisecond());
+                self.arm_task_expiry(&id, created);
+            }
             match p.stage {
                 // Back in line with the place it had: its wait so far counts.
                 Stage::Queued | Stage::Offered(_) => {

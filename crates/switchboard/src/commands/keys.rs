@@ -9,24 +9,23 @@ use sb_store::{SqliteStore, Store};
 use crate::cli::KeysArg;
 
 fn open_store(data: &Path) -> anyhow::Result<SqliteStore> {
-    SqliteStore::open(data).with_context(|| format!("opening the data directory {}", data.display()))
+    SqliteStore::open(data)
+        .with_context(|| format!("opening the data directory {}", data.display()))
 }
 
 pub(crate) fn list(data: &Path, keys: &KeysArg) -> anyhow::Result<ExitCode> {
     let store = open_store(data)?;
     let keyring = keys.keyring(data)?;
     let counts = store.data_keys_by_kek()?;
-    let wraps = |id: &str| {
-        counts
-            .iter()
-            .find(|(k, _)| k == id)
-            .map_or(0, |(_, n)| *n)
-    };
+    let wraps = |id: &str| counts.iter().find(|(k, _)| k == id).map_or(0, |(_, n)| *n);
     for (i, id) in keyring.ids().into_iter().enumerate() {
         let role = if i == 0 { "current" } else { "older" };
         println!("{id}\t{role}\twraps {} data keys", wraps(id));
     }
-    for (id, n) in counts.iter().filter(|(k, _)| !keyring.ids().contains(&k.as_str())) {
+    for (id, n) in counts
+        .iter()
+        .filter(|(k, _)| !keyring.ids().contains(&k.as_str()))
+    {
         println!("{id}\tNOT LOADED\twraps {n} data keys (unreadable until it is supplied)");
     }
     Ok(ExitCode::SUCCESS)

@@ -73,6 +73,16 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 config::revoke_credential(&id, &data.resolve(false)).await
             }
         },
+        Command::Backup { to, data } => {
+            let data = data.resolve(false);
+            let store = sb_store::SqliteStore::open(&data)
+                .with_context(|| format!("opening the data directory {}", data.display()))?;
+            sb_store::Store::backup_to(&store, &to)
+                .with_context(|| format!("backing up to {}", to.display()))?;
+            audit_local(&data, "store:Backup", serde_json::json!({"to": to})).await?;
+            println!("Backed up to {}.", to.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Keys { command } => match command {
             KeysCommand::List { data, keys } => keys::list(&data.resolve(false), &keys),
             KeysCommand::Rotate { data, keys } => keys::rotate(&data.resolve(false), &keys).await,

@@ -15,7 +15,11 @@ fn open(data: &Path, keys: &KeysArg) -> anyhow::Result<(SqliteStore, sb_runtime:
     Ok((store, vault))
 }
 
-pub(crate) async fn export(customer: &str, data: &Path, keys: &KeysArg) -> anyhow::Result<ExitCode> {
+pub(crate) async fn export(
+    customer: &str,
+    data: &Path,
+    keys: &KeysArg,
+) -> anyhow::Result<ExitCode> {
     let (store, vault) = open(data, keys)?;
     let export = sb_runtime::privacy::export(&store, &vault, customer)?;
     super::audit_local(

@@ -115,7 +115,11 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         sb_runtime::vault::Vault::open(store.as_ref(), keyring)
             .context("opening the instance's data keys")?,
     );
-    tokio::spawn(follow_kek_rotation(keys_dir.clone(), kek_sources, vault.clone()));
+    tokio::spawn(follow_kek_rotation(
+        keys_dir.clone(),
+        kek_sources,
+        vault.clone(),
+    ));
     sb_runtime::audit::spawn_digester(store.clone(), Arc::new(signer));
     let function_ca = match &args.function_ca {
         Some(path) => Some(

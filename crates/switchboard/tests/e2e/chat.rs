@@ -2,103 +2,14 @@
 //! queue, an agent taking it, messages both ways, a dropped customer connection that
 //! misses nothing, and the contact record.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::clients::*;
 use crate::support::*;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-fn tls(server: &Server) -> tokio_tungstenite::Connector {
-    let mut roots = rustls::RootCertStore::empty();
-    let pem = std::fs::read(&server.ca).unwrap();
-    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    tokio_tungstenite::Connector::Rustls(Arc::new(config))
-}
-
-async fn connect(server: &Server, path: &str, bearer: &str) -> Result<Socket, String> {
-    let url = format!("{}{path}", server.url.replace("https://", "wss://"));
-    let mut request = url.into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {bearer}").parse().unwrap());
-    tokio_tungstenite::connect_async_tls_with_config(request, None, false, Some(tls(server)))
-        .await
-        .map(|(s, _)| s)
-        .map_err(|e| e.to_string())
-}
-
-async fn send(socket: &mut Socket, frame: Value) {
-    socket
-        .send(Message::Text(frame.to_string().into()))
-        .await
-        .unwrap();
-}
-
-/// The next frame matching `want`, skipping others; fails after 10 s.
-async fn expect(socket: &mut Socket, want: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let next = tokio::time::timeout_at(deadline, socket.next())
-            .await
-            .expect("a frame within 10 s");
-        let Some(Ok(Message::Text(text))) = next else {
-            panic!("socket closed: {next:?}")
-        };
-        let frame: Value = serde_json::from_str(&text).unwrap();
-        if want(&frame) {
-            return frame;
-        }
-    }
-}
-
-fn is(kind: &'static str) -> impl Fn(&Value) -> bool {
-    move |f| f["type"] == kind
-}
-
-fn says(text: &'static str) -> impl Fn(&Value) -> bool {
-    move |f| f["type"] == "message" && f["text"].as_str().is_some_and(|t| t.contains(text))
-}
-
-async fn post(server: &Server, path: &str, token: &str, body: Value) -> (u16, Value) {
-    let response = server
-        .client()
-        .post(format!("{}{path}", server.url))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn get(server: &Server, path: &str, token: &str) -> (u16, Value) {
-    let response = server
-        .client()
-        .get(format!("{}{path}", server.url))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 #[test]
 fn a_chat_from_flow_to_agent_to_record() {
@@ -768,20 +679,6 @@ fn stream_subscribers_get_every_event_and_resume_with_last_event_id() {
             "the next event of the task: {text}"
         );
     });
-}
-
-/// Every file under `dir`, read whole.
-fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else if let Ok(bytes) = std::fs::read(&path) {
-            out.push((path, bytes));
-        }
-    }
-    out
 }
 
 #[test]

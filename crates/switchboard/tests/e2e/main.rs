@@ -2,6 +2,8 @@
 mod audit;
 mod chat;
 mod cli;
+mod clients;
+mod encryption;
 mod flow;
 mod server;
 mod simulate;
