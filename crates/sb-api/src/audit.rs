@@ -61,7 +61,7 @@ pub(crate) fn record_of<B>(request: &Request<B>, action: &str) -> AuditRecord {
 pub(crate) fn identify(record: &mut AuditRecord, principal: &Principal) {
     record.credential = Some(principal.id.clone());
     record.user = Some(principal.user.clone());
-    record.role = Some(principal.role.as_str().to_string());
+    record.role = Some(principal.role.name.clone());
     record.authenticated_by = if principal.id.contains('/') {
         "session_token"
     } else {

@@ -8,7 +8,8 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::Response;
-use sb_security::{authorize, Action, ApiKey, Principal, Role};
+use sb_security::policy::{Policy, RequestContext};
+use sb_security::{authorize, Action, ApiKey, Principal, Role, RoleGrant};
 use sb_store::{Store, StoredCredential};
 
 use crate::error::ApiError;
@@ -139,7 +140,16 @@ pub(crate) async fn require_credential(
         }
     };
     crate::audit::identify(&mut record, &principal);
-    if let Err(denied) = authorize(&principal, action) {
+    let context = RequestContext {
+        resource: resource_of(request.uri().path()),
+        mfa_present: principal.mfa_present,
+        source: request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip()),
+        now: jiff::Timestamp::now(),
+    };
+    if let Err(denied) = authorize(&principal, action, &context) {
         let e = ApiError::from(denied);
         record.outcome = "denied".into();
         record.status = Some(e.status().as_u16());
@@ -167,13 +177,55 @@ pub(crate) async fn require_credential(
     Ok(response)
 }
 
+/// What a request acts on, for policies' `resources`: its path below `/v1/`
+/// (`contacts/abc/transcript`), or the path without its slash (`metrics`).
+pub(crate) fn resource_of(path: &str) -> String {
+    let path = path.strip_prefix("/v1/").unwrap_or(path);
+    path.trim_start_matches('/').to_string()
+}
+
+/// The policies of the roles callers act in: the built-in ones, and the custom roles
+/// of the deployed spec, compiled once per configuration version.
+#[derive(Default)]
+pub struct RoleCache {
+    compiled: std::sync::Mutex<(u64, std::collections::HashMap<String, Arc<Policy>>)>,
+}
+
+impl RoleCache {
+    /// The role named `name`, if it exists now.
+    pub fn grant(&self, state: &AppState, name: &str) -> Option<RoleGrant> {
+        if let Some(role) = Role::parse(name) {
+            return Some(RoleGrant::built_in(role));
+        }
+        let config = state.deployer.live().current()?;
+        let mut compiled = self.compiled.lock().unwrap_or_else(|e| e.into_inner());
+        if compiled.0 != config.version {
+            let policies = config
+                .spec
+                .roles
+                .values()
+                .filter_map(|r| {
+                    Policy::compile(r)
+                        .ok()
+                        .map(|p| (r.name.to_string(), Arc::new(p)))
+                })
+                .collect();
+            *compiled = (config.version, policies);
+        }
+        compiled.1.get(name).map(|policy| RoleGrant {
+            name: name.to_string(),
+            policy: policy.clone(),
+        })
+    }
+}
+
 async fn authenticate(state: &AppState, bearer: Option<String>) -> Result<Principal, ApiError> {
     let token = bearer.ok_or(ApiError::Unauthenticated)?;
     if token.starts_with(sb_security::token::TOKEN_PREFIX) {
         return from_session_token(state, &token).await;
     }
     let key = ApiKey::parse(&token).map_err(|_| ApiError::Unauthenticated)?;
-    verify(state.store.clone(), key).await
+    verify(state, key).await
 }
 
 /// Record before answering. A record that cannot be written is logged as an error:
@@ -184,7 +236,8 @@ async fn write_audit(state: &AppState, record: &sb_runtime::audit::AuditRecord) 
     }
 }
 
-async fn verify(store: Arc<dyn Store>, key: ApiKey) -> Result<Principal, ApiError> {
+async fn verify(state: &AppState, key: ApiKey) -> Result<Principal, ApiError> {
+    let store = state.store.clone();
     let id = key.id.clone();
     let stored = tokio::task::spawn_blocking(move || store.credential(&id))
         .await
@@ -193,14 +246,21 @@ async fn verify(store: Arc<dyn Store>, key: ApiKey) -> Result<Principal, ApiErro
         tracing::warn!(credential = %key.id, "rejected credential");
         return Err(ApiError::BadCredential);
     };
-    let role = Role::parse(&stored.role)
-        .ok_or_else(|| ApiError::Internal(format!("credential {} has unknown role", stored.id)))?;
+    // A custom role removed from the spec leaves its credentials with no rights.
+    let role = state.roles.grant(state, &stored.role).ok_or_else(|| {
+        ApiError::Forbidden(format!(
+            "credential {} has role '{}', which the deployed spec no longer defines",
+            stored.id, stored.role
+        ))
+    })?;
     Ok(Principal {
         name: format!("{} ({})", stored.principal, stored.id),
         user: stored.principal,
         id: stored.id,
         role,
+        assumed_from: None,
         session_actions: None,
+        mfa_present: false,
     })
 }
 
@@ -229,7 +289,29 @@ async fn from_session_token(state: &AppState, token: &str) -> Result<Principal, 
         // Revoking a credential revokes every token exchanged for it.
         return Err(ApiError::BadCredential);
     }
-    let role = Role::parse(&claims.role).ok_or(ApiError::BadCredential)?;
+    if claims.credential.starts_with("user:") {
+        let idle_minutes = state
+            .deployer
+            .live()
+            .current()
+            .map_or(15, |c| c.spec.security.idle_timeout_minutes);
+        state
+            .sessions
+            .touch(&claims, i64::from(idle_minutes) * 60_000)?;
+    }
+    let role = state
+        .roles
+        .grant(state, &claims.role)
+        .ok_or(ApiError::BadCredential)?;
+    let assumed_from = match &claims.assumed_from {
+        None => None,
+        Some(name) => Some(
+            state
+                .roles
+                .grant(state, name)
+                .ok_or(ApiError::BadCredential)?,
+        ),
+    };
     let session_actions = match &claims.actions {
         None => None,
         Some(names) => Some(
@@ -247,8 +329,37 @@ async fn from_session_token(state: &AppState, token: &str) -> Result<Principal, 
         id: format!("{}/{}", claims.credential, claims.id),
         user: claims.user,
         role,
+        assumed_from,
         session_actions,
+        mfa_present: claims.mfa,
     })
+}
+
+/// When each signed-in user's session was last used: a session idle longer than the
+/// instance's `idle_timeout_minutes` (15 by default, PCI DSS 8.2.8) is over, whatever
+/// its token's expiry. Kept in memory: after a restart, a session counts as last used
+/// when its token was issued, so a restart never lengthens one.
+#[derive(Default)]
+pub struct SessionActivity {
+    last_used_ms: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+}
+
+impl SessionActivity {
+    fn touch(&self, claims: &sb_security::token::Claims, idle_ms: i64) -> Result<(), ApiError> {
+        let now = jiff::Timestamp::now().as_millisecond();
+        let mut seen = self.last_used_ms.lock().unwrap_or_else(|e| e.into_inner());
+        let last = *seen.get(&claims.id).unwrap_or(&(claims.issued_at * 1000));
+        if now - last > idle_ms {
+            seen.remove(&claims.id);
+            return Err(ApiError::SessionIdle(idle_ms / 60_000));
+        }
+        // Forget sessions that can no longer be used, now and then.
+        if seen.len() > 10_000 {
+            seen.retain(|_, &mut at| now - at <= idle_ms);
+        }
+        seen.insert(claims.id.clone(), now);
+        Ok(())
+    }
 }
 
 /// A credential made on first start, when none exists. Its token is shown once.
@@ -277,4 +388,58 @@ pub fn ensure_bootstrap_credential(
         id: issued.id,
         token: issued.token,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(issued_at: i64) -> sb_security::token::Claims {
+        sb_security::token::Claims {
+            credential: "user:frank".into(),
+            user: "frank".into(),
+            role: "Analyst".into(),
+            actions: None,
+            issued_at,
+            expires_at: issued_at + 3600,
+            id: format!("t{issued_at}"),
+            assumed_from: None,
+            mfa: false,
+        }
+    }
+
+    #[test]
+    fn a_session_unused_past_the_idle_limit_is_over() {
+        let sessions = SessionActivity::default();
+        let now = jiff::Timestamp::now().as_second();
+        let fresh = claims(now - 60);
+        assert!(sessions.touch(&fresh, 15 * 60_000).is_ok());
+        assert!(
+            sessions.touch(&fresh, 15 * 60_000).is_ok(),
+            "used again: still on"
+        );
+        // Issued 20 minutes ago and not used since (or not since a restart).
+        let stale = claims(now - 20 * 60);
+        assert!(matches!(
+            sessions.touch(&stale, 15 * 60_000),
+            Err(ApiError::SessionIdle(15))
+        ));
+        // Last used 2 seconds ago, limit 1 second.
+        let used = claims(now);
+        sessions.touch(&used, 60_000).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(
+            sessions.touch(&used, 10).is_err(),
+            "idle longer than the limit"
+        );
+    }
+
+    #[test]
+    fn resources_are_paths_below_v1() {
+        assert_eq!(
+            resource_of("/v1/contacts/abc/transcript"),
+            "contacts/abc/transcript"
+        );
+        assert_eq!(resource_of("/metrics"), "metrics");
+    }
 }

@@ -37,6 +37,8 @@ pub enum ApiError {
     /// Asked for data retention already removed.
     #[error("{0}")]
     Gone(String),
+    #[error("the session ended after {0} minutes without use; sign in again")]
+    SessionIdle(i64),
     /// The data was erased on the customer's request.
     #[error("{0}")]
     Erased(String),
@@ -69,6 +71,7 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ApiError::BadCredential => (StatusCode::UNAUTHORIZED, "bad_credential"),
+            ApiError::SessionIdle(_) => (StatusCode::UNAUTHORIZED, "session_idle"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "sign_in_refused"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),

@@ -43,6 +43,10 @@ pub struct AppState {
     pub stream_tails: Arc<crate::routes::stream_tail::StreamTails>,
     /// Opens what is sealed at rest (transcripts, sensitive fields, sign-in secrets).
     pub vault: Arc<sb_runtime::vault::Vault>,
+    /// Compiled role policies (built-in and the deployed spec's custom roles).
+    pub roles: Arc<crate::auth::RoleCache>,
+    /// Signed-in sessions' last use, for the idle timeout.
+    pub sessions: Arc<crate::auth::SessionActivity>,
 }
 
 #[derive(OpenApi)]

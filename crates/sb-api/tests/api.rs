@@ -54,6 +54,8 @@ impl Fixture {
                 &sb_security::token::TokenKey::generate_secret().unwrap(),
             )),
             vault,
+            roles: Default::default(),
+            sessions: Default::default(),
         });
         let fixture = Fixture {
             router,

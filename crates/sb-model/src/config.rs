@@ -288,6 +288,76 @@ impl Default for SecuritySettings {
     }
 }
 
+/// A custom role: IAM-like statements over Switchboard's action names. Nothing is
+/// allowed unless a statement allows it; an explicit deny beats any allow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleSpec {
+    pub name: Name,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub statements: Vec<PolicyStatement>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyStatement {
+    pub effect: PolicyEffect,
+    /// Action names (`contact:Read`), `service:*`, or `*`.
+    pub actions: Vec<String>,
+    /// What the request acts on: its path below `/v1/` (`contacts/*/transcript`,
+    /// `streams/agent-events`), `*` wildcards anywhere. Default: everything.
+    #[serde(default = "every_resource")]
+    pub resources: Vec<String>,
+    /// All must hold for the statement to apply.
+    #[serde(default, skip_serializing_if = "PolicyConditions::is_empty")]
+    pub conditions: PolicyConditions,
+}
+
+fn every_resource() -> Vec<String> {
+    vec!["*".into()]
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PolicyEffect {
+    Allow,
+    Deny,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConditions {
+    /// Whether the caller signed in with a second factor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_present: Option<bool>,
+    /// The request comes from one of these addresses or CIDR blocks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_addresses: Vec<String>,
+    /// The request is made within this window of local time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<PolicyTimeWindow>,
+}
+
+impl PolicyConditions {
+    pub fn is_empty(&self) -> bool {
+        self.mfa_present.is_none() && self.source_addresses.is_empty() && self.time.is_none()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyTimeWindow {
+    /// IANA time zone the window is read in.
+    pub time_zone: String,
+    /// Days it applies on (default: every day).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub days: Vec<crate::hours::Weekday>,
+    /// From this local time (inclusive)...
+    pub after: crate::hours::ClockTime,
+    /// ...to this one (exclusive).
+    pub before: crate::hours::ClockTime,
+}
+
 /// Built-in roles; a spec's users name one of these.
 pub const BUILT_IN_ROLES: [&str; 6] = [
     "Admin",

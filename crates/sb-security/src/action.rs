@@ -90,6 +90,11 @@ impl Action {
         }
     }
 
+    /// The part before the colon: `contact` for `contact:Read`.
+    pub fn service(self) -> &'static str {
+        self.as_str().split(':').next().unwrap_or_default()
+    }
+
     /// Whether the action reads what regulations treat as sensitive (transcripts,
     /// records, SQL over them, the audit trail itself), and so is always audited.
     pub fn is_sensitive_read(self) -> bool {

@@ -8,6 +8,7 @@ mod action;
 mod api_key;
 pub mod envelope;
 pub mod password;
+pub mod policy;
 mod roles;
 pub mod signing;
 pub mod token;
@@ -15,4 +16,4 @@ pub mod totp;
 
 pub use action::Action;
 pub use api_key::{issue_secret, random_id, secret_matches, ApiKey, ApiKeyError, IssuedApiKey};
-pub use roles::{authorize, Denied, Principal, Role};
+pub use roles::{authorize, Denied, Principal, Role, RoleGrant};

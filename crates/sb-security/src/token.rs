@@ -8,7 +8,7 @@ use base64::Engine;
 use ring::hmac;
 use serde::{Deserialize, Serialize};
 
-use crate::{Action, Role};
+use crate::{Action, Principal, RoleGrant};
 
 pub const TOKEN_PREFIX: &str = "sbt_";
 /// Connect's and STS's bounds: 15 minutes to 12 hours; one hour by default.
@@ -32,6 +32,13 @@ pub struct Claims {
     pub expires_at: i64,
     /// Unique per token, for revoking one.
     pub id: String,
+    /// The role of the credential the token was exchanged from, when it assumed
+    /// another: requests must be allowed by both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assumed_from: Option<String>,
+    /// The holder signed in with a second factor.
+    #[serde(default)]
+    pub mfa: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -102,29 +109,24 @@ impl TokenKey {
 }
 
 /// Check an exchange: the role asked for (default: the caller's) may allow nothing the
-/// caller's role does not, and a session policy may name only actions that role allows.
+/// caller may not, and a session policy may name only actions both allow. (Requests
+/// with the token are then checked against both roles' policies, conditions included.)
 pub fn narrow(
-    caller_role: Role,
-    caller_actions: Option<&[Action]>,
-    role: Option<&str>,
+    caller: &Principal,
+    role: Option<RoleGrant>,
     actions: Option<&[String]>,
-) -> Result<(Role, Option<Vec<Action>>), TokenError> {
-    let role = match role {
-        None => caller_role,
-        Some(name) => Role::parse(name)
-            .ok_or_else(|| TokenError::Refused(format!("no role named '{name}'")))?,
-    };
-    let caller_may = |a: Action| {
-        caller_role.allows_action(a) && caller_actions.is_none_or(|list| list.contains(&a))
-    };
-    if let Some(wider) = Action::ALL
-        .into_iter()
-        .find(|&a| role.allows_action(a) && !caller_may(a) && actions.is_none())
-    {
-        return Err(TokenError::Refused(format!(
-            "role {} allows {wider}, which the caller may not do: a token can only narrow",
-            role.as_str()
-        )));
+) -> Result<(RoleGrant, Option<Vec<Action>>), TokenError> {
+    let role = role.unwrap_or_else(|| caller.role.clone());
+    if actions.is_none() {
+        if let Some(wider) = Action::ALL
+            .into_iter()
+            .find(|&a| role.policy.may_ever(a) && !caller.may_ever(a))
+        {
+            return Err(TokenError::Refused(format!(
+                "role {} allows {wider}, which the caller may not do: a token can only narrow",
+                role.name
+            )));
+        }
     }
     let actions = match actions {
         None => None,
@@ -133,10 +135,10 @@ pub fn narrow(
             for name in names {
                 let action = Action::parse(name)
                     .ok_or_else(|| TokenError::Refused(format!("no action named '{name}'")))?;
-                if !role.allows_action(action) || !caller_may(action) {
+                if !role.policy.may_ever(action) || !caller.may_ever(action) {
                     return Err(TokenError::Refused(format!(
                         "the session policy names {name}, which the role {} or the caller may not do: a session policy can only narrow",
-                        role.as_str()
+                        role.name
                     )));
                 }
                 parsed.push(action);
@@ -150,6 +152,7 @@ pub fn narrow(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Role;
 
     fn claims(expires_at: i64) -> Claims {
         Claims {
@@ -160,6 +163,8 @@ mod tests {
             issued_at: 0,
             expires_at,
             id: "t1".into(),
+            assumed_from: None,
+            mfa: false,
         }
     }
 
@@ -191,14 +196,26 @@ mod tests {
         assert_eq!(key.verify("sbt_nodot", 0), Err(TokenError::Malformed));
     }
 
+    fn principal(role: Role, session: Option<Vec<Action>>) -> Principal {
+        Principal {
+            id: "K1".into(),
+            user: "u".into(),
+            name: "u".into(),
+            role: RoleGrant::built_in(role),
+            assumed_from: None,
+            session_actions: session,
+            mfa_present: false,
+        }
+    }
+
     #[test]
     fn exchanges_only_narrow() {
+        let analyst = || Some(RoleGrant::built_in(Role::Analyst));
         // An admin may take an analyst's role, or narrow further.
-        let (role, actions) = narrow(Role::Admin, None, Some("Analyst"), None).unwrap();
-        assert_eq!((role, actions), (Role::Analyst, None));
+        let (role, actions) = narrow(&principal(Role::Admin, None), analyst(), None).unwrap();
+        assert_eq!((role.name.as_str(), actions), ("Analyst", None));
         let (_, actions) = narrow(
-            Role::Analyst,
-            None,
+            &principal(Role::Analyst, None),
             None,
             Some(&["contact:Read".to_string()]),
         )
@@ -206,24 +223,25 @@ mod tests {
         assert_eq!(actions, Some(vec![Action::ContactRead]));
         // An analyst may not become an admin, nor name an action its role lacks.
         assert!(matches!(
-            narrow(Role::Analyst, None, Some("Admin"), None),
+            narrow(
+                &principal(Role::Analyst, None),
+                Some(RoleGrant::built_in(Role::Admin)),
+                None
+            ),
             Err(TokenError::Refused(_))
         ));
         let widen = narrow(
-            Role::Analyst,
-            None,
+            &principal(Role::Analyst, None),
             None,
             Some(&["config:Apply".to_string()]),
         );
         assert!(matches!(widen, Err(TokenError::Refused(m)) if m.contains("only narrow")));
         // A token already narrowed cannot be widened again by exchanging it.
         let again = narrow(
-            Role::Analyst,
-            Some(&[Action::ContactRead]),
+            &principal(Role::Analyst, Some(vec![Action::ContactRead])),
             None,
             Some(&["query:Run".to_string()]),
         );
         assert!(again.is_err());
-        assert!(narrow(Role::Analyst, None, Some("Nobody"), None).is_err());
     }
 }

@@ -1,4 +1,5 @@
-use sb_security::{authorize, Action, Principal, Role};
+use sb_security::policy::RequestContext;
+use sb_security::{authorize, Action, Principal, Role, RoleGrant};
 
 #[test]
 fn role_action_matrix_matches_the_table() {
@@ -25,10 +26,12 @@ fn role_action_matrix_matches_the_table() {
                 id: "t".into(),
                 user: "t".into(),
                 name: "t".into(),
-                role: *role,
+                role: RoleGrant::built_in(*role),
+                assumed_from: None,
                 session_actions: None,
+                mfa_present: false,
             };
-            let allowed = authorize(&principal, action).is_ok();
+            let allowed = authorize(&principal, action, &RequestContext::unconditional()).is_ok();
             let expected = match *cell {
                 "allow" => true,
                 "deny" => false,
@@ -51,10 +54,12 @@ fn a_denial_names_who_and_what() {
         id: "K1".into(),
         user: "ci".into(),
         name: "ci".into(),
-        role: Role::Integration,
+        role: RoleGrant::built_in(Role::Integration),
+        assumed_from: None,
         session_actions: None,
+        mfa_present: false,
     };
-    let err = authorize(&p, Action::ConfigApply).unwrap_err();
+    let err = authorize(&p, Action::ConfigApply, &RequestContext::unconditional()).unwrap_err();
     assert_eq!(
         err.to_string(),
         "ci (role Integration) is not allowed to perform config:Apply"

@@ -97,7 +97,38 @@ pub(crate) fn check(draft: &mut Draft, bundle: &SourceBundle, problems: &mut Pro
     check_prompts(&mut ctx, bundle);
     check_functions(&mut ctx);
     check_quick_connects(&mut ctx);
+    check_roles(&mut ctx);
     check_flows(&mut ctx);
+}
+
+/// Built-in roles and the spec's custom ones.
+fn role_names(spec: &crate::InstanceSpec) -> Vec<String> {
+    BUILT_IN_ROLES
+        .iter()
+        .map(|r| r.to_string())
+        .chain(spec.roles.keys().map(|r| r.to_string()))
+        .collect()
+}
+
+fn check_roles(ctx: &mut Ctx<'_>) {
+    let s = "roles";
+    let roles: Vec<_> = ctx.draft.spec.roles.values().cloned().collect();
+    for role in roles {
+        let n = role.name.as_str();
+        if BUILT_IN_ROLES.contains(&n) {
+            ctx.error(
+                s,
+                n,
+                "name",
+                format!("'{n}' is a built-in role; give the custom role another name"),
+            );
+        }
+        if let Err(problems) = sb_security::policy::Policy::compile(&role) {
+            for (place, message) in problems {
+                ctx.error(s, n, &place, message);
+            }
+        }
+    }
 }
 
 fn load_flows(draft: &mut Draft, bundle: &SourceBundle, problems: &mut Problems) {
@@ -253,15 +284,13 @@ fn check_security(ctx: &mut Ctx<'_>) {
             ),
         );
     }
+    let known = role_names(&ctx.draft.spec);
     for role in &s.mfa_required_roles {
-        if !BUILT_IN_ROLES.contains(&role.as_str()) {
+        if !known.iter().any(|k| k == role.as_str()) {
             ctx.problems.error(
                 &file,
                 "security.mfa_required_roles",
-                format!(
-                    "unknown role '{role}' (roles: {})",
-                    BUILT_IN_ROLES.join(", ")
-                ),
+                format!("unknown role '{role}' (roles: {})", known.join(", ")),
             );
         }
     }
@@ -578,18 +607,15 @@ fn check_agent_statuses(ctx: &mut Ctx<'_>) {
 
 fn check_users(ctx: &mut Ctx<'_>) {
     let s = "users";
+    let known = role_names(&ctx.draft.spec);
     for u in ctx.draft.spec.users.values() {
         let n = u.username.as_str();
-        if !BUILT_IN_ROLES.contains(&u.role.as_str()) {
+        if !known.iter().any(|k| k == u.role.as_str()) {
             ctx.error(
                 s,
                 n,
                 "role",
-                format!(
-                    "unknown role '{}' (roles: {})",
-                    u.role,
-                    BUILT_IN_ROLES.join(", ")
-                ),
+                format!("unknown role '{}' (roles: {})", u.role, known.join(", ")),
             );
         }
         match &u.routing_profile {

@@ -31,6 +31,8 @@ pub(crate) struct SpecDocument {
     pub functions: Vec<ExternalFunction>,
     #[serde(default)]
     pub quick_connects: Vec<QuickConnect>,
+    #[serde(default)]
+    pub roles: Vec<RoleSpec>,
 }
 
 pub(crate) fn parse(text: &str) -> Result<SpecDocument, String> {

@@ -28,6 +28,9 @@ pub struct InstanceSpec {
     pub flows: BTreeMap<Name, LoadedFlow>,
     pub functions: BTreeMap<Name, ExternalFunction>,
     pub quick_connects: BTreeMap<Name, QuickConnect>,
+    /// Custom roles (IAM-like policies) beside the built-in ones.
+    #[serde(default)]
+    pub roles: BTreeMap<Name, RoleSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,6 +133,7 @@ impl InstanceSpec {
             flows: BTreeMap::new(),
             functions: BTreeMap::new(),
             quick_connects: BTreeMap::new(),
+            roles: BTreeMap::new(),
         }
     }
 
@@ -260,6 +264,15 @@ fn merge(draft: &mut Draft, path: &str, doc: document::SpecDocument, problems: &
         "quick_connects",
         path,
         doc.quick_connects,
+        |x| &x.name,
+        problems,
+    );
+    add(
+        &mut s.roles,
+        o,
+        "roles",
+        path,
+        doc.roles,
         |x| &x.name,
         problems,
     );

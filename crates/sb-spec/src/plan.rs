@@ -239,6 +239,7 @@ fn singular(kind: &str) -> &str {
         "flows" => "flow",
         "functions" => "function",
         "quick_connects" => "quick_connect",
+        "roles" => "role",
         other => other,
     }
 }

@@ -299,3 +299,50 @@ fn plan_matches_flow_actions_by_identifier() {
 
 #[path = "connect_fixtures.rs"]
 mod connect_fixtures;
+
+#[test]
+fn custom_roles_are_checked_statement_by_statement() {
+    let mut b = acme();
+    b.insert(
+        "more-roles.yaml".into(),
+        br#"
+roles:
+  - name: Admin
+    statements: [{effect: Allow, actions: ["*"]}]
+  - name: Broken
+    statements:
+      - effect: Allow
+        actions: ["contact:Raed", "nothing:*"]
+        conditions:
+          source_addresses: ["10.0.0.0/40"]
+          time: {time_zone: Mars/Base, after: "09:00", before: "17:00"}
+"#
+        .to_vec(),
+    )
+    .unwrap();
+    edit(&mut b, "users.yaml", "role: Analyst", "role: Nobody");
+    let found = problems(&b);
+    for expected in [
+        "roles[Admin].name: 'Admin' is a built-in role",
+        "roles[Broken].statements[0].actions[0]: unknown action 'contact:Raed'",
+        "roles[Broken].statements[0].actions[1]: no action belongs to service 'nothing'",
+        "roles[Broken].statements[0].conditions.source_addresses[0]",
+        "roles[Broken].statements[0].conditions.time.time_zone",
+        "unknown role 'Nobody' (roles: Admin, Supervisor, Agent, Analyst, Auditor, Integration, Admin, Broken, QualityAnalyst",
+    ] {
+        assert!(found.contains(expected), "missing {expected} in:\n{found}");
+    }
+}
+
+#[test]
+fn a_user_may_have_a_custom_role() {
+    let mut b = acme();
+    edit(
+        &mut b,
+        "users.yaml",
+        "role: Analyst",
+        "role: QualityAnalyst",
+    );
+    let (spec, _) = load(&b).unwrap_or_else(|p| panic!("{p}"));
+    assert!(spec.roles.contains_key("QualityAnalyst"));
+}

@@ -49,13 +49,23 @@ pub(crate) async fn get_token(
             "duration_seconds must be {MIN_SECONDS} to {MAX_SECONDS}, not {seconds}"
         )));
     }
-    let (role, actions) = narrow(
-        principal.role,
-        principal.session_actions.as_deref(),
-        request.role.as_deref(),
-        request.actions.as_deref(),
-    )
-    .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let asked = match request.role.as_deref() {
+        None => None,
+        Some(name) => Some(
+            state
+                .roles
+                .grant(&state, name)
+                .ok_or_else(|| ApiError::BadRequest(format!("no role named '{name}'")))?,
+        ),
+    };
+    let (role, actions) = narrow(&principal, asked, request.actions.as_deref())
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    // Assuming another role keeps the conditions of the one the caller came with.
+    let assumed_from = principal
+        .assumed_from
+        .clone()
+        .map(|r| r.name)
+        .or_else(|| (role.name != principal.role.name).then(|| principal.role.name.clone()));
     let now = jiff::Timestamp::now().as_second();
     let id = sb_security::random_id().map_err(|e| ApiError::Internal(e.to_string()))?;
     let actions: Option<Vec<String>> =
@@ -68,11 +78,13 @@ pub(crate) async fn get_token(
             .unwrap_or_default()
             .to_string(),
         user: principal.user.clone(),
-        role: role.as_str().to_string(),
+        role: role.name.clone(),
         actions: actions.clone(),
         issued_at: now,
         expires_at: now + seconds,
         id,
+        assumed_from,
+        mfa: principal.mfa_present,
     };
     Ok(Json(TokenResponse {
         token: state.token_key.issue(&claims),

@@ -9,9 +9,9 @@ use axum::http::HeaderMap;
 use axum::Extension;
 use axum::Json;
 use sb_runtime::audit::AuditRecord;
+use sb_security::password;
 use sb_security::token::{Claims, MAX_SECONDS, MIN_SECONDS};
 use sb_security::totp::{recovery_code_hash, TotpSecret};
-use sb_security::{password, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -85,7 +85,11 @@ async fn attempt(state: &AppState, request: &LoginRequest) -> Result<LoginRespon
         .users
         .get(request.user.as_str())
         .ok_or_else(wrong)?;
-    let role = Role::parse(spec_user.role.as_str()).ok_or_else(wrong)?;
+    let role = state
+        .roles
+        .grant(state, spec_user.role.as_str())
+        .ok_or_else(wrong)?
+        .name;
     let store = state.store.clone();
     let user = request.user.clone();
     let mut login = tokio::task::spawn_blocking(move || store.user_login(&user))
@@ -108,7 +112,8 @@ async fn attempt(state: &AppState, request: &LoginRequest) -> Result<LoginRespon
         .any(|r| r.as_str() == role.as_str())
         || login.totp_secret.is_some();
     let mut checked = password::matches(&request.password, &login.password_hash);
-    if checked && mfa_required {
+    let second_factor = checked && mfa_required;
+    if second_factor {
         checked = match (&login.totp_secret, &request.code) {
             (Some(secret), Some(code)) => {
                 let by_code = sb_runtime::vault::open_text(Some(state.vault.users_key()), secret)
@@ -155,11 +160,14 @@ async fn attempt(state: &AppState, request: &LoginRequest) -> Result<LoginRespon
     let claims = Claims {
         credential: format!("user:{}", request.user),
         user: request.user.clone(),
-        role: role.as_str().into(),
+        role,
         actions: None,
         issued_at: now.as_second(),
         expires_at: now.as_second() + seconds,
         id: sb_security::random_id().map_err(|e| e.to_string())?,
+        assumed_from: None,
+        // Reached only when the code (or a recovery code) checked out.
+        mfa: second_factor,
     };
     Ok(LoginResponse {
         token: state.token_key.issue(&claims),

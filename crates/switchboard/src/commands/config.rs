@@ -148,22 +148,34 @@ pub(crate) async fn create_credential(
     description: &str,
     data: &Path,
 ) -> anyhow::Result<ExitCode> {
-    let role = sb_security::Role::parse(role).ok_or_else(|| {
-        anyhow::anyhow!(
-            "unknown role '{role}': use Admin, Supervisor, Agent, Analyst, Auditor or Integration"
-        )
-    })?;
     sb_model::Name::new(user).map_err(|e| anyhow::anyhow!("--user '{user}': {e}"))?;
-    let store = sb_store::SqliteStore::open(data)
-        .with_context(|| format!("opening the data directory {}", data.display()))?;
+    let store = std::sync::Arc::new(
+        sb_store::SqliteStore::open(data)
+            .with_context(|| format!("opening the data directory {}", data.display()))?,
+    );
+    // A built-in role, or a custom role of the deployed spec.
+    let custom: Vec<String> = {
+        let live = sb_runtime::LiveConfig::new();
+        sb_runtime::Deployer::new(store.clone(), live.clone()).refresh()?;
+        live.current()
+            .map(|c| c.spec.roles.keys().map(|r| r.to_string()).collect())
+            .unwrap_or_default()
+    };
+    if sb_security::Role::parse(role).is_none() && !custom.iter().any(|c| c == role) {
+        anyhow::bail!(
+            "unknown role '{role}': use Admin, Supervisor, Agent, Analyst, Auditor, Integration{}",
+            custom.iter().map(|c| format!(", {c}")).collect::<String>()
+        );
+    }
+    let store = store.as_ref();
     let issued = sb_security::ApiKey::issue()?;
     sb_store::Store::insert_credential(
-        &store,
+        store,
         &sb_store::StoredCredential {
             id: issued.id.clone(),
             secret_sha256: issued.secret_sha256,
             principal: user.to_string(),
-            role: role.as_str().into(),
+            role: role.to_string(),
             description: description.to_string(),
             created_at: jiff::Timestamp::now().to_string(),
         },
@@ -172,13 +184,12 @@ pub(crate) async fn create_credential(
     super::audit_local(
         data,
         "credential:Create",
-        serde_json::json!({"credential": issued.id, "for": user, "role": role.as_str()}),
+        serde_json::json!({"credential": issued.id, "for": user, "role": role}),
     )
     .await?;
     println!(
         "Credential {} for {user} ({}), shown this once:",
-        issued.id,
-        role.as_str()
+        issued.id, role
     );
     println!("{}", issued.token);
     Ok(ExitCode::SUCCESS)

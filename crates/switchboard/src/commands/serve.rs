@@ -145,6 +145,8 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         stream_tails: Default::default(),
         token_key: Arc::new(token_key),
         vault,
+        roles: Default::default(),
+        sessions: Default::default(),
     };
     tokio::spawn(poll_for_new_versions(deployer));
     tracing::info!(listen = %local, data = %data.display(), "switchboard listening (HTTPS)");

@@ -227,6 +227,25 @@ fn sign_in_with_a_password_and_an_oathtool_code() {
             .await
             .unwrap();
         assert_eq!(versions.status(), 200);
+        // Signed in with a second factor, the admin may act as QualityAnalyst, whose
+        // statements require one (an API key's exchange is refused: tests/e2e/policies.rs).
+        let assumed: Value = client
+            .post(format!("{}/v1/auth/token", server.url))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"role": "QualityAnalyst"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let reviewed = client
+            .get(format!("{}/v1/contacts", server.url))
+            .bearer_auth(assumed["token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reviewed.status(), 200, "MFA carried into the assumed role");
         // The same code a second time is refused.
         let r =
             login(serde_json::json!({"user": "erin", "password": "admin4erin2026", "code": good}))
@@ -289,4 +308,16 @@ fn sign_in_with_a_password_and_an_oathtool_code() {
         })
         .unwrap();
     assert!(!all.contains("admin4erin2026") && !all.contains("guess4guess99"));
+    // The authenticator secret is sealed at rest.
+    let state: String = db
+        .query_row(
+            "SELECT state FROM user_logins WHERE user = 'erin'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        !state.contains(&secret) && state.contains("sb1:"),
+        "{state}"
+    );
 }
