@@ -125,10 +125,18 @@ pub struct ContactData {
     /// Values read by GetMetricData (`$.Metrics.*`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metrics: BTreeMap<String, String>,
+    /// Whose chat lines are stored (`AGENT`, `CUSTOMER`); UpdateContactRecordingBehavior
+    /// changes it. Both by default.
+    #[serde(default = "both_participants")]
+    pub recorded_participants: Vec<String>,
 }
 
 fn default_priority() -> u32 {
     5
+}
+
+fn both_participants() -> Vec<String> {
+    vec!["AGENT".into(), "CUSTOMER".into()]
 }
 
 impl ContactData {
@@ -158,6 +166,7 @@ impl ContactData {
             language_code: None,
             event_hooks: BTreeMap::new(),
             tags: BTreeMap::new(),
+            recorded_participants: both_participants(),
             metrics: BTreeMap::new(),
         }
     }

@@ -592,6 +592,14 @@ impl Owner {
                         tracing::warn!(contact = id, error = %e, "flow could not create a task");
                     }
                 }
+                Effect::SetRecording { behavior } => {
+                    if let (Some(c), Some(recorded)) =
+                        (self.contacts.get_mut(id), recorded_participants(&behavior))
+                    {
+                        c.data.recorded_participants = recorded;
+                    }
+                    self.contact_event(id, "RECORDING_BEHAVIOR", behavior);
+                }
                 Effect::InvokeFunctionAsync { function, event } => self.call_function(
                     id,
                     function,
@@ -806,14 +814,23 @@ impl Owner {
             Stage::Connected(a) => Some(a.clone()),
             _ => None,
         };
-        let payload = seal_json(&c.key, &item).expect("a transcript line seals");
-        self.outbox.event(NewEvent {
-            at_ms: now_ms(),
-            stream: "chat".into(),
-            key: id.into(),
-            kind: "MESSAGE".into(),
-            payload,
-        });
+        // A flow may stop recording a side (UpdateContactRecordingBehavior): its lines
+        // are delivered but never stored. The flow's own messages are always kept.
+        let recorded = from == "SYSTEM"
+            || c.data
+                .recorded_participants
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(from));
+        if recorded {
+            let payload = seal_json(&c.key, &item).expect("a transcript line seals");
+            self.outbox.event(NewEvent {
+                at_ms: now_ms(),
+                stream: "chat".into(),
+                key: id.into(),
+                kind: "MESSAGE".into(),
+                payload,
+            });
+        }
         if let Some(tx) = customer {
             let frame = CustomerFrame::Message(item.clone());
             self.outbox.after(move |durable| {
@@ -1018,6 +1035,19 @@ impl Owner {
             payload: "null".into(),
         });
     }
+}
+
+/// The participants whose chat lines are stored, from UpdateContactRecordingBehavior's
+/// `RecordingBehavior.RecordedParticipants` (`[]` stops recording); `None` when the
+/// block does not say (it changes analytics only).
+fn recorded_participants(behavior: &serde_json::Value) -> Option<Vec<String>> {
+    let list = behavior.pointer("/RecordingBehavior/RecordedParticipants")?;
+    Some(
+        list.as_array()?
+            .iter()
+            .filter_map(|p| p.as_str().map(|p| p.to_ascii_uppercase()))
+            .collect(),
+    )
 }
 
 /// `text` with card numbers masked to their first six and last four digits.

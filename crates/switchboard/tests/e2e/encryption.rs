@@ -337,3 +337,82 @@ fn customer_data_is_sealed_at_rest_readable_when_allowed_and_erasable() {
     });
     assert!(recovered, "the task's key opens under the new KEK");
 }
+
+/// UpdateContactRecordingBehavior with only the agent recorded: the customer's lines
+/// reach the agent but are never stored; the agent's and the flow's are.
+#[test]
+fn lines_of_a_side_the_flow_stopped_recording_are_never_stored() {
+    let spec = steady_acme();
+    replace_in(
+        &spec.path().join("flows/main-ivr.json"),
+        "\"RecordedParticipants\": [\n            \"Agent\",\n            \"Customer\"\n          ]",
+        "\"RecordedParticipants\": [\"Agent\"]",
+    );
+    let data = tempfile::tempdir().unwrap();
+    let applied = run(&[
+        "apply",
+        spec.path().to_str().unwrap(),
+        "--data",
+        data.path().to_str().unwrap(),
+    ]);
+    assert!(applied.status.success(), "{}", text(&applied));
+    let carol = credential(data.path(), "carol", "Agent");
+    let website = credential(data.path(), "website", "Integration");
+    let supervisor = credential(data.path(), "dana", "Supervisor");
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        let mut agent = connect(&server, "/v1/agent/ws", &carol).await.unwrap();
+        expect(&mut agent, is("state")).await;
+        send(
+            &mut agent,
+            json!({"type": "set_status", "status": "Available"}),
+        )
+        .await;
+        expect(&mut agent, is("ok")).await;
+        let (_, started) = post(
+            &server,
+            "/v1/chat",
+            &website,
+            json!({"display_name": "Ana"}),
+        )
+        .await;
+        let contact = started["contact_id"].as_str().unwrap().to_string();
+        let token = started["participant_token"].as_str().unwrap().to_string();
+        let mut customer = connect(&server, &format!("/v1/chat/ws?contact={contact}"), &token)
+            .await
+            .unwrap();
+        expect(&mut customer, says("For billing, press 3")).await;
+        send(&mut customer, json!({"type": "message", "text": "3"})).await;
+        expect(&mut agent, is("offer")).await;
+        send(&mut agent, json!({"type": "accept", "contact": contact})).await;
+        expect(&mut agent, is("connected")).await;
+        send(
+            &mut customer,
+            json!({"type": "message", "text": "ZQUNRECORDED my details"}),
+        )
+        .await;
+        expect(&mut agent, |f| {
+            f["type"] == "message" && f["item"]["text"] == "ZQUNRECORDED my details"
+        })
+        .await;
+        send(
+            &mut agent,
+            json!({"type": "message", "contact": contact, "text": "Noted, thanks"}),
+        )
+        .await;
+        expect(&mut customer, says("Noted, thanks")).await;
+        let (status, transcript) = get(
+            &server,
+            &format!("/v1/contacts/{contact}/transcript"),
+            &supervisor,
+        )
+        .await;
+        assert_eq!(status, 200, "{transcript}");
+        let text = transcript.to_string();
+        assert!(
+            text.contains("Noted, thanks") && text.contains("For billing"),
+            "{text}"
+        );
+        assert!(!text.contains("ZQUNRECORDED"), "{text}");
+    });
+}
