@@ -408,6 +408,15 @@ pub(crate) enum CredentialCommand {
         #[command(flatten)]
         data: DataArg,
     },
+    /// Rotate a credential: a new secret for the same user and role, shown once; the
+    /// old one (and every token exchanged for it) stops working at once.
+    Rotate {
+        /// The credential's id (`K…`).
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
     /// Revoke a credential, and with it every token exchanged for it.
     Revoke {
         /// The credential's id (`K…`, the part of `sb_<id>.<secret>` before the dot).

@@ -195,6 +195,40 @@ pub(crate) async fn create_credential(
     Ok(ExitCode::SUCCESS)
 }
 
+pub(crate) async fn rotate_credential(id: &str, data: &Path) -> anyhow::Result<ExitCode> {
+    let store = sb_store::SqliteStore::open(data)
+        .with_context(|| format!("opening the data directory {}", data.display()))?;
+    let old = sb_store::Store::credential(&store, id)?.ok_or_else(|| {
+        anyhow::anyhow!("no credential '{id}' (ids look like K3F9…; see the audit trail for issued ones)")
+    })?;
+    let issued = sb_security::ApiKey::issue()?;
+    // The new key first: a failure half way leaves the old one working, never neither.
+    sb_store::Store::insert_credential(
+        &store,
+        &sb_store::StoredCredential {
+            id: issued.id.clone(),
+            secret_sha256: issued.secret_sha256,
+            principal: old.principal.clone(),
+            role: old.role.clone(),
+            description: format!("{} (rotated from {id})", old.description),
+            created_at: jiff::Timestamp::now().to_string(),
+        },
+    )?;
+    sb_store::Store::delete_credential(&store, id)?;
+    super::audit_local(
+        data,
+        "credential:Rotate",
+        serde_json::json!({"from": id, "to": issued.id, "for": old.principal}),
+    )
+    .await?;
+    println!(
+        "Credential {id} replaced by {} for {} ({}); {id} no longer works. The new one, shown this once:",
+        issued.id, old.principal, old.role
+    );
+    println!("{}", issued.token);
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) async fn revoke_credential(id: &str, data: &Path) -> anyhow::Result<ExitCode> {
     let store = sb_store::SqliteStore::open(data)
         .with_context(|| format!("opening the data directory {}", data.display()))?;

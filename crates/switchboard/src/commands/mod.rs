@@ -69,6 +69,9 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 description,
                 data,
             } => config::create_credential(&user, &role, &description, &data.resolve(false)).await,
+            CredentialCommand::Rotate { id, data } => {
+                config::rotate_credential(&id, &data.resolve(false)).await
+            }
             CredentialCommand::Revoke { id, data } => {
                 config::revoke_credential(&id, &data.resolve(false)).await
             }

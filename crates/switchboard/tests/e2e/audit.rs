@@ -82,6 +82,31 @@ fn calls_are_audited_and_tampering_is_found() {
             .unwrap();
         let token = issued["token"].as_str().unwrap().to_string();
         assert_eq!(call("/v1/contacts", &token).await.unwrap().status(), 200);
+        // Rotating the key: the new secret works, the old one and its token do not.
+        let old_id = analyst.trim_start_matches("sb_").split('.').next().unwrap();
+        let rotated = run(&["credential", "rotate", "--id", old_id, "--data", d]);
+        assert!(rotated.status.success(), "{}", text(&rotated));
+        let rotated_token = String::from_utf8_lossy(&rotated.stdout)
+            .lines()
+            .last()
+            .unwrap()
+            .trim()
+            .to_string();
+        assert_eq!(call("/v1/contacts", &rotated_token).await.unwrap().status(), 200);
+        assert_eq!(call("/v1/contacts", &analyst).await.unwrap().status(), 401);
+        assert_eq!(call("/v1/contacts", &token).await.unwrap().status(), 401);
+        let analyst = rotated_token;
+        let issued: Value = client
+            .post(format!("{}/v1/auth/token", server.url))
+            .bearer_auth(&analyst)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = issued["token"].as_str().unwrap().to_string();
         let id = analyst.trim_start_matches("sb_").split('.').next().unwrap();
         let revoked = run(&["credential", "revoke", "--id", id, "--data", d]);
         assert!(revoked.status.success(), "{}", text(&revoked));
