@@ -274,6 +274,13 @@ pub struct SecuritySettings {
     /// Attribute keys whose values are encrypted at rest and redacted from logs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sensitive_attributes: Vec<String>,
+    /// Audit records are kept this long (PCI DSS 10.5.1: at least a year)...
+    #[serde(default = "default_audit_retention_days")]
+    pub audit_retention_days: u32,
+    /// ...and the newest this many days are readable at once (`GET /v1/audit`); older
+    /// ones are archived, still verified and exported by `switchboard audit`.
+    #[serde(default = "default_audit_online_days")]
+    pub audit_online_days: u32,
 }
 
 impl Default for SecuritySettings {
@@ -284,8 +291,17 @@ impl Default for SecuritySettings {
             idle_timeout_minutes: default_idle_minutes(),
             password_min_length: default_password_min_length(),
             sensitive_attributes: Vec::new(),
+            audit_retention_days: default_audit_retention_days(),
+            audit_online_days: default_audit_online_days(),
         }
     }
+}
+
+fn default_audit_retention_days() -> u32 {
+    365
+}
+fn default_audit_online_days() -> u32 {
+    90
 }
 
 /// A custom role: IAM-like statements over Switchboard's action names. Nothing is

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sb_security::signing::{self, Signer};
-use sb_store::audit::{chain_hash, AuditDigest, AuditRow, AUDIT_STREAM, GENESIS};
+use sb_store::audit::{chain_hash, AuditDigest, AuditRow, AUDIT_STREAM};
 use sb_store::{EventLog, NewEvent, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -163,7 +163,10 @@ pub fn verify(
     now_ms: i64,
 ) -> Result<VerifyReport, StoreError> {
     let (head, _) = store.audit_head()?;
-    let from = from.unwrap_or(1).max(1);
+    // Records before the floor were removed by retention; the chain continues from the
+    // last removed record's hash.
+    let (floor, floor_hash) = store.audit_floor()?;
+    let from = from.unwrap_or(1).max(floor + 1);
     let to = to.unwrap_or(head).min(head);
     let rows = if to >= from {
         store.audit_rows(from, to)?
@@ -174,7 +177,8 @@ pub fn verify(
         records_checked: rows.len() as u64,
         ..Default::default()
     };
-    check_chain(&rows, from, to, &mut report.problems);
+    let start_hash = (from == floor + 1).then_some(floor_hash.as_str());
+    check_chain(&rows, from, to, start_hash, &mut report.problems);
 
     let key_id = signing::key_id(public_key);
     let digests = store.audit_digests()?;
@@ -256,9 +260,15 @@ pub fn verify(
 
 /// The chain's own consistency: positions without gaps, each record linked to the one
 /// before and hashing to what it says.
-fn check_chain(rows: &[AuditRow], from: u64, to: u64, problems: &mut Vec<String>) {
+fn check_chain(
+    rows: &[AuditRow],
+    from: u64,
+    to: u64,
+    start_hash: Option<&str>,
+    problems: &mut Vec<String>,
+) {
     let mut expected_seq = from;
-    let mut prev_hash: Option<&str> = (from == 1).then_some(GENESIS);
+    let mut prev_hash: Option<&str> = start_hash;
     for row in rows {
         if row.seq != expected_seq {
             problems.push(format!(

@@ -284,6 +284,26 @@ fn check_security(ctx: &mut Ctx<'_>) {
             ),
         );
     }
+    if s.audit_retention_days < 365 {
+        ctx.problems.error(
+            &file,
+            "security.audit_retention_days",
+            format!(
+                "{} is below 365 days (PCI DSS 10.5.1 keeps audit logs a year)",
+                s.audit_retention_days
+            ),
+        );
+    }
+    if s.audit_online_days < 90 || s.audit_online_days > s.audit_retention_days {
+        ctx.problems.error(
+            &file,
+            "security.audit_online_days",
+            format!(
+                "{} is outside 90 days (PCI DSS 10.5.1: three months at once) to audit_retention_days ({})",
+                s.audit_online_days, s.audit_retention_days
+            ),
+        );
+    }
     let known = role_names(&ctx.draft.spec);
     for role in &s.mfa_required_roles {
         if !known.iter().any(|k| k == role.as_str()) {

@@ -24,6 +24,18 @@ CREATE TABLE IF NOT EXISTS audit_log (
     prev_hash TEXT NOT NULL,
     hash      TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS audit_archive (
+    seq       INTEGER PRIMARY KEY,
+    at_ms     INTEGER NOT NULL,
+    record    TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_floor (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    seq  INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit_digests (
     audit_seq  INTEGER PRIMARY KEY,
     at_ms      INTEGER NOT NULL,
@@ -76,10 +88,16 @@ pub(crate) struct ChainHead {
     pub hash: String,
 }
 
+/// The chain's end: the newest record online, else archived, else the floor left by
+/// retention, else the genesis.
 pub(crate) fn head(conn: &Connection) -> rusqlite::Result<ChainHead> {
     let last: Option<(i64, String)> = conn
         .query_row(
-            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            "SELECT seq, hash FROM (
+                 SELECT seq, hash FROM audit_log
+                 UNION ALL SELECT seq, hash FROM audit_archive
+                 UNION ALL SELECT seq, hash FROM audit_floor
+             ) ORDER BY seq DESC LIMIT 1",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -93,6 +111,82 @@ pub(crate) fn head(conn: &Connection) -> rusqlite::Result<ChainHead> {
             seq: 0,
             hash: GENESIS.into(),
         },
+    })
+}
+
+/// Where the kept chain starts: the position and hash of the last record retention
+/// removed (0 and [`GENESIS`] when none was).
+pub(crate) fn floor(conn: &Connection) -> rusqlite::Result<(u64, String)> {
+    Ok(conn
+        .query_row("SELECT seq, hash FROM audit_floor WHERE id = 1", [], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+        })
+        .optional()?
+        .unwrap_or((0, GENESIS.into())))
+}
+
+/// The first position still online (readable at once), or the next to be written.
+pub(crate) fn first_online(conn: &Connection) -> rusqlite::Result<u64> {
+    let first: Option<i64> = conn.query_row("SELECT MIN(seq) FROM audit_log", [], |r| r.get(0))?;
+    match first {
+        Some(seq) => Ok(seq as u64),
+        None => Ok(head(conn)?.seq + 1),
+    }
+}
+
+/// What one pass of audit retention did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuditAging {
+    /// Records moved from the online table to the archive.
+    pub archived: u64,
+    /// Records removed for good (past retention).
+    pub removed: u64,
+}
+
+/// Move records older than `online_before_ms` to the archive, and remove archived
+/// records older than `remove_before_ms`, remembering the last removed one's position
+/// and hash so the rest still verifies. One transaction.
+pub(crate) fn age(
+    conn: &mut Connection,
+    online_before_ms: i64,
+    remove_before_ms: i64,
+) -> rusqlite::Result<AuditAging> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // A prefix of the chain only, so the archive and the online table never interleave.
+    let archive_to: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(seq), 0) FROM audit_log WHERE seq < COALESCE(
+             (SELECT MIN(seq) FROM audit_log WHERE at_ms >= ?1), 9223372036854775807)",
+        [online_before_ms],
+        |r| r.get(0),
+    )?;
+    let archived = tx.execute(
+        "INSERT INTO audit_archive SELECT * FROM audit_log WHERE seq <= ?1",
+        [archive_to],
+    )?;
+    tx.execute("DELETE FROM audit_log WHERE seq <= ?1", [archive_to])?;
+    let remove_to: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT seq, hash FROM audit_archive WHERE seq < COALESCE(
+                 (SELECT MIN(seq) FROM audit_archive WHERE at_ms >= ?1), 9223372036854775807)
+             ORDER BY seq DESC LIMIT 1",
+            [remove_before_ms],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let mut removed = 0;
+    if let Some((seq, hash)) = remove_to {
+        removed = tx.execute("DELETE FROM audit_archive WHERE seq <= ?1", [seq])?;
+        tx.execute(
+            "INSERT INTO audit_floor (id, seq, hash) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET seq = ?1, hash = ?2",
+            params![seq, hash],
+        )?;
+        tx.execute("DELETE FROM audit_digests WHERE audit_seq <= ?1", [seq])?;
+    }
+    tx.commit()?;
+    Ok(AuditAging {
+        archived: archived as u64,
+        removed: removed as u64,
     })
 }
 
@@ -116,7 +210,10 @@ pub(crate) fn append(
 
 pub(crate) fn read_rows(conn: &Connection, from: u64, to: u64) -> rusqlite::Result<Vec<AuditRow>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, at_ms, record, prev_hash, hash FROM audit_log WHERE seq >= ?1 AND seq <= ?2 ORDER BY rowid",
+        "SELECT seq, at_ms, record, prev_hash, hash FROM audit_archive WHERE seq >= ?1 AND seq <= ?2
+         UNION ALL
+         SELECT seq, at_ms, record, prev_hash, hash FROM audit_log WHERE seq >= ?1 AND seq <= ?2
+         ORDER BY 1",
     )?;
     let rows = stmt.query_map(params![from as i64, to as i64], |r| {
         Ok(AuditRow {

@@ -210,6 +210,17 @@ fn write_batch(
                     crate::data_keys::insert_event(&tx, &e.payload)?;
                     continue;
                 }
+                if e.stream == crate::audit::AUDIT_STREAM {
+                    // The chain is the audit record's only home: its retention (online,
+                    // archived, removed) is the chain's, with no copy left behind.
+                    if chain.is_none() {
+                        chain = Some(crate::audit::head(&tx)?);
+                    }
+                    if let Some(head) = chain.as_mut() {
+                        crate::audit::append(&tx, head, e.at_ms, &e.payload)?;
+                    }
+                    continue;
+                }
                 insert.execute(params![e.at_ms, e.stream, e.key, e.kind, e.payload])?;
                 // Read now: the projections below insert rows of their own.
                 let seq = tx.last_insert_rowid() as u64;
@@ -218,14 +229,6 @@ fn write_batch(
                         drop_live.execute(params![e.key])?;
                     } else {
                         keep_live.execute(params![e.key, e.payload])?;
-                    }
-                }
-                if e.stream == crate::audit::AUDIT_STREAM {
-                    if chain.is_none() {
-                        chain = Some(crate::audit::head(&tx)?);
-                    }
-                    if let Some(head) = chain.as_mut() {
-                        crate::audit::append(&tx, head, e.at_ms, &e.payload)?;
                     }
                 }
                 if e.stream == AGENT_TIME_STREAM {

@@ -101,6 +101,18 @@ pub trait Store: Send + Sync + 'static {
     fn audit_digests(&self) -> Result<Vec<audit::AuditDigest>, StoreError>;
     /// The chain's last position and hash (0 and [`audit::GENESIS`] when empty).
     fn audit_head(&self) -> Result<(u64, String), StoreError>;
+    /// Where the kept chain starts (retention removed what is before): the last removed
+    /// record's position and hash, or 0 and [`audit::GENESIS`].
+    fn audit_floor(&self) -> Result<(u64, String), StoreError>;
+    /// The first position readable at once (not archived).
+    fn audit_first_online(&self) -> Result<u64, StoreError>;
+    /// Archive records older than `online_before_ms`; remove archived ones older than
+    /// `remove_before_ms` (keeping the chain verifiable from what remains).
+    fn age_audit(
+        &self,
+        online_before_ms: i64,
+        remove_before_ms: i64,
+    ) -> Result<audit::AuditAging, StoreError>;
     /// Keep a signed digest (one per chain position; a second is ignored).
     fn insert_audit_digest(&self, digest: &audit::AuditDigest) -> Result<(), StoreError>;
 

@@ -469,6 +469,26 @@ impl Store for SqliteStore {
         Ok((head.seq, head.hash))
     }
 
+    fn audit_floor(&self) -> Result<(u64, String), StoreError> {
+        Ok(crate::audit::floor(&self.conn())?)
+    }
+
+    fn audit_first_online(&self) -> Result<u64, StoreError> {
+        Ok(crate::audit::first_online(&self.conn())?)
+    }
+
+    fn age_audit(
+        &self,
+        online_before_ms: i64,
+        remove_before_ms: i64,
+    ) -> Result<crate::audit::AuditAging, StoreError> {
+        Ok(crate::audit::age(
+            &mut self.conn(),
+            online_before_ms,
+            remove_before_ms,
+        )?)
+    }
+
     fn insert_audit_digest(&self, digest: &crate::audit::AuditDigest) -> Result<(), StoreError> {
         Ok(crate::audit::insert_digest(&self.conn(), digest)?)
     }

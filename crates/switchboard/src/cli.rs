@@ -449,6 +449,18 @@ pub(crate) enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print records, archived ones included (older than security.audit_online_days
+    /// and so no longer served by GET /v1/audit), one JSON object a line.
+    Export {
+        #[command(flatten)]
+        data: DataArg,
+        /// First chain position (default: the oldest kept).
+        #[arg(long)]
+        from: Option<u64>,
+        /// Last chain position (default: the newest).
+        #[arg(long)]
+        to: Option<u64>,
+    },
     /// Sign the chain's end now and print the newest digest (JSON), to keep outside.
     Digest {
         #[command(flatten)]

@@ -12,7 +12,8 @@ const MAX_RECORDS: u64 = 1_000;
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub(crate) struct AuditQuery {
-    /// First chain position (default 1).
+    /// First chain position (default: the oldest record still online, within the
+    /// instance's `audit_online_days`).
     from: Option<u64>,
     /// At most this many records (1 to 1,000; default 100).
     limit: Option<u64>,
@@ -51,6 +52,8 @@ pub(crate) async fn read_audit(
     let store = state.store.clone();
     let (rows, head) = tokio::task::spawn_blocking(move || {
         let (head, _) = store.audit_head()?;
+        // The online records only; archived ones are read with `switchboard audit`.
+        let from = from.max(store.audit_first_online()?);
         let rows = store.audit_rows(from, from.saturating_add(limit - 1))?;
         Ok::<_, sb_store::StoreError>((rows, head))
     })

@@ -180,3 +180,45 @@ fn the_key_lives_outside_the_data_directory_and_only_its_owner_reads_it() {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+/// Retention: old records are archived (no longer online, still verified), records past
+/// retention are removed, and what remains still verifies from the removed records'
+/// last hash; the chain carries on from there.
+#[tokio::test]
+async fn retention_archives_then_removes_and_the_rest_still_verifies() {
+    let t = trail().await;
+    let now = jiff::Timestamp::now().as_millisecond();
+    let day = 86_400_000_i64;
+    // Records 1..=5 are 400 days old; everything older than a second from now goes
+    // offline (the stand-in for 90 days).
+    t.sql(&format!(
+        "UPDATE audit_log SET at_ms = {} WHERE seq <= 5",
+        now - 400 * day
+    ));
+    let aged = t.store.age_audit(now + 1_000, now - 365 * day).unwrap();
+    assert_eq!((aged.archived, aged.removed), (10, 5));
+    assert_eq!(
+        t.store.audit_first_online().unwrap(),
+        11,
+        "nothing is online"
+    );
+    assert_eq!(t.store.audit_floor().unwrap().0, 5);
+    let report = verify(&t.store, &t.public_key, None, None, Some(&t.kept), now).unwrap();
+    assert_eq!(report.problems, Vec::<String>::new());
+    assert_eq!(report.records_checked, 5);
+    // The chain continues after the archive.
+    let (log, writer) = EventLog::start(t.dir.path()).unwrap();
+    append(&log, &AuditRecord::now("config:Apply"))
+        .await
+        .unwrap();
+    drop(log);
+    writer.join();
+    let rows = t.store.audit_rows(10, 11).unwrap();
+    assert_eq!(rows[1].seq, 11);
+    assert_eq!(rows[1].prev_hash, rows[0].hash);
+    assert_eq!(t.store.audit_first_online().unwrap(), 11);
+    // Tampering with the floor is found like any other break in the chain.
+    t.sql("UPDATE audit_floor SET hash = 'f00'");
+    let report = verify(&t.store, &t.public_key, None, Some(10), None, 0).unwrap();
+    says(&report.problems, "record 6: not linked");
+}

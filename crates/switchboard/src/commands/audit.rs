@@ -1,4 +1,4 @@
-//! `switchboard audit verify | digest`.
+//! `switchboard audit verify | digest | export`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -89,5 +89,41 @@ pub(crate) fn digest(data: &DataArg, keys: &KeysArg) -> anyhow::Result<ExitCode>
         "{}",
         serde_json::to_string_pretty(&ExportedDigest::of(&newest, &signer.public_key()))?
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Print records `from..=to`, archived ones included, one JSON object a line.
+pub(crate) async fn export(
+    data: &DataArg,
+    from: Option<u64>,
+    to: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    let dir = data.resolve(false);
+    let store = SqliteStore::open(&dir)
+        .with_context(|| format!("opening the data directory {}", dir.display()))?;
+    let (head, _) = store.audit_head()?;
+    let (floor, _) = store.audit_floor()?;
+    let from = from.unwrap_or(1).max(floor + 1);
+    let to = to.unwrap_or(head).min(head);
+    // Reading the trail is itself recorded.
+    super::audit_local(
+        &dir,
+        "audit:Read",
+        serde_json::json!({"from": from, "to": to}),
+    )
+    .await?;
+    let mut out = std::io::stdout().lock();
+    let mut next = from;
+    while next <= to {
+        let last = to.min(next.saturating_add(9_999));
+        for row in store.audit_rows(next, last)? {
+            let record: serde_json::Value = serde_json::from_str(&row.record)?;
+            let line = serde_json::json!({
+                "seq": row.seq, "record": record, "prev_hash": row.prev_hash, "hash": row.hash,
+            });
+            std::io::Write::write_all(&mut out, format!("{line}\n").as_bytes())?;
+        }
+        next = last + 1;
+    }
     Ok(ExitCode::SUCCESS)
 }

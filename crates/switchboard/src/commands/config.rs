@@ -199,7 +199,9 @@ pub(crate) async fn rotate_credential(id: &str, data: &Path) -> anyhow::Result<E
     let store = sb_store::SqliteStore::open(data)
         .with_context(|| format!("opening the data directory {}", data.display()))?;
     let old = sb_store::Store::credential(&store, id)?.ok_or_else(|| {
-        anyhow::anyhow!("no credential '{id}' (ids look like K3F9…; see the audit trail for issued ones)")
+        anyhow::anyhow!(
+            "no credential '{id}' (ids look like K3F9…; see the audit trail for issued ones)"
+        )
     })?;
     let issued = sb_security::ApiKey::issue()?;
     // The new key first: a failure half way leaves the old one working, never neither.

@@ -54,6 +54,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 json,
             } => audit::verify(&data, &keys, from, to, kept.as_deref(), json),
             AuditCommand::Digest { data, keys } => audit::digest(&data, &keys),
+            AuditCommand::Export { data, from, to } => audit::export(&data, from, to).await,
         },
         Command::Query {
             sql,

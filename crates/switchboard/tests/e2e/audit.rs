@@ -92,7 +92,10 @@ fn calls_are_audited_and_tampering_is_found() {
             .unwrap()
             .trim()
             .to_string();
-        assert_eq!(call("/v1/contacts", &rotated_token).await.unwrap().status(), 200);
+        assert_eq!(
+            call("/v1/contacts", &rotated_token).await.unwrap().status(),
+            200
+        );
         assert_eq!(call("/v1/contacts", &analyst).await.unwrap().status(), 401);
         assert_eq!(call("/v1/contacts", &token).await.unwrap().status(), 401);
         let analyst = rotated_token;
@@ -117,6 +120,22 @@ fn calls_are_audited_and_tampering_is_found() {
         assert!(text(&again).contains("no credential"), "{}", text(&again));
     });
 
+    // The whole trail exports as JSON lines, each linked to the one before.
+    let exported = run(&["audit", "export", "--data", d]);
+    assert!(exported.status.success(), "{}", text(&exported));
+    let lines: Vec<Value> = String::from_utf8_lossy(&exported.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() > 10);
+    for pair in lines.windows(2) {
+        assert_eq!(pair[1]["prev_hash"], pair[0]["hash"]);
+        assert_eq!(
+            pair[1]["seq"].as_u64(),
+            pair[0]["seq"].as_u64().map(|s| s + 1)
+        );
+    }
+
     // Sign now, keep the digest outside, and verify: intact.
     let digest = run(&["audit", "digest", "--data", d]);
     assert!(digest.status.success(), "{}", text(&digest));
@@ -132,7 +151,6 @@ fn calls_are_audited_and_tampering_is_found() {
     ]);
     assert!(ok.status.success(), "{}", text(&ok));
     assert!(text(&ok).contains("intact"));
-
     // Edit one record in the database: verify names it and fails.
     let db = rusqlite::Connection::open(data.path().join("switchboard.db")).unwrap();
     db.execute(
