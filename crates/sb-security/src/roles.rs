@@ -80,10 +80,8 @@ impl Role {
                     | QueryRun
                     | AuthToken
             ),
-            Role::Auditor => matches!(
-                action,
-                ConfigListVersions | ConfigGetVersion | ApiDescribe | AuditRead | AuthToken
-            ),
+            // The audit trail and nothing else (configuration changes are in it).
+            Role::Auditor => matches!(action, ApiDescribe | AuditRead | AuthToken),
             // A CI/CD pipeline plans and reads history; deploying takes an Admin key.
             // Data pipelines and wallboards consume streams and metrics.
             Role::Integration => matches!(
