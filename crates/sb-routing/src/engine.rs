@@ -763,6 +763,42 @@ impl Engine {
         self.admit(contact, q, None, channel, options)
     }
 
+    /// Whether a new contact would be admitted to `queue` (or, with `agent`, to that
+    /// agent's queue) now: what [`Engine::enqueue`] and [`Engine::enqueue_for_agent`]
+    /// would refuse, without changing anything. For callers that must not start work
+    /// they cannot finish (a transfer that would leave the customer nowhere).
+    pub fn admission(&self, queue: &str, agent: Option<&str>) -> Result<(), RoutingError> {
+        let q = *self
+            .queue_ix
+            .get(queue)
+            .ok_or_else(|| RoutingError::UnknownQueue(queue.into()))?;
+        let queue = &self.queues[q as usize];
+        if queue.draining {
+            return Err(RoutingError::QueueDraining(queue.name.clone()));
+        }
+        match agent {
+            Some(agent) => {
+                let a = self.agent(agent)?;
+                let waiting = self.agents.get(a).map_or(0, |x| x.personal.len());
+                if waiting >= self.config.agent_queue_limit {
+                    return Err(RoutingError::QueueAtCapacity {
+                        queue: format!("agent:{agent}"),
+                        max: self.config.agent_queue_limit as u32,
+                    });
+                }
+            }
+            None => {
+                if let Some(max) = queue.max_contacts.filter(|&m| queue.count >= m) {
+                    return Err(RoutingError::QueueAtCapacity {
+                        queue: queue.name.clone(),
+                        max,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Put a contact in one agent's personal queue (Connect's agent queue).
     pub fn enqueue_for_agent(
         &mut self,

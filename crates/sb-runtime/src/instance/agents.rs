@@ -321,6 +321,25 @@ impl Owner {
                     .map_err(routing)?;
                 self.close_after_work(&contact);
             }
+            AgentAction::Transfer {
+                contact,
+                queue,
+                agent,
+                quick_connect,
+            } => {
+                use super::transfer::TransferTarget;
+                let target = match (queue, agent, quick_connect) {
+                    (Some(q), None, None) => TransferTarget::Queue(q),
+                    (None, Some(a), None) => TransferTarget::Agent(a),
+                    (None, None, Some(qc)) => TransferTarget::QuickConnect(qc),
+                    _ => {
+                        return Err(RuntimeError::Invalid(
+                            "a transfer names exactly one of queue, agent or quick_connect".into(),
+                        ))
+                    }
+                };
+                self.transfer(user, &contact, target)?;
+            }
             AgentAction::Heartbeat => {}
         }
         self.route();

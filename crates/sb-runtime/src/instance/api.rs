@@ -105,6 +105,11 @@ pub enum CustomerFrame {
         code: String,
         message: String,
     },
+    /// An agent transferred the chat: it goes on as this contact (the socket stays; use
+    /// this id to reconnect).
+    Transferred {
+        contact: String,
+    },
     Ended,
 }
 
@@ -150,6 +155,16 @@ pub enum AgentAction {
     /// After-contact work is done.
     Complete {
         contact: String,
+    },
+    /// Hand the contact on: to a queue, an agent, or a quick connect (exactly one).
+    Transfer {
+        contact: String,
+        #[serde(default)]
+        queue: Option<String>,
+        #[serde(default)]
+        agent: Option<String>,
+        #[serde(default)]
+        quick_connect: Option<String>,
     },
     Heartbeat,
 }

@@ -148,6 +148,8 @@ impl Owner {
                 frames,
                 reply,
             } => {
+                // A transferred chat is found by any id of its chain.
+                let contact = self.chat_head(&contact).unwrap_or(contact);
                 let result = self.attach_customer(&contact, &token, after, frames);
                 self.reply(reply, result);
             }
@@ -157,10 +159,12 @@ impl Owner {
                 event,
                 reply,
             } => {
+                let contact = self.chat_head(&contact).unwrap_or(contact);
                 let result = self.customer_event(&contact, session, event);
                 self.reply(reply, result);
             }
             Command::DetachCustomer { contact, session } => {
+                let contact = self.chat_head(&contact).unwrap_or(contact);
                 if let Some(c) = self.contacts.get_mut(&contact) {
                     if c.customer.as_ref().is_some_and(|(s, _)| *s == session) {
                         c.customer = None;
@@ -264,13 +268,14 @@ impl Owner {
         Ok(())
     }
 
-    fn new_contact(
+    pub(crate) fn new_contact(
         &mut self,
         config: Arc<DeployedConfig>,
         channel: Channel,
         method: InitiationMethod,
         attributes: BTreeMap<String, String>,
         customer_endpoint: Option<Endpoint>,
+        previous: Option<(String, String)>,
     ) -> Result<String, RuntimeError> {
         if let Some(endpoint) = &customer_endpoint {
             endpoint.check().map_err(RuntimeError::Invalid)?;
@@ -297,10 +302,15 @@ impl Owner {
         mask_attributes(&mut attributes);
         data.attributes = attributes.clone();
         data.sensitive_attributes = config.spec.security.sensitive_attributes.clone();
+        let (initial, previous) = match previous {
+            Some((initial, previous)) => (initial, Some(previous)),
+            None => (id.clone(), None),
+        };
+        data.initial_contact_id = initial.clone();
         let record = ContactRecord {
             contact_id: id.clone(),
-            initial_contact_id: id.clone(),
-            previous_contact_id: None,
+            initial_contact_id: initial.clone(),
+            previous_contact_id: previous.clone(),
             next_contact_id: None,
             channel,
             initiation_method: method,
@@ -343,7 +353,8 @@ impl Owner {
         self.contact_event(
             &id,
             "INITIATED",
-            json!({"ContactId": id, "Channel": channel, "InitiationMethod": method}),
+            json!({"ContactId": id, "Channel": channel, "InitiationMethod": method,
+                   "InitialContactId": initial, "PreviousContactId": previous}),
         );
         self.contact_event(&id, "CONNECTED_TO_SYSTEM", json!({"ContactId": id}));
         Ok(id)
@@ -361,6 +372,7 @@ impl Owner {
             InitiationMethod::Api,
             chat.attributes,
             chat.customer_endpoint,
+            None,
         )?;
         let contact = self.contacts.get_mut(&id).expect("just created");
         contact.token_sha256 = Some(token_sha256);
@@ -408,6 +420,7 @@ impl Owner {
             InitiationMethod::Api,
             attributes,
             task.customer_endpoint.clone(),
+            None,
         )?;
         let contact = self.contacts.get_mut(&id).expect("just created");
         contact.data.name = Some(mask_card_numbers(task.name.clone()));
@@ -693,7 +706,7 @@ impl Owner {
     }
 
     /// Put the contact in line: `queue` is a queue name, or `agent:NAME` for an agent queue.
-    fn enqueue(&mut self, id: &str, queue: &str) -> bool {
+    pub(crate) fn enqueue(&mut self, id: &str, queue: &str) -> bool {
         let Some(c) = self.contacts.get(id) else {
             return false;
         };
@@ -802,7 +815,7 @@ impl Owner {
             return;
         }
         let item = ChatItem {
-            seq: c.transcript.len() as u64 + 1,
+            seq: c.transcript.last().map_or(0, |i| i.seq) + 1,
             from: from.into(),
             name,
             text,
@@ -1025,7 +1038,9 @@ impl Owner {
     /// The contact is done with: its final record, and it is forgotten.
     pub(crate) fn finish(&mut self, id: &str) {
         self.write_record(id);
-        self.contacts.remove(id);
+        if let Some(c) = self.contacts.remove(id) {
+            self.forget_chat(id, c.record.next_contact_id);
+        }
         self.dirty.remove(id);
         self.outbox.event(NewEvent {
             at_ms: now_ms(),

@@ -15,6 +15,7 @@ mod env;
 mod outbox;
 mod realtime;
 mod recovery;
+mod transfer;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -58,6 +59,9 @@ pub(crate) struct Owner {
     function_ca: Option<Vec<u8>>,
     contacts: HashMap<String, LiveContact>,
     agents: HashMap<String, AgentSession>,
+    /// Finished contacts of chats that were transferred → the contact the chat went on
+    /// to, so a customer reconnecting with an old id finds the conversation.
+    chat_aliases: HashMap<String, String>,
     /// Flow timers: (deadline ms, timer id, contact).
     timers: BTreeSet<(i64, u64, String)>,
     next_id: u64,
@@ -115,6 +119,7 @@ pub fn start(
         function_ca,
         contacts: HashMap::new(),
         agents: HashMap::new(),
+        chat_aliases: HashMap::new(),
         timers: BTreeSet::new(),
         next_id: 0,
         outbox: Outbox::start(log),

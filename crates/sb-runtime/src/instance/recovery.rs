@@ -205,6 +205,22 @@ impl Owner {
             }
             self.touch(&id);
         }
+        // Customers of transferred chats may come back with an earlier contact's id.
+        let links: Vec<(String, String)> = self
+            .contacts
+            .iter()
+            .filter_map(|(id, c)| {
+                c.record
+                    .previous_contact_id
+                    .clone()
+                    .map(|p| (p, id.clone()))
+            })
+            .collect();
+        for (previous, id) in links {
+            if !self.contacts.contains_key(&previous) {
+                self.chat_aliases.insert(previous, id);
+            }
+        }
         if count > 0 {
             tracing::info!(contacts = count, "live contacts recovered");
         }

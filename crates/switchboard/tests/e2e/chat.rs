@@ -754,3 +754,191 @@ fn card_numbers_are_masked_before_anything_is_stored() {
         }
     }
 }
+
+/// Wait for an agent's `ok` (answers and events travel different paths to the socket,
+/// so other frames may come first).
+async fn ok(agent: &mut Socket) {
+    let answer = expect(agent, |f| f["type"] == "ok" || f["type"] == "error").await;
+    assert_eq!(answer["type"], "ok", "refused: {answer}");
+}
+
+async fn available(server: &Server, token: &str) -> Socket {
+    let mut agent = connect(server, "/v1/agent/ws", token).await.unwrap();
+    expect(&mut agent, is("state")).await;
+    send(
+        &mut agent,
+        json!({"type": "set_status", "status": "Available"}),
+    )
+    .await;
+    ok(&mut agent).await;
+    agent
+}
+
+#[test]
+fn transfers_hand_the_chat_on_through_a_quick_connect_and_to_an_agent() {
+    let data = steady_deployment();
+    let carol = credential(data.path(), "carol", "Agent");
+    let alice = credential(data.path(), "alice", "Agent");
+    let bob = credential(data.path(), "bob", "Agent");
+    let website = credential(data.path(), "website", "Integration");
+    let analyst = credential(data.path(), "frank", "Analyst");
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        let mut carol_ws = available(&server, &carol).await;
+        let (_, started) = post(
+            &server,
+            "/v1/chat",
+            &website,
+            json!({"display_name": "Ana", "attributes": {"order": "A-7"}}),
+        )
+        .await;
+        let first = started["contact_id"].as_str().unwrap().to_string();
+        let token = started["participant_token"].as_str().unwrap().to_string();
+        let mut customer = connect(&server, &format!("/v1/chat/ws?contact={first}"), &token)
+            .await
+            .unwrap();
+        expect(&mut customer, says("For billing, press 3")).await;
+        send(&mut customer, json!({"type": "message", "text": "3"})).await;
+        expect(&mut carol_ws, is("offer")).await;
+        send(&mut carol_ws, json!({"type": "accept", "contact": first})).await;
+        expect(&mut carol_ws, is("connected")).await;
+        send(
+            &mut customer,
+            json!({"type": "message", "text": "I need to return boots"}),
+        )
+        .await;
+        expect(&mut carol_ws, |f| {
+            f["type"] == "message" && f["item"]["text"] == "I need to return boots"
+        })
+        .await;
+
+        // Refused, and nothing changes: a phone quick connect for a chat, two targets,
+        // an unknown quick connect.
+        for (bad, says_what) in [
+            (
+                json!({"type": "transfer", "contact": first, "quick_connect": "Fraud Hotline"}),
+                "phone number",
+            ),
+            (
+                json!({"type": "transfer", "contact": first, "queue": "Returns", "agent": "bob"}),
+                "exactly one",
+            ),
+            (
+                json!({"type": "transfer", "contact": first, "quick_connect": "Nope"}),
+                "no quick connect",
+            ),
+            (
+                json!({"type": "transfer", "contact": "someone-else", "queue": "Returns"}),
+                "not connected",
+            ),
+        ] {
+            send(&mut carol_ws, bad).await;
+            let error = expect(&mut carol_ws, is("error")).await;
+            assert!(
+                error["message"].as_str().unwrap().contains(says_what),
+                "{error}"
+            );
+        }
+
+        // Through the quick connect: its transfer flow puts the chat in Returns.
+        let mut alice_ws = available(&server, &alice).await;
+        send(
+            &mut carol_ws,
+            json!({"type": "transfer", "contact": first, "quick_connect": "Transfer to Returns"}),
+        )
+        .await;
+        let moved = expect(&mut customer, is("transferred")).await;
+        let second = moved["contact"].as_str().unwrap().to_string();
+        assert_ne!(second, first);
+        expect(&mut customer, says("Transferring you now")).await;
+        expect(&mut carol_ws, |f| {
+            f["type"] == "contact_ended" && f["contact"] == first.as_str()
+        })
+        .await;
+        let offer = expect(&mut alice_ws, is("offer")).await;
+        assert_eq!(
+            (offer["contact"].as_str(), offer["queue"].as_str()),
+            (Some(second.as_str()), Some("Returns"))
+        );
+        assert_eq!(offer["attributes"]["order"], "A-7", "attributes go along");
+        send(&mut alice_ws, json!({"type": "accept", "contact": second})).await;
+        let connected = expect(&mut alice_ws, is("connected")).await;
+        assert!(
+            connected.to_string().contains("I need to return boots"),
+            "the conversation so far: {connected}"
+        );
+        // The same socket, now to Alice.
+        send(
+            &mut customer,
+            json!({"type": "message", "text": "Hello again"}),
+        )
+        .await;
+        expect(&mut alice_ws, |f| {
+            f["type"] == "message" && f["item"]["text"] == "Hello again"
+        })
+        .await;
+        send(&mut carol_ws, json!({"type": "complete", "contact": first})).await;
+        ok(&mut carol_ws).await;
+
+        // A customer reconnecting with the first id finds the chat where it is now.
+        drop(customer);
+        let mut customer = connect(
+            &server,
+            &format!("/v1/chat/ws?contact={first}&after=0"),
+            &token,
+        )
+        .await
+        .unwrap();
+        expect(&mut customer, says("Hello again")).await;
+
+        // Straight to an agent: Alice hands it to Bob.
+        let mut bob_ws = available(&server, &bob).await;
+        send(
+            &mut alice_ws,
+            json!({"type": "transfer", "contact": second, "agent": "bob"}),
+        )
+        .await;
+        let moved = expect(&mut customer, is("transferred")).await;
+        let third = moved["contact"].as_str().unwrap().to_string();
+        let offer = expect(&mut bob_ws, is("offer")).await;
+        assert_eq!(offer["contact"], third.as_str());
+        send(&mut bob_ws, json!({"type": "accept", "contact": third})).await;
+        expect(&mut bob_ws, is("connected")).await;
+        send(&mut customer, json!({"type": "disconnect"})).await;
+        expect(&mut bob_ws, is("contact_ended")).await;
+        for (ws, id) in [(&mut alice_ws, &second), (&mut bob_ws, &third)] {
+            send(ws, json!({"type": "complete", "contact": id})).await;
+            ok(ws).await;
+        }
+
+        // Three records, linked.
+        let mut records = Vec::new();
+        for id in [&first, &second, &third] {
+            let mut record = serde_json::Value::Null;
+            for _ in 0..100 {
+                let (_, r) = get(&server, &format!("/v1/contacts/{id}"), &analyst).await;
+                if r["Agent"]["AfterContactWorkEndTimestamp"].is_string() {
+                    record = r;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            assert!(record.is_object(), "record of {id}");
+            records.push(record);
+        }
+        assert_eq!(records[0]["NextContactId"], second.as_str());
+        assert_eq!(records[0]["DisconnectReason"], "AGENT_DISCONNECT");
+        assert_eq!(records[0]["Agent"]["Username"], "carol");
+        assert_eq!(records[1]["PreviousContactId"], first.as_str());
+        assert_eq!(records[1]["NextContactId"], third.as_str());
+        assert_eq!(records[1]["InitiationMethod"], "TRANSFER");
+        assert_eq!(records[1]["Queue"]["Name"], "Returns");
+        assert_eq!(records[1]["Agent"]["Username"], "alice");
+        assert_eq!(records[2]["PreviousContactId"], second.as_str());
+        assert_eq!(records[2]["Agent"]["Username"], "bob");
+        assert_eq!(records[2]["DisconnectReason"], "CUSTOMER_DISCONNECT");
+        for r in &records {
+            assert_eq!(r["InitialContactId"], first.as_str());
+        }
+    });
+}
