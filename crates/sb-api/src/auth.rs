@@ -31,6 +31,8 @@ const ENDPOINT_ACTIONS: &[(&str, &str, Action)] = &[
     ("POST", "/v1/chat", Action::ChatStart),
     ("POST", "/v1/tasks", Action::TaskCreate),
     ("GET", "/v1/agent/ws", Action::AgentConnect),
+    ("GET", "/v1/agent", Action::AgentConnect),
+    ("POST", "/v1/agent/actions", Action::AgentConnect),
     ("GET", "/v1/agents", Action::AgentList),
     ("GET", "/v1/contacts", Action::ContactRead),
     ("GET", "/v1/contacts/live", Action::ContactRead),

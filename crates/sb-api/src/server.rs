@@ -19,7 +19,8 @@ use utoipa_axum::routes;
 
 use crate::auth::{endpoint_actions, require_credential};
 use crate::routes::{
-    audit, auth_token, config, contacts, historical, login, metrics, ops, query, sealed, streams,
+    agent_desk, audit, auth_token, config, contacts, historical, login, metrics, ops, query,
+    sealed, streams,
 };
 use crate::telemetry::observe;
 use crate::tls::{self, TlsSource};
@@ -86,6 +87,8 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(contacts::start_chat))
         .routes(routes!(contacts::create_task))
         .routes(routes!(contacts::agent_socket))
+        .routes(routes!(agent_desk::desk))
+        .routes(routes!(agent_desk::act))
         .routes(routes!(contacts::list_agents))
         .routes(routes!(contacts::search_contacts))
         .routes(routes!(contacts::live_contacts))

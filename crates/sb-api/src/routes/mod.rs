@@ -1,3 +1,4 @@
+pub(crate) mod agent_desk;
 pub(crate) mod audit;
 pub(crate) mod auth_token;
 pub(crate) mod config;

@@ -20,7 +20,7 @@ impl Owner {
                 frames,
                 reply,
             } => {
-                let result = self.attach_agent(&user, frames);
+                let result = self.attach_agent(&user, Some(frames));
                 self.reply(reply, result);
             }
             Command::Agent {
@@ -29,6 +29,14 @@ impl Owner {
                 reply,
             } => {
                 let result = self.agent_action(&user, action);
+                self.reply(reply, result);
+            }
+            Command::AgentDesk {
+                user,
+                action,
+                reply,
+            } => {
+                let result = self.agent_desk(&user, action);
                 self.reply(reply, result);
             }
             Command::DetachAgent { user, session } => self.detach_agent(&user, session),
@@ -83,10 +91,48 @@ impl Owner {
         });
     }
 
+    /// The REST equivalent of the socket: log in (without a socket) if not yet, do
+    /// `action`, and show the desk.
+    fn agent_desk(
+        &mut self,
+        user: &str,
+        action: Option<AgentAction>,
+    ) -> Result<super::AgentDesk, RuntimeError> {
+        if !self.agents.contains_key(user) {
+            self.attach_agent(user, None)?;
+        }
+        if let Some(action) = action {
+            self.agent_action(user, action)?;
+        }
+        let snapshot = self
+            .engine
+            .agent_snapshot(user)
+            .ok_or_else(|| RuntimeError::NotAnAgent(user.into()))?;
+        let mut contacts: Vec<super::DeskContact> = self
+            .contacts
+            .iter()
+            .filter(|(_, c)| c.stage.agent() == Some(user))
+            .map(|(id, c)| super::DeskContact {
+                contact: id.clone(),
+                channel: c.data.channel,
+                stage: c.stage.name().into(),
+                queue: c.record.queue.as_ref().map(|q| q.name.clone()),
+                attributes: c.data.attributes.clone(),
+                customer: c.customer_name.clone(),
+                transcript: match c.stage {
+                    Stage::Offered(_) => Vec::new(),
+                    _ => c.transcript.clone(),
+                },
+            })
+            .collect();
+        contacts.sort_by(|a, b| a.contact.cmp(&b.contact));
+        Ok(super::AgentDesk { snapshot, contacts })
+    }
+
     fn attach_agent(
         &mut self,
         user: &str,
-        frames: mpsc::Sender<AgentFrame>,
+        frames: Option<mpsc::Sender<AgentFrame>>,
     ) -> Result<u64, RuntimeError> {
         let config = self.config.clone().ok_or(RuntimeError::NotReady)?;
         let spec_user = config
@@ -115,13 +161,8 @@ impl Owner {
             self.agent_feed_event(user, "LOGIN");
             self.give_back_contacts(user);
         }
-        self.agents.insert(
-            user.to_string(),
-            AgentSession {
-                frames: Some(frames),
-                session,
-            },
-        );
+        self.agents
+            .insert(user.to_string(), AgentSession { frames, session });
         // A reconnecting agent gets its state and every open contact back.
         if let Some(snapshot) = self.engine.agent_snapshot(user) {
             self.send_agent(user, AgentFrame::State { snapshot });

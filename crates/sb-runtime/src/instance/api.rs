@@ -244,6 +244,13 @@ pub enum Command {
         frames: mpsc::Sender<AgentFrame>,
         reply: Reply<u64>,
     },
+    /// An agent over REST: log in without a socket if needed, optionally act, and
+    /// answer with the desk as it is then.
+    AgentDesk {
+        user: String,
+        action: Option<AgentAction>,
+        reply: Reply<AgentDesk>,
+    },
     Agent {
         user: String,
         action: AgentAction,
@@ -272,6 +279,30 @@ pub enum Command {
         contact: String,
         reply: Reply<sb_model::record::ContactRecord>,
     },
+}
+
+/// What an agent sees, for scripts using the REST equivalent of the agent socket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentDesk {
+    pub snapshot: sb_routing::AgentSnapshot,
+    /// Contacts offered to, connected to, or in after-contact work with the agent.
+    pub contacts: Vec<DeskContact>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeskContact {
+    pub contact: String,
+    pub channel: sb_model::Channel,
+    /// `offered`, `connected` or `after_contact_work`.
+    pub stage: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
+    /// The conversation so far (connected chats).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transcript: Vec<ChatItem>,
 }
 
 /// A live contact, for supervisors.
@@ -405,6 +436,21 @@ impl RuntimeHandle {
 
     pub async fn agent(&self, user: String, action: AgentAction) -> Result<(), RuntimeError> {
         self.ask(|reply| Command::Agent {
+            user,
+            action,
+            reply,
+        })
+        .await
+    }
+
+    /// The agent's desk over REST, after `action` if one is given; logs the agent in
+    /// (without a socket) on first use.
+    pub async fn agent_desk(
+        &self,
+        user: String,
+        action: Option<AgentAction>,
+    ) -> Result<AgentDesk, RuntimeError> {
+        self.ask(|reply| Command::AgentDesk {
             user,
             action,
             reply,

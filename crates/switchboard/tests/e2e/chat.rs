@@ -942,3 +942,115 @@ fn transfers_hand_the_chat_on_through_a_quick_connect_and_to_an_agent() {
         }
     });
 }
+
+#[test]
+fn a_script_handles_a_chat_over_the_rest_agent_api() {
+    let data = steady_deployment();
+    let bob = credential(data.path(), "bob", "Agent");
+    let website = credential(data.path(), "website", "Integration");
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        let (status, desk) = get(&server, "/v1/agent", &bob).await;
+        assert_eq!(status, 200, "{desk}");
+        assert_eq!(desk["snapshot"]["status"]["kind"], "offline", "{desk}");
+        let (status, desk) = post(
+            &server,
+            "/v1/agent/actions",
+            &bob,
+            json!({"type": "set_status", "status": "Available"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{desk}");
+        let (status, refused) = post(
+            &server,
+            "/v1/agent/actions",
+            &bob,
+            json!({"type": "set_status", "status": "Napping"}),
+        )
+        .await;
+        assert_eq!(status, 400, "{refused}");
+        let (status, refused) =
+            post(&server, "/v1/agent/actions", &bob, json!({"type": "fly"})).await;
+        assert_eq!(status, 422, "{refused}");
+
+        let (_, started) = post(
+            &server,
+            "/v1/chat",
+            &website,
+            json!({"display_name": "Ana"}),
+        )
+        .await;
+        let contact = started["contact_id"].as_str().unwrap().to_string();
+        let token = started["participant_token"].as_str().unwrap().to_string();
+        let mut customer = connect(&server, &format!("/v1/chat/ws?contact={contact}"), &token)
+            .await
+            .unwrap();
+        expect(&mut customer, says("For billing, press 3")).await;
+        send(&mut customer, json!({"type": "message", "text": "1"})).await;
+        // The script polls its desk for the offer.
+        let mut offered = false;
+        for _ in 0..200 {
+            let (_, desk) = get(&server, "/v1/agent", &bob).await;
+            if desk["contacts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["contact"] == contact.as_str() && c["stage"] == "offered")
+            {
+                offered = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(offered, "the offer shows on the desk");
+        let (status, desk) = post(
+            &server,
+            "/v1/agent/actions",
+            &bob,
+            json!({"type": "accept", "contact": contact}),
+        )
+        .await;
+        assert_eq!(status, 200, "{desk}");
+        let (status, desk) = post(
+            &server,
+            "/v1/agent/actions",
+            &bob,
+            json!({"type": "message", "contact": contact, "text": "Bob here, by script"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{desk}");
+        expect(&mut customer, says("Bob here, by script")).await;
+        let (_, desk) = get(&server, "/v1/agent", &bob).await;
+        let held = &desk["contacts"][0];
+        assert_eq!(held["stage"], "connected");
+        assert!(
+            held["transcript"].to_string().contains("Bob here"),
+            "{desk}"
+        );
+        let (status, refused) = post(
+            &server,
+            "/v1/agent/actions",
+            &bob,
+            json!({"type": "complete", "contact": contact}),
+        )
+        .await;
+        assert_eq!(status, 400, "not in after-contact work yet: {refused}");
+        post(
+            &server,
+            "/v1/agent/actions",
+            &bob,
+            json!({"type": "end", "contact": contact}),
+        )
+        .await;
+        expect(&mut customer, is("ended")).await;
+        let (status, desk) = post(
+            &server,
+            "/v1/agent/actions",
+            &bob,
+            json!({"type": "complete", "contact": contact}),
+        )
+        .await;
+        assert_eq!(status, 200, "{desk}");
+        assert!(desk["contacts"].as_array().unwrap().is_empty(), "{desk}");
+    });
+}

@@ -1,0 +1,40 @@
+//! The REST equivalent of the agent socket, for scripts: the same frames, one request
+//! each, and the desk (state and contacts) in every answer.
+
+use axum::extract::State;
+use axum::{Extension, Json};
+use sb_runtime::instance::{AgentAction, AgentDesk};
+use sb_security::Principal;
+
+use crate::error::{ApiError, ApiJson, ErrorBody};
+use crate::server::AppState;
+
+/// The calling agent's desk: its state, and every contact offered to it, connected to
+/// it or in after-contact work (with attributes and the conversation so far). The
+/// first call logs the agent in (Offline) without a socket.
+#[utoipa::path(get, path = "/v1/agent", tag = "agents",
+    responses((status = 200, body = Object), (status = 403, body = ErrorBody)))]
+pub(crate) async fn desk(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<AgentDesk>, ApiError> {
+    Ok(Json(state.runtime.agent_desk(principal.user, None).await?))
+}
+
+/// Do what one agent-socket frame does — `{"type": "set_status", "status": "Available"}`,
+/// `accept`, `reject`, `message`, `set_attributes`, `transfer`, `end`, `complete` — and
+/// answer with the desk afterwards. Errors are the socket's, as HTTP statuses.
+#[utoipa::path(post, path = "/v1/agent/actions", tag = "agents", request_body = Object,
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn act(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiJson(action): ApiJson<AgentAction>,
+) -> Result<Json<AgentDesk>, ApiError> {
+    Ok(Json(
+        state
+            .runtime
+            .agent_desk(principal.user, Some(action))
+            .await?,
+    ))
+}
