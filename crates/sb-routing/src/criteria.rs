@@ -27,12 +27,15 @@ pub enum Expression {
         value: String,
         min_level: u8,
     },
+    /// The agent is one of these (Connect's preferred agents, `AgentsCriteria`).
+    Agents(Vec<String>),
     And(Vec<Expression>),
     Or(Vec<Expression>),
 }
 
 impl Expression {
-    pub fn matches(&self, proficiencies: &[Proficiency]) -> bool {
+    /// Whether agent `agent`, with `proficiencies`, satisfies the expression.
+    pub fn matches(&self, agent: &str, proficiencies: &[Proficiency]) -> bool {
         match self {
             Expression::Attribute {
                 name,
@@ -41,8 +44,9 @@ impl Expression {
             } => proficiencies
                 .iter()
                 .any(|p| p.name.as_str() == name && &p.value == value && p.level >= *min_level),
-            Expression::And(all) => all.iter().all(|e| e.matches(proficiencies)),
-            Expression::Or(any) => any.iter().any(|e| e.matches(proficiencies)),
+            Expression::Agents(ids) => ids.iter().any(|id| id == agent),
+            Expression::And(all) => all.iter().all(|e| e.matches(agent, proficiencies)),
+            Expression::Or(any) => any.iter().any(|e| e.matches(agent, proficiencies)),
         }
     }
 }
@@ -74,9 +78,9 @@ impl RoutingCriteria {
         None
     }
 
-    pub fn admits(&self, waited: Millis, proficiencies: &[Proficiency]) -> bool {
+    pub fn admits(&self, waited: Millis, agent: &str, proficiencies: &[Proficiency]) -> bool {
         self.active_step(waited)
-            .is_none_or(|(_, s)| s.expression.matches(proficiencies))
+            .is_none_or(|(_, s)| s.expression.matches(agent, proficiencies))
     }
 }
 
@@ -119,10 +123,10 @@ mod tests {
         };
         let novice = [prof("Language", "French", 3)];
         let nobody: [Proficiency; 0] = [];
-        assert!(!criteria.admits(0, &novice));
-        assert!(criteria.admits(30_000, &novice));
-        assert!(!criteria.admits(30_000, &nobody));
-        assert!(criteria.admits(90_000, &nobody), "all steps expired");
+        assert!(!criteria.admits(0, "a", &novice));
+        assert!(criteria.admits(30_000, "a", &novice));
+        assert!(!criteria.admits(30_000, "a", &nobody));
+        assert!(criteria.admits(90_000, "a", &nobody), "all steps expired");
         assert_eq!(criteria.next_change(10_000), Some(30_000));
         assert_eq!(criteria.next_change(40_000), Some(90_000));
         assert_eq!(criteria.next_change(95_000), None);
@@ -134,10 +138,34 @@ mod tests {
             attr("Language", "Spanish", 2),
             attr("Product", "Footwear", 1),
         ]);
-        assert!(e.matches(&[
-            prof("Language", "Spanish", 4),
-            prof("Product", "Footwear", 1)
-        ]));
-        assert!(!e.matches(&[prof("Language", "Spanish", 4)]));
+        assert!(e.matches(
+            "a",
+            &[
+                prof("Language", "Spanish", 4),
+                prof("Product", "Footwear", 1)
+            ]
+        ));
+        assert!(!e.matches("a", &[prof("Language", "Spanish", 4)]));
+    }
+
+    #[test]
+    fn preferred_agents_first_then_anyone_with_the_skill() {
+        let criteria = RoutingCriteria {
+            steps: vec![
+                RoutingStep {
+                    expression: Expression::Agents(vec!["carol".into()]),
+                    expires_after_ms: Some(20_000),
+                },
+                RoutingStep {
+                    expression: attr("Language", "French", 3),
+                    expires_after_ms: Some(60_000),
+                },
+            ],
+        };
+        let french = [prof("Language", "French", 4)];
+        assert!(criteria.admits(0, "carol", &[]));
+        assert!(!criteria.admits(0, "alice", &french), "only carol at first");
+        assert!(criteria.admits(25_000, "alice", &french));
+        assert!(!criteria.admits(25_000, "carol", &[]), "then by skill");
     }
 }

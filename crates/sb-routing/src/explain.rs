@@ -137,12 +137,23 @@ impl Engine {
                 d == a && generation == self.agents.generation(a) && self.now < until
             }) {
                 "declined this contact recently".into()
-            } else if !x
+            } else if let Some(step) = x
                 .criteria
                 .as_ref()
-                .is_none_or(|cr| cr.admits(waited, &agent.config.proficiencies))
+                .and_then(|cr| cr.active_step(waited))
+                .map(|(_, step)| step)
+                .filter(|step| {
+                    !step
+                        .expression
+                        .matches(&agent.id, &agent.config.proficiencies)
+                })
             {
-                "lacks the proficiencies the current routing step asks for".into()
+                match step.expression {
+                    crate::criteria::Expression::Agents(_) => {
+                        "not a preferred agent of the current routing step".into()
+                    }
+                    _ => "lacks the proficiencies the current routing step asks for".into(),
+                }
             } else {
                 "eligible".into()
             };

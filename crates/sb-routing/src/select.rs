@@ -16,7 +16,7 @@ impl Engine {
             && contact
                 .criteria
                 .as_ref()
-                .is_none_or(|c| c.admits(waited, &agent.config.proficiencies))
+                .is_none_or(|c| c.admits(waited, &agent.id, &agent.config.proficiencies))
     }
 
     /// The contact this agent should get next: its own agent queue first, then the

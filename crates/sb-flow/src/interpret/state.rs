@@ -125,6 +125,12 @@ pub struct ContactData {
     /// Values read by GetMetricData (`$.Metrics.*`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metrics: BTreeMap<String, String>,
+    /// Where the contact stands in its queue, and the estimated wait, as of the moment
+    /// the flow last ran (Switchboard's `$.Queue.Position`, `$.Queue.EstimatedWaitSeconds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_position: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_wait_seconds: Option<u64>,
     /// Whose chat lines are stored (`AGENT`, `CUSTOMER`); UpdateContactRecordingBehavior
     /// changes it. Both by default.
     #[serde(default = "both_participants")]
@@ -166,6 +172,8 @@ impl ContactData {
             language_code: None,
             event_hooks: BTreeMap::new(),
             tags: BTreeMap::new(),
+            queue_position: None,
+            queue_wait_seconds: None,
             recorded_participants: both_participants(),
             metrics: BTreeMap::new(),
         }

@@ -55,6 +55,14 @@ pub fn resolve_path(contact: &ContactData, path: &str) -> Option<String> {
         ("LanguageCode", None) => contact.language_code.clone(),
         ("TextToSpeechVoice", None) => contact.voice.clone(),
         ("Queue", Some("Name")) => contact.target_queue.clone(),
+        // Beyond Connect: where the contact stands in line, for queue flows to tell.
+        ("Queue", Some("Position")) => contact.queue_position.map(|p| p.to_string()),
+        ("Queue", Some("EstimatedWaitSeconds")) => {
+            contact.queue_wait_seconds.map(|s| s.to_string())
+        }
+        ("Queue", Some("EstimatedWaitMinutes")) => contact
+            .queue_wait_seconds
+            .map(|s| s.div_ceil(60).max(1).to_string()),
         ("CallbackNumber", None) => contact.callback_number.clone(),
         _ => None,
     }
@@ -142,5 +150,17 @@ mod tests {
             "You are in Billing, tier gold!"
         );
         assert_eq!(resolve(&c, "Price: $5 ü"), "Price: $5 ü");
+    }
+
+    #[test]
+    fn the_place_in_line_reads_when_known() {
+        let mut c = contact();
+        assert_eq!(resolve(&c, "$.Queue.Position"), "");
+        c.queue_position = Some(3);
+        c.queue_wait_seconds = Some(61);
+        assert_eq!(
+            resolve(&c, "Number $.Queue.Position, about $.Queue.EstimatedWaitMinutes min ($.Queue.EstimatedWaitSeconds s)"),
+            "Number 3, about 2 min (61 s)"
+        );
     }
 }

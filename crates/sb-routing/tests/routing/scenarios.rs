@@ -505,6 +505,57 @@ fn routing_criteria_steps_then_anyone() {
     checked(&e);
 }
 
+/// Preferred agents: only they may take the contact while the step lasts — even when
+/// another agent has been available longer — then the queue's agents do.
+#[test]
+fn preferred_agents_first_then_the_queue() {
+    let mut e = one_queue();
+    e.login(0, "ann", agent("P"), AgentStatus::Routable)
+        .unwrap();
+    e.login(5 * S, "bea", agent("P"), AgentStatus::Routable)
+        .unwrap();
+    e.set_status(6 * S, "bea", AgentStatus::Offline).unwrap();
+    let criteria = RoutingCriteria {
+        steps: vec![RoutingStep {
+            expression: Expression::Agents(vec!["bea".into()]),
+            expires_after_ms: Some(30 * S),
+        }],
+    };
+    e.enqueue(
+        10 * S,
+        "c",
+        "Sales",
+        voice(),
+        EnqueueOptions {
+            criteria: Some(criteria),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        offers(&e.drain_outputs()).is_empty(),
+        "ann waits longest but is not preferred"
+    );
+    let why = e.explain_contact("c").unwrap();
+    assert!(
+        why.agents_by_reason
+            .iter()
+            .any(|(r, n)| r.contains("not a preferred agent") && *n == 1),
+        "{why:?}"
+    );
+    e.set_status(20 * S, "bea", AgentStatus::Routable).unwrap();
+    assert_eq!(offers(&e.drain_outputs()), [pair("c", "bea")]);
+    checked(&e);
+    e.reject(21 * S, "bea", "c").unwrap();
+    e.tick(40 * S);
+    assert_eq!(
+        offers(&e.drain_outputs()),
+        [pair("c", "ann")],
+        "the step expired: the queue's agents"
+    );
+    checked(&e);
+}
+
 #[test]
 fn queued_callbacks_wait_then_retry_then_expire() {
     let mut e = one_queue();

@@ -545,6 +545,15 @@ impl Owner {
                 return;
             };
             let Some(run) = c.flow.as_mut() else { return };
+            // A queue flow can tell the customer where they stand.
+            let position = match c.stage {
+                Stage::Queued => self.engine.position(id),
+                _ => None,
+            };
+            c.data.queue_position = position.as_ref().map(|p| p.position as u64);
+            c.data.queue_wait_seconds = position
+                .as_ref()
+                .map(|p| (p.estimated_wait_ms.max(0) / 1000) as u64);
             c.function_epoch += 1;
             c.timer = None;
             let env = RuntimeEnv {

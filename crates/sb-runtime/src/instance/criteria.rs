@@ -5,8 +5,9 @@ use sb_routing::{Expression, RoutingCriteria, RoutingStep};
 use serde_json::Value;
 
 /// Convert `{"Steps":[{"Expression":{...},"Expiry":{"DurationInSeconds":N}}]}`.
-/// Conditions Switchboard cannot evaluate (preferred agents by id) are an error, so the
-/// caller can say so rather than route on a weaker rule silently.
+/// Preferred agents (`MatchCriteria.AgentsCriteria`) are agents by user name. Anything
+/// Switchboard cannot evaluate is an error, so the caller can say so rather than route
+/// on a weaker rule silently.
 pub(crate) fn from_connect(value: &Value) -> Result<RoutingCriteria, String> {
     let steps = value
         .get("Steps")
@@ -51,8 +52,22 @@ fn expression(e: &Value) -> Result<Expression, String> {
     let c = e
         .get("AttributeCondition")
         .ok_or("an expression needs AttributeCondition, AndExpression or OrExpression")?;
-    if c.get("MatchCriteria").is_some() {
-        return Err("preferred-agent criteria (MatchCriteria) are not supported".into());
+    if let Some(m) = c.get("MatchCriteria") {
+        // Preferred agents: Connect names them by id or ARN; here an agent is its user
+        // name, the last part of an ARN (…/agent/carol) included.
+        let ids = m
+            .pointer("/AgentsCriteria/AgentIds")
+            .and_then(Value::as_array)
+            .ok_or("MatchCriteria needs AgentsCriteria.AgentIds")?;
+        let agents: Vec<String> = ids
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|id| id.rsplit('/').next().unwrap_or(id).to_string())
+            .collect();
+        if agents.is_empty() {
+            return Err("AgentsCriteria.AgentIds names no agent".into());
+        }
+        return Ok(Expression::Agents(agents));
     }
     let text = |k: &str| {
         c.get(k)
@@ -112,9 +127,15 @@ mod tests {
     }
 
     #[test]
-    fn preferred_agents_are_refused_by_name() {
-        let v = json!({"Steps": [{"Expression": {"AttributeCondition": {"ComparisonOperator": "Match", "MatchCriteria": {"AgentsCriteria": {"AgentIds": ["a"]}}}}}]});
-        assert!(from_connect(&v).unwrap_err().contains("preferred-agent"));
+    fn preferred_agents_are_named_by_user_or_arn() {
+        let v = json!({"Steps": [{"Expiry": {"DurationInSeconds": 20}, "Expression": {"AttributeCondition": {"ComparisonOperator": "Match", "MatchCriteria": {"AgentsCriteria": {"AgentIds": ["carol", "arn:aws:connect:us-east-1:1:instance/i/agent/bob"]}}}}}]});
+        let c = from_connect(&v).unwrap();
+        assert_eq!(
+            c.steps[0].expression,
+            Expression::Agents(vec!["carol".into(), "bob".into()])
+        );
+        let empty = json!({"Steps": [{"Expression": {"AttributeCondition": {"MatchCriteria": {"AgentsCriteria": {"AgentIds": []}}}}}]});
+        assert!(from_connect(&empty).unwrap_err().contains("names no agent"));
         assert!(from_connect(&json!({})).is_err());
     }
 }
