@@ -184,6 +184,7 @@ fn write_batch(
     // The audit chain's end is read under the write lock, so that two processes
     // appending (a server and a CLI command) continue one chain, never fork it.
     let mut chain: Option<crate::audit::ChainHead> = None;
+    let mut sums = crate::intervals::IntervalSums::default();
     let mut ranges = Vec::with_capacity(batch.len());
     {
         let mut insert = tx.prepare_cached(
@@ -221,23 +222,27 @@ fn write_batch(
                     }
                     continue;
                 }
-                insert.execute(params![e.at_ms, e.stream, e.key, e.kind, e.payload])?;
-                // Read now: the projections below insert rows of their own.
-                let seq = tx.last_insert_rowid() as u64;
                 if e.stream == LIVE_STREAM {
+                    // Recovery state is only ever read as the latest per contact: kept
+                    // in its projection alone, not also in the log (it is the largest
+                    // and most frequent thing written).
                     if e.payload == "null" {
                         drop_live.execute(params![e.key])?;
                     } else {
                         keep_live.execute(params![e.key, e.payload])?;
                     }
+                    continue;
                 }
+                insert.execute(params![e.at_ms, e.stream, e.key, e.kind, e.payload])?;
+                // Read now: the projections below insert rows of their own.
+                let seq = tx.last_insert_rowid() as u64;
                 if e.stream == AGENT_TIME_STREAM {
-                    crate::intervals::agent_time_written(&tx, &e.payload)?;
+                    crate::intervals::agent_time_written(&e.payload, &mut sums);
                 }
                 if e.stream == RECORD_STREAM {
                     // The record projection and its interval sums commit with the
                     // event that made them.
-                    crate::intervals::record_written(&tx, &e.key, &e.payload)?;
+                    crate::intervals::record_written(&tx, &e.key, &e.payload, &mut sums)?;
                     let r = RecordColumns::of(&e.payload);
                     project.execute(params![
                         e.key,
@@ -255,6 +260,7 @@ fn write_batch(
             ranges.push(first.map_or(0..0, |f| f..last + 1));
         }
     }
+    sums.flush(&tx)?;
     tx.commit()?;
     Ok(ranges)
 }

@@ -159,21 +159,60 @@ impl Contribution {
     }
 
     /// Add (`sign` 1) or take back (`sign` -1) this contribution.
-    pub(crate) fn apply(&self, tx: &Transaction<'_>, sign: i64) -> rusqlite::Result<()> {
+    pub(crate) fn add_to(&self, sums: &mut IntervalSums, sign: i64) {
         let mut rows = vec![(String::new(), String::new())];
         if let Some(agent) = &self.agent {
             rows.push(agent.clone());
         }
-        let mut statement = tx.prepare_cached(&upsert_sql())?;
         for (agent, profile) in rows {
+            let key = (
+                self.interval_ms,
+                self.queue.clone(),
+                self.channel.clone(),
+                agent,
+                profile,
+            );
+            let row = sums.row(key);
+            for (sum, v) in row.iter_mut().zip(&self.values) {
+                *sum += v * sign;
+            }
+        }
+    }
+}
+
+/// (interval, queue, channel, agent, profile): one row of `metric_intervals`.
+type IntervalKey = (i64, String, String, String, String);
+
+/// The interval sums a batch of events adds, gathered in memory and written once per
+/// row at the end of the batch: a batch of a hundred records in one interval is one
+/// upsert per queue and agent, not four per record.
+#[derive(Default)]
+pub(crate) struct IntervalSums {
+    rows: std::collections::HashMap<IntervalKey, Vec<i64>>,
+}
+
+impl IntervalSums {
+    fn row(&mut self, key: IntervalKey) -> &mut Vec<i64> {
+        self.rows
+            .entry(key)
+            .or_insert_with(|| vec![0; all_columns().len()])
+    }
+
+    /// Write every row that changed.
+    pub(crate) fn flush(self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        let mut statement = tx.prepare_cached(upsert_sql())?;
+        for ((interval, queue, channel, agent, profile), values) in self.rows {
+            if values.iter().all(|&v| v == 0) {
+                continue;
+            }
             let mut args: Vec<rusqlite::types::Value> = vec![
-                self.interval_ms.into(),
-                self.queue.clone().into(),
-                self.channel.clone().into(),
+                interval.into(),
+                queue.into(),
+                channel.into(),
                 agent.into(),
                 profile.into(),
             ];
-            args.extend(self.values.iter().map(|v| (v * sign).into()));
+            args.extend(values.into_iter().map(rusqlite::types::Value::from));
             statement.execute(rusqlite::params_from_iter(args))?;
         }
         Ok(())
@@ -181,33 +220,39 @@ impl Contribution {
 }
 
 /// Every summed column: [`COLUMNS`] then `within_<threshold>` for each threshold.
-pub(crate) fn all_columns() -> Vec<String> {
-    COLUMNS
-        .iter()
-        .map(|c| c.to_string())
-        .chain(
-            SERVICE_LEVEL_THRESHOLDS
-                .iter()
-                .map(|t| format!("within_{t}")),
-        )
-        .collect()
+pub(crate) fn all_columns() -> &'static [String] {
+    static COLUMN_NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    COLUMN_NAMES.get_or_init(|| {
+        COLUMNS
+            .iter()
+            .map(|c| c.to_string())
+            .chain(
+                SERVICE_LEVEL_THRESHOLDS
+                    .iter()
+                    .map(|t| format!("within_{t}")),
+            )
+            .collect()
+    })
 }
 
-fn upsert_sql() -> String {
-    let columns = all_columns();
-    let placeholders: Vec<String> = (6..6 + columns.len()).map(|i| format!("?{i}")).collect();
-    let updates: Vec<String> = columns
-        .iter()
-        .map(|c| format!("{c} = {c} + excluded.{c}"))
-        .collect();
-    format!(
-        "INSERT INTO metric_intervals (interval_ms, queue, channel, agent, profile, {}) \
-         VALUES (?1, ?2, ?3, ?4, ?5, {}) \
-         ON CONFLICT (interval_ms, queue, channel, agent, profile) DO UPDATE SET {}",
-        columns.join(", "),
-        placeholders.join(", "),
-        updates.join(", ")
-    )
+fn upsert_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let columns = all_columns();
+        let placeholders: Vec<String> = (6..6 + columns.len()).map(|i| format!("?{i}")).collect();
+        let updates: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{c} = {c} + excluded.{c}"))
+            .collect();
+        format!(
+            "INSERT INTO metric_intervals (interval_ms, queue, channel, agent, profile, {}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, {}) \
+             ON CONFLICT (interval_ms, queue, channel, agent, profile) DO UPDATE SET {}",
+            columns.join(", "),
+            placeholders.join(", "),
+            updates.join(", ")
+        )
+    })
 }
 
 /// Store a record's contribution, replacing the one its earlier version made.
@@ -215,6 +260,7 @@ pub(crate) fn record_written(
     tx: &Transaction<'_>,
     contact_id: &str,
     new_record: &str,
+    sums: &mut IntervalSums,
 ) -> rusqlite::Result<()> {
     let old: Option<String> = tx
         .query_row(
@@ -228,10 +274,10 @@ pub(crate) fn record_written(
             e => Err(e),
         })?;
     if let Some(old) = old.as_deref().and_then(Contribution::of) {
-        old.apply(tx, -1)?;
+        old.add_to(sums, -1);
     }
     if let Some(new) = Contribution::of(new_record) {
-        new.apply(tx, 1)?;
+        new.add_to(sums, 1);
     }
     Ok(())
 }
@@ -251,7 +297,7 @@ pub struct IntervalRow {
 
 /// The names of [`IntervalRow::values`], in order.
 pub fn column_names() -> Vec<String> {
-    all_columns()
+    all_columns().to_vec()
 }
 
 pub(crate) fn read_rows(
@@ -288,7 +334,7 @@ pub(crate) fn read_rows(
 }
 
 /// Add one span of an agent's time in one state, split across the intervals it covers.
-pub(crate) fn agent_time_written(tx: &Transaction<'_>, payload: &str) -> rusqlite::Result<()> {
+pub(crate) fn agent_time_written(payload: &str, sums: &mut IntervalSums) {
     let v: serde_json::Value = serde_json::from_str(payload).unwrap_or_default();
     let text = |k: &str| v[k].as_str().unwrap_or_default().to_string();
     let column = match v["State"].as_str() {
@@ -296,22 +342,26 @@ pub(crate) fn agent_time_written(tx: &Transaction<'_>, payload: &str) -> rusqlit
         Some("on_contact") => "agent_on_contact_ms",
         Some("non_productive") => "agent_non_productive_ms",
         Some("error") => "agent_error_ms",
-        _ => return Ok(()),
+        _ => return,
+    };
+    let Some(index) = all_columns().iter().position(|c| c == column) else {
+        return;
     };
     let (Some(mut from), Some(to)) = (v["FromMs"].as_i64(), v["ToMs"].as_i64()) else {
-        return Ok(());
+        return;
     };
     let (agent, profile) = (text("Agent"), text("RoutingProfile"));
-    let mut statement = tx.prepare_cached(&format!(
-        "INSERT INTO metric_intervals (interval_ms, queue, channel, agent, profile, {column}) \
-         VALUES (?1, '', '', ?2, ?3, ?4) \
-         ON CONFLICT (interval_ms, queue, channel, agent, profile) DO UPDATE SET {column} = {column} + excluded.{column}"
-    ))?;
     while from < to {
         let interval = from.div_euclid(INTERVAL_MS) * INTERVAL_MS;
         let end = (interval + INTERVAL_MS).min(to);
-        statement.execute(params![interval, agent, profile, end - from])?;
+        let key = (
+            interval,
+            String::new(),
+            String::new(),
+            agent.clone(),
+            profile.clone(),
+        );
+        sums.row(key)[index] += end - from;
         from = end;
     }
-    Ok(())
 }

@@ -346,7 +346,8 @@ mod streams {
         drop(SqliteStore::open(dir).unwrap());
         let (log, writer) = EventLog::start(dir).unwrap();
         for t in 0..n {
-            let stream = ["contact", "agent", "chat", "record", "live", "flow-log"][t as usize % 6];
+            let stream =
+                ["contact", "agent", "chat", "record", "other", "flow-log"][t as usize % 6];
             log.append(vec![event(stream, &format!("k{}", t % 3), t)])
                 .await
                 .unwrap();
@@ -838,9 +839,9 @@ async fn sql_never_reads_a_sensitive_attribute() {
 
 #[tokio::test]
 async fn positions_are_the_events_own_whatever_they_project_into() {
-    use sb_store::{EventLog, NewEvent, SqliteStore, LIVE_STREAM, RECORD_STREAM};
+    use sb_store::{EventLog, NewEvent, SqliteStore, Store, LIVE_STREAM, RECORD_STREAM};
     let dir = tempfile::tempdir().unwrap();
-    drop(SqliteStore::open(dir.path()).unwrap());
+    let store = SqliteStore::open(dir.path()).unwrap();
     let (log, writer) = EventLog::start(dir.path()).unwrap();
     let event = |stream: &str, key: &str, payload: &str| NewEvent {
         at_ms: 1,
@@ -862,10 +863,14 @@ async fn positions_are_the_events_own_whatever_they_project_into() {
         ])
         .await
         .unwrap();
-    // The audit record is kept in its chain only, not as an event.
-    assert_eq!(range, 1..5);
+    // The live state and the audit record are kept in their projections only.
+    assert_eq!(range, 1..4);
     committed.changed().await.unwrap();
-    assert_eq!(*committed.borrow(), 4);
+    assert_eq!(*committed.borrow(), 3);
+    assert_eq!(
+        store.live_contacts().unwrap(),
+        [("a".to_string(), "{\"s\":1}".to_string())]
+    );
     drop(log);
     writer.join();
 }

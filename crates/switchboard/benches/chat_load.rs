@@ -17,7 +17,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 const AGENTS: usize = 40;
 const CHATS: usize = 6_000;
-const CREATORS: usize = 48;
+/// Customers starting chats at once, each waiting for its answer before the next.
+const CREATORS: usize = 160;
 /// Paced under the per-chat limit of 5 messages a second.
 const RELAY_MESSAGES: usize = 100;
 

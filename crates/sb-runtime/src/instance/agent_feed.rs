@@ -157,8 +157,31 @@ impl Owner {
             .unwrap_or_default()
     }
 
-    /// Record an agent event (and close the agent's time span if its state changed).
+    /// The agent changed: one STATE_CHANGE goes out for it at the end of this batch of
+    /// commands, however many changes the batch made (under load an agent with ten
+    /// chats changes many times a batch; each event carries two full snapshots).
+    pub(crate) fn agent_changed(&mut self, user: &str) {
+        self.agent_feed_dirty.insert(user.to_string());
+    }
+
+    /// Write the STATE_CHANGE events of the agents that changed in this batch.
+    pub(crate) fn flush_agent_changes(&mut self) {
+        for user in std::mem::take(&mut self.agent_feed_dirty) {
+            self.emit_agent_event(&user, "STATE_CHANGE");
+        }
+    }
+
+    /// Record an agent event now (a change pending for the agent goes first, so the
+    /// feed stays in order).
     pub(crate) fn agent_feed_event(&mut self, user: &str, kind: &'static str) {
+        if self.agent_feed_dirty.remove(user) {
+            self.emit_agent_event(user, "STATE_CHANGE");
+        }
+        self.emit_agent_event(user, kind);
+    }
+
+    /// Write one agent event (and close the agent's time span if its state changed).
+    fn emit_agent_event(&mut self, user: &str, kind: &'static str) {
         let Some(snapshot) = self.engine.agent_snapshot(user) else {
             return;
         };

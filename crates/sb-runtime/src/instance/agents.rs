@@ -422,7 +422,7 @@ impl Owner {
                 channel,
                 expires_at,
             } => {
-                self.touch(&contact);
+                // Not persisted: a restart puts an offered contact back in line anyway.
                 let Some(c) = self.contacts.get_mut(&contact) else {
                     return;
                 };
@@ -452,7 +452,7 @@ impl Owner {
             }
             Output::AgentChanged { snapshot } => {
                 let user = snapshot.agent.clone();
-                self.agent_feed_event(&user, "STATE_CHANGE");
+                self.agent_changed(&user);
                 self.send_agent(&user, AgentFrame::State { snapshot });
             }
             Output::Dequeued {

@@ -85,6 +85,8 @@ pub(crate) struct Owner {
     /// When the first change not yet in a published snapshot happened.
     realtime_changed_at: i64,
     agent_feeds: agent_feed::AgentFeeds,
+    /// Agents that changed in this batch: their STATE_CHANGE goes out at its end.
+    agent_feed_dirty: BTreeSet<String>,
     heartbeat_due: i64,
 }
 
@@ -136,6 +138,7 @@ pub fn start(
         realtime_generation: 0,
         realtime_changed_at: 0,
         agent_feeds: Default::default(),
+        agent_feed_dirty: BTreeSet::new(),
         heartbeat_due: 0,
     };
     tokio::spawn(owner.run(rx));
@@ -154,6 +157,7 @@ impl Owner {
         let mut config_changes = self.live.subscribe();
         self.take_config();
         self.recover().await;
+        self.flush_agent_changes();
         self.persist_dirty();
         self.outbox.flush();
         self.ready.store(true, std::sync::atomic::Ordering::Release);
@@ -188,6 +192,7 @@ impl Owner {
                     self.take_config()
                 }
             }
+            self.flush_agent_changes();
             self.persist_dirty();
             self.push_positions();
             self.heartbeats();
