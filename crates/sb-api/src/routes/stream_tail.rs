@@ -17,6 +17,11 @@ use tokio::sync::{broadcast, watch};
 /// the store.
 const TAIL_BUFFER: usize = 256;
 const TAIL_PAGE: usize = 1_000;
+/// After a commit, the tail waits this long for more before reading, so that each
+/// subscriber gets one write per window rather than one per commit: a thousand
+/// subscribers of a busy stream cost a thousand writes every 50 ms, not every commit
+/// (measured: 25 ms gave a p99 of 1.4 s at 1,000 × 1,000 on this machine, 50 ms 0.57 s).
+const COALESCE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// One event, rendered once as a complete server-sent-event frame.
 #[derive(Debug, Clone)]
@@ -106,6 +111,7 @@ async fn tail(
         if committed.changed().await.is_err() {
             return;
         }
+        tokio::time::sleep(COALESCE).await;
         loop {
             let reader = store.clone();
             let page = match tokio::task::spawn_blocking(move || {
