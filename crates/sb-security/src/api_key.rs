@@ -70,6 +70,18 @@ pub fn random_id() -> Result<String, ApiKeyError> {
     Ok(hex::encode(random_bytes::<16>()?))
 }
 
+/// A unique identifier that sorts by creation time: 48 bits of milliseconds then 80
+/// random bits, 32 hex digits like [`random_id`]. Rows keyed by it are appended at the
+/// end of their index instead of landing on a random page, which keeps the pages a
+/// busy store rewrites per commit few. (It tells when it was made, as the record does.)
+pub fn time_ordered_id(now_ms: i64) -> Result<String, ApiKeyError> {
+    Ok(format!(
+        "{:012x}{}",
+        (now_ms.max(0) as u64) & 0xffff_ffff_ffff,
+        hex::encode(random_bytes::<10>()?)
+    ))
+}
+
 impl ApiKey {
     pub fn issue() -> Result<IssuedApiKey, ApiKeyError> {
         let id = format!("K{}", hex::encode_upper(random_bytes::<8>()?));
@@ -111,6 +123,17 @@ impl ApiKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_ordered_ids_sort_by_time_and_differ() {
+        let a = time_ordered_id(1_764_000_000_000).unwrap();
+        let b = time_ordered_id(1_764_000_000_001).unwrap();
+        let c = time_ordered_id(1_764_000_000_001).unwrap();
+        assert_eq!(a.len(), 32);
+        assert!(a < b && a < c);
+        assert_ne!(b, c, "80 random bits apart");
+        assert!(a.chars().all(|ch| ch.is_ascii_hexdigit()));
+    }
 
     #[test]
     fn issued_keys_parse_and_match_only_their_digest() {

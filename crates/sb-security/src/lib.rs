@@ -15,5 +15,7 @@ pub mod token;
 pub mod totp;
 
 pub use action::Action;
-pub use api_key::{issue_secret, random_id, secret_matches, ApiKey, ApiKeyError, IssuedApiKey};
+pub use api_key::{
+    issue_secret, random_id, secret_matches, time_ordered_id, ApiKey, ApiKeyError, IssuedApiKey,
+};
 pub use roles::{authorize, Denied, Principal, Role, RoleGrant};

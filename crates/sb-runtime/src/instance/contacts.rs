@@ -280,8 +280,9 @@ impl Owner {
         if let Some(endpoint) = &customer_endpoint {
             endpoint.check().map_err(RuntimeError::Invalid)?;
         }
-        let id = sb_security::random_id().map_err(|e| RuntimeError::Invalid(e.to_string()))?;
         let now = now_ms();
+        let id =
+            sb_security::time_ordered_id(now).map_err(|e| RuntimeError::Invalid(e.to_string()))?;
         // The contact's own data key, kept (wrapped) with its first events: everything
         // about the customer that is stored is sealed under it.
         let (key, stored_key) = self
