@@ -960,6 +960,55 @@ fn transfers_hand_the_chat_on_through_a_quick_connect_and_to_an_agent() {
         for r in &records {
             assert_eq!(r["InitialContactId"], first.as_str());
         }
+
+        // Historical metrics count each leg where it happened: one contact queued and
+        // handled in each of Billing, Returns and Bob's queue, one handled by each agent,
+        // none abandoned (the customer left Bob, an agent, not a queue).
+        let today = jiff::Timestamp::now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .start_of_day()
+            .unwrap();
+        let (from, to) = (
+            today.yesterday().unwrap().timestamp().to_string(),
+            today.tomorrow().unwrap().timestamp().to_string(),
+        );
+        let metrics = "CONTACTS_QUEUED,CONTACTS_HANDLED,CONTACTS_ABANDONED";
+        for (grouping, expected) in [
+            ("AGENT", vec![("alice", 1.0), ("bob", 1.0), ("carol", 1.0)]),
+            (
+                "QUEUE",
+                vec![("Billing", 1.0), ("Returns", 1.0), ("agent:bob", 1.0)],
+            ),
+        ] {
+            let (status, historical) = get(
+                &server,
+                &format!("/v1/metrics/historical?from={from}&to={to}&groupings={grouping}&metrics={metrics}"),
+                &analyst,
+            )
+            .await;
+            assert_eq!(status, 200, "{historical}");
+            let mut found: Vec<(String, f64)> = historical["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    assert_eq!(r["metrics"]["CONTACTS_ABANDONED"], 0.0, "{r}");
+                    if grouping == "QUEUE" {
+                        assert_eq!(r["metrics"]["CONTACTS_QUEUED"], 1.0, "{r}");
+                    }
+                    (
+                        r["dimensions"][grouping].as_str().unwrap().to_string(),
+                        r["metrics"]["CONTACTS_HANDLED"].as_f64().unwrap(),
+                    )
+                })
+                .collect();
+            found.sort_by(|a, b| a.0.cmp(&b.0));
+            let expected: Vec<(String, f64)> = expected
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+            assert_eq!(found, expected, "{historical}");
+        }
     });
 }
 
