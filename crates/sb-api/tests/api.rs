@@ -608,7 +608,12 @@ mod streams {
                 )
                 .await;
             events = page["events"].as_array().cloned().unwrap_or_default();
-            if events.len() >= 2 {
+            // STATE_CHANGE events come at most every 50 ms: wait for the one that shows
+            // the agent Available.
+            let shows_available = events.last().is_some_and(|e| {
+                e["data"]["CurrentAgentSnapshot"]["AgentStatus"]["Name"] == "Available"
+            });
+            if events.len() >= 2 && shows_available {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;

@@ -85,8 +85,9 @@ pub(crate) struct Owner {
     /// When the first change not yet in a published snapshot happened.
     realtime_changed_at: i64,
     agent_feeds: agent_feed::AgentFeeds,
-    /// Agents that changed in this batch: their STATE_CHANGE goes out at its end.
+    /// Agents that changed since the last STATE_CHANGE window, and when it ends.
     agent_feed_dirty: BTreeSet<String>,
+    agent_feed_due: i64,
     heartbeat_due: i64,
 }
 
@@ -139,6 +140,7 @@ pub fn start(
         realtime_changed_at: 0,
         agent_feeds: Default::default(),
         agent_feed_dirty: BTreeSet::new(),
+        agent_feed_due: 0,
         heartbeat_due: 0,
     };
     tokio::spawn(owner.run(rx));
@@ -157,7 +159,7 @@ impl Owner {
         let mut config_changes = self.live.subscribe();
         self.take_config();
         self.recover().await;
-        self.flush_agent_changes();
+        self.flush_agent_changes(true);
         self.persist_dirty();
         self.outbox.flush();
         self.ready.store(true, std::sync::atomic::Ordering::Release);
@@ -192,7 +194,7 @@ impl Owner {
                     self.take_config()
                 }
             }
-            self.flush_agent_changes();
+            self.flush_agent_changes(false);
             self.persist_dirty();
             self.push_positions();
             self.heartbeats();
@@ -212,6 +214,7 @@ impl Owner {
             positions,
             self.realtime_deadline(),
             self.heartbeat_deadline(),
+            self.agent_feed_deadline(),
         ]
         .into_iter()
         .flatten()
