@@ -17,7 +17,9 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-const AGENTS: usize = 50;
+/// Enough agents that none changes more often than its event window (50 ms), so each
+/// change is one agent event.
+const AGENTS: usize = 200;
 /// Defaults; PUSH_SUBSCRIBERS and PUSH_RATE override them.
 const SUBSCRIBERS: usize = 1_000;
 const CHANGES_PER_SECOND: usize = 1_000;
