@@ -21,14 +21,7 @@ fn a_chat_from_flow_to_agent_to_record() {
 
     block_on(async {
         // The agent logs in and becomes available.
-        let mut agent = connect(&server, "/v1/agent/ws", &carol).await.unwrap();
-        expect(&mut agent, is("state")).await;
-        send(
-            &mut agent,
-            json!({"type": "set_status", "status": "Available"}),
-        )
-        .await;
-        expect(&mut agent, is("ok")).await;
+        let mut agent = available(&server, &carol).await;
 
         // The customer starts a chat; the flow greets them and asks.
         let (status, started) = post(
@@ -567,14 +560,7 @@ fn real_time_metrics_are_pushed_as_agents_and_contacts_change() {
         );
 
         // The agent logs in and becomes available: the board hears it without asking.
-        let mut agent = connect(&server, "/v1/agent/ws", &carol).await.unwrap();
-        expect(&mut agent, is("state")).await;
-        send(
-            &mut agent,
-            json!({"type": "set_status", "status": "Available"}),
-        )
-        .await;
-        expect(&mut agent, is("ok")).await;
+        let _agent = available(&server, &carol).await;
         let pushed = expect_metrics(&mut board, |rows| {
             metric(rows, "Billing", "AGENTS_AVAILABLE") == 1
         })
@@ -708,28 +694,13 @@ fn card_numbers_are_masked_before_anything_is_stored() {
     let website = credential(data.path(), "website", "Integration");
     let server = Server::start(data.path(), &[]);
     block_on(async {
-        let mut agent = connect(&server, "/v1/agent/ws", &carol).await.unwrap();
-        expect(&mut agent, is("state")).await;
-        send(
-            &mut agent,
-            json!({"type": "set_status", "status": "Available"}),
-        )
-        .await;
-        expect(&mut agent, is("ok")).await;
-        let (status, started) = post(
+        let mut agent = available(&server, &carol).await;
+        let (contact, _, mut customer) = chat_at_menu(
             &server,
-            "/v1/chat",
             &website,
             json!({"display_name": "Ana", "attributes": {"note": "card 5500-0000-0000-0004"}}),
         )
         .await;
-        assert_eq!(status, 200, "{started}");
-        let contact = started["contact_id"].as_str().unwrap().to_string();
-        let token = started["participant_token"].as_str().unwrap().to_string();
-        let mut customer = connect(&server, &format!("/v1/chat/ws?contact={contact}"), &token)
-            .await
-            .unwrap();
-        expect(&mut customer, says("For billing, press 3")).await;
         send(&mut customer, json!({"type": "message", "text": "3"})).await;
         let offer = expect(&mut agent, is("offer")).await;
         assert_eq!(offer["attributes"]["note"], "card 550000******0004");
@@ -775,25 +746,6 @@ fn card_numbers_are_masked_before_anything_is_stored() {
     }
 }
 
-/// Wait for an agent's `ok` (answers and events travel different paths to the socket,
-/// so other frames may come first).
-async fn ok(agent: &mut Socket) {
-    let answer = expect(agent, |f| f["type"] == "ok" || f["type"] == "error").await;
-    assert_eq!(answer["type"], "ok", "refused: {answer}");
-}
-
-async fn available(server: &Server, token: &str) -> Socket {
-    let mut agent = connect(server, "/v1/agent/ws", token).await.unwrap();
-    expect(&mut agent, is("state")).await;
-    send(
-        &mut agent,
-        json!({"type": "set_status", "status": "Available"}),
-    )
-    .await;
-    ok(&mut agent).await;
-    agent
-}
-
 #[test]
 fn transfers_hand_the_chat_on_through_a_quick_connect_and_to_an_agent() {
     let data = steady_deployment();
@@ -805,19 +757,12 @@ fn transfers_hand_the_chat_on_through_a_quick_connect_and_to_an_agent() {
     let server = Server::start(data.path(), &[]);
     block_on(async {
         let mut carol_ws = available(&server, &carol).await;
-        let (_, started) = post(
+        let (first, token, mut customer) = chat_at_menu(
             &server,
-            "/v1/chat",
             &website,
             json!({"display_name": "Ana", "attributes": {"order": "A-7"}}),
         )
         .await;
-        let first = started["contact_id"].as_str().unwrap().to_string();
-        let token = started["participant_token"].as_str().unwrap().to_string();
-        let mut customer = connect(&server, &format!("/v1/chat/ws?contact={first}"), &token)
-            .await
-            .unwrap();
-        expect(&mut customer, says("For billing, press 3")).await;
         send(&mut customer, json!({"type": "message", "text": "3"})).await;
         expect(&mut carol_ws, is("offer")).await;
         send(&mut carol_ws, json!({"type": "accept", "contact": first})).await;
@@ -1042,19 +987,8 @@ fn a_script_handles_a_chat_over_the_rest_agent_api() {
             post(&server, "/v1/agent/actions", &bob, json!({"type": "fly"})).await;
         assert_eq!(status, 422, "{refused}");
 
-        let (_, started) = post(
-            &server,
-            "/v1/chat",
-            &website,
-            json!({"display_name": "Ana"}),
-        )
-        .await;
-        let contact = started["contact_id"].as_str().unwrap().to_string();
-        let token = started["participant_token"].as_str().unwrap().to_string();
-        let mut customer = connect(&server, &format!("/v1/chat/ws?contact={contact}"), &token)
-            .await
-            .unwrap();
-        expect(&mut customer, says("For billing, press 3")).await;
+        let (contact, _, mut customer) =
+            chat_at_menu(&server, &website, json!({"display_name": "Ana"})).await;
         send(&mut customer, json!({"type": "message", "text": "1"})).await;
         // The script polls its desk for the offer.
         let mut offered = false;

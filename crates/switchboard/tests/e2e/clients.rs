@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -112,4 +112,41 @@ pub(crate) fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec
         }
     }
     out
+}
+
+/// Wait for an agent's `ok` (answers and events travel different paths to the socket,
+/// so other frames may come first).
+pub(crate) async fn ok(agent: &mut Socket) {
+    let answer = expect(agent, |f| f["type"] == "ok" || f["type"] == "error").await;
+    assert_eq!(answer["type"], "ok", "refused: {answer}");
+}
+
+pub(crate) async fn available(server: &Server, token: &str) -> Socket {
+    let mut agent = connect(server, "/v1/agent/ws", token).await.unwrap();
+    expect(&mut agent, is("state")).await;
+    send(
+        &mut agent,
+        json!({"type": "set_status", "status": "Available"}),
+    )
+    .await;
+    ok(&mut agent).await;
+    agent
+}
+
+/// Start a chat with `body` as `integration`, connect the customer's socket and wait
+/// for the sample menu: the contact id, the participant token, the socket.
+pub(crate) async fn chat_at_menu(
+    server: &Server,
+    integration: &str,
+    body: Value,
+) -> (String, String, Socket) {
+    let (status, started) = post(server, "/v1/chat", integration, body).await;
+    assert_eq!(status, 200, "{started}");
+    let contact = started["contact_id"].as_str().unwrap().to_string();
+    let token = started["participant_token"].as_str().unwrap().to_string();
+    let mut customer = connect(server, &format!("/v1/chat/ws?contact={contact}"), &token)
+        .await
+        .unwrap();
+    expect(&mut customer, says("For billing, press 3")).await;
+    (contact, token, customer)
 }

@@ -53,14 +53,7 @@ fn customer_data_is_sealed_at_rest_readable_when_allowed_and_erasable() {
     let backup = data.path().with_extension("backup.db");
 
     let contact = block_on(async {
-        let mut agent = connect(&server, "/v1/agent/ws", &carol).await.unwrap();
-        expect(&mut agent, is("state")).await;
-        send(
-            &mut agent,
-            json!({"type": "set_status", "status": "Available"}),
-        )
-        .await;
-        expect(&mut agent, is("ok")).await;
+        let mut agent = available(&server, &carol).await;
         let (status, started) = post(
             &server,
             "/v1/chat",
@@ -361,27 +354,9 @@ fn lines_of_a_side_the_flow_stopped_recording_are_never_stored() {
     let supervisor = credential(data.path(), "dana", "Supervisor");
     let server = Server::start(data.path(), &[]);
     block_on(async {
-        let mut agent = connect(&server, "/v1/agent/ws", &carol).await.unwrap();
-        expect(&mut agent, is("state")).await;
-        send(
-            &mut agent,
-            json!({"type": "set_status", "status": "Available"}),
-        )
-        .await;
-        expect(&mut agent, is("ok")).await;
-        let (_, started) = post(
-            &server,
-            "/v1/chat",
-            &website,
-            json!({"display_name": "Ana"}),
-        )
-        .await;
-        let contact = started["contact_id"].as_str().unwrap().to_string();
-        let token = started["participant_token"].as_str().unwrap().to_string();
-        let mut customer = connect(&server, &format!("/v1/chat/ws?contact={contact}"), &token)
-            .await
-            .unwrap();
-        expect(&mut customer, says("For billing, press 3")).await;
+        let mut agent = available(&server, &carol).await;
+        let (contact, _, mut customer) =
+            chat_at_menu(&server, &website, json!({"display_name": "Ana"})).await;
         send(&mut customer, json!({"type": "message", "text": "3"})).await;
         expect(&mut agent, is("offer")).await;
         send(&mut agent, json!({"type": "accept", "contact": contact})).await;
