@@ -10,6 +10,7 @@ use sb_store::VersionSummary;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::blocking;
 use crate::error::{ApiError, ApiJson, ErrorBody};
 use crate::server::AppState;
 
@@ -63,14 +64,6 @@ pub(crate) struct VersionDetail {
     summary: VersionSummary,
     #[schema(value_type = Object)]
     bundle: SourceBundle,
-}
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
 /// Validate a spec and show what applying it would change.

@@ -22,3 +22,12 @@ pub(crate) fn comma_list(value: &Option<String>) -> Option<Vec<String>> {
             .collect()
     })
 }
+
+/// Run store or deployment work off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, crate::error::ApiError> + Send + 'static,
+) -> Result<T, crate::error::ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| crate::error::ApiError::Internal(e.to_string()))?
+}

@@ -8,16 +8,9 @@ use sb_runtime::vault::{open_json, open_record, OpenedFields};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::blocking;
 use crate::error::{ApiError, ApiJson, ErrorBody};
 use crate::server::AppState;
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-}
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())

@@ -70,17 +70,18 @@ fn calls_are_audited_and_tampering_is_found() {
         assert!(!secrets.contains(&analyst), "no credential in the trail");
 
         // A token exchanged for the analyst's key dies with the key.
-        let issued: Value = client
-            .post(format!("{}/v1/auth/token", server.url))
-            .bearer_auth(&analyst)
-            .json(&serde_json::json!({}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = issued["token"].as_str().unwrap().to_string();
+        let exchange = |key: String| {
+            let request = client
+                .post(format!("{}/v1/auth/token", server.url))
+                .bearer_auth(key)
+                .json(&serde_json::json!({}))
+                .send();
+            async move {
+                let issued: Value = request.await.unwrap().json().await.unwrap();
+                issued["token"].as_str().unwrap().to_string()
+            }
+        };
+        let token = exchange(analyst.clone()).await;
         assert_eq!(call("/v1/contacts", &token).await.unwrap().status(), 200);
         // Rotating the key: the new secret works, the old one and its token do not.
         let old_id = analyst.trim_start_matches("sb_").split('.').next().unwrap();
@@ -99,17 +100,7 @@ fn calls_are_audited_and_tampering_is_found() {
         assert_eq!(call("/v1/contacts", &analyst).await.unwrap().status(), 401);
         assert_eq!(call("/v1/contacts", &token).await.unwrap().status(), 401);
         let analyst = rotated_token;
-        let issued: Value = client
-            .post(format!("{}/v1/auth/token", server.url))
-            .bearer_auth(&analyst)
-            .json(&serde_json::json!({}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = issued["token"].as_str().unwrap().to_string();
+        let token = exchange(analyst.clone()).await;
         let id = analyst.trim_start_matches("sb_").split('.').next().unwrap();
         let revoked = run(&["credential", "revoke", "--id", id, "--data", d]);
         assert!(revoked.status.success(), "{}", text(&revoked));

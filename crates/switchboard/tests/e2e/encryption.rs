@@ -341,14 +341,7 @@ fn lines_of_a_side_the_flow_stopped_recording_are_never_stored() {
         "\"RecordedParticipants\": [\n            \"Agent\",\n            \"Customer\"\n          ]",
         "\"RecordedParticipants\": [\"Agent\"]",
     );
-    let data = tempfile::tempdir().unwrap();
-    let applied = run(&[
-        "apply",
-        spec.path().to_str().unwrap(),
-        "--data",
-        data.path().to_str().unwrap(),
-    ]);
-    assert!(applied.status.success(), "{}", text(&applied));
+    let data = deployment_of(&spec);
     let carol = credential(data.path(), "carol", "Agent");
     let website = credential(data.path(), "website", "Integration");
     let supervisor = credential(data.path(), "dana", "Supervisor");

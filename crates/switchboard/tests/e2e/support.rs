@@ -99,8 +99,12 @@ pub(crate) fn steady_acme() -> tempfile::TempDir {
 
 /// A fresh data directory with the steady sample applied.
 pub(crate) fn steady_deployment() -> tempfile::TempDir {
+    deployment_of(&steady_acme())
+}
+
+/// A fresh data directory with the spec in `spec` applied.
+pub(crate) fn deployment_of(spec: &tempfile::TempDir) -> tempfile::TempDir {
     let data = tempfile::tempdir().unwrap();
-    let spec = steady_acme();
     let applied = run(&[
         "apply",
         spec.path().to_str().unwrap(),
