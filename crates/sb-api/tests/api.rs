@@ -850,3 +850,43 @@ async fn exchange(f: &Fixture, token: String, body: Value) -> (StatusCode, Value
     )
     .await
 }
+
+/// A data directory from before encryption at rest keeps its transcripts readable:
+/// lines stored in the clear open without a data key; a contact that never existed is
+/// 404.
+#[tokio::test]
+async fn transcripts_stored_before_encryption_still_read() {
+    let f = Fixture::new().await;
+    let supervisor = f.token(Role::Supervisor);
+    let (log, writer) = sb_store::EventLog::start(f._dir.path()).unwrap();
+    log.append(vec![sb_store::NewEvent {
+        at_ms: 1,
+        stream: "chat".into(),
+        key: "legacy-1".into(),
+        kind: "MESSAGE".into(),
+        payload: json!({"seq": 1, "from": "CUSTOMER", "name": "Ana", "text": "hello from before", "at": "2026-01-01T00:00:00Z"}).to_string(),
+    }])
+    .await
+    .unwrap();
+    drop(log);
+    writer.join();
+    let (status, body) = f
+        .call(
+            "GET",
+            "/v1/contacts/legacy-1/transcript",
+            Some(&supervisor),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[0]["text"], "hello from before");
+    let (status, _) = f
+        .call(
+            "GET",
+            "/v1/contacts/nobody/transcript",
+            Some(&supervisor),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -33,18 +33,23 @@ pub(crate) async fn transcript(
         let lines = store
             .events_for("chat", &contact, usize::MAX >> 1)
             .map_err(internal)?;
-        let Some(key) = key else {
-            return Err(
-                if lines.is_empty() && store.contact_record(&contact).map_err(internal)?.is_none() {
-                    ApiError::NotFound(format!("no contact {contact}"))
-                } else {
-                    ApiError::Erased(format!("the data of contact {contact} was erased"))
-                },
-            );
-        };
+        if key.is_none()
+            && lines.is_empty()
+            && store.contact_record(&contact).map_err(internal)?.is_none()
+        {
+            return Err(ApiError::NotFound(format!("no contact {contact}")));
+        }
+        // Without a key, only lines stored before encryption at rest (in the clear) open;
+        // a sealed line whose key was destroyed means the customer was erased.
         lines
             .iter()
-            .map(|e| open_json(Some(&key), &e.event.payload).map_err(internal))
+            .map(|e| match open_json(key.as_ref(), &e.event.payload) {
+                Ok(line) => Ok(line),
+                Err(_) if key.is_none() => Err(ApiError::Erased(format!(
+                    "the data of contact {contact} was erased"
+                ))),
+                Err(e) => Err(internal(e)),
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(Json)
     })
