@@ -70,6 +70,20 @@ pub enum EndpointType {
     EmailAddress,
 }
 
+/// One spelling for an address, however it was written: an email address trimmed and
+/// in lower case; a telephone number without spaces, dashes, dots or parentheses.
+pub fn normalize_address(address: &str) -> String {
+    let address = address.trim();
+    if address.contains('@') {
+        address.to_lowercase()
+    } else {
+        address
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+            .collect()
+    }
+}
+
 impl Endpoint {
     /// Check the address has the shape its type says (a `+` and digits for a
     /// telephone number, E.164; something@domain for an email address).
@@ -77,10 +91,7 @@ impl Endpoint {
         let a = self.address.trim();
         let ok = match self.kind {
             EndpointType::TelephoneNumber => {
-                let digits: String = a
-                    .chars()
-                    .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
-                    .collect();
+                let digits = normalize_address(a);
                 digits.starts_with('+')
                     && (8..=16).contains(&digits.len())
                     && digits[1..].chars().all(|c| c.is_ascii_digit())

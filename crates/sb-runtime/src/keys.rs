@@ -50,6 +50,8 @@ pub enum KeyError {
     BadKek(String, EnvelopeError),
     #[error("the key command `{command}` {problem}")]
     KekCommand { command: String, problem: String },
+    #[error("no key-encryption key: set SWITCHBOARD_KEK or --kek-command, or let one be made in the key directory")]
+    NoKek,
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
 }
@@ -231,10 +233,7 @@ impl KeyDir {
         }
         let files = self.file_keks(supplied.is_empty())?;
         let mut all = supplied.into_iter().chain(files);
-        let current = all.next().ok_or_else(|| KeyError::KekCommand {
-            command: String::new(),
-            problem: "gave no key".into(),
-        })?;
+        let current = all.next().ok_or(KeyError::NoKek)?;
         Ok(Keyring::new(current, all.collect()))
     }
 }

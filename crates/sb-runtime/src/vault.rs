@@ -107,13 +107,8 @@ impl Vault {
     /// The reference of a customer endpoint: equal for the same customer however it
     /// is written (case, spaces, dashes, parentheses), and meaningless without the key.
     pub fn customer_ref(&self, endpoint: &str) -> String {
-        let normal: String = endpoint
-            .trim()
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.') || endpoint.contains('@'))
-            .flat_map(char::to_lowercase)
-            .collect();
-        self.customer_index.blind_index(&normal)
+        self.customer_index
+            .blind_index(&sb_model::record::normalize_address(endpoint))
     }
 
     pub fn users_key(&self) -> &DataKey {

@@ -40,11 +40,6 @@ impl Role {
         Role::ALL.into_iter().find(|r| r.as_str() == name)
     }
 
-    /// Whether this role allows `action`.
-    pub fn allows_action(self, action: Action) -> bool {
-        self.allows(action)
-    }
-
     /// The actions this role allows. Anything not listed is denied.
     fn allows(self, action: Action) -> bool {
         use Action::*;
