@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{oneshot, watch};
 
 use crate::sqlite::DATABASE_FILE;
-use crate::StoreError;
+use crate::{PublicStream, StoreError};
 
 /// At most this many events go into one transaction.
 const MAX_BATCH: usize = 8_192;
@@ -50,6 +50,9 @@ struct Append {
 pub struct EventLog {
     sender: mpsc::Sender<Append>,
     committed: watch::Receiver<u64>,
+    /// Per public stream (in the order of `PublicStream::ALL`), the newest durable
+    /// position of one of its events: a stream's readers wake only for their stream.
+    stream_committed: [watch::Receiver<u64>; PublicStream::ALL.len()],
     /// Events handed to the writer and not yet durable: the log's lag.
     pending: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
@@ -69,17 +72,36 @@ impl EventLog {
         let newest: i64 =
             connection.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
         let (committed_tx, committed) = watch::channel(newest as u64);
+        let (stream_committed_tx, stream_committed): (Vec<_>, Vec<_>) = PublicStream::ALL
+            .iter()
+            .map(|_| watch::channel(newest as u64))
+            .unzip();
+        let stream_committed_tx: StreamHeads = stream_committed_tx
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("one channel per public stream"));
+        let stream_committed = stream_committed
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("one channel per public stream"));
         let (sender, receiver) = mpsc::channel::<Append>();
         let pending = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let writer_pending = pending.clone();
         let thread = std::thread::Builder::new()
             .name("event-log".into())
-            .spawn(move || write_loop(connection, receiver, committed_tx, writer_pending))
+            .spawn(move || {
+                write_loop(
+                    connection,
+                    receiver,
+                    committed_tx,
+                    stream_committed_tx,
+                    writer_pending,
+                )
+            })
             .map_err(|e| StoreError::Corrupt(format!("cannot start the event-log writer: {e}")))?;
         Ok((
             EventLog {
                 sender,
                 committed,
+                stream_committed,
                 pending,
             },
             EventLogWriter {
@@ -121,6 +143,12 @@ impl EventLog {
         self.committed.clone()
     }
 
+    /// The newest durable position of an event of `stream`; changes only when one of
+    /// its events commits.
+    pub fn stream_committed(&self, stream: PublicStream) -> watch::Receiver<u64> {
+        self.stream_committed[stream.index()].clone()
+    }
+
     /// A gauge of events submitted and not yet durable (the log's lag).
     pub fn pending(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
         self.pending.clone()
@@ -140,6 +168,7 @@ fn write_loop(
     mut connection: Connection,
     receiver: mpsc::Receiver<Append>,
     committed: watch::Sender<u64>,
+    stream_committed: StreamHeads,
     pending: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) {
     while let Ok(first) = receiver.recv() {
@@ -157,9 +186,14 @@ fn write_loop(
         let result = write_batch(&mut connection, &batch);
         pending.fetch_sub(count as u64, std::sync::atomic::Ordering::Relaxed);
         match result {
-            Ok(ranges) => {
+            Ok((ranges, heads)) => {
                 if let Some(newest) = ranges.iter().map(|r| r.end).max().filter(|&e| e > 0) {
                     committed.send_replace(newest - 1);
+                }
+                for (sender, head) in stream_committed.iter().zip(heads) {
+                    if head > 0 {
+                        sender.send_replace(head);
+                    }
                 }
                 for (append, range) in batch.into_iter().zip(ranges) {
                     let _ = append.reply.send(Ok(range));
@@ -176,16 +210,19 @@ fn write_loop(
     }
 }
 
-fn write_batch(
-    connection: &mut Connection,
-    batch: &[Append],
-) -> Result<Vec<Range<u64>>, rusqlite::Error> {
+type StreamHeads = [watch::Sender<u64>; PublicStream::ALL.len()];
+
+/// Each append's positions, and per public stream the newest position written (0: none).
+type Written = (Vec<Range<u64>>, [u64; PublicStream::ALL.len()]);
+
+fn write_batch(connection: &mut Connection, batch: &[Append]) -> Result<Written, rusqlite::Error> {
     let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     // The audit chain's end is read under the write lock, so that two processes
     // appending (a server and a CLI command) continue one chain, never fork it.
     let mut chain: Option<crate::audit::ChainHead> = None;
     let mut sums = crate::intervals::IntervalSums::default();
     let mut ranges = Vec::with_capacity(batch.len());
+    let mut heads = [0u64; PublicStream::ALL.len()];
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO events (at_ms, stream, key, kind, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -236,6 +273,9 @@ fn write_batch(
                 insert.execute(params![e.at_ms, e.stream, e.key, e.kind, e.payload])?;
                 // Read now: the projections below insert rows of their own.
                 let seq = tx.last_insert_rowid() as u64;
+                if let Some(public) = PublicStream::of_internal(&e.stream) {
+                    heads[public.index()] = seq;
+                }
                 if e.stream == AGENT_TIME_STREAM {
                     crate::intervals::agent_time_written(&e.payload, &mut sums);
                 }
@@ -262,7 +302,7 @@ fn write_batch(
     }
     sums.flush(&tx)?;
     tx.commit()?;
-    Ok(ranges)
+    Ok((ranges, heads))
 }
 
 /// Events on this stream carry one span of an agent's time in one state, added to the

@@ -52,6 +52,16 @@ impl PublicStream {
         }
     }
 
+    /// The public stream an event-log stream feeds, if any.
+    pub fn of_internal(internal: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.internal() == internal)
+    }
+
+    /// Its place in [`PublicStream::ALL`].
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+
     /// The SQL that reads a page of it. The stream is a literal (from this fixed list)
     /// so that SQLite uses the partial index kept for public streams.
     pub(crate) fn page_sql(self) -> &'static str {
@@ -100,6 +110,11 @@ mod tests {
                 .page_sql()
                 .contains(&format!("stream = '{}'", s.internal())));
         }
+        for (i, s) in PublicStream::ALL.into_iter().enumerate() {
+            assert_eq!(s.index(), i);
+            assert_eq!(PublicStream::of_internal(s.internal()), Some(s));
+        }
+        assert_eq!(PublicStream::of_internal("live"), None);
         assert_eq!(PublicStream::parse("chat"), None);
         assert_eq!(PublicStream::parse("live"), None);
     }

@@ -230,77 +230,370 @@ fn main() {
             }
             let latencies = Arc::new(Mutex::new(Vec::new()));
             let mut subscribers = Vec::new();
+            // Subscribers ask for gzip unless PUSH_GZIP=0.
+            let gzip = setting("PUSH_GZIP", 1) != 0;
+            let authority = url.trim_start_matches("https://").to_string();
             for _ in 0..subscribers_wanted {
-                let mut response = http
-                    .get(format!("{url}/v1/streams/agent-events/subscribe?after={after}"))
-                    .bearer_auth(&board)
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(response.status().is_success());
+                let mut body = SseBody::open(
+                    &authority,
+                    tls.clone(),
+                    &format!("/v1/streams/agent-events/subscribe?after={after}"),
+                    &board,
+                    gzip,
+                )
+                .await;
                 let latencies = latencies.clone();
                 subscribers.push(tokio::spawn(async move {
                     // The client shares the cores with the server, so it does as little
-                    // as it can: find each event's `"at":"…"` in the raw bytes (a short
-                    // carry-over covers a marker split across chunks) and keep the
-                    // samples locally until the end.
-                    const MARKER: &[u8] = b"\"at\":\"";
-                    let mut samples = Vec::new();
-                    let mut carry: Vec<u8> = Vec::new();
-                    let mut done = false;
-                    while !done {
+                    // as it can: find each event's `"at":"…"` in the bytes as they come
+                    // and keep the samples locally until the end.
+                    let mut scanner = Scanner::new();
+                    // Sized for the whole run up front: a thousand subscribers growing
+                    // their vectors at the same moment stall the client for a while.
+                    let mut samples = Vec::with_capacity(rate_wanted * (SECONDS as usize + 5));
+                    let mut bytes = 0usize;
+                    loop {
                         // Quiet for two seconds once events flowed (or a minute before) ends it.
                         let quiet = Duration::from_secs(if samples.is_empty() { 60 } else { 2 });
-                        let chunk = match tokio::time::timeout(quiet, response.chunk()).await {
-                            Ok(Ok(Some(chunk))) => chunk,
-                            _ => {
-                                done = true;
-                                continue;
-                            }
-                        };
-                        let arrived = now_ms();
-                        carry.extend_from_slice(&chunk);
-                        let mut from = 0;
-                        while let Some(i) = memchr::memmem::find(&carry[from..], MARKER) {
-                            let start = from + i + MARKER.len();
-                            let Some(len) = carry[start..].iter().position(|&b| b == b'"') else {
-                                from += i;
-                                break;
-                            };
-                            if let Some(at) = millis_of_day(&carry[start..start + len]) {
-                                samples.push((arrived.rem_euclid(86_400_000) - at + 86_400_000) % 86_400_000);
-                            }
-                            from = start + len;
+                        let mut arrived = None;
+                        let read = body.read(|data| {
+                            let arrived = *arrived.get_or_insert_with(now_ms);
+                            bytes += data.len();
+                            scanner.feed(data, |at| {
+                                if let Some(at) = millis_of_day(at) {
+                                    samples.push((arrived, (arrived.rem_euclid(86_400_000) - at + 86_400_000) % 86_400_000));
+                                }
+                            });
+                        });
+                        match tokio::time::timeout(quiet, read).await {
+                            Ok(true) => {}
+                            _ => break,
                         }
-                        carry.drain(..from.min(carry.len()).max(carry.len().saturating_sub(MARKER.len() + 40)));
                     }
                     let received = samples.len();
                     latencies.lock().unwrap().extend(samples);
-                    received
+                    (received, bytes, body.wire)
                 }));
             }
             let agents = connect_agents().await;
+            let drive_started = now_ms();
             let rate = drive(agents).await;
             // Subscribers stop after two quiet seconds and hand in their samples.
             let mut counts = Vec::new();
+            let (mut bytes, mut wire) = (0, 0);
             for s in subscribers {
-                counts.push(s.await.unwrap_or(0));
+                let (events, read, received) = s.await.unwrap_or((0, 0, 0));
+                counts.push(events);
+                bytes += read;
+                wire += received;
             }
             counts.sort_unstable();
             println!(
-                "events received per subscriber: min {}, median {}, max {}",
+                "events received per subscriber: min {}, median {}, max {}; {} body bytes per event, {} on the wire",
                 counts[0],
                 counts[counts.len() / 2],
-                counts[counts.len() - 1]
+                counts[counts.len() - 1],
+                bytes / counts.iter().sum::<usize>().max(1),
+                wire / counts.iter().sum::<usize>().max(1)
             );
-            let samples = latencies.lock().unwrap().clone();
+            let timed: Vec<(i64, i64)> = latencies.lock().unwrap().clone();
+            if std::env::var("PUSH_TIMELINE").is_ok() {
+                // The worst latency of each second, to tell a steady state from spikes.
+                let first = timed.iter().map(|t| t.0).min().unwrap_or(0);
+                let mut worst = std::collections::BTreeMap::new();
+                for (arrived, latency) in &timed {
+                    let w = worst.entry((arrived - first) / 1000).or_insert(0);
+                    *w = (*w).max(*latency);
+                }
+                println!("worst latency per second: {worst:?}");
+                let last = worst.keys().last().copied().unwrap_or(0);
+                let mut tenths = std::collections::BTreeMap::new();
+                for (arrived, latency) in &timed {
+                    let t = (arrived - first) / 100;
+                    if t >= (last - 2) * 10 {
+                        let w = tenths.entry(t).or_insert((0, 0));
+                        w.0 = w.0.max(*latency);
+                        w.1 += 1;
+                    }
+                }
+                println!("last seconds, per 100 ms (worst, count): {tenths:?}");
+            }
+            // The steady state: events made while every agent runs at its pace, after
+            // the first second and before the last half (the agents' sockets close at
+            // the end, a burst of its own).
+            let steady_from = drive_started + 1_000;
+            let steady_to = drive_started + SECONDS as i64 * 1_000 - 500;
+            let steady: Vec<i64> = timed
+                .iter()
+                .filter(|(arrived, latency)| (steady_from..steady_to).contains(&(arrived - latency)))
+                .map(|t| t.1)
+                .collect();
+            let samples: Vec<i64> = timed.into_iter().map(|t| t.1).collect();
             println!(
-                "stream push: {rate:.0} agent events/s for {SECONDS} s, {subscribers_wanted} SSE subscribers: event -> subscriber {}",
+                "stream push: {rate:.0} agent events/s for {SECONDS} s, {subscribers_wanted} SSE subscribers{}: event -> subscriber, steady state {}; every event {}",
+                if gzip { " (gzip)" } else { "" },
+                percentiles(steady),
                 percentiles(samples)
             );
         }
     });
     drop(server);
+}
+
+const MARKER: &[u8] = b"\"at\":\"";
+
+/// A server-sent-event response read straight off a TLS socket: the HTTP/1.1 head is
+/// checked, then the chunked body is unframed (and inflated, for gzip) and handed to
+/// the caller slice by slice. A general HTTP client (hyper under reqwest) copies each
+/// byte several times on its way to the caller; with a thousand subscribers on the
+/// same two cores as the server, that copying would be measured as the server's
+/// latency.
+struct SseBody {
+    tls: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    buf: Vec<u8>,
+    chunk: Chunked,
+    /// For a gzip body: the inflater, the header bytes still to skip, and the
+    /// unframed compressed bytes not yet inflated.
+    gzip: Option<Gunzip>,
+    /// Body bytes that came with the response head.
+    pending: Vec<u8>,
+    /// Body bytes received, before inflating.
+    wire: usize,
+}
+
+struct Gunzip {
+    inflater: flate2::Decompress,
+    header_left: usize,
+    compressed: Vec<u8>,
+    out: Vec<u8>,
+}
+
+/// Where the reader is in the chunked transfer coding.
+enum Chunked {
+    /// Reading a chunk-size line; the size so far.
+    Size(usize),
+    /// In a chunk's extension or the rest of its size line.
+    SizeLine(usize),
+    /// Inside a chunk's data, this many bytes left.
+    Data(usize),
+    /// The CRLF after a chunk's data, this many bytes left.
+    DataEnd(usize),
+}
+
+impl SseBody {
+    async fn open(
+        authority: &str,
+        tls: Arc<rustls::ClientConfig>,
+        path: &str,
+        token: &str,
+        gzip: bool,
+    ) -> SseBody {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let host = authority.rsplit_once(':').unwrap().0.to_string();
+        let tcp = tokio::net::TcpStream::connect(authority).await.unwrap();
+        tcp.set_nodelay(true).unwrap();
+        let name = rustls::pki_types::ServerName::try_from(host).unwrap();
+        let mut stream = tokio_rustls::TlsConnector::from(tls)
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n{}\r\n",
+            if gzip { "Accept-Encoding: gzip\r\n" } else { "" }
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut head = Vec::new();
+        let body_starts = loop {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the server closed before answering");
+            head.extend_from_slice(&buf[..n]);
+            if let Some(i) = memchr::memmem::find(&head, b"\r\n\r\n") {
+                break i + 4;
+            }
+        };
+        let text = String::from_utf8_lossy(&head[..body_starts]).to_ascii_lowercase();
+        assert!(text.starts_with("http/1.1 200"), "subscribe failed: {text}");
+        assert!(
+            text.contains("transfer-encoding: chunked"),
+            "expected a chunked body: {text}"
+        );
+        assert_eq!(
+            text.contains("content-encoding: gzip"),
+            gzip,
+            "gzip as asked: {text}"
+        );
+        let gzip = gzip.then(|| Gunzip {
+            inflater: flate2::Decompress::new(false),
+            header_left: 10,
+            compressed: Vec::new(),
+            out: vec![0; 64 * 1024],
+        });
+        SseBody {
+            tls: stream,
+            buf,
+            chunk: Chunked::Size(0),
+            gzip,
+            pending: head[body_starts..].to_vec(),
+            wire: 0,
+        }
+    }
+
+    /// Read once more from the socket and hand the body's bytes to `on_data`; false
+    /// when the stream ended.
+    async fn read(&mut self, mut on_data: impl FnMut(&[u8])) -> bool {
+        use tokio::io::AsyncReadExt;
+        let pending = std::mem::take(&mut self.pending);
+        let read: &[u8] = if !pending.is_empty() {
+            &pending
+        } else {
+            match self.tls.read(&mut self.buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => &self.buf[..n],
+            }
+        };
+        let wire = &mut self.wire;
+        match self.gzip.as_mut() {
+            None => unframe(&mut self.chunk, read, &mut |data| {
+                *wire += data.len();
+                on_data(data)
+            }),
+            Some(gzip) => {
+                unframe(&mut self.chunk, read, &mut |data| {
+                    *wire += data.len();
+                    gzip.compressed.extend_from_slice(data)
+                });
+                gzip.inflate(&mut on_data);
+            }
+        }
+        true
+    }
+}
+
+impl Gunzip {
+    fn inflate(&mut self, on_data: &mut impl FnMut(&[u8])) {
+        let header = self.header_left.min(self.compressed.len());
+        self.compressed.drain(..header);
+        self.header_left -= header;
+        // Through a fixed buffer: `decompress_vec` would zero a vector's whole spare
+        // capacity on every call.
+        let mut taken = 0;
+        loop {
+            let (was_in, was_out) = (self.inflater.total_in(), self.inflater.total_out());
+            self.inflater
+                .decompress(
+                    &self.compressed[taken..],
+                    &mut self.out,
+                    flate2::FlushDecompress::Sync,
+                )
+                .expect("valid deflate data");
+            taken += (self.inflater.total_in() - was_in) as usize;
+            let produced = (self.inflater.total_out() - was_out) as usize;
+            on_data(&self.out[..produced]);
+            // Room left over: everything the input held is out.
+            if produced < self.out.len() {
+                break;
+            }
+        }
+        self.compressed.drain(..taken);
+    }
+}
+
+/// Take the chunked transfer coding off `input`, handing the data to `on_data`.
+fn unframe(chunk: &mut Chunked, mut input: &[u8], on_data: &mut impl FnMut(&[u8])) {
+    while !input.is_empty() {
+        *chunk = match *chunk {
+            Chunked::Size(size) => {
+                let b = input[0];
+                input = &input[1..];
+                match (b as char).to_digit(16) {
+                    Some(d) => Chunked::Size(size * 16 + d as usize),
+                    None if b == b'\n' => Chunked::Data(size),
+                    None => Chunked::SizeLine(size),
+                }
+            }
+            Chunked::SizeLine(size) => {
+                let b = input[0];
+                input = &input[1..];
+                if b == b'\n' {
+                    Chunked::Data(size)
+                } else {
+                    Chunked::SizeLine(size)
+                }
+            }
+            Chunked::Data(0) => Chunked::DataEnd(2),
+            Chunked::Data(left) => {
+                let take = left.min(input.len());
+                on_data(&input[..take]);
+                input = &input[take..];
+                Chunked::Data(left - take)
+            }
+            Chunked::DataEnd(left) => {
+                input = &input[1..];
+                if left == 1 {
+                    Chunked::Size(0)
+                } else {
+                    Chunked::DataEnd(left - 1)
+                }
+            }
+        };
+    }
+}
+
+/// Finds every `"at":"…"` value in a byte stream fed in arbitrary slices, copying
+/// only the few bytes of a marker or value cut at a slice's end.
+struct Scanner {
+    finder: memchr::memmem::Finder<'static>,
+    carry: Vec<u8>,
+}
+
+impl Scanner {
+    fn new() -> Self {
+        Scanner {
+            finder: memchr::memmem::Finder::new(MARKER),
+            carry: Vec::new(),
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8], mut found: impl FnMut(&[u8])) {
+        let mut from = 0;
+        if !self.carry.is_empty() {
+            // The carry is a cut marker or value: at most a few dozen bytes finish it.
+            let carried = self.carry.len();
+            let extra = bytes.len().min(64);
+            self.carry.extend_from_slice(&bytes[..extra]);
+            match self.finder.find(&self.carry).filter(|&i| i < carried) {
+                None => {}
+                Some(i) => {
+                    let start = i + MARKER.len();
+                    match memchr::memchr(b'"', &self.carry[start..]) {
+                        Some(len) => {
+                            found(&self.carry[start..start + len]);
+                            from = (start + len).saturating_sub(carried);
+                        }
+                        None if extra == bytes.len() => return, // still cut: keep carrying
+                        None => {}
+                    }
+                }
+            }
+            self.carry.clear();
+        }
+        loop {
+            let Some(i) = self.finder.find(&bytes[from..]) else {
+                // A marker may begin in the last few bytes.
+                let keep = bytes.len().saturating_sub(MARKER.len() - 1).max(from);
+                self.carry.extend_from_slice(&bytes[keep..]);
+                return;
+            };
+            let start = from + i + MARKER.len();
+            let Some(len) = memchr::memchr(b'"', &bytes[start..]) else {
+                self.carry.extend_from_slice(&bytes[from + i..]);
+                return;
+            };
+            found(&bytes[start..start + len]);
+            from = start + len;
+        }
+    }
 }
 
 /// The milliseconds since midnight (UTC) of an RFC 3339 time like

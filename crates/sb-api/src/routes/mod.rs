@@ -9,6 +9,7 @@ pub(crate) mod metrics;
 pub(crate) mod ops;
 pub(crate) mod query;
 pub(crate) mod sealed;
+pub(crate) mod sse_gzip;
 pub(crate) mod stream_tail;
 pub(crate) mod streams;
 

@@ -11,17 +11,19 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use sb_store::{PublicStream, Store};
+
+use super::sse_gzip::DeflatePiece;
 use tokio::sync::{broadcast, watch};
 
 /// Batches the broadcast keeps for slow subscribers before they must catch up from
 /// the store.
 const TAIL_BUFFER: usize = 256;
 const TAIL_PAGE: usize = 1_000;
-/// After a commit, the tail waits this long for more before reading, so that each
-/// subscriber gets one write per window rather than one per commit: a thousand
-/// subscribers of a busy stream cost a thousand writes every 50 ms, not every commit
-/// (measured: 25 ms gave a p99 of 1.4 s at 1,000 × 1,000 on this machine, 50 ms 0.57 s).
-const COALESCE: std::time::Duration = std::time::Duration::from_millis(50);
+/// The tail reads at most once per window, so that each subscriber gets one write per
+/// window rather than one per commit: a thousand subscribers of a busy stream cost a
+/// thousand writes every 50 ms, not every commit (measured: 25 ms gave a p99 of 1.4 s
+/// at 1,000 × 1,000 on this machine, 50 ms 0.57 s).
+const COALESCE: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// One event, rendered once as a complete server-sent-event frame.
 #[derive(Debug, Clone)]
@@ -38,6 +40,9 @@ pub(crate) struct TailBatch {
     seqs: Vec<u64>,
     offsets: Vec<usize>,
     bytes: Bytes,
+    /// The whole batch deflated, made by the first gzip subscriber that sends it and
+    /// shared by the rest.
+    deflated: std::sync::OnceLock<DeflatePiece>,
 }
 
 impl TailBatch {
@@ -55,7 +60,13 @@ impl TailBatch {
             seqs,
             offsets,
             bytes: Bytes::from(buffer),
+            deflated: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The whole batch as one deflate piece, compressed once for every subscriber.
+    pub(crate) fn deflated(&self) -> &DeflatePiece {
+        self.deflated.get_or_init(|| DeflatePiece::of(&self.bytes))
     }
 
     pub(crate) fn last(&self) -> u64 {
@@ -107,11 +118,17 @@ async fn tail(
 ) {
     // Everything durable now is history, which subscribers read themselves.
     let mut after = *committed.borrow_and_update();
+    let mut next_read = tokio::time::Instant::now();
     loop {
         if committed.changed().await.is_err() {
             return;
         }
-        tokio::time::sleep(COALESCE).await;
+        // Leading edge: a commit after a quiet window is read at once; commits that
+        // follow within the window wait for its end and go out together. A fixed wait
+        // after every commit would put the whole window on every event's latency
+        // whenever commits come in bursts (the agent feed's are 50 ms apart).
+        tokio::time::sleep_until(next_read).await;
+        next_read = tokio::time::Instant::now() + COALESCE;
         loop {
             let reader = store.clone();
             let page = match tokio::task::spawn_blocking(move || {

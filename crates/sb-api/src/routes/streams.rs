@@ -16,6 +16,7 @@ use sb_store::{EventRecord, PublicStream, StreamPage};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::sse_gzip::{accepts_gzip, DeflatePiece, GzipBody};
 use super::stream_tail::{Rendered, TailBatch};
 use crate::error::{ApiError, ApiJson};
 use crate::server::AppState;
@@ -201,7 +202,7 @@ pub(crate) async fn read_stream(
         }
         (None, None) => 0,
     };
-    let mut committed = state.runtime.committed();
+    let mut committed = state.runtime.stream_committed(stream);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     let page = loop {
         // Mark the current position seen before reading, so a commit between the read
@@ -239,7 +240,8 @@ pub(crate) struct SubscribeQuery {
 
 /// Subscribe with server-sent events: every event after the position, then each new
 /// one as it becomes durable. Each SSE `id` is the event's `seq`, so a client that
-/// reconnects with `Last-Event-ID` continues exactly where it stopped.
+/// reconnects with `Last-Event-ID` continues exactly where it stopped. With
+/// `Accept-Encoding: gzip` the body is gzip, flushed after every batch.
 #[utoipa::path(get, path = "/v1/streams/{stream}/subscribe", tag = "streams",
     params(("stream" = String, Path), SubscribeQuery),
     responses((status = 200, description = "text/event-stream of StreamEvent"),
@@ -265,24 +267,95 @@ pub(crate) async fn subscribe_stream(
     let tail = state.stream_tails.subscribe(
         stream,
         state.store.clone(),
-        state.runtime.committed(),
+        state.runtime.stream_committed(stream),
         render,
     );
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(SUBSCRIBER_BUFFER);
-    tokio::spawn(feed_subscriber(state, stream, after, tail, tx));
+    let gzip = accepts_gzip(&headers);
+    tokio::spawn(feed_subscriber(
+        state,
+        stream,
+        after,
+        tail,
+        Subscriber::new(tx, gzip),
+    ));
     let frames = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv()
             .await
             .map(|bytes| (Ok::<_, Infallible>(bytes), rx))
     });
-    Ok((
+    let mut response = (
         [
             (header::CONTENT_TYPE, "text/event-stream"),
             (header::CACHE_CONTROL, "no-cache"),
+            (header::VARY, "accept-encoding"),
         ],
         Body::from_stream(frames),
     )
-        .into_response())
+        .into_response();
+    if gzip {
+        response.headers_mut().insert(
+            header::CONTENT_ENCODING,
+            header::HeaderValue::from_static("gzip"),
+        );
+    }
+    Ok(response)
+}
+
+/// Where a subscriber's bytes go: straight, or as gzip when the client accepts it.
+struct Subscriber {
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+    gzip: Option<GzipBody>,
+    /// The gzip header, sent with the first write.
+    head: Option<Bytes>,
+}
+
+impl Subscriber {
+    fn new(tx: tokio::sync::mpsc::Sender<Bytes>, gzip: bool) -> Self {
+        let (gzip, head) = match gzip {
+            true => {
+                let (body, head) = GzipBody::start();
+                (Some(body), Some(head))
+            }
+            false => (None, None),
+        };
+        Subscriber { tx, gzip, head }
+    }
+
+    /// Send the events of `batch` after `after`; false once the client is gone.
+    async fn batch(&mut self, batch: &TailBatch, after: u64) -> bool {
+        let bytes = match self.gzip.as_mut() {
+            // The whole batch: the piece every gzip subscriber shares.
+            Some(gzip) if after <= batch.prev => gzip.piece(batch.deflated()),
+            Some(gzip) => gzip.piece(&DeflatePiece::of(&batch.after(after))),
+            None => batch.after(after),
+        };
+        self.send(bytes).await
+    }
+
+    async fn frames(&mut self, frames: &'static [u8]) -> bool {
+        let bytes = match self.gzip.as_mut() {
+            Some(gzip) => gzip.piece(&DeflatePiece::of(frames)),
+            None => Bytes::from_static(frames),
+        };
+        self.send(bytes).await
+    }
+
+    async fn send(&mut self, bytes: Bytes) -> bool {
+        if let Some(head) = self.head.take() {
+            if self.tx.send(head).await.is_err() {
+                return false;
+            }
+        }
+        self.tx.send(bytes).await.is_ok()
+    }
+
+    /// The server ends the stream: a gzip body gets its trailer.
+    async fn end(mut self) {
+        if let Some(gzip) = self.gzip.take() {
+            let _ = self.send(gzip.finish()).await;
+        }
+    }
 }
 
 /// Writes a subscriber's connection may have queued before its feeder waits: the
@@ -307,24 +380,43 @@ fn render(stream: PublicStream, e: EventRecord) -> Rendered {
 async fn feed_subscriber(
     state: AppState,
     stream: PublicStream,
-    mut after: u64,
+    after: u64,
     mut tail: tokio::sync::broadcast::Receiver<std::sync::Arc<TailBatch>>,
-    tx: tokio::sync::mpsc::Sender<Bytes>,
+    mut out: Subscriber,
 ) {
+    if feed(&state, stream, after, &mut tail, &mut out).await {
+        out.end().await;
+    }
+}
+
+/// Feed `out` until the client leaves (false) or the stream must end (true).
+async fn feed(
+    state: &AppState,
+    stream: PublicStream,
+    mut after: u64,
+    tail: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<TailBatch>>,
+    out: &mut Subscriber,
+) -> bool {
     use tokio::sync::broadcast::error::RecvError;
+    /// How a catch-up from the store ended.
+    enum CaughtUp {
+        Yes,
+        /// Retention overtook a consumer that lagged past it: the stream ends;
+        /// reconnecting gets the 410 that names the earliest position.
+        Overtaken,
+        ClientGone,
+    }
     // Read the store from `after` up to `until` (or to its end), a page per write.
     async fn catch_up(
         state: &AppState,
         stream: PublicStream,
         after: &mut u64,
         until: Option<u64>,
-        tx: &tokio::sync::mpsc::Sender<Bytes>,
-    ) -> bool {
+        out: &mut Subscriber,
+    ) -> CaughtUp {
         while until.is_none_or(|u| *after < u) {
             let Ok(page) = read_page(state, stream, *after, MAX_PAGE).await else {
-                // Retention overtook a consumer that lagged past it: end the stream;
-                // reconnecting gets the 410 that names the earliest position.
-                return false;
+                return CaughtUp::Overtaken;
             };
             let events: Vec<Rendered> = page
                 .events
@@ -336,48 +428,44 @@ async fn feed_subscriber(
                 break;
             };
             let batch = TailBatch::new(*after, events);
-            *after = last;
-            if tx.send(batch.after(0)).await.is_err() {
-                return false;
+            if !out.batch(&batch, *after).await {
+                return CaughtUp::ClientGone;
             }
+            *after = last;
         }
-        true
+        CaughtUp::Yes
     }
-    if !catch_up(&state, stream, &mut after, None, &tx).await {
-        return;
+    macro_rules! caught_up {
+        ($until:expr) => {
+            match catch_up(state, stream, &mut after, $until, out).await {
+                CaughtUp::Yes => {}
+                CaughtUp::Overtaken => return true,
+                CaughtUp::ClientGone => return false,
+            }
+        };
     }
+    caught_up!(None);
     loop {
         match tokio::time::timeout(KEEP_ALIVE, tail.recv()).await {
             Err(_) => {
-                if tx
-                    .send(Bytes::from_static(b": keep-alive\n\n"))
-                    .await
-                    .is_err()
-                {
-                    return;
+                if !out.frames(b": keep-alive\n\n").await {
+                    return false;
                 }
             }
             Ok(Ok(batch)) => {
                 if batch.last() <= after {
                     continue;
                 }
-                if batch.prev > after
-                    && !catch_up(&state, stream, &mut after, Some(batch.prev), &tx).await
-                {
-                    return;
+                if batch.prev > after {
+                    caught_up!(Some(batch.prev));
                 }
-                let frames = batch.after(after);
+                if !out.batch(&batch, after).await {
+                    return false;
+                }
                 after = batch.last();
-                if tx.send(frames).await.is_err() {
-                    return;
-                }
             }
-            Ok(Err(RecvError::Lagged(_))) => {
-                if !catch_up(&state, stream, &mut after, None, &tx).await {
-                    return;
-                }
-            }
-            Ok(Err(RecvError::Closed)) => return,
+            Ok(Err(RecvError::Lagged(_))) => caught_up!(None),
+            Ok(Err(RecvError::Closed)) => return true,
         }
     }
 }

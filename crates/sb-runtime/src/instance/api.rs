@@ -358,6 +358,15 @@ impl RuntimeHandle {
         self.committed.clone()
     }
 
+    /// The newest durable position of an event of `stream`; changes only when one of
+    /// its events commits.
+    pub fn stream_committed(
+        &self,
+        stream: sb_store::PublicStream,
+    ) -> tokio::sync::watch::Receiver<u64> {
+        self.log.stream_committed(stream)
+    }
+
     /// Whether the runtime has recovered and is serving.
     pub fn is_ready(&self) -> bool {
         self.ready.load(std::sync::atomic::Ordering::Acquire)

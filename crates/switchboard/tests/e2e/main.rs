@@ -8,4 +8,5 @@ mod flow;
 mod policies;
 mod server;
 mod simulate;
+mod streams;
 mod support;
