@@ -1,6 +1,6 @@
 //! Real-time metrics: pulled with `GET /v1/metrics/current`, or pushed over a
-//! WebSocket that sends a fresh view within the runtime's 50 ms snapshot period of
-//! any change (bursts coalesce: a slow reader only ever gets the newest view).
+//! WebSocket that sends a fresh view after any change, at the runtime's snapshot
+//! period (25 ms) (bursts coalesce: a slow reader only ever gets the newest view).
 //!
 //! Views are computed here from the runtime's published snapshot, never by the
 //! runtime; subscribers asking the same question share one computation per snapshot.
@@ -219,7 +219,7 @@ pub(crate) async fn get_current_metrics(
 }
 
 /// Subscribe to real-time metrics (same parameters as `GET /v1/metrics/current`): the
-/// view now, then a fresh one after every change (at most every 50 ms) and at least
+/// view now, then a fresh one after every change (at most every 25 ms) and at least
 /// every 5 s. A reader that falls behind skips to the newest view.
 #[utoipa::path(get, path = "/v1/metrics/current/ws", tag = "metrics",
     params(CurrentQuery),

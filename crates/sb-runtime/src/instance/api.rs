@@ -333,7 +333,7 @@ pub struct RuntimeHandle {
 }
 
 impl RuntimeHandle {
-    /// What real-time metrics are computed from; a new snapshot at most every 50 ms
+    /// What real-time metrics are computed from; a new snapshot at most every 25 ms
     /// while things change.
     pub fn realtime(
         &self,

@@ -9,7 +9,7 @@ use super::{now_ms, Owner};
 
 /// Bursts of changes within this window go out as one snapshot; a subscriber's
 /// view is at most this much older than the state it shows, plus its own work.
-pub(crate) const REALTIME_PERIOD_MS: i64 = 50;
+pub(crate) const REALTIME_PERIOD_MS: i64 = 25;
 
 impl Owner {
     /// Something routing sees may have changed: the next snapshot is due, and the
