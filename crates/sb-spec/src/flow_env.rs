@@ -12,6 +12,7 @@ use crate::InstanceSpec;
 #[derive(Debug, Clone, Default)]
 pub struct FlowSet {
     flows: HashMap<String, Flow>,
+    reads_queue_standing: bool,
 }
 
 impl FlowSet {
@@ -25,13 +26,24 @@ impl FlowSet {
                     Flow::new(name.as_str(), f.entry.kind, f.document.clone()),
                 )
             })
-            .collect();
-        FlowSet { flows }
+            .collect::<HashMap<_, _>>();
+        let reads_queue_standing = flows.values().any(Flow::reads_queue_standing);
+        FlowSet {
+            flows,
+            reads_queue_standing,
+        }
     }
 
     /// Add (or replace) a flow that is not part of the spec, e.g. one being simulated.
     pub fn insert(&mut self, flow: Flow) {
+        self.reads_queue_standing |= flow.reads_queue_standing();
         self.flows.insert(flow.name.clone(), flow);
+    }
+
+    /// Whether some flow reads a contact's standing in its queue. Flows transfer to
+    /// one another mid-step, so the set answers rather than the running flow.
+    pub fn reads_queue_standing(&self) -> bool {
+        self.reads_queue_standing
     }
 
     pub fn get(&self, name: &str) -> Option<&Flow> {

@@ -60,6 +60,25 @@ impl Flow {
         }
     }
 
+    /// Whether any action reads the contact's standing in its queue (`$.Queue.Position`,
+    /// `$.Queue.EstimatedWait…`), which the runtime otherwise need not work out.
+    pub fn reads_queue_standing(&self) -> bool {
+        fn mentions(value: &serde_json::Value) -> bool {
+            match value {
+                serde_json::Value::String(s) => {
+                    s.contains("$.Queue.Position") || s.contains("$.Queue.EstimatedWait")
+                }
+                serde_json::Value::Array(items) => items.iter().any(mentions),
+                serde_json::Value::Object(map) => map.values().any(mentions),
+                _ => false,
+            }
+        }
+        self.document
+            .actions
+            .iter()
+            .any(|a| a.parameters.values().any(mentions))
+    }
+
     pub fn action(&self, identifier: &str) -> Option<&Action> {
         self.index
             .get(identifier)

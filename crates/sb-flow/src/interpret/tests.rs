@@ -640,3 +640,19 @@ fn metrics_drive_check_metric_data() {
     env.metrics.insert("NumberOfAgentsAvailable".into(), 0.0);
     assert_eq!(run(&env), Next::Done(Outcome::Disconnected));
 }
+
+#[test]
+fn a_flow_says_whether_it_reads_the_queue_standing() {
+    let flow = |text: &str| {
+        let json = format!(
+            r#"{{"Version":"2019-10-30","StartAction":"m","Actions":[
+            {{"Identifier":"m","Type":"MessageParticipant","Parameters":{{"Text":"{text}"}},"Transitions":{{"NextAction":"x"}}}},
+            {{"Identifier":"x","Type":"DisconnectParticipant","Parameters":{{}},"Transitions":{{}}}}]}}"#
+        );
+        Flow::new("f", FlowType::CustomerQueue, crate::parse(&json).unwrap())
+    };
+    assert!(flow("You are number $.Queue.Position").reads_queue_standing());
+    assert!(flow("About $.Queue.EstimatedWaitMinutes minutes").reads_queue_standing());
+    assert!(!flow("Queue $.Queue.Name is busy").reads_queue_standing());
+    assert!(!flow("Please hold").reads_queue_standing());
+}

@@ -546,9 +546,10 @@ impl Owner {
                 return;
             };
             let Some(run) = c.flow.as_mut() else { return };
-            // A queue flow can tell the customer where they stand.
+            // A queue flow can tell the customer where they stand (worked out only
+            // when some flow asks: it walks the queue).
             let position = match c.stage {
-                Stage::Queued => self.engine.position(id),
+                Stage::Queued if c.config.flows.reads_queue_standing() => self.engine.position(id),
                 _ => None,
             };
             c.data.queue_position = position.as_ref().map(|p| p.position as u64);
