@@ -19,7 +19,9 @@ const AGENTS: usize = 40;
 const CHATS: usize = 6_000;
 /// Customers starting chats at once, each waiting for its answer before the next.
 const CREATORS: usize = 160;
-/// Paced under the per-chat limit of 5 messages a second.
+/// Chats the relay is measured on at once (one agent, one slot each).
+const RELAY_CHATS: usize = 10;
+/// Messages per relay chat, paced under the per-chat limit of 5 a second.
 const RELAY_MESSAGES: usize = 100;
 
 #[path = "../tests/e2e/support.rs"]
@@ -217,9 +219,8 @@ fn main() {
         // Each `complete` frees a slot; the next offer fills it.
         let mut freed: std::collections::VecDeque<Instant> = Default::default();
         let mut connected_count = 0;
-        let mut relay: Option<(String, String)> = None;
         let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
-        while relay.is_none() {
+        while connected_count < waiting.len() {
             let Ok(frame) = tokio::time::timeout(Duration::from_secs(10), next_frame(&mut agent)).await else {
                 panic!("stalled after {} offers; frames seen: {seen:?}", offers.len());
             };
@@ -241,50 +242,88 @@ fn main() {
                     agent.send(Message::Text(json!({"type": "end", "contact": c}).to_string().into())).await.unwrap();
                     agent.send(Message::Text(json!({"type": "complete", "contact": c}).to_string().into())).await.unwrap();
                     freed.push_back(Instant::now());
-                    if connected_count == waiting.len() {
-                        relay = Some(start_chat(&http, &url, &website).await);
-                    }
                 }
                 _ => {}
             }
         }
         println!("agent has room again -> next offer on its socket (chats waiting, no flood): {}", percentiles(offers));
 
-        let (contact, token) = relay.unwrap();
-        loop {
-            let Ok(f) = tokio::time::timeout(Duration::from_secs(10), next_frame(&mut agent)).await else {
-                panic!("no offer for the relay chat {contact} within 10 s");
+        // Relay: the probe goes offline; one agent with ten chat slots takes ten chats
+        // and their customers each send RELAY_MESSAGES messages, paced under the per-chat
+        // limit. Per message: sent on the customer's socket -> on the agent's socket.
+        agent.send(Message::Text(json!({"type": "set_status", "status": "Offline"}).to_string().into())).await.unwrap();
+        let mut relay_agent = connect("/v1/agent/ws".into(), agent_tokens[0].clone()).await;
+        relay_agent.send(Message::Text(json!({"type": "set_status", "status": "Available"}).to_string().into())).await.unwrap();
+        let mut relay_chats = Vec::new();
+        for _ in 0..RELAY_CHATS {
+            relay_chats.push(start_chat(&http, &url, &website).await);
+        }
+        let mut connected_relays = 0;
+        while connected_relays < RELAY_CHATS {
+            let Ok(f) = tokio::time::timeout(Duration::from_secs(10), next_frame(&mut relay_agent)).await else {
+                panic!("only {connected_relays} of {RELAY_CHATS} relay chats reached the agent within 10 s");
             };
-            // Leftovers of the flood come here too: take them and finish them.
-            if f["type"] == "offer" {
-                let c = f["contact"].as_str().unwrap();
-                agent.send(Message::Text(json!({"type": "accept", "contact": c}).to_string().into())).await.unwrap();
-            }
-            if f["type"] == "connected" {
-                if f["contact"] == contact.as_str() {
-                    break;
-                }
-                let c = f["contact"].as_str().unwrap();
-                agent.send(Message::Text(json!({"type": "end", "contact": c}).to_string().into())).await.unwrap();
-                agent.send(Message::Text(json!({"type": "complete", "contact": c}).to_string().into())).await.unwrap();
-            }
-        }
-        let mut customer = connect(format!("/v1/chat/ws?contact={contact}"), token).await;
-        let mut samples = Vec::with_capacity(RELAY_MESSAGES);
-        for n in 0..RELAY_MESSAGES {
-            tokio::time::sleep(Duration::from_millis(210)).await;
-            let wanted = format!("m{n}");
-            let t = Instant::now();
-            customer.send(Message::Text(json!({"type": "message", "text": wanted}).to_string().into())).await.unwrap();
-            loop {
-                let f = next_frame(&mut agent).await;
-                if f["type"] == "message" && f["item"]["text"] == wanted {
-                    break;
+            let is_relay = |c: &Value| relay_chats.iter().any(|(id, _)| c == id.as_str());
+            // Leftovers of the flood (chats still waiting, or the agent's own from the
+            // load phase, which its desk resumes) are taken and finished so that the
+            // relay chats get its slots; actions that do not apply are refused harmlessly.
+            let leftovers: Vec<String> = match f["type"].as_str() {
+                Some("state") => f["snapshot"]["contacts"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|c| !is_relay(&c["contact"]))
+                    .filter_map(|c| c["contact"].as_str().map(str::to_string))
+                    .collect(),
+                Some("connected") if !is_relay(&f["contact"]) => vec![f["contact"].as_str().unwrap().to_string()],
+                _ => Vec::new(),
+            };
+            for c in leftovers {
+                for action in ["accept", "end", "complete"] {
+                    relay_agent.send(Message::Text(json!({"type": action, "contact": c}).to_string().into())).await.unwrap();
                 }
             }
-            samples.push(t.elapsed().as_micros() as u64);
+            match f["type"].as_str() {
+                Some("offer") => {
+                    let c = f["contact"].as_str().unwrap();
+                    relay_agent.send(Message::Text(json!({"type": "accept", "contact": c}).to_string().into())).await.unwrap();
+                }
+                Some("connected") if is_relay(&f["contact"]) => connected_relays += 1,
+                _ => {}
+            }
         }
-        println!("message relay, customer socket -> agent socket (durable first): {}", percentiles(samples));
+        let sent_at: Arc<Mutex<std::collections::HashMap<String, Instant>>> = Default::default();
+        let mut customers = Vec::new();
+        for (i, (contact, token)) in relay_chats.into_iter().enumerate() {
+            let mut customer = connect(format!("/v1/chat/ws?contact={contact}"), token).await;
+            let sent_at = sent_at.clone();
+            customers.push(tokio::spawn(async move {
+                // Staggered so that the chats' messages interleave evenly.
+                tokio::time::sleep(Duration::from_millis(21 * i as u64)).await;
+                for n in 0..RELAY_MESSAGES {
+                    tokio::time::sleep(Duration::from_millis(210)).await;
+                    let text = format!("c{i}m{n}");
+                    sent_at.lock().unwrap().insert(text.clone(), Instant::now());
+                    customer.send(Message::Text(json!({"type": "message", "text": text}).to_string().into())).await.unwrap();
+                }
+                customer
+            }));
+        }
+        let mut samples = Vec::with_capacity(RELAY_CHATS * RELAY_MESSAGES);
+        while samples.len() < RELAY_CHATS * RELAY_MESSAGES {
+            let Ok(f) = tokio::time::timeout(Duration::from_secs(10), next_frame(&mut relay_agent)).await else {
+                panic!("{} of {} relayed messages arrived", samples.len(), RELAY_CHATS * RELAY_MESSAGES);
+            };
+            if f["type"] == "message" {
+                if let Some(t) = f["item"]["text"].as_str().and_then(|text| sent_at.lock().unwrap().remove(text)) {
+                    samples.push(t.elapsed().as_micros() as u64);
+                }
+            }
+        }
+        for c in customers {
+            let _ = c.await;
+        }
+        println!("message relay, customer socket -> agent socket (durable first), {RELAY_CHATS} chats at once: {}", percentiles(samples));
     });
     drop(server);
 }

@@ -288,6 +288,11 @@ fn main() {
                 wire += received;
             }
             counts.sort_unstable();
+            assert_eq!(
+                counts[0],
+                counts[counts.len() - 1],
+                "every subscriber receives every event (a subscriber quiet for 2 s stops early)"
+            );
             println!(
                 "events received per subscriber: min {}, median {}, max {}; {} body bytes per event, {} on the wire",
                 counts[0],
