@@ -239,11 +239,10 @@ async fn write_audit(state: &AppState, record: &sb_runtime::audit::AuditRecord) 
 }
 
 async fn verify(state: &AppState, key: ApiKey) -> Result<Principal, ApiError> {
-    let store = state.store.clone();
-    let id = key.id.clone();
-    let stored = tokio::task::spawn_blocking(move || store.credential(&id))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    // A point lookup on the store's own lookup connection, made inline: a blocking
+    // thread would add two hand-offs to every API call, and on the shared connection it
+    // would queue behind whatever long read (a report, a stream page) holds it.
+    let stored = state.store.credential(&key.id)?;
     let Some(stored) = stored.filter(|s| key.matches(&s.secret_sha256)) else {
         tracing::warn!(credential = %key.id, "rejected credential");
         return Err(ApiError::BadCredential);
@@ -275,18 +274,18 @@ async fn from_session_token(state: &AppState, token: &str) -> Result<Principal, 
             tracing::warn!(error = %e, "rejected session token");
             ApiError::BadCredential
         })?;
-    let store = state.store.clone();
-    let credential = claims.credential.clone();
-    let live = tokio::task::spawn_blocking(move || match credential.strip_prefix("user:") {
+    // Point lookups, made inline like the key's in `verify`.
+    let live = match claims.credential.strip_prefix("user:") {
         // A signed-in user's token lives while the user is not locked out.
-        Some(user) => store.user_login(user).map(|l| {
+        Some(user) => state.store.user_login(user).map(|l| {
             l.filter(|l| l.locked_until_ms <= jiff::Timestamp::now().as_millisecond())
                 .is_some()
         }),
-        None => store.credential(&credential).map(|c| c.is_some()),
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
+        None => state
+            .store
+            .credential(&claims.credential)
+            .map(|c| c.is_some()),
+    }?;
     if !live {
         // Revoking a credential revokes every token exchanged for it.
         return Err(ApiError::BadCredential);

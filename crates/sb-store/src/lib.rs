@@ -120,8 +120,11 @@ pub trait Store: Send + Sync + 'static {
     fn live_contacts(&self) -> Result<Vec<(String, String)>, StoreError>;
 
     fn insert_credential(&self, credential: &StoredCredential) -> Result<(), StoreError>;
+    /// A point lookup by id, answered without waiting behind other reads: cheap enough
+    /// to make inline from async code (every API call with a key makes one).
     fn credential(&self, id: &str) -> Result<Option<StoredCredential>, StoreError>;
     fn credential_count(&self) -> Result<u64, StoreError>;
+    /// A point lookup like [`Store::credential`]: cheap enough to make inline.
     fn user_login(&self, user: &str) -> Result<Option<UserLogin>, StoreError>;
     fn save_user_login(&self, login: &UserLogin) -> Result<(), StoreError>;
     /// The wrapped data key of `owner`, unless it never existed or was destroyed.

@@ -84,6 +84,10 @@ CREATE TABLE IF NOT EXISTS credentials (
 pub struct SqliteStore {
     path: PathBuf,
     connection: Mutex<Connection>,
+    /// For the point lookups every API call makes (a credential, a user's sign-in
+    /// state): on a connection of their own, no page read or report waits in front of
+    /// them, so callers can make them inline instead of handing them to a thread.
+    lookups: Mutex<Connection>,
 }
 
 impl SqliteStore {
@@ -113,9 +117,13 @@ impl SqliteStore {
         connection.execute_batch(crate::audit::SCHEMA)?;
         connection.execute_batch(crate::data_keys::SCHEMA)?;
         connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        let lookups = Connection::open(&path)?;
+        lookups.busy_timeout(std::time::Duration::from_secs(10))?;
+        lookups.pragma_update(None, "query_only", true)?;
         Ok(Self {
             path,
             connection: Mutex::new(connection),
+            lookups: Mutex::new(lookups),
         })
     }
 
@@ -127,6 +135,10 @@ impl SqliteStore {
         // A panic while holding the lock cannot leave SQLite half-written (transactions
         // roll back on drop), so a poisoned lock is still safe to use.
         self.connection.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lookup_conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.lookups.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -277,9 +289,11 @@ impl Store for SqliteStore {
 
     fn credential(&self, id: &str) -> Result<Option<StoredCredential>, StoreError> {
         Ok(self
-            .conn()
-            .query_row(
+            .lookup_conn()
+            .prepare_cached(
                 "SELECT id, secret_sha256, principal, role, description, created_at FROM credentials WHERE id = ?1",
+            )?
+            .query_row(
                 [id],
                 |r| {
                     Ok(StoredCredential {
@@ -503,12 +517,9 @@ impl Store for SqliteStore {
 
     fn user_login(&self, user: &str) -> Result<Option<crate::UserLogin>, StoreError> {
         let state: Option<String> = self
-            .conn()
-            .query_row(
-                "SELECT state FROM user_logins WHERE user = ?1",
-                [user],
-                |r| r.get(0),
-            )
+            .lookup_conn()
+            .prepare_cached("SELECT state FROM user_logins WHERE user = ?1")?
+            .query_row([user], |r| r.get(0))
             .optional()?;
         state
             .map(|s| {
