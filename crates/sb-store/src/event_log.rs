@@ -72,16 +72,10 @@ impl EventLog {
         let newest: i64 =
             connection.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
         let (committed_tx, committed) = watch::channel(newest as u64);
-        let (stream_committed_tx, stream_committed): (Vec<_>, Vec<_>) = PublicStream::ALL
-            .iter()
-            .map(|_| watch::channel(newest as u64))
-            .unzip();
-        let stream_committed_tx: StreamHeads = stream_committed_tx
-            .try_into()
-            .unwrap_or_else(|_| unreachable!("one channel per public stream"));
-        let stream_committed = stream_committed
-            .try_into()
-            .unwrap_or_else(|_| unreachable!("one channel per public stream"));
+        let channels: [_; PublicStream::ALL.len()] =
+            std::array::from_fn(|_| watch::channel(newest as u64));
+        let stream_committed = channels.each_ref().map(|(_, receiver)| receiver.clone());
+        let stream_committed_tx: StreamHeads = channels.map(|(sender, _)| sender);
         let (sender, receiver) = mpsc::channel::<Append>();
         let pending = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let writer_pending = pending.clone();

@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use sb_store::{PublicStream, Store};
+use tokio::sync::{broadcast, watch};
 
 use super::sse_gzip::DeflatePiece;
-use tokio::sync::{broadcast, watch};
 
 /// Batches the broadcast keeps for slow subscribers before they must catch up from
 /// the store.
