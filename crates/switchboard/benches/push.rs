@@ -2,8 +2,9 @@
 //! changing status 1,000 times a second in total:
 //! - real-time metrics: 1,000 WebSocket subscribers; latency from the first change a
 //!   view shows (`changed_at_ms`, stamped by the runtime) to the view arriving;
-//! - event streams: 1,000 server-sent-event subscribers to agent-events; latency from
-//!   the event's time to its arrival.
+//! - event streams: 1,000 server-sent-event subscribers to agent-events, asking for gzip
+//!   unless PUSH_GZIP=0; latency from the event's time to its arrival, for the steady
+//!   state and for every event.
 //!
 //! Client and server share this machine's 2 cores. Run: cargo bench -p switchboard --bench push
 
