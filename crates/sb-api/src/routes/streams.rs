@@ -333,10 +333,14 @@ impl Subscriber {
         self.send(bytes).await
     }
 
-    async fn frames(&mut self, frames: &'static [u8]) -> bool {
+    /// A comment frame that keeps proxies from closing a quiet connection.
+    async fn keep_alive(&mut self) -> bool {
+        const FRAME: &[u8] = b": keep-alive\n\n";
+        // Deflated once for every gzip subscriber, like a tail batch.
+        static DEFLATED: std::sync::OnceLock<DeflatePiece> = std::sync::OnceLock::new();
         let bytes = match self.gzip.as_mut() {
-            Some(gzip) => gzip.piece(&DeflatePiece::of(frames)),
-            None => Bytes::from_static(frames),
+            Some(gzip) => gzip.piece(DEFLATED.get_or_init(|| DeflatePiece::of(FRAME))),
+            None => Bytes::from_static(FRAME),
         };
         self.send(bytes).await
     }
@@ -448,7 +452,7 @@ async fn feed(
     loop {
         match tokio::time::timeout(KEEP_ALIVE, tail.recv()).await {
             Err(_) => {
-                if !out.frames(b": keep-alive\n\n").await {
+                if !out.keep_alive().await {
                     return false;
                 }
             }

@@ -81,7 +81,7 @@ fn ids(lines: &[String]) -> Vec<u64> {
 }
 
 #[test]
-fn gzip_subscribers_share_compressed_batches_and_miss_nothing() {
+fn gzip_subscribers_from_the_backlog_or_mid_stream_get_every_event_once() {
     if !have_tool("curl") {
         return;
     }
