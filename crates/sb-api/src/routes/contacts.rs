@@ -26,8 +26,6 @@ use crate::server::AppState;
 const AGENT_SILENCE_LIMIT: Duration = Duration::from_secs(90);
 /// Frames waiting for a slow socket, beyond which frames are dropped.
 const SOCKET_BUFFER: usize = 1024;
-/// Largest WebSocket frame accepted from a client.
-const MAX_FRAME_BYTES: usize = 64 * 1024;
 
 impl From<RuntimeError> for ApiError {
     fn from(e: RuntimeError) -> Self {
@@ -152,8 +150,7 @@ pub(crate) async fn chat_socket(
         .await?;
     let runtime = state.runtime.clone();
     let contact = q.contact;
-    Ok(ws
-        .max_frame_size(MAX_FRAME_BYTES)
+    Ok(super::with_client_limits(ws)
         .on_upgrade(move |socket| customer_loop(socket, runtime, contact, session, rx)))
 }
 
@@ -250,8 +247,7 @@ pub(crate) async fn agent_socket(
     let user = principal.user.clone();
     let session = state.runtime.attach_agent(user.clone(), tx).await?;
     let runtime = state.runtime.clone();
-    Ok(ws
-        .max_frame_size(MAX_FRAME_BYTES)
+    Ok(super::with_client_limits(ws)
         .on_upgrade(move |socket| agent_loop(socket, runtime, user, session, rx)))
 }
 

@@ -230,7 +230,7 @@ pub(crate) async fn subscribe_current_metrics(
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let question = question(&state, &query)?;
-    Ok(ws.on_upgrade(move |socket| push_loop(socket, state, question)))
+    Ok(super::with_client_limits(ws).on_upgrade(move |socket| push_loop(socket, state, question)))
 }
 
 async fn push_loop(socket: WebSocket, state: AppState, question: Question) {

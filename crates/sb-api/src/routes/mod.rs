@@ -24,6 +24,25 @@ pub(crate) fn comma_list(value: &Option<String>) -> Option<Vec<String>> {
     })
 }
 
+/// Largest WebSocket message (and frame) accepted from a client: room for the longest
+/// chat message an instance may allow (32,768 characters, each up to 6 bytes as a JSON
+/// escape) in its frame, so that an over-long chat message gets the instance's own clear
+/// error; anything larger is a broken or hostile client, and its socket is closed.
+const MAX_CLIENT_MESSAGE_BYTES: usize = 256 * 1024;
+/// Read buffer per WebSocket. Clients send small frames; the library's default (128 KiB
+/// per socket) is memory held by every open chat and agent desk, and it zero-fills the
+/// buffer's free room on every read (a 128 KiB fill for a 100-byte frame).
+const SOCKET_READ_BUFFER_BYTES: usize = 8 * 1024;
+
+/// A WebSocket upgrade with the server's limits for what clients send.
+pub(crate) fn with_client_limits(
+    ws: axum::extract::ws::WebSocketUpgrade,
+) -> axum::extract::ws::WebSocketUpgrade {
+    ws.read_buffer_size(SOCKET_READ_BUFFER_BYTES)
+        .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
+        .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
+}
+
 /// Run store or deployment work off the async workers.
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, crate::error::ApiError> + Send + 'static,

@@ -1057,3 +1057,54 @@ fn a_script_handles_a_chat_over_the_rest_agent_api() {
         assert!(desk["contacts"].as_array().unwrap().is_empty(), "{desk}");
     });
 }
+
+#[test]
+fn a_message_over_the_socket_limit_closes_that_socket_only() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+
+    let data = steady_deployment();
+    let website = credential(data.path(), "website", "Integration");
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        let (contact, token, mut customer) =
+            chat_at_menu(&server, &website, json!({"display_name": "Ana"})).await;
+        // 320 KiB in two frames of 160 KiB: each frame is under the frame limit, the
+        // message is over the message limit (256 KiB).
+        let half = "x".repeat(160 * 1024);
+        customer
+            .send(Message::Frame(Frame::message(
+                half.clone(),
+                OpCode::Data(Data::Text),
+                false,
+            )))
+            .await
+            .unwrap();
+        customer
+            .send(Message::Frame(Frame::message(
+                half,
+                OpCode::Data(Data::Continue),
+                true,
+            )))
+            .await
+            .unwrap();
+        let ended = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match customer.next().await {
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => continue,
+                }
+            }
+        })
+        .await;
+        assert!(ended.is_ok(), "the oversized message ends the socket");
+
+        // The chat itself is untouched: the customer reconnects and goes on.
+        let mut again = connect(&server, &format!("/v1/chat/ws?contact={contact}"), &token)
+            .await
+            .unwrap();
+        send(&mut again, json!({"type": "message", "text": "3"})).await;
+        expect(&mut again, is("position")).await;
+    });
+}
