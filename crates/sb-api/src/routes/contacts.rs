@@ -154,6 +154,37 @@ pub(crate) async fn chat_socket(
         .on_upgrade(move |socket| customer_loop(socket, runtime, contact, session, rx)))
 }
 
+/// Frames already waiting that go out with the one just received, at most.
+const BURST_FRAMES: usize = 64;
+
+/// Send `first` and the frames already waiting behind it on `queues` with one flush, so
+/// that a burst (an offer, the agent's new state, a transcript) is one write to the
+/// socket rather than one each. Stops after a frame that `is_last`; returns whether one
+/// was.
+async fn send_burst<F: Serialize>(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    first: F,
+    mut queues: [&mut mpsc::Receiver<F>; 2],
+    is_last: impl Fn(&F) -> bool,
+) -> Result<bool, axum::Error> {
+    let mut next = Some(first);
+    let mut fed = 0;
+    while let Some(frame) = next.take() {
+        let text = serde_json::to_string(&frame).expect("frames serialise");
+        sink.feed(Message::Text(text.into())).await?;
+        if is_last(&frame) {
+            sink.flush().await?;
+            return Ok(true);
+        }
+        fed += 1;
+        if fed < BURST_FRAMES {
+            next = queues.iter_mut().find_map(|q| q.try_recv().ok());
+        }
+    }
+    sink.flush().await?;
+    Ok(false)
+}
+
 async fn customer_loop(
     socket: WebSocket,
     runtime: sb_runtime::instance::RuntimeHandle,
@@ -170,9 +201,11 @@ async fn customer_loop(
                 Some(f) = errors.recv() => f,
                 else => break,
             };
-            let ended = frame == CustomerFrame::Ended;
-            let text = serde_json::to_string(&frame).expect("frames serialise");
-            if sink.send(Message::Text(text.into())).await.is_err() || ended {
+            let sent = send_burst(&mut sink, frame, [&mut frames, &mut errors], |f| {
+                *f == CustomerFrame::Ended
+            })
+            .await;
+            if !matches!(sent, Ok(false)) {
                 let _ = sink.close().await;
                 break;
             }
@@ -267,8 +300,10 @@ async fn agent_loop(
                 Some(f) = answers.recv() => f,
                 else => break,
             };
-            let text = serde_json::to_string(&frame).expect("frames serialise");
-            if sink.send(Message::Text(text.into())).await.is_err() {
+            if send_burst(&mut sink, frame, [&mut frames, &mut answers], |_| false)
+                .await
+                .is_err()
+            {
                 break;
             }
         }
