@@ -92,15 +92,14 @@ pub(crate) struct ChainHead {
 /// retention, else the genesis.
 pub(crate) fn head(conn: &Connection) -> rusqlite::Result<ChainHead> {
     let last: Option<(i64, String)> = conn
-        .query_row(
+        .prepare_cached(
             "SELECT seq, hash FROM (
                  SELECT seq, hash FROM audit_log
                  UNION ALL SELECT seq, hash FROM audit_archive
                  UNION ALL SELECT seq, hash FROM audit_floor
              ) ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     Ok(match last {
         Some((seq, hash)) => ChainHead {

@@ -11,6 +11,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use rusqlite::{params, Connection};
+use sb_model::record::ContactRecord;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{oneshot, watch};
 
@@ -276,8 +277,12 @@ fn write_batch(connection: &mut Connection, batch: &[Append]) -> Result<Written,
                 if e.stream == RECORD_STREAM {
                     // The record projection and its interval sums commit with the
                     // event that made them.
-                    crate::intervals::record_written(&tx, &e.key, &e.payload, &mut sums)?;
-                    let r = RecordColumns::of(&e.payload);
+                    let record = serde_json::from_str::<ContactRecord>(&e.payload).ok();
+                    crate::intervals::record_written(&tx, &e.key, record.as_ref(), &mut sums)?;
+                    let r = match &record {
+                        Some(record) => RecordColumns::of(record),
+                        None => RecordColumns::of_unparsed(&e.payload),
+                    };
                     project.execute(params![
                         e.key,
                         r.channel,
@@ -317,7 +322,24 @@ struct RecordColumns {
 }
 
 impl RecordColumns {
-    fn of(payload: &str) -> Self {
+    fn of(record: &ContactRecord) -> Self {
+        let millis = |t: &str| {
+            t.parse::<jiff::Timestamp>()
+                .ok()
+                .map(|t| t.as_millisecond())
+        };
+        RecordColumns {
+            channel: record.channel.as_str().to_string(),
+            queue: record.queue.as_ref().map(|q| q.name.clone()),
+            agent: record.agent.as_ref().map(|a| a.username.clone()),
+            initiation_ms: millis(&record.initiation_timestamp).unwrap_or(0),
+            disconnect_ms: record.disconnect_timestamp.as_deref().and_then(millis),
+        }
+    }
+
+    /// The columns of a payload that is not a whole record (kept searchable by what it
+    /// does say).
+    fn of_unparsed(payload: &str) -> Self {
         let v: serde_json::Value = serde_json::from_str(payload).unwrap_or_default();
         let text = |p: &str| v.pointer(p).and_then(|x| x.as_str()).map(str::to_string);
         let millis = |p: &str| {

@@ -94,8 +94,7 @@ fn millis(timestamp: &str) -> Option<i64> {
 
 impl Contribution {
     /// `None` for a record that has not ended (it counts once it disconnects).
-    pub(crate) fn of(record_json: &str) -> Option<Contribution> {
-        let r: ContactRecord = serde_json::from_str(record_json).ok()?;
+    pub(crate) fn of(r: &ContactRecord) -> Option<Contribution> {
         let disconnect = millis(r.disconnect_timestamp.as_deref()?)?;
         let queued = r.queue.is_some();
         let handled = r.agent.is_some();
@@ -151,9 +150,12 @@ impl Contribution {
         }
         Some(Contribution {
             interval_ms: disconnect.div_euclid(INTERVAL_MS) * INTERVAL_MS,
-            queue: r.queue.map(|q| q.name).unwrap_or_default(),
+            queue: r.queue.as_ref().map(|q| q.name.clone()).unwrap_or_default(),
             channel: r.channel.as_str().to_string(),
-            agent: r.agent.map(|a| (a.username, a.routing_profile)),
+            agent: r
+                .agent
+                .as_ref()
+                .map(|a| (a.username.clone(), a.routing_profile.clone())),
             values,
         })
     }
@@ -259,24 +261,22 @@ fn upsert_sql() -> &'static str {
 pub(crate) fn record_written(
     tx: &Transaction<'_>,
     contact_id: &str,
-    new_record: &str,
+    new_record: Option<&ContactRecord>,
     sums: &mut IntervalSums,
 ) -> rusqlite::Result<()> {
     let old: Option<String> = tx
-        .query_row(
-            "SELECT record FROM contact_records WHERE contact_id = ?1",
-            params![contact_id],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT record FROM contact_records WHERE contact_id = ?1")?
+        .query_row(params![contact_id], |r| r.get(0))
         .map(Some)
         .or_else(|e| match e {
             rusqlite::Error::QueryReturnedNoRows => Ok(None),
             e => Err(e),
         })?;
-    if let Some(old) = old.as_deref().and_then(Contribution::of) {
+    let old = old.and_then(|json| serde_json::from_str::<ContactRecord>(&json).ok());
+    if let Some(old) = old.as_ref().and_then(Contribution::of) {
         old.add_to(sums, -1);
     }
-    if let Some(new) = Contribution::of(new_record) {
+    if let Some(new) = new_record.and_then(Contribution::of) {
         new.add_to(sums, 1);
     }
     Ok(())
