@@ -79,6 +79,15 @@ impl Owner {
     /// Send a frame to an agent's socket once what led to it is durable. A socket that
     /// cannot keep up loses frames rather than slowing the runtime; it gets the full
     /// state again when it reconnects.
+    /// Each agent whose state changed in this turn gets its newest state, once: a
+    /// snapshot is whole, so the ones it replaces (an offer, its acceptance, the end of
+    /// the contact before them, all in one turn) need not be sent.
+    pub(crate) fn send_agent_states(&mut self) {
+        for (user, snapshot) in std::mem::take(&mut self.agent_states_due) {
+            self.send_agent(&user, AgentFrame::State { snapshot });
+        }
+    }
+
     pub(crate) fn send_agent(&mut self, user: &str, frame: AgentFrame) {
         let Some(tx) = self.agents.get(user).and_then(|s| s.frames.clone()) else {
             return;
@@ -453,7 +462,7 @@ impl Owner {
             Output::AgentChanged { snapshot } => {
                 let user = snapshot.agent.clone();
                 self.agent_changed(&user);
-                self.send_agent(&user, AgentFrame::State { snapshot });
+                self.agent_states_due.insert(user, snapshot);
             }
             Output::Dequeued {
                 contact, reason, ..

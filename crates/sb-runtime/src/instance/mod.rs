@@ -88,6 +88,8 @@ pub(crate) struct Owner {
     /// Agents that changed since the last STATE_CHANGE window, and when it ends.
     agent_feed_dirty: BTreeSet<String>,
     agent_feed_due: i64,
+    /// The newest state of each agent that changed in this turn, sent at its end.
+    agent_states_due: std::collections::BTreeMap<String, sb_routing::AgentSnapshot>,
     heartbeat_due: i64,
 }
 
@@ -141,6 +143,7 @@ pub fn start(
         agent_feeds: Default::default(),
         agent_feed_dirty: BTreeSet::new(),
         agent_feed_due: 0,
+        agent_states_due: Default::default(),
         heartbeat_due: 0,
     };
     tokio::spawn(owner.run(rx));
@@ -161,6 +164,7 @@ impl Owner {
         self.recover().await;
         self.flush_agent_changes(true);
         self.persist_dirty();
+        self.send_agent_states();
         self.outbox.flush();
         self.ready.store(true, std::sync::atomic::Ordering::Release);
         loop {
@@ -199,6 +203,8 @@ impl Owner {
             self.push_positions();
             self.heartbeats();
             self.publish_realtime();
+            // Last: everything above may change an agent.
+            self.send_agent_states();
             self.outbox.flush();
         }
     }
