@@ -70,6 +70,8 @@ impl EventLog {
         connection.busy_timeout(std::time::Duration::from_secs(10))?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "FULL")?;
+        let checkpointer =
+            crate::checkpointer::Checkpointer::start(&data_dir.join(DATABASE_FILE), &connection)?;
         let newest: i64 =
             connection.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
         let (committed_tx, committed) = watch::channel(newest as u64);
@@ -85,6 +87,7 @@ impl EventLog {
             .spawn(move || {
                 write_loop(
                     connection,
+                    checkpointer,
                     receiver,
                     committed_tx,
                     stream_committed_tx,
@@ -161,6 +164,7 @@ impl EventLogWriter {
 
 fn write_loop(
     mut connection: Connection,
+    mut checkpointer: crate::checkpointer::Checkpointer,
     receiver: mpsc::Receiver<Append>,
     committed: watch::Sender<u64>,
     stream_committed: StreamHeads,
@@ -182,6 +186,7 @@ fn write_loop(
         pending.fetch_sub(count as u64, std::sync::atomic::Ordering::Relaxed);
         match result {
             Ok((ranges, heads)) => {
+                checkpointer.committed(&connection);
                 if let Some(newest) = ranges.iter().map(|r| r.end).max().filter(|&e| e > 0) {
                     committed.send_replace(newest - 1);
                 }

@@ -5,6 +5,7 @@
 //! (`tests/store.rs`).
 
 pub mod audit;
+mod checkpointer;
 mod data_keys;
 mod error;
 mod event_log;

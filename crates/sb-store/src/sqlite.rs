@@ -104,6 +104,13 @@ impl SqliteStore {
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
+        // Copying the log back is the checkpointer's (crate::checkpointer); this
+        // connection's rare writes must not stall on it.
+        connection.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            crate::checkpointer::PAGES_BEFORE_THE_WRITER_COPIES,
+        )?;
         let found: i64 = connection.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if found > SCHEMA_VERSION {
             return Err(StoreError::NewerSchema {

@@ -874,3 +874,39 @@ async fn positions_are_the_events_own_whatever_they_project_into() {
     drop(log);
     writer.join();
 }
+
+#[tokio::test]
+async fn the_log_is_copied_back_into_the_database_as_it_grows() {
+    use sb_store::{EventLog, NewEvent, SqliteStore};
+    let dir = tempfile::tempdir().unwrap();
+    let _store = SqliteStore::open(dir.path()).unwrap();
+    let database = dir.path().join("switchboard.db");
+    let before = std::fs::metadata(&database).unwrap().len();
+    let (log, writer) = EventLog::start(dir.path()).unwrap();
+    // About 8 MB in 50 commits: past the pages at which the checkpointer copies, far
+    // below those at which the writer would copy itself.
+    let payload = format!("{{\"pad\":\"{}\"}}", "x".repeat(16_000));
+    for batch in 0..50 {
+        let events = (0..10)
+            .map(|i| NewEvent {
+                at_ms: 1,
+                stream: "contact".into(),
+                key: format!("c{batch}-{i}"),
+                kind: "X".into(),
+                payload: payload.clone(),
+            })
+            .collect();
+        log.append(events).await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::metadata(&database).unwrap().len() < before + 3_000_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file is still {} bytes",
+            std::fs::metadata(&database).unwrap().len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    drop(log);
+    writer.join();
+}
