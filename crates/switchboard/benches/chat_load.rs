@@ -298,7 +298,11 @@ fn main() {
             "sustained: chats started at {SUSTAINED_RATE}/s for {SUSTAINED_SECS} s; through to agents {:.0} chats/s (seconds 2 to {SUSTAINED_SECS}); most waiting at once: {worst_backlog}",
             through as f64 / window_start.elapsed().as_secs_f64()
         );
+        let draining = Instant::now();
         while connected.load(Ordering::Relaxed) < connected_before + total {
+            if draining.elapsed() > Duration::from_secs(120) {
+                panic!("only {} of the {total} sustained chats reached an agent", connected.load(Ordering::Relaxed) - connected_before);
+            }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
 
