@@ -284,10 +284,7 @@ fn write_batch(connection: &mut Connection, batch: &[Append]) -> Result<Written,
                     // event that made them.
                     let record = serde_json::from_str::<ContactRecord>(&e.payload).ok();
                     crate::intervals::record_written(&tx, &e.key, record.as_ref(), &mut sums)?;
-                    let r = match &record {
-                        Some(record) => RecordColumns::of(record),
-                        None => RecordColumns::of_unparsed(&e.payload),
-                    };
+                    let r = record.as_ref().map(RecordColumns::of).unwrap_or_default();
                     project.execute(params![
                         e.key,
                         r.channel,
@@ -318,6 +315,8 @@ pub const RECORD_STREAM: &str = "record";
 /// projected into `live_contacts`: what a restart rebuilds from.
 pub const LIVE_STREAM: &str = "live";
 
+/// A record's searchable columns; empty for a payload that is not a record.
+#[derive(Default)]
 struct RecordColumns {
     channel: String,
     queue: Option<String>,
@@ -328,36 +327,13 @@ struct RecordColumns {
 
 impl RecordColumns {
     fn of(record: &ContactRecord) -> Self {
-        let millis = |t: &str| {
-            t.parse::<jiff::Timestamp>()
-                .ok()
-                .map(|t| t.as_millisecond())
-        };
+        use crate::intervals::millis;
         RecordColumns {
             channel: record.channel.as_str().to_string(),
             queue: record.queue.as_ref().map(|q| q.name.clone()),
             agent: record.agent.as_ref().map(|a| a.username.clone()),
             initiation_ms: millis(&record.initiation_timestamp).unwrap_or(0),
             disconnect_ms: record.disconnect_timestamp.as_deref().and_then(millis),
-        }
-    }
-
-    /// The columns of a payload that is not a whole record (kept searchable by what it
-    /// does say).
-    fn of_unparsed(payload: &str) -> Self {
-        let v: serde_json::Value = serde_json::from_str(payload).unwrap_or_default();
-        let text = |p: &str| v.pointer(p).and_then(|x| x.as_str()).map(str::to_string);
-        let millis = |p: &str| {
-            text(p)
-                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                .map(|t| t.as_millisecond())
-        };
-        RecordColumns {
-            channel: text("/Channel").unwrap_or_default(),
-            queue: text("/Queue/Name"),
-            agent: text("/Agent/Username"),
-            initiation_ms: millis("/InitiationTimestamp").unwrap_or(0),
-            disconnect_ms: millis("/DisconnectTimestamp"),
         }
     }
 }

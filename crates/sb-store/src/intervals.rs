@@ -85,7 +85,8 @@ pub(crate) struct Contribution {
     pub values: Vec<i64>,
 }
 
-fn millis(timestamp: &str) -> Option<i64> {
+/// An RFC 3339 timestamp in milliseconds since the epoch.
+pub(crate) fn millis(timestamp: &str) -> Option<i64> {
     timestamp
         .parse::<jiff::Timestamp>()
         .ok()

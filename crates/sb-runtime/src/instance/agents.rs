@@ -76,9 +76,6 @@ impl Owner {
         }
     }
 
-    /// Send a frame to an agent's socket once what led to it is durable. A socket that
-    /// cannot keep up loses frames rather than slowing the runtime; it gets the full
-    /// state again when it reconnects.
     /// Each agent whose state changed in this turn gets its newest state, once: a
     /// snapshot is whole, so the ones it replaces (an offer, its acceptance, the end of
     /// the contact before them, all in one turn) need not be sent.
@@ -88,6 +85,9 @@ impl Owner {
         }
     }
 
+    /// Send a frame to an agent's socket once what led to it is durable. A socket that
+    /// cannot keep up loses frames rather than slowing the runtime; it gets the full
+    /// state again when it reconnects.
     pub(crate) fn send_agent(&mut self, user: &str, frame: AgentFrame) {
         let Some(tx) = self.agents.get(user).and_then(|s| s.frames.clone()) else {
             return;

@@ -1059,7 +1059,7 @@ fn a_script_handles_a_chat_over_the_rest_agent_api() {
 }
 
 #[test]
-fn a_message_over_the_socket_limit_closes_that_socket_only() {
+fn a_message_over_the_socket_limit_closes_the_socket_and_the_chat_goes_on() {
     use futures_util::StreamExt;
     use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
     use tokio_tungstenite::tungstenite::protocol::frame::Frame;
