@@ -72,6 +72,7 @@ impl EventLog {
         connection.pragma_update(None, "synchronous", "FULL")?;
         let checkpointer =
             crate::checkpointer::Checkpointer::start(&data_dir.join(DATABASE_FILE), &connection)?;
+        let live = crate::live_log::LiveLog::load(&connection)?;
         let newest: i64 =
             connection.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?;
         let (committed_tx, committed) = watch::channel(newest as u64);
@@ -88,6 +89,7 @@ impl EventLog {
                 write_loop(
                     connection,
                     checkpointer,
+                    live,
                     receiver,
                     committed_tx,
                     stream_committed_tx,
@@ -165,6 +167,7 @@ impl EventLogWriter {
 fn write_loop(
     mut connection: Connection,
     mut checkpointer: crate::checkpointer::Checkpointer,
+    mut live: crate::live_log::LiveLog,
     receiver: mpsc::Receiver<Append>,
     committed: watch::Sender<u64>,
     stream_committed: StreamHeads,
@@ -182,7 +185,7 @@ fn write_loop(
                 Err(_) => break,
             }
         }
-        let result = write_batch(&mut connection, &batch);
+        let result = write_batch(&mut connection, &mut live, &batch);
         pending.fetch_sub(count as u64, std::sync::atomic::Ordering::Relaxed);
         match result {
             Ok((ranges, heads)) => {
@@ -201,6 +204,7 @@ fn write_loop(
             }
             Err(e) => {
                 // Nothing of the batch was committed; every caller hears why.
+                live.rolled_back();
                 let message = e.to_string();
                 for append in batch {
                     let _ = append.reply.send(Err(message.clone()));
@@ -215,7 +219,11 @@ type StreamHeads = [watch::Sender<u64>; PublicStream::ALL.len()];
 /// Each append's positions, and per public stream the newest position written (0: none).
 type Written = (Vec<Range<u64>>, [u64; PublicStream::ALL.len()]);
 
-fn write_batch(connection: &mut Connection, batch: &[Append]) -> Result<Written, rusqlite::Error> {
+fn write_batch(
+    connection: &mut Connection,
+    live: &mut crate::live_log::LiveLog,
+    batch: &[Append],
+) -> Result<Written, rusqlite::Error> {
     let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     // The audit chain's end is read under the write lock, so that two processes
     // appending (a server and a CLI command) continue one chain, never fork it.
@@ -233,11 +241,6 @@ fn write_batch(connection: &mut Connection, batch: &[Append]) -> Result<Written,
              ON CONFLICT (contact_id) DO UPDATE SET channel = ?2, queue = ?3, agent = ?4,
                  initiation_ms = ?5, disconnect_ms = ?6, record = ?7",
         )?;
-        let mut keep_live = tx.prepare_cached(
-            "INSERT INTO live_contacts (contact_id, state) VALUES (?1, ?2)
-             ON CONFLICT (contact_id) DO UPDATE SET state = ?2",
-        )?;
-        let mut drop_live = tx.prepare_cached("DELETE FROM live_contacts WHERE contact_id = ?1")?;
         for append in batch {
             let mut first = None;
             let mut last = 0;
@@ -263,11 +266,8 @@ fn write_batch(connection: &mut Connection, batch: &[Append]) -> Result<Written,
                     // Recovery state is only ever read as the latest per contact: kept
                     // in its projection alone, not also in the log (it is the largest
                     // and most frequent thing written).
-                    if e.payload == "null" {
-                        drop_live.execute(params![e.key])?;
-                    } else {
-                        keep_live.execute(params![e.key, e.payload])?;
-                    }
+                    let state = Some(e.payload.as_str()).filter(|p| *p != "null");
+                    live.write(&tx, &e.key, state)?;
                     continue;
                 }
                 insert.execute(params![e.at_ms, e.stream, e.key, e.kind, e.payload])?;
@@ -302,6 +302,7 @@ fn write_batch(connection: &mut Connection, batch: &[Append]) -> Result<Written,
         }
     }
     sums.flush(&tx)?;
+    live.compact(&tx)?;
     tx.commit()?;
     Ok((ranges, heads))
 }
@@ -312,7 +313,7 @@ pub const AGENT_TIME_STREAM: &str = "agent-time";
 /// Events on this stream carry a contact record, projected into `contact_records`.
 pub const RECORD_STREAM: &str = "record";
 /// Events on this stream carry a live contact's state (or `null` once it finished),
-/// projected into `live_contacts`: what a restart rebuilds from.
+/// appended to `live_log`: what a restart rebuilds from.
 pub const LIVE_STREAM: &str = "live";
 
 /// A record's searchable columns; empty for a payload that is not a record.

@@ -10,6 +10,7 @@ mod data_keys;
 mod error;
 mod event_log;
 pub mod intervals;
+mod live_log;
 pub mod query;
 mod sqlite;
 mod streams;

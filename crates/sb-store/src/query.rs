@@ -3,7 +3,7 @@
 //! Three locks, so that no SQL a caller writes can change or reveal more than the
 //! documented tables: a read-only connection (`SQLITE_OPEN_READ_ONLY` and
 //! `query_only`), an authorizer that allows only reading the documented tables and
-//! views (never `credentials`, `config_versions`, raw `events` or `live_contacts`) and
+//! views (never `credentials`, `config_versions`, raw `events` or `live_log`) and
 //! denies every write, pragma, attach and transaction, and a progress handler that
 //! interrupts a query past its time limit.
 

@@ -13,7 +13,7 @@ use crate::{
 
 /// Bumped whenever the schema changes; a data directory from a newer build is refused
 /// rather than misread.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 pub const DATABASE_FILE: &str = "switchboard.db";
 
 const SCHEMA: &str = "
@@ -55,10 +55,6 @@ CREATE TABLE IF NOT EXISTS stream_checkpoints (
 CREATE TABLE IF NOT EXISTS user_logins (
     user  TEXT PRIMARY KEY,
     state TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS live_contacts (
-    contact_id TEXT PRIMARY KEY,
-    state      TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS contact_records (
     contact_id    TEXT PRIMARY KEY,
@@ -123,6 +119,8 @@ impl SqliteStore {
         connection.execute_batch(crate::query::VIEWS)?;
         connection.execute_batch(crate::audit::SCHEMA)?;
         connection.execute_batch(crate::data_keys::SCHEMA)?;
+        connection.execute_batch(crate::live_log::SCHEMA)?;
+        crate::live_log::migrate(&connection)?;
         connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         let lookups = Connection::open(&path)?;
         lookups.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -515,11 +513,7 @@ impl Store for SqliteStore {
     }
 
     fn live_contacts(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached("SELECT contact_id, state FROM live_contacts ORDER BY contact_id")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(crate::live_log::newest_states(&self.conn())?)
     }
 
     fn user_login(&self, user: &str) -> Result<Option<crate::UserLogin>, StoreError> {

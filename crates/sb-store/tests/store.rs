@@ -200,6 +200,34 @@ fn a_newer_schema_is_refused() {
 }
 
 #[test]
+fn a_store_kept_one_row_per_live_contact_keeps_its_contacts_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SqliteStore::open(dir.path()).unwrap());
+    // The table as schema version 3 had it, with two live contacts.
+    let conn = rusqlite::Connection::open(dir.path().join("switchboard.db")).unwrap();
+    conn.execute_batch(
+        "DROP TABLE live_log;
+         CREATE TABLE live_contacts (contact_id TEXT PRIMARY KEY, state TEXT NOT NULL);
+         INSERT INTO live_contacts VALUES ('b', 'state of b'), ('a', 'state of a');
+         PRAGMA user_version = 3;",
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(
+        store.live_contacts().unwrap(),
+        [
+            ("a".to_string(), "state of a".to_string()),
+            ("b".to_string(), "state of b".to_string())
+        ]
+    );
+    drop(store);
+    // Moved once: opening again finds them where they went.
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(store.live_contacts().unwrap().len(), 2);
+}
+
+#[test]
 fn an_unwritable_data_directory_is_a_clear_error() {
     let err = SqliteStore::open(std::path::Path::new("/proc/switchboard-data"))
         .err()
@@ -666,7 +694,7 @@ mod sql {
             "SELECT secret_sha256 FROM credentials",
             "SELECT payload FROM events WHERE stream = 'live'",
             "SELECT * FROM config_versions",
-            "SELECT * FROM live_contacts",
+            "SELECT * FROM live_log",
             "DELETE FROM contact_records",
             "UPDATE metric_intervals SET handled = 0",
             "INSERT INTO stream_checkpoints VALUES ('x', 'y', 1, '')",
@@ -873,6 +901,59 @@ async fn positions_are_the_events_own_whatever_they_project_into() {
     );
     drop(log);
     writer.join();
+}
+
+#[tokio::test]
+async fn live_states_replaced_many_times_leave_the_newest_and_few_rows() {
+    use sb_store::{EventLog, NewEvent, SqliteStore, Store, LIVE_STREAM};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let state = |key: &str, payload: String| NewEvent {
+        at_ms: 1,
+        stream: LIVE_STREAM.into(),
+        key: key.into(),
+        kind: "STATE".into(),
+        payload,
+    };
+    // A contact that waits the whole time, written once at the start.
+    let (log, writer) = EventLog::start(dir.path()).unwrap();
+    log.append(vec![state("waiting", "{\"s\":0}".into())])
+        .await
+        .unwrap();
+    drop(log);
+    writer.join();
+    // Around it, 3,000 contacts each change three times and finish, in two rounds with
+    // the writer restarted between (it reads back which rows are whose newest).
+    for round in 0..2 {
+        let (log, writer) = EventLog::start(dir.path()).unwrap();
+        for c in 0..1_500 {
+            let key = format!("r{round}c{c}");
+            let mut batch: Vec<_> = (1..=3)
+                .map(|s| state(&key, format!("{{\"s\":{s}}}")))
+                .collect();
+            batch.push(state(&key, "null".into()));
+            log.append(batch).await.unwrap();
+        }
+        log.append(vec![state(&format!("r{round}last"), "{\"s\":9}".into())])
+            .await
+            .unwrap();
+        drop(log);
+        writer.join();
+    }
+    assert_eq!(
+        store.live_contacts().unwrap(),
+        [
+            ("r0last".to_string(), "{\"s\":9}".to_string()),
+            ("r1last".to_string(), "{\"s\":9}".to_string()),
+            ("waiting".to_string(), "{\"s\":0}".to_string()),
+        ]
+    );
+    // 12,000 rows were appended; replaced ones beyond a few thousand were removed.
+    let rows: u64 = rusqlite::Connection::open(dir.path().join("switchboard.db"))
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM live_log", [], |r| r.get(0))
+        .unwrap();
+    assert!(rows < 5_000, "{rows} rows kept");
 }
 
 #[tokio::test]

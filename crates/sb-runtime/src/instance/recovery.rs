@@ -1,6 +1,6 @@
 //! Surviving a crash: every changed contact's state goes to the `live` stream with the
-//! batch that changed it; on start, the owner rebuilds from the `live_contacts`
-//! projection (not the whole log, so start-up does not grow with history).
+//! batch that changed it; on start, the owner rebuilds from each contact's newest state
+//! in the store (not the whole event log, so start-up does not grow with history).
 
 use std::sync::Arc;
 
