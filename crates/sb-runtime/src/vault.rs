@@ -153,8 +153,15 @@ fn system_key(store: &dyn Store, keyring: &Keyring, owner: &str) -> Result<DataK
 
 /// `value` as JSON sealed under `key`: `{"sealed":"sb1:…"}`.
 pub fn seal_json<T: Serialize>(key: &DataKey, value: &T) -> Result<String, VaultError> {
+    #[derive(Serialize)]
+    struct Sealed {
+        sealed: String,
+    }
     let clear = serde_json::to_vec(value).map_err(|e| VaultError::Unreadable(e.to_string()))?;
-    Ok(serde_json::json!({ "sealed": key.seal(&clear)? }).to_string())
+    let sealed = Sealed {
+        sealed: key.seal(&clear)?,
+    };
+    serde_json::to_string(&sealed).map_err(|e| VaultError::Unreadable(e.to_string()))
 }
 
 /// The value [`seal_json`] sealed. A payload written before encryption at rest (no

@@ -222,17 +222,24 @@ impl DataKey {
     /// Seal `plaintext` as `sb1:<base64(salt ‖ ciphertext ‖ tag)>`.
     pub fn seal(&self, plaintext: &[u8]) -> Result<String, EnvelopeError> {
         let salt: [u8; SALT_LEN] = random()?;
-        let mut buffer = plaintext.to_vec();
-        self.field_key(&salt)
-            .seal_in_place_append_tag(
+        // Salt, text and tag in one buffer, sealed where it lies: this runs on every
+        // change of a live contact's state.
+        let mut out = Vec::with_capacity(SALT_LEN + plaintext.len() + AES_256_GCM.tag_len());
+        out.extend_from_slice(&salt);
+        out.extend_from_slice(plaintext);
+        let tag = self
+            .field_key(&salt)
+            .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key([0; NONCE_LEN]),
                 Aad::empty(),
-                &mut buffer,
+                &mut out[SALT_LEN..],
             )
             .map_err(|_| EnvelopeError::BadSeal)?;
-        let mut out = salt.to_vec();
-        out.extend_from_slice(&buffer);
-        Ok(format!("{SEALED_PREFIX}{}", STANDARD_NO_PAD.encode(out)))
+        out.extend_from_slice(tag.as_ref());
+        let mut sealed = String::with_capacity(SEALED_PREFIX.len() + out.len().div_ceil(3) * 4);
+        sealed.push_str(SEALED_PREFIX);
+        STANDARD_NO_PAD.encode_string(&out, &mut sealed);
+        Ok(sealed)
     }
 
     pub fn seal_str(&self, plaintext: &str) -> Result<String, EnvelopeError> {
