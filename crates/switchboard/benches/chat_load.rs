@@ -83,10 +83,31 @@ fn percentiles(mut v: Vec<u64>) -> String {
 /// 10 ms; and the machine's stolen time (the hypervisor's), which is what makes runs
 /// here swing.
 fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the parenthesised command name; utime and stime are 14th and 15th.
+    ticks_of_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap())
+}
+
+/// utime + stime from a /proc stat line: the 14th and 15th fields, counted after the
+/// parenthesised command name.
+fn ticks_of_stat(stat: &str) -> u64 {
     let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// CPU ticks of the server's threads by thread name (the async workers, the event-log
+/// writer, the checkpointer): which part of the server a chat's CPU goes to.
+fn ticks_by_thread(pid: u32) -> std::collections::BTreeMap<String, u64> {
+    let mut by_name = std::collections::BTreeMap::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let name = stat[stat.find('(').unwrap() + 1..stat.rfind(')').unwrap()].to_string();
+        *by_name.entry(name).or_insert(0) += ticks_of_stat(&stat);
+    }
+    by_name
 }
 
 fn stolen_ticks() -> u64 {
@@ -214,6 +235,7 @@ fn main() {
         // Customers: chats created as fast as the server takes them.
         let started = Instant::now();
         let cpu_before = (cpu_ticks(server_pid), cpu_ticks(std::process::id()), stolen_ticks());
+        let threads_before = ticks_by_thread(server_pid);
         let created = Arc::new(AtomicU64::new(0));
         let creators: Vec<_> = (0..CREATORS)
             .map(|_| {
@@ -253,6 +275,13 @@ fn main() {
             client_cpu as f64 / 100.0 / elapsed.as_secs_f64(),
             stolen as f64 / 100.0 / elapsed.as_secs_f64(),
         );
+        let by_thread: Vec<String> = ticks_by_thread(server_pid)
+            .into_iter()
+            .map(|(name, ticks)| (name.clone(), ticks.saturating_sub(*threads_before.get(&name).unwrap_or(&0))))
+            .filter(|(_, ticks)| *ticks > 0)
+            .map(|(name, ticks)| format!("{name} {:.0} µs", per_chat(ticks)))
+            .collect();
+        println!("server CPU per chat by thread: {}", by_thread.join(", "));
         let latency = offer_latency.lock().unwrap().clone();
         if !latency.is_empty() {
             println!("agent has room again -> next offer on its socket (chats waiting): {}", percentiles(latency));
