@@ -122,6 +122,26 @@ fn stolen_ticks() -> u64 {
         .unwrap()
 }
 
+/// The cores the hypervisor took from this machine since `start`: how noisy a phase
+/// was, printed beside its figures.
+struct Stolen {
+    ticks: u64,
+    at: Instant,
+}
+
+impl Stolen {
+    fn start() -> Stolen {
+        Stolen {
+            ticks: stolen_ticks(),
+            at: Instant::now(),
+        }
+    }
+
+    fn cores(&self) -> f64 {
+        (stolen_ticks() - self.ticks) as f64 / 100.0 / self.at.elapsed().as_secs_f64()
+    }
+}
+
 fn main() {
     let bin = env!("CARGO_BIN_EXE_switchboard");
     let data = tempfile::tempdir().unwrap();
@@ -294,6 +314,7 @@ fn main() {
         let connected_before = connected.load(Ordering::Relaxed);
         let scheduled = Arc::new(AtomicU64::new(0));
         let total = SUSTAINED_RATE * SUSTAINED_SECS;
+        let sustained_stolen = Stolen::start();
         let begin = tokio::time::Instant::now() + Duration::from_millis(50);
         let sustained: Vec<_> = (0..CREATORS)
             .map(|_| {
@@ -324,8 +345,9 @@ fn main() {
             c.await.unwrap();
         }
         println!(
-            "sustained: chats started at {SUSTAINED_RATE}/s for {SUSTAINED_SECS} s; through to agents {:.0} chats/s (seconds 2 to {SUSTAINED_SECS}); most waiting at once: {worst_backlog}",
-            through as f64 / window_start.elapsed().as_secs_f64()
+            "sustained: chats started at {SUSTAINED_RATE}/s for {SUSTAINED_SECS} s; through to agents {:.0} chats/s (seconds 2 to {SUSTAINED_SECS}); most waiting at once: {worst_backlog}; stolen by the hypervisor: {:.2} cores",
+            through as f64 / window_start.elapsed().as_secs_f64(),
+            sustained_stolen.cores()
         );
         let draining = Instant::now();
         while connected.load(Ordering::Relaxed) < connected_before + total {
@@ -339,6 +361,7 @@ fn main() {
         // with a single chat slot takes them one by one. Offer latency: from `complete` (room again) to the
         // next offer on its socket.
         stop.store(true, Ordering::Relaxed);
+        let offers_stolen = Stolen::start();
         for t in agent_tasks {
             let _ = t.await;
         }
@@ -381,12 +404,13 @@ fn main() {
                 _ => {}
             }
         }
-        println!("agent has room again -> next offer on its socket (chats waiting, no flood): {}", percentiles(offers));
+        println!("agent has room again -> next offer on its socket (chats waiting, no flood): {}; stolen by the hypervisor: {:.2} cores", percentiles(offers), offers_stolen.cores());
 
         // Relay: the probe goes offline; one agent with ten chat slots takes ten chats
         // and their customers each send RELAY_MESSAGES messages, paced under the per-chat
         // limit. Per message: sent on the customer's socket -> on the agent's socket.
         agent.send(Message::Text(json!({"type": "set_status", "status": "Offline"}).to_string().into())).await.unwrap();
+        let relay_stolen = Stolen::start();
         let mut relay_agent = connect("/v1/agent/ws".into(), agent_tokens[0].clone()).await;
         relay_agent.send(Message::Text(json!({"type": "set_status", "status": "Available"}).to_string().into())).await.unwrap();
         let mut relay_chats = Vec::new();
@@ -458,7 +482,7 @@ fn main() {
         for c in customers {
             let _ = c.await;
         }
-        println!("message relay, customer socket -> agent socket (durable first), {RELAY_CHATS} chats at once: {}", percentiles(samples));
+        println!("message relay, customer socket -> agent socket (durable first), {RELAY_CHATS} chats at once: {}; stolen by the hypervisor: {:.2} cores", percentiles(samples), relay_stolen.cores());
     });
     drop(server);
 }
