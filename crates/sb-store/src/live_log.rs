@@ -187,6 +187,13 @@ mod tests {
         connection
     }
 
+    /// The writer's view of `connection`'s table, removing once `slack` rows are replaced.
+    fn view(connection: &Connection, slack: u64) -> LiveLog {
+        let mut live = LiveLog::load(connection).unwrap();
+        live.replaced_rows_kept = slack;
+        live
+    }
+
     fn row_count(connection: &Connection) -> u64 {
         connection
             .query_row("SELECT COUNT(*) FROM live_log", [], |r| r.get(0))
@@ -220,8 +227,7 @@ mod tests {
             restart_every in 5usize..50,
         ) {
             let mut connection = table();
-            let mut live = LiveLog::load(&connection).unwrap();
-            live.replaced_rows_kept = 16;
+            let mut live = view(&connection, 16);
             let mut expected: HashMap<String, String> = HashMap::new();
             for (i, commit) in commits.iter().enumerate() {
                 apply(&mut connection, &mut live, commit);
@@ -232,8 +238,7 @@ mod tests {
                     };
                 }
                 if i % restart_every == 0 {
-                    live = LiveLog::load(&connection).unwrap();
-                    live.replaced_rows_kept = 16;
+                    live = view(&connection, 16);
                 }
                 let mut want: Vec<_> = expected.clone().into_iter().collect();
                 want.sort();
@@ -247,8 +252,7 @@ mod tests {
     #[test]
     fn a_contact_that_waits_long_is_carried_forward_not_removed() {
         let mut connection = table();
-        let mut live = LiveLog::load(&connection).unwrap();
-        live.replaced_rows_kept = 8;
+        let mut live = view(&connection, 8);
         apply(&mut connection, &mut live, &vec![(0, Some(7))]);
         for s in 0..500 {
             apply(
@@ -271,8 +275,7 @@ mod tests {
     #[test]
     fn a_commit_that_failed_does_not_mislead_the_next_removal() {
         let mut connection = table();
-        let mut live = LiveLog::load(&connection).unwrap();
-        live.replaced_rows_kept = 8;
+        let mut live = view(&connection, 8);
         apply(&mut connection, &mut live, &vec![(0, Some(1))]);
         {
             // Contact 0's newest would be this row; the commit never happens.
