@@ -264,7 +264,7 @@ fn write_batch(
                 }
                 if e.stream == LIVE_STREAM {
                     // Recovery state is only ever read as the latest per contact: kept
-                    // in its projection alone, not also in the log (it is the largest
+                    // in `live_log` alone, not also in the events (it is the largest
                     // and most frequent thing written).
                     let state = Some(e.payload.as_str()).filter(|p| *p != "null");
                     live.write(&tx, &e.key, state)?;
