@@ -6,8 +6,11 @@
 //! a commit carrying a dozen changes wrote a dozen scattered pages to the log. Appended
 //! instead, a commit's changes share the table's last pages. The rows a newer one
 //! replaced are removed oldest first, a few per commit in proportion to what it
-//! appended, so the table stays near the number of live contacts and no single commit
-//! carries a large clean-up.
+//! appended, so no single commit carries a large clean-up. Removal waits until replaced
+//! rows are at least as many as live contacts: a long-waiting contact's row met on the
+//! way is copied forward, and with at least one replaced row removed per copy, a large
+//! backlog of waiting contacts costs at most one copy per replaced row, and the table
+//! stays under twice the live contacts (plus a few thousand).
 //!
 //! A row with no state is a finish: it hides the contact's older rows until they are
 //! removed with it.
@@ -24,8 +27,9 @@ CREATE TABLE IF NOT EXISTS live_log (
 );
 ";
 
-/// Replaced rows tolerated before the oldest are removed: a little slack, so that a
-/// row is usually long replaced by the time removal reaches it and seldom copied.
+/// Replaced rows always tolerated before the oldest are removed (more with more live
+/// contacts): slack, so that a row is usually long replaced by the time removal
+/// reaches it and seldom copied.
 const REPLACED_ROWS_KEPT: u64 = 4_096;
 
 /// The writer's view of the table: which row is each live contact's newest.
@@ -112,7 +116,8 @@ impl LiveLog {
             self.replaced_rows_kept = kept;
         }
         let replaced = self.rows.saturating_sub(self.newest.len() as u64);
-        if appended == 0 || replaced < self.replaced_rows_kept {
+        let live = self.newest.len() as u64;
+        if appended == 0 || replaced < self.replaced_rows_kept.max(live) {
             return Ok(());
         }
         let oldest: Vec<(i64, String)> = tx
@@ -243,8 +248,9 @@ mod tests {
                 let mut want: Vec<_> = expected.clone().into_iter().collect();
                 want.sort();
                 prop_assert_eq!(newest_states(&connection).unwrap(), want);
-                // Replaced rows are removed twice as fast as commits add rows.
-                prop_assert!(row_count(&connection) <= expected.len() as u64 + 16 + 2 * 12);
+                // Replaced rows are removed twice as fast as commits add rows, once
+                // they are as many as the live contacts.
+                prop_assert!(row_count(&connection) <= 2 * expected.len() as u64 + 16 + 2 * 12);
             }
         }
     }
@@ -270,6 +276,30 @@ mod tests {
             ]
         );
         assert!(row_count(&connection) < 20, "{}", row_count(&connection));
+    }
+
+    #[test]
+    fn a_backlog_of_waiting_contacts_costs_at_most_one_copy_per_removed_row() {
+        let mut connection = table();
+        let mut live = view(&connection, 8);
+        let waiting: Commit = (0..200).map(|c| (c as u8, Some(c))).collect();
+        // 200 waiting contacts (ids wrap at 256: contact ids are u8 here).
+        apply(&mut connection, &mut live, &waiting);
+        let churn = 3_000u64;
+        for s in 0..churn {
+            apply(&mut connection, &mut live, &vec![(250, Some(s as u16))]);
+        }
+        let appended = 200 + churn;
+        let last_seq: u64 = connection
+            .query_row("SELECT MAX(seq) FROM live_log", [], |r| r.get(0))
+            .unwrap();
+        let copies = last_seq - appended;
+        let removed = last_seq - row_count(&connection);
+        assert!(
+            copies <= removed - copies,
+            "{copies} copies for {removed} rows removed"
+        );
+        assert_eq!(newest_states(&connection).unwrap().len(), 201);
     }
 
     #[test]
