@@ -18,5 +18,5 @@ pub use auth::{
 pub use error::ApiError;
 pub use routes::metrics::RealtimeViews;
 pub use routes::stream_tail::StreamTails;
-pub use server::{build_router, serve, AppState, ServeOptions};
+pub use server::{build_router, serve, AppState, ServeOptions, Signals};
 pub use telemetry::install_metrics_recorder;

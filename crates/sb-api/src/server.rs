@@ -179,10 +179,33 @@ fn declare_security(api: &mut utoipa::openapi::OpenApi) {
 
 pub struct ServeOptions {
     pub listener: std::net::TcpListener,
+    pub signals: Signals,
     pub tls: TlsSource,
     pub tls_config: Arc<rustls::ServerConfig>,
     /// How long in-flight requests get to finish after SIGTERM.
     pub shutdown_grace: Duration,
+}
+
+/// The signals the server answers (SIGTERM and SIGINT drain and stop, SIGHUP reloads the
+/// certificate), taken from their default actions — SIGHUP's is to end the process.
+/// Install them before telling anyone the server is up, so that a reload sent while it
+/// is still starting is kept for later instead of killing it.
+pub struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Must run inside the Tokio runtime.
+    pub fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
 }
 
 /// Serve until SIGTERM or SIGINT, then drain for at most `shutdown_grace`.
@@ -192,6 +215,7 @@ pub async fn serve(state: AppState, options: ServeOptions) -> anyhow::Result<()>
     let rustls = RustlsConfig::from_config(options.tls_config);
     let handle = axum_server::Handle::new();
     tokio::spawn(watch_signals(
+        options.signals,
         handle.clone(),
         state.draining.clone(),
         rustls.clone(),
@@ -213,26 +237,18 @@ pub async fn serve(state: AppState, options: ServeOptions) -> anyhow::Result<()>
 }
 
 async fn watch_signals(
+    mut signals: Signals,
     handle: axum_server::Handle,
     draining: Arc<AtomicBool>,
     rustls: RustlsConfig,
     source: TlsSource,
     grace: Duration,
 ) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) else {
-        tracing::error!("cannot install signal handlers");
-        return;
-    };
     loop {
         tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = hup.recv() => match tls::load(&source) {
+            _ = signals.terminate.recv() => break,
+            _ = signals.interrupt.recv() => break,
+            _ = signals.hangup.recv() => match tls::load(&source) {
                 Ok(material) => {
                     rustls.reload_from_config(material.config);
                     tracing::info!(fingerprint = %material.fingerprint, "TLS certificate reloaded");

@@ -87,6 +87,8 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
+    // Before the banner: whoever reads it may signal at once.
+    let signals = sb_api::Signals::install().context("installing the signal handlers")?;
     print_banner(
         &data,
         local,
@@ -154,6 +156,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         state,
         ServeOptions {
             listener,
+            signals,
             tls: tls_source,
             tls_config: material.config,
             shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),

@@ -298,6 +298,34 @@ fn sighup_reloads_the_certificate_without_a_restart() {
     );
 }
 
+#[test]
+fn a_reload_signal_sent_the_moment_the_banner_appears_does_not_stop_the_server() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]);
+    // Whoever starts the server may reload it as soon as it says where it listens,
+    // while it is still opening its log and keys.
+    Command::new("kill")
+        .args(["-HUP", &server_pid(&server)])
+        .status()
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(data.path().join("tls/ca.pem")).unwrap())
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            let url = format!("{}/healthz", server.url);
+            let client = client.clone();
+            block_on(async move { client.get(url).send().await.is_ok() })
+        }),
+        "the server stopped on SIGHUP during start-up"
+    );
+}
+
 fn server_pid(server: &Server) -> String {
     server.pid().to_string()
 }
