@@ -225,6 +225,7 @@ fn write_batch(
     batch: &[Append],
 ) -> Result<Written, rusqlite::Error> {
     let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    live.begin(&tx)?;
     // The audit chain's end is read under the write lock, so that two processes
     // appending (a server and a CLI command) continue one chain, never fork it.
     let mut chain: Option<crate::audit::ChainHead> = None;

@@ -45,24 +45,11 @@ pub(crate) struct LiveLog {
 }
 
 impl LiveLog {
-    /// Read the table's current shape (seq and contact of every row; the states stay
-    /// on disk).
+    /// Read the table's current shape (which row is whose newest; the states stay on
+    /// disk).
     pub(crate) fn load(connection: &Connection) -> rusqlite::Result<LiveLog> {
-        let mut newest = HashMap::new();
-        let mut rows = 0;
-        let mut stmt = connection
-            .prepare("SELECT seq, contact_id, state IS NULL FROM live_log ORDER BY seq")?;
-        let mut cursor = stmt.query([])?;
-        while let Some(row) = cursor.next()? {
-            rows += 1;
-            let (seq, contact, finished): (i64, String, bool) =
-                (row.get(0)?, row.get(1)?, row.get(2)?);
-            if finished {
-                newest.remove(&contact);
-            } else {
-                newest.insert(contact, seq);
-            }
-        }
+        let (newest, rows) =
+            newest_per_contact(connection, "CASE WHEN state IS NULL THEN NULL ELSE seq END")?;
         Ok(LiveLog {
             newest,
             rows,
@@ -75,6 +62,18 @@ impl LiveLog {
     /// The commit that carried the latest writes failed.
     pub(crate) fn rolled_back(&mut self) {
         self.trusted = false;
+    }
+
+    /// At the start of a commit's transaction: after a failed one, read the table again
+    /// — the view may name rows rolled back, or miss a finish rolled back (and would
+    /// then skip the finish when it comes again).
+    pub(crate) fn begin(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        if !self.trusted {
+            let kept = self.replaced_rows_kept;
+            *self = LiveLog::load(tx)?;
+            self.replaced_rows_kept = kept;
+        }
+        Ok(())
     }
 
     /// Append `contact`'s new state, or its finish (`None`).
@@ -109,12 +108,6 @@ impl LiveLog {
     /// contact's newest row among them is copied to the end first.
     pub(crate) fn compact(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
         let appended = std::mem::take(&mut self.appended);
-        if !self.trusted {
-            // Read inside the transaction: this commit's rows are seen too.
-            let kept = self.replaced_rows_kept;
-            *self = LiveLog::load(tx)?;
-            self.replaced_rows_kept = kept;
-        }
         let replaced = self.rows.saturating_sub(self.newest.len() as u64);
         let live = self.newest.len() as u64;
         if appended == 0 || replaced < self.replaced_rows_kept.max(live) {
@@ -147,20 +140,33 @@ impl LiveLog {
 
 /// Every live contact's newest state, by contact id.
 pub(crate) fn newest_states(connection: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
-    let mut newest: HashMap<String, String> = HashMap::new();
-    let mut stmt =
-        connection.prepare_cached("SELECT contact_id, state FROM live_log ORDER BY seq")?;
-    let mut cursor = stmt.query([])?;
-    while let Some(row) = cursor.next()? {
-        let (contact, state): (String, Option<String>) = (row.get(0)?, row.get(1)?);
-        match state {
-            Some(state) => newest.insert(contact, state),
-            None => newest.remove(&contact),
-        };
-    }
+    let (newest, _) = newest_per_contact(connection, "state")?;
     let mut states: Vec<_> = newest.into_iter().collect();
     states.sort();
     Ok(states)
+}
+
+/// Each live contact's newest value of `column` (an SQL expression, NULL on a finish),
+/// and how many rows the table has.
+fn newest_per_contact<T: rusqlite::types::FromSql>(
+    connection: &Connection,
+    column: &str,
+) -> rusqlite::Result<(HashMap<String, T>, u64)> {
+    let mut newest = HashMap::new();
+    let mut rows = 0;
+    let mut stmt = connection.prepare_cached(&format!(
+        "SELECT contact_id, {column} FROM live_log ORDER BY seq"
+    ))?;
+    let mut cursor = stmt.query([])?;
+    while let Some(row) = cursor.next()? {
+        rows += 1;
+        let contact: String = row.get(0)?;
+        match row.get::<_, Option<T>>(1)? {
+            Some(value) => newest.insert(contact, value),
+            None => newest.remove(&contact),
+        };
+    }
+    Ok((newest, rows))
 }
 
 /// Move a store made before the table was append-only: one row per live contact.
@@ -210,6 +216,7 @@ mod tests {
 
     fn apply(connection: &mut Connection, live: &mut LiveLog, commit: &Commit) {
         let tx = connection.transaction().unwrap();
+        live.begin(&tx).unwrap();
         for (contact, state) in commit {
             let state = state.map(|s| format!("state {s}"));
             live.write(&tx, &format!("c{contact}"), state.as_deref())
@@ -323,6 +330,20 @@ mod tests {
                 ("c1".to_string(), "state 99".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn a_finish_rolled_back_is_written_when_it_comes_again() {
+        let mut connection = table();
+        let mut live = view(&connection, 8);
+        apply(&mut connection, &mut live, &vec![(0, Some(1))]);
+        {
+            let tx = connection.transaction().unwrap();
+            live.write(&tx, "c0", None).unwrap();
+        }
+        live.rolled_back();
+        apply(&mut connection, &mut live, &vec![(0, None)]);
+        assert_eq!(newest_states(&connection).unwrap(), []);
     }
 
     #[test]

@@ -254,7 +254,8 @@ fn main() {
 
         // Customers: chats created as fast as the server takes them.
         let started = Instant::now();
-        let cpu_before = (cpu_ticks(server_pid), cpu_ticks(std::process::id()), stolen_ticks());
+        let cpu_before = (cpu_ticks(server_pid), cpu_ticks(std::process::id()));
+        let burst_stolen = Stolen::start();
         let threads_before = ticks_by_thread(server_pid);
         let created = Arc::new(AtomicU64::new(0));
         let creators: Vec<_> = (0..CREATORS)
@@ -280,10 +281,9 @@ fn main() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let elapsed = started.elapsed();
-        let (server_cpu, client_cpu, stolen) = (
+        let (server_cpu, client_cpu) = (
             cpu_ticks(server_pid) - cpu_before.0,
             cpu_ticks(std::process::id()) - cpu_before.1,
-            stolen_ticks() - cpu_before.2,
         );
         println!("chat load: {CHATS} chats created, routed and accepted by {AGENTS} agents in {:.2} s = {:.0} chats/s", elapsed.as_secs_f64(), CHATS as f64 / elapsed.as_secs_f64());
         let per_chat = |ticks: u64| ticks as f64 * 10_000.0 / CHATS as f64;
@@ -293,7 +293,7 @@ fn main() {
             per_chat(client_cpu),
             server_cpu as f64 / 100.0 / elapsed.as_secs_f64(),
             client_cpu as f64 / 100.0 / elapsed.as_secs_f64(),
-            stolen as f64 / 100.0 / elapsed.as_secs_f64(),
+            burst_stolen.cores(),
         );
         let by_thread: Vec<String> = ticks_by_thread(server_pid)
             .into_iter()
