@@ -293,6 +293,24 @@ async fn agent_loop(
 ) {
     let (mut sink, mut stream) = socket.split();
     let (answers_tx, mut answers) = mpsc::channel::<AgentFrame>(64);
+    // Commands are handed to the runtime as they are read and answered in the same
+    // order once each is durable: `end` and `complete` sent together wait for one
+    // commit, not two in turn. A desktop with this many unanswered is read no further.
+    let (in_flight_tx, mut in_flight) = mpsc::channel::<Answering>(COMMANDS_IN_FLIGHT);
+    let answerer = tokio::spawn(async move {
+        while let Some(answering) = in_flight.recv().await {
+            let frame = match answering {
+                Answering::Now(frame) => frame,
+                Answering::Later(answer) => match answer.wait().await {
+                    Ok(()) => AgentFrame::Ok,
+                    Err(e) => error_frame(&e),
+                },
+            };
+            if answers_tx.send(frame).await.is_err() {
+                break;
+            }
+        }
+    });
     let writer = tokio::spawn(async move {
         loop {
             let frame = tokio::select! {
@@ -327,26 +345,41 @@ async fn agent_loop(
             }
             continue;
         };
-        let answer = match serde_json::from_str::<AgentAction>(&text) {
-            Err(e) => AgentFrame::Error {
+        let answering = match serde_json::from_str::<AgentAction>(&text) {
+            Err(e) => Answering::Now(AgentFrame::Error {
                 code: "bad_frame".into(),
                 message: format!("not an agent frame: {e}"),
-            },
-            Ok(action) => match runtime.agent(user.clone(), action).await {
-                Ok(()) => AgentFrame::Ok,
-                Err(e) => AgentFrame::Error {
-                    code: error_code(&e).into(),
-                    message: e.to_string(),
-                },
+            }),
+            Ok(action) => match runtime.submit_agent(user.clone(), action).await {
+                Ok(answer) => Answering::Later(answer),
+                Err(e) => Answering::Now(error_frame(&e)),
             },
         };
-        if answers_tx.send(answer).await.is_err() {
+        if in_flight_tx.send(answering).await.is_err() {
             break;
         }
     }
-    drop(answers_tx);
+    drop(in_flight_tx);
     runtime.detach_agent(user, session).await;
+    answerer.abort();
     writer.abort();
+}
+
+/// Unanswered commands one agent socket may have in flight.
+const COMMANDS_IN_FLIGHT: usize = 32;
+
+/// An agent command's answer, in the order the commands came: at once (a frame that is
+/// not a command), or once the runtime has made the command durable.
+enum Answering {
+    Now(AgentFrame),
+    Later(sb_runtime::instance::Answer<()>),
+}
+
+fn error_frame(e: &RuntimeError) -> AgentFrame {
+    AgentFrame::Error {
+        code: error_code(e).into(),
+        message: e.to_string(),
+    }
 }
 
 /// Every logged-in agent's state, live.

@@ -213,6 +213,15 @@ pub enum AgentFrame {
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, RuntimeError>>;
 
+/// The answer to a command handed to the runtime, to wait for later.
+pub struct Answer<T>(oneshot::Receiver<Result<T, RuntimeError>>);
+
+impl<T> Answer<T> {
+    pub async fn wait(self) -> Result<T, RuntimeError> {
+        self.0.await.map_err(|_| RuntimeError::Stopped)?
+    }
+}
+
 pub enum Command {
     StartChat {
         chat: NewChat,
@@ -373,12 +382,20 @@ impl RuntimeHandle {
     }
 
     async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, RuntimeError> {
+        self.submit(make).await?.wait().await
+    }
+
+    /// Hand a command to the owner now; its answer comes later.
+    async fn submit<T>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> Command,
+    ) -> Result<Answer<T>, RuntimeError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(make(reply))
             .await
             .map_err(|_| RuntimeError::Stopped)?;
-        answer.await.map_err(|_| RuntimeError::Stopped)?
+        Ok(Answer(answer))
     }
 
     pub async fn start_chat(&self, chat: NewChat) -> Result<ChatStarted, RuntimeError> {
@@ -444,7 +461,19 @@ impl RuntimeHandle {
     }
 
     pub async fn agent(&self, user: String, action: AgentAction) -> Result<(), RuntimeError> {
-        self.ask(|reply| Command::Agent {
+        self.submit_agent(user, action).await?.wait().await
+    }
+
+    /// Hand an agent's action to the runtime now and get its answer later, once what it
+    /// changed is durable. Actions take effect in the order they are handed in, so a
+    /// desktop that sends several at once (`end`, then `complete`) waits for them
+    /// together instead of one commit after another.
+    pub async fn submit_agent(
+        &self,
+        user: String,
+        action: AgentAction,
+    ) -> Result<Answer<()>, RuntimeError> {
+        self.submit(|reply| Command::Agent {
             user,
             action,
             reply,

@@ -1108,3 +1108,59 @@ fn a_message_over_the_socket_limit_closes_the_socket_and_the_chat_goes_on() {
         expect(&mut again, is("position")).await;
     });
 }
+
+#[test]
+fn an_agents_commands_sent_together_are_answered_in_their_order() {
+    let data = steady_deployment();
+    let carol = credential(data.path(), "carol", "Agent");
+    let website = credential(data.path(), "website", "Integration");
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        let mut agent = available(&server, &carol).await;
+        let (contact, _, mut customer) =
+            chat_at_menu(&server, &website, json!({"display_name": "Ana"})).await;
+        send(&mut customer, json!({"type": "message", "text": "3"})).await;
+        expect(&mut agent, is("offer")).await;
+
+        // Seven frames in one write, none waiting for the one before: each is taken
+        // in order (a message after the accept reaches the customer, `complete` before
+        // `end` is refused, after it accepted) and answered in order.
+        let frames = [
+            json!({"type": "accept", "contact": contact}).to_string(),
+            "{not json".to_string(),
+            json!({"type": "message", "contact": contact, "text": "first"}).to_string(),
+            json!({"type": "complete", "contact": contact}).to_string(),
+            json!({"type": "end", "contact": contact}).to_string(),
+            json!({"type": "complete", "contact": contact}).to_string(),
+            json!({"type": "accept", "contact": contact}).to_string(),
+        ];
+        for frame in frames {
+            agent.feed(Message::Text(frame.into())).await.unwrap();
+        }
+        agent.flush().await.unwrap();
+        let mut answers = Vec::new();
+        while answers.len() < 7 {
+            let answer = expect(&mut agent, |f| f["type"] == "ok" || f["type"] == "error").await;
+            answers.push(match answer["code"].as_str() {
+                Some(code) => format!("error {code}"),
+                None => "ok".to_string(),
+            });
+        }
+        assert_eq!(
+            answers,
+            [
+                "ok",
+                "error bad_frame",
+                "ok",
+                "error bad_request",
+                "ok",
+                "ok",
+                "error bad_request"
+            ]
+        );
+        expect(&mut customer, says("first")).await;
+        let (status, state) = get(&server, "/v1/agent", &carol).await;
+        assert_eq!(status, 200, "{state}");
+        assert_eq!(state["contacts"], json!([]), "the chat is done: {state}");
+    });
+}
