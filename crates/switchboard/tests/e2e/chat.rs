@@ -1122,9 +1122,10 @@ fn an_agents_commands_sent_together_are_answered_in_their_order() {
         send(&mut customer, json!({"type": "message", "text": "3"})).await;
         expect(&mut agent, is("offer")).await;
 
-        // Seven frames in one write, none waiting for the one before: each is taken
-        // in order (a message after the accept reaches the customer, `complete` before
-        // `end` is refused, after it accepted) and answered in order.
+        // Seven frames in one write, none waiting for the one before. Each is taken in
+        // order — the message after the accept reaches the customer, the `complete`
+        // before the `end` is refused and the one after it is not — and answered in
+        // order.
         let frames = [
             json!({"type": "accept", "contact": contact}).to_string(),
             "{not json".to_string(),
