@@ -210,6 +210,8 @@ fn main() {
         // `complete` (the agent has room again) to the next offer, while chats wait.
         let connected = Arc::new(AtomicU64::new(0));
         let offer_latency = Arc::new(Mutex::new(Vec::new()));
+        // An agent's `accept` → its `connected`: one command's round trip under load.
+        let accept_round_trips = Arc::new(Mutex::new(Vec::new()));
         let backlog = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut agent_tasks = Vec::new();
@@ -217,8 +219,11 @@ fn main() {
             let mut socket = connect("/v1/agent/ws".into(), token.clone()).await;
             socket.send(Message::Text(json!({"type": "set_status", "status": "Available"}).to_string().into())).await.unwrap();
             let (connected, latency, backlog, stop) = (connected.clone(), offer_latency.clone(), backlog.clone(), stop.clone());
+            let round_trips = accept_round_trips.clone();
             agent_tasks.push(tokio::spawn(async move {
                 let mut freed_at: Option<Instant> = None;
+                let mut accepted_at: std::collections::HashMap<String, Instant> = Default::default();
+                let mut own_round_trips = Vec::new();
                 loop {
                     if stop.load(Ordering::Relaxed) {
                         break;
@@ -235,9 +240,13 @@ fn main() {
                                 }
                             }
                             let c = frame.contact.unwrap();
+                            accepted_at.insert(c.to_string(), Instant::now());
                             socket.send(Message::Text(json!({"type": "accept", "contact": c}).to_string().into())).await.unwrap();
                         }
                         "connected" => {
+                            if let Some(t) = accepted_at.remove(frame.contact.unwrap()) {
+                                own_round_trips.push(t.elapsed().as_micros() as u64);
+                            }
                             connected.fetch_add(1, Ordering::Relaxed);
                             let c = frame.contact.unwrap().to_string();
                             socket.send(Message::Text(json!({"type": "end", "contact": c}).to_string().into())).await.unwrap();
@@ -248,6 +257,7 @@ fn main() {
                     }
                 }
                 let _ = socket.close(None).await;
+                round_trips.lock().unwrap().extend(own_round_trips);
             }));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -365,6 +375,7 @@ fn main() {
         for t in agent_tasks {
             let _ = t.await;
         }
+        println!("agent accept -> connected on its socket, under the burst and sustained load: {}", percentiles(accept_round_trips.lock().unwrap().clone()));
         tokio::time::sleep(Duration::from_millis(300)).await;
         let mut waiting = Vec::new();
         for _ in 0..300 {
