@@ -5,6 +5,7 @@ mod cli;
 mod clients;
 mod encryption;
 mod flow;
+mod load;
 mod policies;
 mod server;
 mod simulate;

@@ -1,0 +1,305 @@
+//! Load with real clients: a thousand chats at once, through the flow and the queue to
+//! two hundred agents, each message across exactly once, nothing lost, nothing doubled.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::clients::*;
+use crate::support::*;
+
+const AGENTS: usize = 200;
+/// Chat slots per agent: every chat can be with an agent at the same time.
+const SLOTS: usize = 5;
+const CHATS: usize = AGENTS * SLOTS;
+
+const SPEC: &str = r#"
+instance: { name: load, default_inbound_flow: Entry }
+agent_statuses:
+  - { name: Available, type: ROUTABLE }
+  - { name: Offline, type: OFFLINE }
+hours_of_operation:
+  - { name: Always, time_zone: UTC, weekly: [{ day: MONDAY, start: "00:00", end: "24:00" }] }
+queues:
+  - { name: Load, hours: Always }
+routing_profiles:
+  - { name: Chat, concurrency: { chat: 5 }, default_outbound_queue: Load, queues: [{ queue: Load, channel: CHAT, priority: 1 }] }
+flows:
+  - { name: Entry, type: CONTACT_FLOW, file: entry.json }
+"#;
+
+const FLOW: &str = r#"{"Version":"2019-10-30","StartAction":"hi","Actions":[
+ {"Identifier":"hi","Type":"MessageParticipant","Parameters":{"Text":"Hello"},"Transitions":{"NextAction":"q"}},
+ {"Identifier":"q","Type":"UpdateContactTargetQueue","Parameters":{"QueueId":"Load"},"Transitions":{"NextAction":"t","Errors":[{"NextAction":"bye","ErrorType":"NoMatchingError"}]}},
+ {"Identifier":"t","Type":"TransferContactToQueue","Parameters":{},"Transitions":{"Errors":[{"NextAction":"bye","ErrorType":"NoMatchingError"}]}},
+ {"Identifier":"bye","Type":"DisconnectParticipant","Parameters":{},"Transitions":{}}]}"#;
+
+/// A data directory with the load instance deployed: `AGENTS` agents of `SLOTS` chats.
+fn load_deployment() -> tempfile::TempDir {
+    let spec = tempfile::tempdir().unwrap();
+    std::fs::write(spec.path().join("instance.yaml"), SPEC).unwrap();
+    std::fs::write(spec.path().join("entry.json"), FLOW).unwrap();
+    let mut users = String::from("users:\n");
+    for a in 0..AGENTS {
+        users.push_str(&format!(
+            "  - {{ username: agent{a}, role: Agent, routing_profile: Chat }}\n"
+        ));
+    }
+    std::fs::write(spec.path().join("users.yaml"), users).unwrap();
+    deployment_of(&spec)
+}
+
+/// What the agents saw, per contact.
+#[derive(Default)]
+struct AgentsSaw {
+    /// `connected` frames.
+    connected: BTreeMap<String, usize>,
+    /// The customer's message.
+    from_customer: BTreeMap<String, usize>,
+    /// Commands refused.
+    refused: Vec<Value>,
+}
+
+/// Every chat with an agent at once, then all ended: each accepted exactly once, each
+/// message delivered exactly once each way, a record for every chat with its agent,
+/// and nothing left live.
+#[test]
+fn a_thousand_chats_at_once_with_two_hundred_agents_lose_and_double_nothing() {
+    let data = load_deployment();
+    let agent_tokens: Vec<String> = (0..AGENTS)
+        .map(|a| credential(data.path(), &format!("agent{a}"), "Agent"))
+        .collect();
+    let website = credential(data.path(), "website", "Integration");
+    let supervisor = credential(data.path(), "sup", "Supervisor");
+    let server = Server::start(data.path(), &[]);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let server = Arc::new(server);
+        let saw = Arc::new(Mutex::new(AgentsSaw::default()));
+        let end_now = Arc::new(AtomicBool::new(false));
+        let mut agents = Vec::new();
+        for token in &agent_tokens {
+            let mut socket = connect(&server, "/v1/agent/ws", token).await.unwrap();
+            send(&mut socket, json!({"type": "set_status", "status": "Available"})).await;
+            ok(&mut socket).await;
+            agents.push(tokio::spawn(agent(socket, saw.clone(), end_now.clone())));
+        }
+
+        // Every customer at once: start, connect, wait for the agent, answer, wait for
+        // the end.
+        let customers: Vec<_> = (0..CHATS)
+            .map(|_| {
+                let (server, website) = (server.clone(), website.clone());
+                tokio::spawn(async move { customer(&server, &website).await })
+            })
+            .collect();
+
+        // All chats with an agent and both messages across, at the same time.
+        let all_across = eventually_async(Duration::from_secs(240), || {
+            let saw = saw.lock().unwrap();
+            saw.from_customer.len() == CHATS
+        })
+        .await;
+        {
+            let saw = saw.lock().unwrap();
+            assert!(
+                all_across,
+                "only {} of {CHATS} chats reached an agent and answered it ({} connected); refused: {:?}",
+                saw.from_customer.len(),
+                saw.connected.len(),
+                saw.refused
+            );
+        }
+        let (_, live) = get(&server, "/v1/contacts/live", &supervisor).await;
+        assert_eq!(
+            live.as_array().map(Vec::len),
+            Some(CHATS),
+            "every chat is live with its agent at once"
+        );
+        end_now.store(true, Ordering::Relaxed);
+        let mut started = BTreeSet::new();
+        for c in customers {
+            let (contact, from_agent) = tokio::time::timeout(Duration::from_secs(120), c)
+                .await
+                .expect("every customer's chat ends")
+                .unwrap();
+            assert_eq!(from_agent, 1, "{contact}: the agent's message arrived once");
+            assert!(started.insert(contact), "a contact id given twice");
+        }
+        for a in agents {
+            a.abort();
+        }
+
+        // The agents' `complete`s may still be on their way.
+        let mut live = Value::Null;
+        for _ in 0..600 {
+            live = get(&server, "/v1/contacts/live", &supervisor).await.1;
+            if live == json!([]) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(live, json!([]), "nothing stuck");
+        let saw = saw.lock().unwrap();
+        assert!(saw.refused.is_empty(), "refused: {:?}", saw.refused);
+        assert_eq!(started.len(), CHATS);
+        assert_eq!(
+            saw.connected.keys().cloned().collect::<BTreeSet<_>>(),
+            started,
+            "the chats the agents took are the chats started"
+        );
+        assert!(
+            saw.connected.values().all(|n| *n == 1),
+            "a chat connected twice"
+        );
+        assert!(
+            saw.from_customer.values().all(|n| *n == 1),
+            "a customer's message delivered twice"
+        );
+
+        // A record for every chat, with its agent, its end and its after-contact work.
+        for contact in &started {
+            let (status, record) =
+                get(&server, &format!("/v1/contacts/{contact}"), &supervisor).await;
+            assert_eq!(status, 200, "{record}");
+            assert!(
+                record["Agent"]["Username"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("agent")),
+                "{record}"
+            );
+            assert!(record["DisconnectTimestamp"].is_string(), "{record}");
+            assert!(
+                record["Agent"]["AfterContactWorkEndTimestamp"].is_string(),
+                "{record}"
+            );
+        }
+        let (_, records) = get(
+            &server,
+            "/v1/contacts?channel=CHAT&limit=1000",
+            &supervisor,
+        )
+        .await;
+        let recorded: BTreeSet<String> = records
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["ContactId"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(recorded, started, "one record per chat, no other");
+    });
+}
+
+/// A load agent: accepts every offer, greets the customer, and once told ends and
+/// completes every chat it holds.
+async fn agent(mut socket: Socket, saw: Arc<Mutex<AgentsSaw>>, end_now: Arc<AtomicBool>) {
+    let mut holding = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        let frame = tokio::select! {
+            frame = socket.next() => frame,
+            _ = tick.tick() => {
+                if end_now.load(Ordering::Relaxed) {
+                    for contact in holding.drain(..) {
+                        send(&mut socket, json!({"type": "end", "contact": contact})).await;
+                        send(&mut socket, json!({"type": "complete", "contact": contact})).await;
+                    }
+                }
+                continue;
+            }
+        };
+        let Some(Ok(Message::Text(text))) = frame else {
+            return;
+        };
+        let frame: Value = serde_json::from_str(&text).unwrap();
+        let contact = frame["contact"].as_str().unwrap_or_default().to_string();
+        match frame["type"].as_str() {
+            Some("offer") => {
+                send(&mut socket, json!({"type": "accept", "contact": contact})).await;
+            }
+            Some("connected") => {
+                *saw.lock()
+                    .unwrap()
+                    .connected
+                    .entry(contact.clone())
+                    .or_default() += 1;
+                send(
+                    &mut socket,
+                    json!({"type": "message", "contact": contact, "text": format!("to {contact}")}),
+                )
+                .await;
+            }
+            Some("message") if frame["item"]["text"] == format!("from {contact}") => {
+                *saw.lock()
+                    .unwrap()
+                    .from_customer
+                    .entry(contact.clone())
+                    .or_default() += 1;
+                holding.push(contact);
+            }
+            Some("error") => saw.lock().unwrap().refused.push(frame),
+            _ => {}
+        }
+    }
+}
+
+/// A load customer: its contact id and how many times the agent's message arrived.
+async fn customer(server: &Server, website: &str) -> (String, usize) {
+    let (status, started) =
+        post(server, "/v1/chat", website, json!({"display_name": "load"})).await;
+    assert_eq!(status, 200, "{started}");
+    let contact = started["contact_id"].as_str().unwrap().to_string();
+    let token = started["participant_token"].as_str().unwrap();
+    let mut socket = connect(server, &format!("/v1/chat/ws?contact={contact}"), token)
+        .await
+        .unwrap();
+    let greeting = format!("to {contact}");
+    let mut from_agent = 0;
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(240), socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("{contact}: silent for 240 s"));
+        let Some(Ok(Message::Text(text))) = next else {
+            panic!("{contact}: socket closed before the chat ended: {next:?}");
+        };
+        let frame: Value = serde_json::from_str(&text).unwrap();
+        match frame["type"].as_str() {
+            Some("message") if frame["text"] == greeting.as_str() => {
+                from_agent += 1;
+                if from_agent == 1 {
+                    socket
+                        .send(Message::Text(
+                            json!({"type": "message", "text": format!("from {contact}")})
+                                .to_string()
+                                .into(),
+                        ))
+                        .await
+                        .unwrap();
+                }
+            }
+            Some("ended") => return (contact, from_agent),
+            _ => {}
+        }
+    }
+}
+
+/// Poll `check` until it holds or `limit` passes, without blocking the runtime.
+async fn eventually_async(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    check()
+}
