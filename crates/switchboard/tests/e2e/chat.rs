@@ -441,11 +441,6 @@ fn contacts_survive_kill_9() {
     let server = Server::start(data.path(), &[]);
     block_on(async {
         let mut agent = connect(&server, "/v1/agent/ws", &carol).await.unwrap();
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let _ = std::fs::copy(
-            data.path().join("server.log"),
-            "/tmp/e2e-recovery-server.log",
-        );
         let back = expect(&mut agent, is("connected")).await;
         assert_eq!(back["contact"], queued.0.as_str());
         send(

@@ -3,6 +3,7 @@ mod audit;
 mod chat;
 mod cli;
 mod clients;
+mod crash;
 mod encryption;
 mod flow;
 mod load;
