@@ -5,7 +5,6 @@
 //!
 //! Client and server share this machine's 2 cores. Run: cargo bench -p switchboard --bench chat_load
 
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,27 +30,9 @@ const RELAY_MESSAGES: usize = 100;
 #[allow(dead_code)]
 mod support;
 
-const SPEC: &str = r#"
-instance: { name: load, default_inbound_flow: Entry }
-agent_statuses:
-  - { name: Available, type: ROUTABLE }
-  - { name: Offline, type: OFFLINE }
-hours_of_operation:
-  - { name: Always, time_zone: UTC, weekly: [{ day: MONDAY, start: "00:00", end: "24:00" }] }
-queues:
-  - { name: Load, hours: Always }
-routing_profiles:
-  - { name: Chat, concurrency: { chat: 10 }, default_outbound_queue: Load, queues: [{ queue: Load, channel: CHAT, priority: 1 }] }
-  - { name: Single, concurrency: { chat: 1 }, default_outbound_queue: Load, queues: [{ queue: Load, channel: CHAT, priority: 1 }] }
-flows:
-  - { name: Entry, type: CONTACT_FLOW, file: entry.json }
-"#;
-
-const FLOW: &str = r#"{"Version":"2019-10-30","StartAction":"hi","Actions":[
- {"Identifier":"hi","Type":"MessageParticipant","Parameters":{"Text":"Hello"},"Transitions":{"NextAction":"q"}},
- {"Identifier":"q","Type":"UpdateContactTargetQueue","Parameters":{"QueueId":"Load"},"Transitions":{"NextAction":"t","Errors":[{"NextAction":"bye","ErrorType":"NoMatchingError"}]}},
- {"Identifier":"t","Type":"TransferContactToQueue","Parameters":{},"Transitions":{"Errors":[{"NextAction":"bye","ErrorType":"NoMatchingError"}]}},
- {"Identifier":"bye","Type":"DisconnectParticipant","Parameters":{},"Transitions":{}}]}"#;
+#[path = "../tests/e2e/load_instance.rs"]
+#[allow(dead_code)]
+mod load_instance;
 
 // The load client allocates like the server does, so that it takes as little of the
 // shared cores as it can.
@@ -143,32 +124,11 @@ impl Stolen {
 }
 
 fn main() {
-    let bin = env!("CARGO_BIN_EXE_switchboard");
-    let data = tempfile::tempdir().unwrap();
-    let spec = tempfile::tempdir().unwrap();
-    std::fs::write(spec.path().join("instance.yaml"), SPEC).unwrap();
-    std::fs::write(spec.path().join("entry.json"), FLOW).unwrap();
-    let mut users =
-        String::from("users:\n  - { username: probe, role: Agent, routing_profile: Single }\n");
-    for a in 0..AGENTS {
-        users.push_str(&format!(
-            "  - {{ username: agent{a}, role: Agent, routing_profile: Chat }}\n"
-        ));
-    }
-    std::fs::write(spec.path().join("users.yaml"), users).unwrap();
-    let d = data.path().to_str().unwrap();
-    assert!(Command::new(bin)
-        .args(["apply", spec.path().to_str().unwrap(), "--data", d])
-        .output()
-        .unwrap()
-        .status
-        .success());
-    let credential = |user: &str, role: &str| support::credential(data.path(), user, role);
-    let agent_tokens: Vec<String> = (0..AGENTS)
-        .map(|a| credential(&format!("agent{a}"), "Agent"))
-        .collect();
-    let website = credential("website", "Integration");
-    let probe = credential("probe", "Agent");
+    let load = load_instance::load_instance(AGENTS, 10);
+    let data = &load.data;
+    let agent_tokens = load.agents.clone();
+    let website = load.website.clone();
+    let probe = support::credential(data.path(), "probe", "Agent");
 
     let server = support::Server::start(data.path(), &[]);
     let url = server.url.clone();

@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::clients::*;
-use crate::load::{load_deployment, tag};
+use crate::load::tag;
+use crate::load_instance::{client_runtime, load_instance};
 use crate::support::*;
 
 const AGENTS: usize = 10;
@@ -33,24 +34,17 @@ struct Ledger {
 
 #[test]
 fn what_was_acknowledged_survives_repeated_kill_9_under_load_exactly_once() {
-    let data = load_deployment(AGENTS);
-    let agent_tokens: Vec<String> = (0..AGENTS)
-        .map(|a| credential(data.path(), &format!("agent{a}"), "Agent"))
-        .collect();
-    let website = credential(data.path(), "website", "Integration");
-    let supervisor = credential(data.path(), "sup", "Supervisor");
+    let load = load_instance(AGENTS, 5);
+    let (agent_tokens, website, supervisor) = (&load.agents, &load.website, &load.supervisor);
+    let data = &load.data;
     let ledger = Arc::new(Mutex::new(Ledger::default()));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = client_runtime();
 
     for life in 0..KILLS {
         let server = Arc::new(Server::start(data.path(), &[]));
         runtime.block_on(async {
             let mut tasks = Vec::new();
-            for token in &agent_tokens {
+            for token in agent_tokens {
                 let (server, token, ledger) = (server.clone(), token.clone(), ledger.clone());
                 tasks.push(tokio::spawn(async move {
                     agent(&server, &token, &ledger, life, false).await
@@ -114,7 +108,7 @@ fn what_was_acknowledged_survives_repeated_kill_9_under_load_exactly_once() {
         let mut live = Value::Null;
         let mut ended = false;
         for _ in 0..1200 {
-            live = get(&server, "/v1/contacts/live", &supervisor).await.1;
+            live = get(&server, "/v1/contacts/live", supervisor).await.1;
             ended = live == json!([]);
             if ended {
                 break;
@@ -139,7 +133,7 @@ fn what_was_acknowledged_survives_repeated_kill_9_under_load_exactly_once() {
         );
         for contact in ledger.chats.keys() {
             let (status, record) =
-                get(&server, &format!("/v1/contacts/{contact}"), &supervisor).await;
+                get(&server, &format!("/v1/contacts/{contact}"), supervisor).await;
             assert_eq!(status, 200, "{contact}: {record}");
             assert!(
                 record["DisconnectTimestamp"].is_string(),
@@ -148,7 +142,7 @@ fn what_was_acknowledged_survives_repeated_kill_9_under_load_exactly_once() {
             let (status, transcript) = get(
                 &server,
                 &format!("/v1/contacts/{contact}/transcript"),
-                &supervisor,
+                supervisor,
             )
             .await;
             assert_eq!(status, 200, "{contact}: {transcript}");

@@ -11,49 +11,13 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::clients::*;
+use crate::load_instance::{client_runtime, load_instance};
 use crate::support::*;
 
 const AGENTS: usize = 200;
 /// Chat slots per agent: every chat can be with an agent at the same time.
 const SLOTS: usize = 5;
 const CHATS: usize = AGENTS * SLOTS;
-
-const SPEC: &str = r#"
-instance: { name: load, default_inbound_flow: Entry }
-agent_statuses:
-  - { name: Available, type: ROUTABLE }
-  - { name: Offline, type: OFFLINE }
-hours_of_operation:
-  - { name: Always, time_zone: UTC, weekly: [{ day: MONDAY, start: "00:00", end: "24:00" }] }
-queues:
-  - { name: Load, hours: Always }
-routing_profiles:
-  - { name: Chat, concurrency: { chat: 5 }, default_outbound_queue: Load, queues: [{ queue: Load, channel: CHAT, priority: 1 }] }
-flows:
-  - { name: Entry, type: CONTACT_FLOW, file: entry.json }
-"#;
-
-const FLOW: &str = r#"{"Version":"2019-10-30","StartAction":"hi","Actions":[
- {"Identifier":"hi","Type":"MessageParticipant","Parameters":{"Text":"Hello"},"Transitions":{"NextAction":"q"}},
- {"Identifier":"q","Type":"UpdateContactTargetQueue","Parameters":{"QueueId":"Load"},"Transitions":{"NextAction":"t","Errors":[{"NextAction":"bye","ErrorType":"NoMatchingError"}]}},
- {"Identifier":"t","Type":"TransferContactToQueue","Parameters":{},"Transitions":{"Errors":[{"NextAction":"bye","ErrorType":"NoMatchingError"}]}},
- {"Identifier":"bye","Type":"DisconnectParticipant","Parameters":{},"Transitions":{}}]}"#;
-
-/// A data directory with the load instance deployed: `agents` agents of `SLOTS` chats,
-/// named `agent0`, `agent1`, ...
-pub(crate) fn load_deployment(agents: usize) -> tempfile::TempDir {
-    let spec = tempfile::tempdir().unwrap();
-    std::fs::write(spec.path().join("instance.yaml"), SPEC).unwrap();
-    std::fs::write(spec.path().join("entry.json"), FLOW).unwrap();
-    let mut users = String::from("users:\n");
-    for a in 0..agents {
-        users.push_str(&format!(
-            "  - {{ username: agent{a}, role: Agent, routing_profile: Chat }}\n"
-        ));
-    }
-    std::fs::write(spec.path().join("users.yaml"), users).unwrap();
-    deployment_of(&spec)
-}
 
 /// What the agents saw, per contact.
 #[derive(Default)]
@@ -71,24 +35,16 @@ struct AgentsSaw {
 /// and nothing left live.
 #[test]
 fn a_thousand_chats_at_once_with_two_hundred_agents_lose_and_double_nothing() {
-    let data = load_deployment(AGENTS);
-    let agent_tokens: Vec<String> = (0..AGENTS)
-        .map(|a| credential(data.path(), &format!("agent{a}"), "Agent"))
-        .collect();
-    let website = credential(data.path(), "website", "Integration");
-    let supervisor = credential(data.path(), "sup", "Supervisor");
-    let server = Server::start(data.path(), &[]);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let load = load_instance(AGENTS, SLOTS);
+    let (agent_tokens, website, supervisor) = (&load.agents, &load.website, &load.supervisor);
+    let server = Server::start(load.data.path(), &[]);
+    let runtime = client_runtime();
     runtime.block_on(async {
         let server = Arc::new(server);
         let saw = Arc::new(Mutex::new(AgentsSaw::default()));
         let end_now = Arc::new(AtomicBool::new(false));
         let mut agents = Vec::new();
-        for token in &agent_tokens {
+        for token in agent_tokens {
             let mut socket = connect(&server, "/v1/agent/ws", token).await.unwrap();
             send(&mut socket, json!({"type": "set_status", "status": "Available"})).await;
             ok(&mut socket).await;
@@ -123,7 +79,7 @@ fn a_thousand_chats_at_once_with_two_hundred_agents_lose_and_double_nothing() {
             };
             let mut transcripts = Vec::new();
             for contact in stuck.iter().take(3) {
-                let (_, t) = get(&server, &format!("/v1/contacts/{contact}/transcript"), &supervisor).await;
+                let (_, t) = get(&server, &format!("/v1/contacts/{contact}/transcript"), supervisor).await;
                 transcripts.push(format!("{contact}: {t}"));
             }
             panic!(
@@ -131,7 +87,7 @@ fn a_thousand_chats_at_once_with_two_hundred_agents_lose_and_double_nothing() {
                 stuck.len()
             );
         }
-        let (_, live) = get(&server, "/v1/contacts/live", &supervisor).await;
+        let (_, live) = get(&server, "/v1/contacts/live", supervisor).await;
         assert_eq!(
             live.as_array().map(Vec::len),
             Some(CHATS),
@@ -154,7 +110,7 @@ fn a_thousand_chats_at_once_with_two_hundred_agents_lose_and_double_nothing() {
         // The agents' `complete`s may still be on their way.
         let mut live = Value::Null;
         for _ in 0..600 {
-            live = get(&server, "/v1/contacts/live", &supervisor).await.1;
+            live = get(&server, "/v1/contacts/live", supervisor).await.1;
             if live == json!([]) {
                 break;
             }
@@ -181,7 +137,7 @@ fn a_thousand_chats_at_once_with_two_hundred_agents_lose_and_double_nothing() {
         // A record for every chat, with its agent, its end and its after-contact work.
         for contact in &started {
             let (status, record) =
-                get(&server, &format!("/v1/contacts/{contact}"), &supervisor).await;
+                get(&server, &format!("/v1/contacts/{contact}"), supervisor).await;
             assert_eq!(status, 200, "{record}");
             assert!(
                 record["Agent"]["Username"]
@@ -198,7 +154,7 @@ fn a_thousand_chats_at_once_with_two_hundred_agents_lose_and_double_nothing() {
         let (_, records) = get(
             &server,
             "/v1/contacts?channel=CHAT&limit=1000",
-            &supervisor,
+            supervisor,
         )
         .await;
         let recorded: BTreeSet<String> = records

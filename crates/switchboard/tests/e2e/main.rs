@@ -7,6 +7,7 @@ mod crash;
 mod encryption;
 mod flow;
 mod load;
+mod load_instance;
 mod policies;
 mod server;
 mod simulate;
