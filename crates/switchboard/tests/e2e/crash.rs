@@ -16,9 +16,10 @@ use crate::load_instance::{client_runtime, load_instance};
 use crate::support::*;
 
 const AGENTS: usize = 10;
+const SLOTS: usize = 5;
 const KILLS: usize = 3;
 /// Chats started in each life of the server: over the lives, more than the agents'
-/// 50 slots, so some wait in line across kills.
+/// slots (50), so some wait in line across kills.
 const NEW_CHATS: usize = 30;
 /// Each customer and each agent sends one message per chat this often (under the
 /// 5 a second per chat limit).
@@ -34,7 +35,7 @@ struct Ledger {
 
 #[test]
 fn what_was_acknowledged_survives_repeated_kill_9_under_load_exactly_once() {
-    let load = load_instance(AGENTS, 5);
+    let load = load_instance(AGENTS, SLOTS);
     let (agent_tokens, website, supervisor) = (&load.agents, &load.website, &load.supervisor);
     let data = &load.data;
     let ledger = Arc::new(Mutex::new(Ledger::default()));
