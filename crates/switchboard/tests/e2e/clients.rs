@@ -100,6 +100,19 @@ pub(crate) async fn get(server: &Server, path: &str, token: &str) -> (u16, Value
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// Poll `/v1/contacts/live` until no contact is live or `limit` passes; the list last
+/// read (empty once every contact has ended).
+pub(crate) async fn live_contacts_settled(server: &Server, token: &str, limit: Duration) -> Value {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let (_, live) = get(server, "/v1/contacts/live", token).await;
+        if live == json!([]) || tokio::time::Instant::now() >= deadline {
+            return live;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Every file under `dir`, read whole.
 pub(crate) fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let mut out = Vec::new();

@@ -106,17 +106,8 @@ fn what_was_acknowledged_survives_repeated_kill_9_under_load_exactly_once() {
                 tokio::spawn(async move { agent(&server, &token, &ledger, KILLS, true).await })
             })
             .collect();
-        let mut live = Value::Null;
-        let mut ended = false;
-        for _ in 0..1200 {
-            live = get(&server, "/v1/contacts/live", supervisor).await.1;
-            ended = live == json!([]);
-            if ended {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(ended, "every chat reaches an end; still live: {live}");
+        let live = live_contacts_settled(&server, supervisor, Duration::from_secs(120)).await;
+        assert_eq!(live, json!([]), "every chat reaches an end");
         for a in agents {
             a.abort();
         }
