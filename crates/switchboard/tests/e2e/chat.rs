@@ -1160,3 +1160,73 @@ fn an_agents_commands_sent_together_are_answered_in_their_order() {
         assert_eq!(state["contacts"], json!([]), "the chat is done: {state}");
     });
 }
+
+#[test]
+fn a_status_set_during_a_chat_waits_for_the_chat_to_be_done() {
+    let data = steady_deployment();
+    let carol = credential(data.path(), "carol", "Agent");
+    let website = credential(data.path(), "website", "Integration");
+    let dana = credential(data.path(), "dana", "Supervisor");
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        let mut agent = available(&server, &carol).await;
+        let (first, _, mut customer) =
+            chat_at_menu(&server, &website, json!({"display_name": "Ana"})).await;
+        send(&mut customer, json!({"type": "message", "text": "3"})).await;
+        expect(&mut agent, is("offer")).await;
+        send(&mut agent, json!({"type": "accept", "contact": first})).await;
+        ok(&mut agent).await;
+
+        // Break, asked for in the middle of a chat, is the next status: the chat goes
+        // on, and nothing new is offered although a chat slot is free.
+        send(&mut agent, json!({"type": "set_status", "status": "Break"})).await;
+        ok_and_state_without_offers(&mut agent, |s| {
+            s["status"]["kind"] == "routable" && s["next_status"]["name"] == "Break"
+        })
+        .await;
+        let (second, _, mut waiting) =
+            chat_at_menu(&server, &website, json!({"display_name": "Ben"})).await;
+        send(&mut waiting, json!({"type": "message", "text": "3"})).await;
+        expect(&mut waiting, is("position")).await;
+        assert_eq!(live_stage(&server, &dana, &second).await, "queued");
+
+        // Once the chat is done the break begins, and the waiting chat still waits.
+        send(&mut agent, json!({"type": "end", "contact": first})).await;
+        ok(&mut agent).await;
+        send(&mut agent, json!({"type": "complete", "contact": first})).await;
+        ok_and_state_without_offers(&mut agent, |s| {
+            s["status"]["name"] == "Break"
+                && s["next_status"].is_null()
+                && s["contacts"] == json!([])
+        })
+        .await;
+        assert_eq!(live_stage(&server, &dana, &second).await, "queued");
+
+        // Back from the break, the waiting chat is offered.
+        send(
+            &mut agent,
+            json!({"type": "set_status", "status": "Available"}),
+        )
+        .await;
+        let offer = expect(&mut agent, is("offer")).await;
+        assert_eq!(offer["contact"], second.as_str());
+    });
+}
+
+/// Wait for the answer to an agent's command and for a `state` whose snapshot `want`s,
+/// in either order (answers and events travel different paths to the socket); no
+/// offer may come meanwhile.
+async fn ok_and_state_without_offers(agent: &mut Socket, want: impl Fn(&Value) -> bool) {
+    let (mut answered, mut stated) = (false, false);
+    while !(answered && stated) {
+        let frame = expect(agent, |f| {
+            ["ok", "error", "state", "offer"].contains(&f["type"].as_str().unwrap_or_default())
+        })
+        .await;
+        match frame["type"].as_str() {
+            Some("ok") => answered = true,
+            Some("state") => stated |= want(&frame["snapshot"]),
+            _ => panic!("expected ok and a state, got {frame}"),
+        }
+    }
+}
