@@ -208,8 +208,9 @@ pub struct HeldContact<'a> {
     pub queue: &'a str,
     pub channel: Channel,
     pub connected_since: Millis,
-    /// In after-contact work rather than connected.
-    pub after_work: bool,
+    /// In after-contact work since then, rather than connected: the agent's time limit
+    /// for it counts from here, not from the adoption.
+    pub after_work_since: Option<Millis>,
 }
 
 /// The routing engine for one instance.
@@ -1124,7 +1125,7 @@ impl Engine {
             queue,
             channel,
             connected_since,
-            after_work,
+            after_work_since,
         } = held;
         self.advance(now);
         let a = self.agent(agent)?;
@@ -1137,7 +1138,7 @@ impl Engine {
             .ok_or_else(|| RoutingError::UnknownQueue(queue.into()))?;
         self.seq += 1;
         let channel = channel_index(channel);
-        let state = if after_work {
+        let state = if after_work_since.is_some() {
             ContactState::AfterWork { agent: a }
         } else {
             ContactState::Connected {
@@ -1163,7 +1164,7 @@ impl Engine {
             callback: None,
             epoch: 0,
         });
-        let slot_state = if after_work {
+        let slot_state = if after_work_since.is_some() {
             SlotState::AfterContactWork
         } else {
             SlotState::Connected
@@ -1174,8 +1175,9 @@ impl Engine {
             channel,
             state: slot_state,
         });
-        if let (true, Some(t)) = (after_work, agent_ref.config.acw_timeout_ms) {
-            self.schedule(self.now + t.max(0), TimerKind::AfterWork, ix);
+        if let (Some(since), Some(t)) = (after_work_since, agent_ref.config.acw_timeout_ms) {
+            // Already over: ends at the next tick.
+            self.schedule((since + t.max(0)).max(self.now), TimerKind::AfterWork, ix);
         }
         self.relist(a);
         self.emit_agent(a);

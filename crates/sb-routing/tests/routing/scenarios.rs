@@ -360,6 +360,43 @@ fn after_contact_work_ends_at_the_users_timeout() {
 }
 
 #[test]
+fn adopted_after_contact_work_keeps_its_time_limit_from_when_it_began() {
+    let mut e = one_queue();
+    let ann = AgentConfig {
+        acw_timeout_ms: Some(30 * S),
+        ..agent("P")
+    };
+    e.login(100 * S, "ann", ann, AgentStatus::Offline).unwrap();
+    let held = |contact, since| HeldContact {
+        contact,
+        queue: "Sales",
+        channel: voice(),
+        connected_since: 0,
+        after_work_since: Some(since),
+    };
+    // Began at 80 s: 10 s of its 30 are left. Began at 60 s: already over.
+    e.adopt(100 * S, "ann", held("late", 80 * S)).unwrap();
+    e.adopt(100 * S, "ann", held("over", 60 * S)).unwrap();
+    e.tick(100 * S);
+    let timed_out = |e: &mut Engine| -> Vec<String> {
+        e.drain_outputs()
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::AfterContactWorkTimedOut { contact, .. } => Some(contact),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(timed_out(&mut e), ["over"]);
+    e.tick(109 * S);
+    assert!(timed_out(&mut e).is_empty());
+    e.tick(110 * S);
+    assert_eq!(timed_out(&mut e), ["late"]);
+    assert!(e.agent_snapshot("ann").unwrap().contacts.is_empty());
+    checked(&e);
+}
+
+#[test]
 fn concurrency_and_cross_channel() {
     let mut e = one_queue();
     e.login(0, "ann", agent("P"), AgentStatus::Routable)
@@ -728,7 +765,7 @@ fn a_restarted_runtime_gives_agents_their_contacts_back() {
         queue: "Sales",
         channel: voice(),
         connected_since: 0,
-        after_work: false,
+        after_work_since: None,
     };
     e.adopt(S, "ann", held("ongoing")).unwrap();
     e.enqueue(2 * S, "next", "Sales", voice(), EnqueueOptions::default())

@@ -143,35 +143,19 @@ impl Owner {
         user: &str,
         frames: Option<mpsc::Sender<AgentFrame>>,
     ) -> Result<u64, RuntimeError> {
-        let config = self.config.clone().ok_or(RuntimeError::NotReady)?;
-        let spec_user = config
-            .spec
-            .users
-            .get(user)
-            .filter(|u| u.routing_profile.is_some())
-            .ok_or_else(|| RuntimeError::NotAnAgent(user.into()))?;
-        let session = self.new_id();
-        if self.engine.agent_snapshot(user).is_none() {
-            let agent = AgentConfig {
-                routing_profile: spec_user
-                    .routing_profile
-                    .as_ref()
-                    .expect("filtered")
-                    .to_string(),
-                proficiencies: spec_user.proficiencies.clone(),
-                acw_timeout_ms: match spec_user.after_contact_work_timeout_seconds {
-                    0 => None,
-                    s => Some(i64::from(s) * 1000),
-                },
-            };
-            self.engine
-                .login(now_ms(), user, agent, AgentStatus::Offline)
-                .map_err(|e| RuntimeError::Routing(e.to_string()))?;
+        self.log_in(user)?;
+        if !self.agents.get(user).is_some_and(|s| s.logged_in) {
             self.agent_feed_event(user, "LOGIN");
-            self.give_back_contacts(user);
         }
-        self.agents
-            .insert(user.to_string(), AgentSession { frames, session });
+        let session = self.new_id();
+        self.agents.insert(
+            user.to_string(),
+            AgentSession {
+                frames,
+                session,
+                logged_in: true,
+            },
+        );
         // A reconnecting agent gets its state and every open contact back.
         if let Some(snapshot) = self.engine.agent_snapshot(user) {
             self.send_agent(user, AgentFrame::State { snapshot });
@@ -197,16 +181,87 @@ impl Owner {
         Ok(session)
     }
 
-    /// After a restart, the contacts this agent was handling become routing's again
-    /// when it logs back in.
+    /// Put the agent in routing (Offline) if it is not there yet, with the contacts it
+    /// held before a restart. Routing knows agents that are not logged in: one with
+    /// contacts from before a restart, or with chats transferred to its agent queue.
+    pub(crate) fn log_in(&mut self, user: &str) -> Result<(), RuntimeError> {
+        let config = self.config.clone().ok_or(RuntimeError::NotReady)?;
+        let spec_user = config
+            .spec
+            .users
+            .get(user)
+            .filter(|u| u.routing_profile.is_some())
+            .ok_or_else(|| RuntimeError::NotAnAgent(user.into()))?;
+        if self.engine.agent_snapshot(user).is_some() {
+            return Ok(());
+        }
+        let agent = AgentConfig {
+            routing_profile: spec_user
+                .routing_profile
+                .as_ref()
+                .expect("filtered")
+                .to_string(),
+            proficiencies: spec_user.proficiencies.clone(),
+            acw_timeout_ms: match spec_user.after_contact_work_timeout_seconds {
+                0 => None,
+                s => Some(i64::from(s) * 1000),
+            },
+        };
+        self.engine
+            .login(now_ms(), user, agent, AgentStatus::Offline)
+            .map_err(|e| RuntimeError::Routing(e.to_string()))?;
+        self.give_back_contacts(user);
+        Ok(())
+    }
+
+    /// After a restart, every agent that was handling contacts, or had contacts waiting
+    /// in its agent queue, is back in routing, without a socket (as if its socket had
+    /// dropped): its after-contact work ends at its time limit even if it never
+    /// returns, and it finds its contacts when it reconnects.
+    pub(crate) fn restore_agents(&mut self) {
+        let holders: std::collections::BTreeSet<String> = self
+            .contacts
+            .values()
+            .filter_map(|c| match &c.stage {
+                Stage::Connected(a) | Stage::AfterWork(a) => Some(a.clone()),
+                Stage::Queued | Stage::Offered(_) => c
+                    .record
+                    .queue
+                    .as_ref()
+                    .and_then(|q| q.name.strip_prefix("agent:"))
+                    .map(str::to_string),
+                _ => None,
+            })
+            .collect();
+        for user in holders {
+            match self.log_in(&user) {
+                Ok(()) => {
+                    let session = self.new_id();
+                    self.agents.insert(
+                        user,
+                        AgentSession {
+                            frames: None,
+                            session,
+                            logged_in: false,
+                        },
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(agent = %user, error = %e, "cannot give an agent its contacts back; they wait for it to be an agent again")
+                }
+            }
+        }
+    }
+
+    /// The contacts this agent was handling before a restart become routing's again.
     fn give_back_contacts(&mut self, user: &str) {
-        let held: Vec<(String, String, sb_model::Channel, i64, bool)> = self
+        let held: Vec<(String, String, sb_model::Channel, i64, Option<i64>)> = self
             .contacts
             .iter()
             .filter_map(|(id, c)| {
-                let after_work = match &c.stage {
-                    Stage::Connected(a) if a == user => false,
-                    Stage::AfterWork(a) if a == user => true,
+                let after_work_since = match &c.stage {
+                    Stage::Connected(a) if a == user => None,
+                    Stage::AfterWork(a) if a == user => Some(c.ended_at.unwrap_or_else(now_ms)),
                     _ => return None,
                 };
                 let queue = c.record.queue.as_ref()?.name.clone();
@@ -215,11 +270,11 @@ impl Owner {
                     queue,
                     c.data.channel,
                     c.connected_at.unwrap_or_else(now_ms),
-                    after_work,
+                    after_work_since,
                 ))
             })
             .collect();
-        for (contact, queue, channel, since, after_work) in held {
+        for (contact, queue, channel, since, after_work_since) in held {
             if let Err(e) = self.engine.adopt(
                 now_ms(),
                 user,
@@ -228,7 +283,7 @@ impl Owner {
                     queue: &queue,
                     channel,
                     connected_since: since,
-                    after_work,
+                    after_work_since,
                 },
             ) {
                 tracing::warn!(agent = user, contact, error = %e, "cannot give a contact back to its agent");
@@ -247,6 +302,7 @@ impl Owner {
             return;
         }
         s.frames = None;
+        s.logged_in = false;
         let _ = self.engine.set_status(now_ms(), user, AgentStatus::Offline);
         self.agent_feed_event(user, "LOGOUT");
         self.route();

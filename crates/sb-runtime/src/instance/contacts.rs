@@ -722,30 +722,12 @@ impl Owner {
             return false;
         };
         let options = enqueue_options(id, &c.data, 0);
-        let channel = c.data.channel;
         let now = now_ms();
-        let result = match queue.strip_prefix("agent:") {
-            Some(agent) => {
-                let home = c
-                    .config
-                    .spec
-                    .users
-                    .get(agent)
-                    .and_then(|u| u.routing_profile.as_ref())
-                    .and_then(|p| c.config.spec.routing_profiles.get(p.as_str()))
-                    .map(|p| p.default_outbound_queue.to_string());
-                match home {
-                    Some(home) => self
-                        .engine
-                        .enqueue_for_agent(now, id, agent, &home, channel, options),
-                    None => Err(sb_routing::RoutingError::UnknownAgent(agent.into())),
-                }
-            }
-            None => self.engine.enqueue(now, id, queue, channel, options),
-        };
+        let result = self.enter_line(id, queue, options);
         match result {
             Ok(()) => {
                 self.moved.insert(queue.to_string());
+                self.touch(id);
                 let c = self.contacts.get_mut(id).expect("exists");
                 c.stage = Stage::Queued;
                 c.record.queue = Some(QueueInfo {
@@ -765,6 +747,41 @@ impl Owner {
                 tracing::info!(contact = id, queue, error = %e, "enqueue refused");
                 false
             }
+        }
+    }
+
+    /// Routing's side of putting a contact in line (an agent queue is the agent's own
+    /// line, drawn from its routing profile's default outbound queue).
+    pub(crate) fn enter_line(
+        &mut self,
+        id: &str,
+        queue: &str,
+        options: sb_routing::EnqueueOptions,
+    ) -> Result<(), sb_routing::RoutingError> {
+        let Some(c) = self.contacts.get(id) else {
+            return Err(sb_routing::RoutingError::UnknownContact(id.into()));
+        };
+        let channel = c.data.channel;
+        let now = now_ms();
+        match queue.strip_prefix("agent:") {
+            Some(agent) => {
+                let home = c
+                    .config
+                    .spec
+                    .users
+                    .get(agent)
+                    .and_then(|u| u.routing_profile.as_ref())
+                    .and_then(|p| c.config.spec.routing_profiles.get(p.as_str()))
+                    .map(|p| p.default_outbound_queue.to_string());
+                // An agent's queue takes contacts whether or not the agent is logged in.
+                match home {
+                    Some(home) if self.log_in(agent).is_ok() => self
+                        .engine
+                        .enqueue_for_agent(now, id, agent, &home, channel, options),
+                    _ => Err(sb_routing::RoutingError::UnknownAgent(agent.into())),
+                }
+            }
+            None => self.engine.enqueue(now, id, queue, channel, options),
         }
     }
 

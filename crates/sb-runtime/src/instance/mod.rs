@@ -49,6 +49,8 @@ pub(crate) fn rfc3339(ms: i64) -> String {
 struct AgentSession {
     frames: Option<mpsc::Sender<AgentFrame>>,
     session: u64,
+    /// The agent event stream's last word on the agent was LOGIN, not LOGOUT.
+    logged_in: bool,
 }
 
 pub(crate) struct Owner {

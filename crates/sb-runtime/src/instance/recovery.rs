@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use super::contacts::{LiveContact, Stage};
 use super::{now_ms, ChatItem, Owner};
 use crate::live::DeployedConfig;
-use crate::vault::open_json;
+use crate::vault::{open_json, Vault};
+use sb_security::envelope::DataKey;
+use sb_store::Store;
 
 /// What a contact needs to go on after a restart. The transcript is not here: it is in
 /// the `chat` stream already.
@@ -83,13 +85,14 @@ impl Owner {
         let vault = self.vault.clone();
         let loaded = tokio::task::spawn_blocking(move || {
             let rows = store.live_contacts()?;
-            let mut out = Vec::with_capacity(rows.len());
-            for (id, state) in rows {
-                let chat = store.events_for("chat", &id, usize::MAX >> 1)?;
-                let key = vault.contact_key(store.as_ref(), &id);
-                out.push((id, state, chat, key));
-            }
-            Ok::<_, sb_store::StoreError>(out)
+            Ok::<_, sb_store::StoreError>(
+                rows.into_iter()
+                    .map(|(id, state)| {
+                        let loaded = load_contact(store.as_ref(), &vault, &id, &state);
+                        (id, loaded)
+                    })
+                    .collect::<Vec<_>>(),
+            )
         })
         .await;
         let rows = match loaded {
@@ -103,22 +106,12 @@ impl Owner {
         };
         let now = now_ms();
         let count = rows.len();
-        for (id, state, chat, key) in rows {
-            let key = match key {
-                Ok(Some(key)) => key,
-                Ok(None) => {
-                    tracing::error!(contact = %id, "the contact's data key is gone (erased); skipped");
-                    continue;
-                }
-                Err(e) => {
-                    tracing::error!(contact = %id, error = %e, "cannot open the contact's data key; skipped");
-                    continue;
-                }
-            };
-            let p: Persisted = match open_json(Some(&key), &state) {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::error!(contact = %id, error = %e, "unreadable live contact state; skipped");
+        let mut requeue = Vec::new();
+        for (id, loaded) in rows {
+            let (p, key, transcript) = match loaded {
+                Ok(loaded) => loaded,
+                Err(reason) => {
+                    tracing::error!(contact = %id, "{reason}; skipped");
                     continue;
                 }
             };
@@ -126,10 +119,6 @@ impl Owner {
                 tracing::error!(contact = %id, version = p.version, "the contact's configuration version is gone; skipped");
                 continue;
             };
-            let transcript: Vec<ChatItem> = chat
-                .iter()
-                .filter_map(|e| open_json(Some(&key), &e.event.payload).ok())
-                .collect();
             let waiting = p.flow.as_ref().and_then(|f| f.waiting);
             let channel = p.data.channel;
             let queue = p.record.queue.as_ref().map(|q| q.name.clone());
@@ -168,28 +157,11 @@ impl Owner {
                 self.arm_task_expiry(&id, created);
             }
             match p.stage {
-                // Back in line with the place it had: its wait so far counts.
+                // Back in line once the agents are back (an agent queue needs its
+                // agent), with the place it had: its wait so far counts.
                 Stage::Queued | Stage::Offered(_) => {
                     let waited = (now - p.enqueued_at.unwrap_or(now)) / 1000;
-                    let options =
-                        super::contacts::enqueue_options(&id, &self.contacts[&id].data, waited);
-                    let result = match queue.as_deref() {
-                        Some(q) if !q.starts_with("agent:") => {
-                            self.engine.enqueue(now, &id, q, channel, options)
-                        }
-                        _ => Err(sb_routing::RoutingError::UnknownQueue(
-                            queue.clone().unwrap_or_default(),
-                        )),
-                    };
-                    match result {
-                        Ok(()) => {
-                            self.contacts.get_mut(&id).expect("inserted").stage = Stage::Queued
-                        }
-                        Err(e) => {
-                            tracing::warn!(contact = %id, error = %e, "cannot put a recovered contact back in line; ending it");
-                            self.end_contact(&id, "RECOVERY_FAILED");
-                        }
-                    }
+                    requeue.push((id.clone(), queue.unwrap_or_default(), waited));
                 }
                 Stage::Connected(_) | Stage::AfterWork(_) => {}
                 Stage::Scheduled | Stage::InFlow => {
@@ -221,9 +193,77 @@ impl Owner {
                 self.chat_aliases.insert(previous, id);
             }
         }
+        self.restore_agents();
+        for (id, queue, waited) in requeue {
+            let options = super::contacts::enqueue_options(&id, &self.contacts[&id].data, waited);
+            match self.enter_line(&id, &queue, options) {
+                Ok(()) => self.contacts.get_mut(&id).expect("inserted").stage = Stage::Queued,
+                Err(e) => {
+                    tracing::warn!(contact = %id, queue, error = %e, "cannot put a recovered contact back in line; ending it");
+                    self.end_contact(&id, "RECOVERY_FAILED");
+                }
+            }
+        }
         if count > 0 {
             tracing::info!(contacts = count, "live contacts recovered");
         }
         self.route();
     }
+}
+
+/// A live contact read back: its state, its data key, and its conversation so far.
+fn load_contact(
+    store: &dyn Store,
+    vault: &Vault,
+    id: &str,
+    state: &str,
+) -> Result<(Persisted, DataKey, Vec<ChatItem>), String> {
+    let key = match vault.contact_key(store, id) {
+        Ok(Some(key)) => key,
+        Ok(None) => return Err("the contact's data key is gone (erased)".into()),
+        Err(e) => return Err(format!("cannot open the contact's data key: {e}")),
+    };
+    let p: Persisted =
+        open_json(Some(&key), state).map_err(|e| format!("unreadable live contact state: {e}"))?;
+    let mut transcript = earlier_lines(store, vault, p.record.previous_contact_id.clone());
+    transcript.extend(
+        lines_of(store, id, &key).map_err(|e| format!("cannot read the chat's lines: {e}"))?,
+    );
+    Ok((p, key, transcript))
+}
+
+/// The lines said while `contact` was the chat's contact.
+fn lines_of(
+    store: &dyn Store,
+    contact: &str,
+    key: &DataKey,
+) -> Result<Vec<ChatItem>, sb_store::StoreError> {
+    Ok(store
+        .events_for("chat", contact, usize::MAX >> 1)?
+        .iter()
+        .filter_map(|e| open_json(Some(key), &e.event.payload).ok())
+        .collect())
+}
+
+/// A transferred chat's conversation before it became this contact: the lines of each
+/// contact it went through, oldest first (each contact stores only its own). A contact
+/// of the chain whose key was erased adds nothing.
+fn earlier_lines(store: &dyn Store, vault: &Vault, mut previous: Option<String>) -> Vec<ChatItem> {
+    let mut chain = Vec::new();
+    // A chain is as long as its transfers; the bound only guards a corrupt one.
+    for _ in 0..64 {
+        let Some(id) = previous.take() else {
+            break;
+        };
+        if let Ok(Some(key)) = vault.contact_key(store, &id) {
+            chain.push(lines_of(store, &id, &key).unwrap_or_default());
+        }
+        previous = store
+            .contact_record(&id)
+            .ok()
+            .flatten()
+            .and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok())
+            .and_then(|r| r["PreviousContactId"].as_str().map(str::to_string));
+    }
+    chain.into_iter().rev().flatten().collect()
 }

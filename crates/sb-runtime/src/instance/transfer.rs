@@ -79,9 +79,13 @@ impl Owner {
                     .ok_or_else(|| {
                         RuntimeError::Invalid(format!("'{agent}' is not an agent of this instance"))
                     })?;
-                self.engine
-                    .admission(&home, Some(agent))
-                    .map_err(|e| RuntimeError::Routing(e.to_string()))?;
+                // Its agent queue takes the chat whether or not it is logged in; one
+                // that routing does not know yet is empty, so only a known one can be full.
+                if self.engine.agent_snapshot(agent).is_some() {
+                    self.engine
+                        .admission(&home, Some(agent))
+                        .map_err(|e| RuntimeError::Routing(e.to_string()))?;
+                }
                 Next::Enqueue(format!("agent:{agent}"))
             }
             TransferTarget::QuickConnect(name) => {
@@ -160,6 +164,8 @@ impl Owner {
         n.data.description = data.description;
         n.data.customer_endpoint = data.customer_endpoint;
         n.data.recorded_participants = data.recorded_participants;
+        // Kept for a restart from this turn on, wherever it goes next.
+        self.touch(&new);
         if let Some((session, tx)) = customer {
             let frame = CustomerFrame::Transferred {
                 contact: new.clone(),

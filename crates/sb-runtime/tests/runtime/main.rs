@@ -1,5 +1,7 @@
-//! The runtime against real parts: the SQLite store, an HTTPS function server.
+//! The runtime against real parts: the SQLite store and event log, an HTTPS function
+//! server.
 mod audit;
+mod contacts;
 mod deploy;
 mod function_server;
 mod functions;

@@ -1,0 +1,560 @@
+//! The contact runtime through its handle, on the real store and event log, without
+//! HTTP: agents dropping mid-offer, offers no longer held, floods, and what a restart
+//! must give back (agents' contacts, after-contact work's time limit, agent queues).
+//! A restart here stops the owner and the log's writer and starts both again on the same
+//! data directory; what is not durable when the owner stops is lost, as in a crash.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sb_runtime::instance::{
+    AgentAction, AgentFrame, CustomerEvent, CustomerFrame, NewChat, RuntimeError, RuntimeHandle,
+};
+use sb_runtime::{Deployer, LiveConfig};
+use sb_security::envelope::{Kek, Keyring};
+use sb_spec::SourceBundle;
+use sb_store::{EventLog, EventLogWriter, SqliteStore, Store};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+/// The sample instance, independent of the clock and the network, with carol's
+/// after-contact work limited to `carol_acw_seconds`.
+fn steady_acme(carol_acw_seconds: u32) -> SourceBundle {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme");
+    let mut bundle = SourceBundle::read_dir(&dir).unwrap();
+    let mut edit = |path: &str, from: &str, to: &str| {
+        let text = bundle.text(path).unwrap();
+        assert!(text.contains(from), "{path} has no {from}");
+        bundle
+            .insert(path.into(), text.replacen(from, to, 1).into_bytes())
+            .unwrap();
+    };
+    edit(
+        "flows/main-ivr.json",
+        "\"HoursOfOperationId\": \"Store Hours\"",
+        "\"HoursOfOperationId\": \"Around The Clock\"",
+    );
+    edit(
+        "flows/main-ivr.json",
+        "\"InputTimeLimitSeconds\": \"8\"",
+        "\"InputTimeLimitSeconds\": \"600\"",
+    );
+    edit(
+        "functions.yaml",
+        "https://crm.acme.example/switchboard/customer-lookup",
+        "https://127.0.0.1:9/lookup",
+    );
+    edit(
+        "users.yaml",
+        "routing_profile: Billing Specialists\n    after_contact_work_timeout_seconds: 120",
+        &format!(
+            "routing_profile: Billing Specialists\n    after_contact_work_timeout_seconds: {carol_acw_seconds}"
+        ),
+    );
+    bundle
+}
+
+/// One instance's data directory and the runtime running on it.
+struct Instance {
+    dir: tempfile::TempDir,
+    kek: [u8; 32],
+    store: Arc<dyn Store>,
+    runtime: Option<RuntimeHandle>,
+    writer: Option<EventLogWriter>,
+}
+
+impl Instance {
+    async fn start(bundle: SourceBundle) -> Instance {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        Deployer::new(store.clone(), LiveConfig::new())
+            .apply(&bundle, "erin", None)
+            .unwrap();
+        let mut instance = Instance {
+            dir,
+            kek: Kek::generate_secret().unwrap(),
+            store,
+            runtime: None,
+            writer: None,
+        };
+        instance.run().await;
+        instance
+    }
+
+    /// Start the runtime as `serve` does: the deployed version, the log, the data keys.
+    async fn run(&mut self) {
+        self.store = Arc::new(SqliteStore::open(self.dir.path()).unwrap());
+        let deployer = Deployer::new(self.store.clone(), LiveConfig::new());
+        deployer.load_latest().unwrap();
+        let (log, writer) = EventLog::start(self.dir.path()).unwrap();
+        let keyring = Keyring::new(Kek::from_bytes(&self.kek).unwrap(), vec![]);
+        let vault = Arc::new(sb_runtime::vault::Vault::open(self.store.as_ref(), keyring).unwrap());
+        let runtime = sb_runtime::instance::start(
+            deployer.live().clone(),
+            self.store.clone(),
+            log,
+            vault,
+            None,
+        );
+        for _ in 0..10_000 {
+            if runtime.is_ready() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(runtime.is_ready(), "the runtime recovered within 10 s");
+        self.runtime = Some(runtime);
+        self.writer = Some(writer);
+    }
+
+    async fn restart(&mut self) {
+        drop(self.runtime.take());
+        let writer = self.writer.take().unwrap();
+        tokio::task::spawn_blocking(move || writer.join())
+            .await
+            .unwrap();
+        self.run().await;
+    }
+
+    fn rt(&self) -> &RuntimeHandle {
+        self.runtime.as_ref().unwrap()
+    }
+
+    /// The agent's socket, as the runtime sees it: its session and its frames.
+    async fn agent(&self, user: &str) -> Agent {
+        let (tx, frames) = mpsc::channel(1024);
+        let session = self.rt().attach_agent(user.into(), tx).await.unwrap();
+        Agent {
+            user: user.into(),
+            session,
+            frames,
+        }
+    }
+
+    async fn act(&self, agent: &Agent, action: AgentAction) -> Result<(), RuntimeError> {
+        self.rt().agent(agent.user.clone(), action).await
+    }
+
+    /// A chat through the menu's billing choice: in the Billing queue.
+    async fn chat_to_billing(&self, name: &str) -> Customer {
+        let started = self
+            .rt()
+            .start_chat(NewChat {
+                display_name: name.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let (tx, frames) = mpsc::channel(1024);
+        let contact = started.contact_id;
+        let token = started.participant_token;
+        let session = self
+            .rt()
+            .attach_customer(contact.clone(), token.clone(), 0, tx)
+            .await
+            .unwrap();
+        let mut customer = Customer {
+            contact,
+            token,
+            session,
+            frames,
+        };
+        next_customer_frame(
+            &mut customer.frames,
+            |f| matches!(f, CustomerFrame::Message(m) if m.text.contains("For billing, press 3")),
+        )
+        .await;
+        self.say(&customer, "3").await.unwrap();
+        self.wait_for_stage(&customer.contact, "queued").await;
+        customer
+    }
+
+    async fn say(&self, customer: &Customer, text: &str) -> Result<(), RuntimeError> {
+        self.rt()
+            .customer(
+                customer.contact.clone(),
+                customer.session,
+                CustomerEvent::Message { text: text.into() },
+            )
+            .await
+    }
+
+    async fn stage(&self, contact: &str) -> Option<(String, Option<usize>)> {
+        let live = self.rt().list_contacts().await.unwrap();
+        live.into_iter()
+            .find(|c| c.contact_id == contact)
+            .map(|c| (c.stage, c.position.map(|p| p.position)))
+    }
+
+    async fn wait_for_stage(&self, contact: &str, stage: &str) {
+        for _ in 0..1_000 {
+            if self.stage(contact).await.is_some_and(|(s, _)| s == stage) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "{contact} never reached {stage}: {:?}",
+            self.stage(contact).await
+        );
+    }
+
+    /// The stored record, once it has what `done` asks for.
+    async fn record(&self, contact: &str, done: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..1_000 {
+            if let Some(text) = self.store.contact_record(contact).unwrap() {
+                let record: Value = serde_json::from_str(&text).unwrap();
+                if done(&record) {
+                    return record;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "the record of {contact} never got there: {:?}",
+            self.store.contact_record(contact)
+        );
+    }
+}
+
+struct Agent {
+    user: String,
+    session: u64,
+    frames: mpsc::Receiver<AgentFrame>,
+}
+
+struct Customer {
+    contact: String,
+    token: String,
+    session: u64,
+    frames: mpsc::Receiver<CustomerFrame>,
+}
+
+async fn next_agent_frame(
+    frames: &mut mpsc::Receiver<AgentFrame>,
+    want: impl Fn(&AgentFrame) -> bool,
+) -> AgentFrame {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let frame = tokio::time::timeout_at(deadline, frames.recv())
+            .await
+            .expect("the frame within 10 s")
+            .expect("the runtime is running");
+        if want(&frame) {
+            return frame;
+        }
+    }
+}
+
+async fn next_customer_frame(
+    frames: &mut mpsc::Receiver<CustomerFrame>,
+    want: impl Fn(&CustomerFrame) -> bool,
+) -> CustomerFrame {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let frame = tokio::time::timeout_at(deadline, frames.recv())
+            .await
+            .expect("the frame within 10 s")
+            .expect("the runtime is running");
+        if want(&frame) {
+            return frame;
+        }
+    }
+}
+
+/// The contacts of the next `n` offers, in the order they came.
+async fn offers(agent: &mut Agent, n: usize) -> Vec<String> {
+    let mut offered = Vec::new();
+    while offered.len() < n {
+        if let AgentFrame::Offer { contact, .. } =
+            next_agent_frame(&mut agent.frames, |f| matches!(f, AgentFrame::Offer { .. })).await
+        {
+            offered.push(contact);
+        }
+    }
+    offered
+}
+
+fn status(status: &str) -> AgentAction {
+    AgentAction::SetStatus {
+        status: status.into(),
+    }
+}
+
+#[tokio::test]
+async fn an_agent_gone_mid_offer_gives_its_offers_back_in_their_places() {
+    let instance = Instance::start(steady_acme(120)).await;
+    let rt = instance.rt();
+    let a = instance.chat_to_billing("Ana").await;
+    let b = instance.chat_to_billing("Ben").await;
+    let c = instance.chat_to_billing("Cy").await;
+
+    // Carol has two chat slots: the first two in line are offered to her.
+    let mut carol = instance.agent("carol").await;
+    instance.act(&carol, status("Available")).await.unwrap();
+    let mut offered = offers(&mut carol, 2).await;
+    offered.sort();
+    let mut first_two = vec![a.contact.clone(), b.contact.clone()];
+    first_two.sort();
+    assert_eq!(offered, first_two);
+
+    // Her socket drops: the offers are withdrawn and the chats are back where they were.
+    rt.detach_agent(carol.user.clone(), carol.session).await;
+    instance.wait_for_stage(&a.contact, "queued").await;
+    instance.wait_for_stage(&b.contact, "queued").await;
+    assert_eq!(instance.stage(&a.contact).await.unwrap().1, Some(1));
+    assert_eq!(instance.stage(&b.contact).await.unwrap().1, Some(2));
+    assert_eq!(instance.stage(&c.contact).await.unwrap().1, Some(3));
+
+    // An offer she no longer holds cannot be taken, and taking it changes nothing.
+    let mut carol = instance.agent("carol").await;
+    let refused = instance
+        .act(
+            &carol,
+            AgentAction::Accept {
+                contact: a.contact.clone(),
+            },
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(RuntimeError::Routing(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        instance.stage(&a.contact).await.unwrap(),
+        ("queued".into(), Some(1))
+    );
+
+    // Back, she is offered the same two, and the third still waits.
+    instance.act(&carol, status("Available")).await.unwrap();
+    let mut offered = offers(&mut carol, 2).await;
+    offered.sort();
+    assert_eq!(offered, first_two);
+    assert_eq!(instance.stage(&c.contact).await.unwrap().1, Some(1));
+}
+
+#[tokio::test]
+async fn a_flooding_customer_is_held_to_the_rate_and_the_chat_goes_on() {
+    let instance = Instance::start(steady_acme(120)).await;
+    let mut ana = instance.chat_to_billing("Ana").await;
+    let began = std::time::Instant::now();
+    let (mut accepted, mut limited) = (0u32, 0u32);
+    for n in 0..60 {
+        match instance.say(&ana, &format!("flood {n}")).await {
+            Ok(()) => accepted += 1,
+            Err(RuntimeError::RateLimited { per_second: 5 }) => limited += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // A burst of 20 (the menu's "3" took one), then 5 a second.
+    let allowed = 19.0 + 5.0 * began.elapsed().as_secs_f64() + 1.0;
+    assert!(limited > 0, "nothing was limited");
+    assert!(
+        f64::from(accepted) <= allowed,
+        "{accepted} accepted, at most {allowed} allowed"
+    );
+
+    // Only the accepted messages are in the chat, each once.
+    let mut echoed = 0;
+    while let Ok(Some(frame)) =
+        tokio::time::timeout(Duration::from_millis(500), ana.frames.recv()).await
+    {
+        if matches!(&frame, CustomerFrame::Message(m) if m.text.starts_with("flood ")) {
+            echoed += 1;
+        }
+    }
+    assert_eq!(echoed, accepted);
+
+    // After a pause the customer is heard again.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    instance.say(&ana, "still there?").await.unwrap();
+    assert_eq!(
+        instance.stage(&ana.contact).await.unwrap().0,
+        "queued",
+        "the chat goes on"
+    );
+}
+
+#[tokio::test]
+async fn after_a_restart_an_agent_finds_its_chat_and_its_work_times_out_on_time() {
+    const ACW_SECONDS: i64 = 4;
+    let mut instance = Instance::start(steady_acme(ACW_SECONDS as u32)).await;
+    let talking = instance.chat_to_billing("Ana").await;
+    let wrapping_up = instance.chat_to_billing("Ben").await;
+    let mut carol = instance.agent("carol").await;
+    instance.act(&carol, status("Available")).await.unwrap();
+    for contact in offers(&mut carol, 2).await {
+        instance
+            .act(&carol, AgentAction::Accept { contact })
+            .await
+            .unwrap();
+    }
+    instance
+        .act(
+            &carol,
+            AgentAction::End {
+                contact: wrapping_up.contact.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    let ended = instance
+        .record(&wrapping_up.contact, |r| {
+            r["DisconnectTimestamp"].is_string()
+        })
+        .await;
+
+    // Half the after-contact work's time limit passes, then the server restarts.
+    tokio::time::sleep(Duration::from_millis(ACW_SECONDS as u64 * 500)).await;
+    instance.restart().await;
+
+    // Carol is back with both contacts before her desktop reconnects.
+    let agents = instance.rt().list_agents().await.unwrap();
+    let snapshot = agents
+        .iter()
+        .find(|a| a.agent == "carol")
+        .expect("carol is back");
+    assert_eq!(snapshot.contacts.len(), 2, "{snapshot:?}");
+    assert_eq!(
+        instance.stage(&talking.contact).await.unwrap().0,
+        "connected"
+    );
+
+    // She does not come back for a while; the work she left ends at its time limit,
+    // counted from when it began, not from the restart.
+    let done = instance
+        .record(&wrapping_up.contact, |r| {
+            r["Agent"]["AfterContactWorkEndTimestamp"].is_string()
+        })
+        .await;
+    let at = |v: &Value| v.as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+    let work = at(&done["Agent"]["AfterContactWorkEndTimestamp"])
+        .duration_since(at(&ended["DisconnectTimestamp"]))
+        .as_secs_f64();
+    assert!(
+        (ACW_SECONDS as f64 - 0.1..ACW_SECONDS as f64 * 1.4).contains(&work),
+        "after-contact work lasted {work} s; its limit is {ACW_SECONDS} s"
+    );
+
+    // When she reconnects, her chat is there with what was said, and she finishes it.
+    let mut carol = instance.agent("carol").await;
+    let connected = next_agent_frame(
+        &mut carol.frames,
+        |f| matches!(f, AgentFrame::Connected { contact, .. } if *contact == talking.contact),
+    )
+    .await;
+    let AgentFrame::Connected { transcript, .. } = connected else {
+        unreachable!()
+    };
+    assert!(
+        transcript.iter().any(|line| line.text == "3"),
+        "{transcript:?}"
+    );
+    instance
+        .act(
+            &carol,
+            AgentAction::End {
+                contact: talking.contact.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    instance
+        .act(
+            &carol,
+            AgentAction::Complete {
+                contact: talking.contact.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    let record = instance
+        .record(&talking.contact, |r| {
+            r["Agent"]["AfterContactWorkEndTimestamp"].is_string()
+        })
+        .await;
+    assert_eq!(record["Agent"]["Username"], "carol");
+    assert!(instance.rt().list_contacts().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_chat_waiting_in_an_agents_queue_waits_through_a_restart() {
+    let mut instance = Instance::start(steady_acme(120)).await;
+    let ana = instance.chat_to_billing("Ana").await;
+    let mut carol = instance.agent("carol").await;
+    instance.act(&carol, status("Available")).await.unwrap();
+    let offered = offers(&mut carol, 1).await.remove(0);
+    instance
+        .act(&carol, AgentAction::Accept { contact: offered })
+        .await
+        .unwrap();
+    instance
+        .act(
+            &carol,
+            AgentAction::Transfer {
+                contact: ana.contact.clone(),
+                queue: None,
+                agent: Some("alice".into()),
+                quick_connect: None,
+            },
+        )
+        .await
+        .unwrap();
+    let waiting = instance
+        .rt()
+        .list_contacts()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.queue.as_deref() == Some("agent:alice"))
+        .expect("the transferred chat waits for alice");
+
+    instance.restart().await;
+    assert_eq!(
+        instance.stage(&waiting.contact_id).await.unwrap().0,
+        "queued",
+        "still waiting for alice after the restart"
+    );
+
+    // The customer comes back with the token it had, and is heard by alice.
+    let (tx, mut frames) = mpsc::channel(1024);
+    let session = instance
+        .rt()
+        .attach_customer(waiting.contact_id.clone(), ana.token.clone(), 0, tx)
+        .await
+        .expect("the customer's token still opens the transferred chat");
+    next_customer_frame(
+        &mut frames,
+        |f| matches!(f, CustomerFrame::Message(m) if m.text == "3"),
+    )
+    .await;
+    let mut alice = instance.agent("alice").await;
+    instance.act(&alice, status("Available")).await.unwrap();
+    assert_eq!(offers(&mut alice, 1).await, [waiting.contact_id.clone()]);
+    instance
+        .act(
+            &alice,
+            AgentAction::Accept {
+                contact: waiting.contact_id.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    instance
+        .rt()
+        .customer(
+            waiting.contact_id.clone(),
+            session,
+            CustomerEvent::Message {
+                text: "hello again".into(),
+            },
+        )
+        .await
+        .unwrap();
+    next_agent_frame(
+        &mut alice.frames,
+        |f| matches!(f, AgentFrame::Message { item, .. } if item.text == "hello again"),
+    )
+    .await;
+}
