@@ -531,7 +531,10 @@ async fn a_chat_waiting_in_an_agents_queue_waits_through_a_restart() {
     .await;
     let mut alice = instance.agent("alice").await;
     instance.act(&alice, status("Available")).await.unwrap();
-    assert_eq!(offers(&mut alice, 1).await, [waiting.contact_id.clone()]);
+    assert_eq!(
+        offers(&mut alice, 1).await,
+        std::slice::from_ref(&waiting.contact_id)
+    );
     instance
         .act(
             &alice,
