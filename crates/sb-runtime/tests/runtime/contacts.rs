@@ -21,6 +21,11 @@ use tokio::sync::mpsc;
 /// The sample instance, independent of the clock and the network, with carol's
 /// after-contact work limited to `carol_acw_seconds`.
 fn steady_acme(carol_acw_seconds: u32) -> SourceBundle {
+    acme_with(carol_acw_seconds, 600)
+}
+
+/// The sample, main menu open around the clock and waiting `menu_seconds` for input.
+fn acme_with(carol_acw_seconds: u32, menu_seconds: u32) -> SourceBundle {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme");
     let mut bundle = SourceBundle::read_dir(&dir).unwrap();
     let mut edit = |path: &str, from: &str, to: &str| {
@@ -38,7 +43,7 @@ fn steady_acme(carol_acw_seconds: u32) -> SourceBundle {
     edit(
         "flows/main-ivr.json",
         "\"InputTimeLimitSeconds\": \"8\"",
-        "\"InputTimeLimitSeconds\": \"600\"",
+        &format!("\"InputTimeLimitSeconds\": \"{menu_seconds}\""),
     );
     edit(
         "functions.yaml",
@@ -560,4 +565,63 @@ async fn a_chat_waiting_in_an_agents_queue_waits_through_a_restart() {
         |f| matches!(f, AgentFrame::Message { item, .. } if item.text == "hello again"),
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_menu_waiting_for_input_times_out_on_time_after_a_restart() {
+    const MENU_SECONDS: u32 = 4;
+    let mut instance = Instance::start(acme_with(120, MENU_SECONDS)).await;
+    let started = instance
+        .rt()
+        .start_chat(NewChat {
+            display_name: "Ana".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (tx, mut frames) = mpsc::channel(1024);
+    instance
+        .rt()
+        .attach_customer(
+            started.contact_id.clone(),
+            started.participant_token.clone(),
+            0,
+            tx,
+        )
+        .await
+        .unwrap();
+    let is_menu =
+        |f: &CustomerFrame| matches!(f, CustomerFrame::Message(m) if m.text.contains("press 3"));
+    let CustomerFrame::Message(first) = next_customer_frame(&mut frames, is_menu).await else {
+        unreachable!()
+    };
+
+    // Half the menu's time limit passes, then the server restarts.
+    tokio::time::sleep(Duration::from_millis(u64::from(MENU_SECONDS) * 500)).await;
+    instance.restart().await;
+
+    // The customer reconnects after the last line it saw; the menu, unanswered, asks
+    // again once its time limit is up, counted from when it asked, not from the restart.
+    let (tx, mut frames) = mpsc::channel(1024);
+    instance
+        .rt()
+        .attach_customer(
+            started.contact_id.clone(),
+            started.participant_token,
+            first.seq,
+            tx,
+        )
+        .await
+        .unwrap();
+    let CustomerFrame::Message(again) = next_customer_frame(&mut frames, is_menu).await else {
+        unreachable!()
+    };
+    assert!(again.seq > first.seq);
+    let at = |t: &str| t.parse::<jiff::Timestamp>().unwrap();
+    let waited = at(&again.at).duration_since(at(&first.at)).as_secs_f64();
+    let limit = f64::from(MENU_SECONDS);
+    assert!(
+        (limit - 0.1..limit * 1.35).contains(&waited),
+        "the menu asked again after {waited} s; its limit is {limit} s"
+    );
 }
