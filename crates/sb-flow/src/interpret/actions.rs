@@ -202,7 +202,9 @@ impl<'a> Machine<'a> {
         });
     }
 
-    /// Parameters with dynamic values resolved, except sensitive ones, which show as `***`.
+    /// Parameters with dynamic values resolved, except sensitive ones, which show as `***`:
+    /// sensitive attributes, encrypted input, and the customer's number or address
+    /// (sealed everywhere else it is kept).
     fn redacted(&self, value: &Value) -> Value {
         match value {
             Value::String(s) => {
@@ -211,7 +213,9 @@ impl<'a> Machine<'a> {
                     .sensitive_attributes
                     .iter()
                     .any(|k| s.contains(&format!("$.Attributes.{k}")))
-                    || (self.contact.stored_input_encrypted && s.contains("$.StoredCustomerInput"));
+                    || (self.contact.stored_input_encrypted && s.contains("$.StoredCustomerInput"))
+                    || s.contains("$.CustomerEndpoint")
+                    || s.contains("$.CallbackNumber");
                 if sensitive {
                     Value::String("***".into())
                 } else {

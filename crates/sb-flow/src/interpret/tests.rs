@@ -605,6 +605,36 @@ fn stored_input_respects_length_and_terminator() {
 }
 
 #[test]
+fn the_customers_number_is_never_traced() {
+    let f = flow(
+        "number",
+        &[
+            (
+                "number",
+                "UpdateContactCallbackNumber",
+                json!({"CallbackNumber": "$.CustomerEndpoint.Address"}),
+                json!({"NextAction": "say", "Errors": []}),
+            ),
+            (
+                "say",
+                "MessageParticipant",
+                json!({"Text": "We will call $.CallbackNumber"}),
+                json!({"NextAction": "end", "Errors": []}),
+            ),
+            ("end", "DisconnectParticipant", json!({}), json!({})),
+        ],
+    );
+    let env = TestEnv::default().with("F", FlowType::ContactFlow, &f);
+    let mut run = FlowRun::start("F");
+    let mut c = contact();
+    let step = resume(&env, &mut run, &mut c, Input::Begin);
+    assert_eq!(c.callback_number.as_deref(), Some("+15555550123"));
+    let traced = serde_json::to_string(&step.trace).unwrap();
+    assert!(!traced.contains("5555550123"), "{traced}");
+    assert!(traced.contains("***"), "{traced}");
+}
+
+#[test]
 fn metrics_drive_check_metric_data() {
     let f = flow(
         "check",

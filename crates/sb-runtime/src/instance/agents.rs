@@ -354,6 +354,11 @@ impl Owner {
                     Stage::Connected(a) => Some(a),
                     _ => None,
                 })?;
+                if self.contacts[&contact].data.channel != sb_model::Channel::Chat {
+                    return Err(RuntimeError::Invalid(format!(
+                        "'{contact}' is not a chat; only chats take messages"
+                    )));
+                }
                 let max = self.contacts[&contact]
                     .config
                     .spec
@@ -446,6 +451,7 @@ impl Owner {
                 };
                 self.transfer(user, &contact, target)?;
             }
+            AgentAction::CallbackFailed { contact } => self.callback_failed(user, &contact)?,
             AgentAction::Heartbeat => {}
         }
         self.route();
@@ -500,6 +506,10 @@ impl Owner {
                     expires_at,
                     attributes: c.data.attributes.clone(),
                     customer: c.customer_name.clone(),
+                    callback_number: c
+                        .callback
+                        .and(c.record.customer_endpoint.as_ref())
+                        .map(|e| e.address.clone()),
                 };
                 self.send_agent(&agent, frame);
             }
@@ -572,6 +582,7 @@ impl Owner {
                         longest_hold_duration: 0,
                     });
                     let transcript = c.transcript.clone();
+                    let chat = c.data.channel == sb_model::Channel::Chat;
                     self.contact_event(
                         &contact,
                         "CONNECTED_TO_AGENT",
@@ -584,12 +595,14 @@ impl Owner {
                             transcript,
                         },
                     );
-                    self.say(
-                        &contact,
-                        "SYSTEM",
-                        None,
-                        format!("{agent} has joined the chat."),
-                    );
+                    if chat {
+                        self.say(
+                            &contact,
+                            "SYSTEM",
+                            None,
+                            format!("{agent} has joined the chat."),
+                        );
+                    }
                 }
             }
             Output::AfterContactWorkTimedOut { contact, .. } => self.close_after_work(&contact),

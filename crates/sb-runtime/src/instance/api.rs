@@ -156,6 +156,12 @@ pub enum AgentAction {
     Complete {
         contact: String,
     },
+    /// The call of a queued callback did not reach the customer: the agent is free at
+    /// once, and the callback is tried again after its retry gap (or ends when no
+    /// attempts are left).
+    CallbackFailed {
+        contact: String,
+    },
     /// Hand the contact on: to a queue, an agent, or a quick connect (exactly one).
     Transfer {
         contact: String,
@@ -184,6 +190,9 @@ pub enum AgentFrame {
         attributes: BTreeMap<String, String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         customer: Option<String>,
+        /// For a queued callback: the number to call.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        callback_number: Option<String>,
     },
     OfferWithdrawn {
         contact: String,

@@ -84,13 +84,21 @@ pub(crate) struct LiveContact {
     pub ended_at: Option<i64>,
     /// The last position told to the customer, so unchanged ones are not repeated.
     pub told_position: Option<usize>,
+    /// Set for a queued callback.
+    pub callback: Option<super::callbacks::CallbackState>,
 }
 
 /// How a contact enters a queue: its priority, its time adjustment (plus `waited`
-/// seconds already spent in line, for a contact coming back after a restart), and the
+/// seconds already spent in line, for a contact coming back after a restart), the
 /// flow's routing criteria (criteria Switchboard cannot evaluate are logged and the
-/// contact is routed without them).
-pub(crate) fn enqueue_options(id: &str, data: &ContactData, waited: i64) -> EnqueueOptions {
+/// contact is routed without them), and for a callback when it is due and how many
+/// calls are left.
+pub(crate) fn enqueue_options(
+    id: &str,
+    data: &ContactData,
+    callback: Option<&super::callbacks::CallbackState>,
+    waited: i64,
+) -> EnqueueOptions {
     let criteria = match data
         .routing_criteria
         .as_ref()
@@ -107,7 +115,8 @@ pub(crate) fn enqueue_options(id: &str, data: &ContactData, waited: i64) -> Enqu
         priority: Some(data.queue_priority),
         time_adjustment_seconds: data.queue_time_adjustment_seconds + waited,
         criteria,
-        ..EnqueueOptions::default()
+        not_before: callback.map(|c| c.not_before),
+        callback: callback.map(|c| c.policy()),
     }
 }
 
@@ -299,6 +308,8 @@ impl Owner {
             payload: serde_json::to_string(&stored_key).expect("a data key serialises"),
         });
         let mut data = ContactData::new(id.clone(), channel);
+        // What flows read as $.CustomerEndpoint.Address (a callback's number, say).
+        data.customer_endpoint = customer_endpoint.as_ref().map(|e| e.address.clone());
         let mut attributes = attributes;
         mask_attributes(&mut attributes);
         data.attributes = attributes.clone();
@@ -349,6 +360,7 @@ impl Owner {
                 connected_at: None,
                 ended_at: None,
                 told_position: None,
+                callback: None,
             },
         );
         self.contact_event(
@@ -616,6 +628,24 @@ impl Owner {
                         tracing::warn!(contact = id, error = %e, "flow could not create a task");
                     }
                 }
+                Effect::CreateCallback {
+                    queue,
+                    number,
+                    initial_delay_seconds,
+                    max_attempts,
+                    retry_delay_seconds,
+                } => {
+                    let request = super::callbacks::CallbackRequest {
+                        queue,
+                        number,
+                        initial_delay_seconds,
+                        max_attempts,
+                        retry_delay_seconds,
+                    };
+                    if let Err(e) = self.create_callback(id, request) {
+                        tracing::warn!(contact = id, error = %e, "flow could not create a callback");
+                    }
+                }
                 Effect::SetRecording { behavior } => {
                     if let (Some(c), Some(recorded)) =
                         (self.contacts.get_mut(id), recorded_participants(&behavior))
@@ -721,7 +751,7 @@ impl Owner {
         let Some(c) = self.contacts.get(id) else {
             return false;
         };
-        let options = enqueue_options(id, &c.data, 0);
+        let options = enqueue_options(id, &c.data, c.callback.as_ref(), 0);
         let now = now_ms();
         let result = self.enter_line(id, queue, options);
         match result {

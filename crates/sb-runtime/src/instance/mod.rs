@@ -9,6 +9,7 @@
 mod agent_feed;
 mod agents;
 mod api;
+mod callbacks;
 mod contacts;
 mod criteria;
 mod env;

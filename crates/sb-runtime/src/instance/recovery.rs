@@ -31,6 +31,8 @@ struct Persisted {
     connected_at: Option<i64>,
     ended_at: Option<i64>,
     enqueued_at: Option<i64>,
+    #[serde(default)]
+    callback: Option<super::callbacks::CallbackState>,
 }
 
 impl Owner {
@@ -57,6 +59,7 @@ impl Owner {
                 connected_at: c.connected_at,
                 ended_at: c.ended_at,
                 enqueued_at,
+                callback: c.callback,
             };
             let payload = crate::vault::seal_json(&c.key, &state).expect("contact state seals");
             self.outbox.event(NewEvent {
@@ -143,6 +146,7 @@ impl Owner {
                     connected_at: p.connected_at,
                     ended_at: p.ended_at,
                     told_position: None,
+                    callback: p.callback,
                 },
             );
             if let Some(at) = p.timer_at {
@@ -195,7 +199,9 @@ impl Owner {
         }
         self.restore_agents();
         for (id, queue, waited) in requeue {
-            let options = super::contacts::enqueue_options(&id, &self.contacts[&id].data, waited);
+            let c = &self.contacts[&id];
+            let options =
+                super::contacts::enqueue_options(&id, &c.data, c.callback.as_ref(), waited);
             match self.enter_line(&id, &queue, options) {
                 Ok(()) => self.contacts.get_mut(&id).expect("inserted").stage = Stage::Queued,
                 Err(e) => {
@@ -225,7 +231,13 @@ fn load_contact(
     };
     let p: Persisted =
         open_json(Some(&key), state).map_err(|e| format!("unreadable live contact state: {e}"))?;
-    let mut transcript = earlier_lines(store, vault, p.record.previous_contact_id.clone());
+    // A chat transferred goes on with what was said; a callback created from a chat
+    // starts its own (empty) conversation.
+    let mut transcript = if p.data.channel == sb_model::Channel::Chat {
+        earlier_lines(store, vault, p.record.previous_contact_id.clone())
+    } else {
+        Vec::new()
+    };
     transcript.extend(
         lines_of(store, id, &key).map_err(|e| format!("cannot read the chat's lines: {e}"))?,
     );

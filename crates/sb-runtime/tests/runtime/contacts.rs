@@ -625,3 +625,161 @@ async fn a_menu_waiting_for_input_times_out_on_time_after_a_restart() {
         "the menu asked again after {waited} s; its limit is {limit} s"
     );
 }
+
+/// The sample with its callback offer quickened: the first call due `delay` seconds
+/// after the request, `attempts` calls, `gap` seconds between them.
+fn acme_with_callbacks(delay: u32, attempts: u32, gap: u32) -> SourceBundle {
+    let mut bundle = steady_acme(120);
+    let flow = bundle
+        .text("flows/main-ivr.json")
+        .unwrap()
+        .replacen(
+            "\"InitialCallDelaySeconds\": \"60\"",
+            &format!("\"InitialCallDelaySeconds\": \"{delay}\""),
+            1,
+        )
+        .replacen(
+            "\"MaximumConnectionAttempts\": \"3\"",
+            &format!("\"MaximumConnectionAttempts\": \"{attempts}\""),
+            1,
+        )
+        .replacen(
+            "\"RetryDelaySeconds\": \"600\"",
+            &format!("\"RetryDelaySeconds\": \"{gap}\""),
+            1,
+        );
+    bundle
+        .insert("flows/main-ivr.json".into(), flow.into_bytes())
+        .unwrap();
+    bundle
+}
+
+#[tokio::test]
+async fn a_callback_waits_for_its_time_through_a_restart_and_is_tried_until_its_attempts_end() {
+    const DELAY_SECONDS: i64 = 2;
+    let mut instance = Instance::start(acme_with_callbacks(DELAY_SECONDS as u32, 2, 1)).await;
+
+    // A customer in chat asks for a call back (menu option 4).
+    let started = instance
+        .rt()
+        .start_chat(NewChat {
+            display_name: "Ana".into(),
+            customer_endpoint: Some(sb_model::record::Endpoint {
+                address: "+15555550123".into(),
+                kind: sb_model::record::EndpointType::TelephoneNumber,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (tx, mut frames) = mpsc::channel(1024);
+    let session = instance
+        .rt()
+        .attach_customer(started.contact_id.clone(), started.participant_token, 0, tx)
+        .await
+        .unwrap();
+    next_customer_frame(
+        &mut frames,
+        |f| matches!(f, CustomerFrame::Message(m) if m.text.contains("press 3")),
+    )
+    .await;
+    instance
+        .rt()
+        .customer(
+            started.contact_id.clone(),
+            session,
+            CustomerEvent::Message { text: "4".into() },
+        )
+        .await
+        .unwrap();
+    next_customer_frame(&mut frames, |f| matches!(f, CustomerFrame::Ended)).await;
+    let callback = instance
+        .rt()
+        .list_contacts()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.channel == sb_model::Channel::Voice)
+        .expect("a callback waits");
+    assert_eq!(
+        (callback.stage.as_str(), callback.queue.as_deref()),
+        ("queued", Some("Orders"))
+    );
+    let id = callback.contact_id;
+
+    // The server restarts before the call is due; an agent waiting is not offered it
+    // early.
+    instance.restart().await;
+    let mut alice = instance.agent("alice").await;
+    instance.act(&alice, status("Available")).await.unwrap();
+    let offer = next_agent_frame(
+        &mut alice.frames,
+        |f| matches!(f, AgentFrame::Offer { contact, .. } if *contact == id),
+    )
+    .await;
+    let offered_at = jiff::Timestamp::now();
+    let AgentFrame::Offer {
+        channel,
+        callback_number,
+        ..
+    } = offer
+    else {
+        unreachable!()
+    };
+    assert_eq!(channel, sb_model::Channel::Voice);
+    assert_eq!(callback_number.as_deref(), Some("+15555550123"));
+    let record = instance.rt().live_record(id.clone()).await.unwrap();
+    let created: jiff::Timestamp = record.initiation_timestamp.parse().unwrap();
+    assert!(
+        offered_at.duration_since(created).as_secs_f64() >= DELAY_SECONDS as f64 - 0.05,
+        "offered {} s after the request; due after {DELAY_SECONDS} s",
+        offered_at.duration_since(created).as_secs_f64()
+    );
+    assert_eq!(
+        record.previous_contact_id.as_deref(),
+        Some(started.contact_id.as_str())
+    );
+
+    // The first call does not reach the customer: alice is free at once, and the
+    // callback comes back after its gap for its second and last attempt.
+    let accept = || AgentAction::Accept {
+        contact: id.clone(),
+    };
+    let failed = || AgentAction::CallbackFailed {
+        contact: id.clone(),
+    };
+    instance.act(&alice, accept()).await.unwrap();
+    let refused = instance
+        .act(
+            &alice,
+            AgentAction::Message {
+                contact: id.clone(),
+                text: "hello?".into(),
+            },
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(RuntimeError::Invalid(_))),
+        "{refused:?}"
+    );
+    instance.act(&alice, failed()).await.unwrap();
+    assert_eq!(instance.stage(&id).await.unwrap().0, "queued");
+    let desk = instance
+        .rt()
+        .agent_desk("alice".into(), None)
+        .await
+        .unwrap();
+    assert!(desk.snapshot.contacts.is_empty(), "{desk:?}");
+    assert_eq!(offers(&mut alice, 1).await, std::slice::from_ref(&id));
+    instance.act(&alice, accept()).await.unwrap();
+    instance.act(&alice, failed()).await.unwrap();
+
+    // No attempts left: the callback ends, and its record says why.
+    let record = instance
+        .record(&id, |r| r["DisconnectReason"] == "EXPIRED")
+        .await;
+    assert_eq!(record["InitiationMethod"], "CALLBACK");
+    assert_eq!(record["Channel"], "VOICE");
+    assert_eq!(record["AgentConnectionAttempts"], 2);
+    assert!(instance.rt().list_contacts().await.unwrap().is_empty());
+}
