@@ -22,7 +22,8 @@ pub(crate) async fn desk(
 }
 
 /// Do what one agent-socket frame does — `{"type": "set_status", "status": "Available"}`,
-/// `accept`, `reject`, `message`, `set_attributes`, `transfer`, `end`, `complete` — and
+/// `accept`, `reject`, `message`, `set_attributes`, `transfer`, `end`, `complete`,
+/// `callback_failed` — and
 /// answer with the desk afterwards. Errors are the socket's, as HTTP statuses.
 #[utoipa::path(post, path = "/v1/agent/actions", tag = "agents", request_body = Object,
     responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
