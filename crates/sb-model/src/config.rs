@@ -20,6 +20,10 @@ pub struct InstanceSettings {
     pub chat_message_max_chars: u32,
     #[serde(default = "default_task_expiry_days")]
     pub task_expiry_days: u32,
+    /// An agent socket that sends nothing (not even a heartbeat) this long is dead:
+    /// its offers go back in line.
+    #[serde(default = "default_agent_silence_limit")]
+    pub agent_silence_limit_seconds: u32,
     /// How long each event stream keeps its events, in days.
     #[serde(default)]
     pub stream_retention_days: StreamRetention,
@@ -52,6 +56,10 @@ fn default_chat_message_limit() -> u32 {
 }
 fn default_task_expiry_days() -> u32 {
     7
+}
+
+fn default_agent_silence_limit() -> u32 {
+    90
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

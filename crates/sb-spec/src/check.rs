@@ -218,6 +218,13 @@ fn check_instance(ctx: &mut Ctx<'_>) {
             "must be between 1 and 90 days",
         );
     }
+    if !(5..=600).contains(&settings.agent_silence_limit_seconds) {
+        ctx.problems.error(
+            &file,
+            "instance.agent_silence_limit_seconds",
+            "must be between 5 and 600 seconds",
+        );
+    }
     let r = &settings.stream_retention_days;
     for (stream, days) in [
         ("contact_events", r.contact_events),

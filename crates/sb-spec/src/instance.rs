@@ -120,6 +120,7 @@ impl InstanceSpec {
                 default_inbound_flow: None,
                 chat_message_max_chars: 1024,
                 task_expiry_days: 7,
+                agent_silence_limit_seconds: 90,
                 stream_retention_days: Default::default(),
             },
             security: SecuritySettings::default(),

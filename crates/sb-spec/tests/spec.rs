@@ -108,6 +108,25 @@ fn every_problem_is_reported_at_once() {
 }
 
 #[test]
+fn instance_settings_out_of_range_are_errors() {
+    let mut b = acme();
+    edit(
+        &mut b,
+        "instance.yaml",
+        "chat_message_max_chars: 1024\n  task_expiry_days: 7",
+        "chat_message_max_chars: 0\n  task_expiry_days: 91\n  agent_silence_limit_seconds: 4",
+    );
+    let out = problems(&b);
+    for expected in [
+        "instance.chat_message_max_chars: must be between 1 and 32768",
+        "instance.task_expiry_days: must be between 1 and 90 days",
+        "instance.agent_silence_limit_seconds: must be between 5 and 600 seconds",
+    ] {
+        assert!(out.contains(expected), "missing «{expected}» in:\n{out}");
+    }
+}
+
+#[test]
 fn unknown_fields_are_errors_with_a_position() {
     let mut b = acme();
     edit(

@@ -23,7 +23,8 @@ use crate::error::{ApiError, ApiJson, ErrorBody};
 use crate::server::AppState;
 
 /// An agent socket that sends nothing (not even a heartbeat) for this long is dead.
-const AGENT_SILENCE_LIMIT: Duration = Duration::from_secs(90);
+/// Before any configuration is deployed (the instance's `agent_silence_limit_seconds`).
+const DEFAULT_AGENT_SILENCE_LIMIT: Duration = Duration::from_secs(90);
 /// Frames waiting for a slow socket, beyond which frames are dropped.
 const SOCKET_BUFFER: usize = 1024;
 
@@ -267,7 +268,8 @@ pub(crate) async fn create_task(
 /// The agent's socket (what an agent desktop keeps open). Frames in: `set_status`,
 /// `accept`, `reject`, `message`, `typing`, `set_attributes`, `transfer`, `end`,
 /// `complete`, `callback_failed`, `heartbeat`. Frames out: `state`, `offer`, `offer_withdrawn`, `connected`,
-/// `message`, `typing`, `contact_ended`, `error`, `ok`. Silent for 90 s means dead:
+/// `message`, `typing`, `contact_ended`, `error`, `ok`. Silent for the instance's
+/// `agent_silence_limit_seconds` (90) means dead:
 /// offers go back in line and the agent goes Offline after its current contacts.
 #[utoipa::path(get, path = "/v1/agent/ws", tag = "agents",
     responses((status = 101, description = "WebSocket"), (status = 403, body = ErrorBody)))]
@@ -280,8 +282,15 @@ pub(crate) async fn agent_socket(
     let user = principal.user.clone();
     let session = state.runtime.attach_agent(user.clone(), tx).await?;
     let runtime = state.runtime.clone();
+    let silence_limit = state
+        .deployer
+        .live()
+        .current()
+        .map_or(DEFAULT_AGENT_SILENCE_LIMIT, |c| {
+            Duration::from_secs(c.spec.instance.agent_silence_limit_seconds.into())
+        });
     Ok(super::with_client_limits(ws)
-        .on_upgrade(move |socket| agent_loop(socket, runtime, user, session, rx)))
+        .on_upgrade(move |socket| agent_loop(socket, runtime, user, session, rx, silence_limit)))
 }
 
 async fn agent_loop(
@@ -290,6 +299,7 @@ async fn agent_loop(
     user: String,
     session: u64,
     mut frames: mpsc::Receiver<AgentFrame>,
+    silence_limit: Duration,
 ) {
     let (mut sink, mut stream) = socket.split();
     let (answers_tx, mut answers) = mpsc::channel::<AgentFrame>(64);
@@ -327,7 +337,7 @@ async fn agent_loop(
         }
     });
     loop {
-        let message = match tokio::time::timeout(AGENT_SILENCE_LIMIT, stream.next()).await {
+        let message = match tokio::time::timeout(silence_limit, stream.next()).await {
             Ok(Some(Ok(m))) => m,
             Ok(None) => break,
             Ok(Some(Err(e))) => {
@@ -335,7 +345,7 @@ async fn agent_loop(
                 break;
             }
             Err(_) => {
-                tracing::warn!(agent = %user, "agent socket silent for {} s; treating the agent as gone", AGENT_SILENCE_LIMIT.as_secs());
+                tracing::warn!(agent = %user, "agent socket silent for {} s; treating the agent as gone", silence_limit.as_secs());
                 break;
             }
         };

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -1229,4 +1229,63 @@ async fn ok_and_state_without_offers(agent: &mut Socket, want: impl Fn(&Value) -
             _ => panic!("expected ok and a state, got {frame}"),
         }
     }
+}
+
+#[test]
+fn a_silent_agent_socket_is_dead_and_its_offer_goes_back_in_line() {
+    let spec = steady_acme();
+    replace_in(
+        &spec.path().join("instance.yaml"),
+        "task_expiry_days: 7",
+        "task_expiry_days: 7\n  agent_silence_limit_seconds: 5",
+    );
+    let data = deployment_of(&spec);
+    let carol = credential(data.path(), "carol", "Agent");
+    let website = credential(data.path(), "website", "Integration");
+    let dana = credential(data.path(), "dana", "Supervisor");
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        let mut agent = available(&server, &carol).await;
+        let (contact, _, mut customer) =
+            chat_at_menu(&server, &website, json!({"display_name": "Ana"})).await;
+        send(&mut customer, json!({"type": "message", "text": "3"})).await;
+        expect(&mut agent, is("offer")).await;
+
+        // Heartbeats keep a desktop alive past the limit.
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            send(&mut agent, json!({"type": "heartbeat"})).await;
+            ok(&mut agent).await;
+        }
+        assert_eq!(live_stage(&server, &dana, &contact).await, "offered");
+
+        // Silence past the limit: the socket is closed, the offer goes back in line.
+        let closed = tokio::time::timeout(Duration::from_secs(15), async {
+            while let Some(Ok(frame)) = agent.next().await {
+                if matches!(frame, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "the silent socket was not closed");
+        let mut stage = String::new();
+        for _ in 0..50 {
+            stage = live_stage(&server, &dana, &contact).await;
+            if stage == "queued" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(stage, "queued");
+        let (_, agents) = get(&server, "/v1/agents", &dana).await;
+        let carol_now = agents
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["agent"] == "carol")
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(carol_now["status"]["kind"], "offline", "{agents}");
+    });
 }
