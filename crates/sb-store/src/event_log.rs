@@ -263,6 +263,10 @@ fn write_batch(
                     }
                     continue;
                 }
+                if e.stream == crate::agent_states::AGENT_STATE_STREAM {
+                    crate::agent_states::write(&tx, &e.key, &e.payload)?;
+                    continue;
+                }
                 if e.stream == LIVE_STREAM {
                     // Recovery state is only ever read as the latest per contact: kept
                     // in `live_log` alone, not also in the events (it is the largest

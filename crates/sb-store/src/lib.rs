@@ -4,6 +4,7 @@
 //! backend implements the same trait and runs the same conformance suite
 //! (`tests/store.rs`).
 
+mod agent_states;
 pub mod audit;
 mod checkpointer;
 mod data_keys;
@@ -16,6 +17,7 @@ mod sqlite;
 mod streams;
 mod types;
 
+pub use agent_states::AGENT_STATE_STREAM;
 pub use data_keys::{StoredDataKey, DATA_KEY_STREAM};
 pub use error::StoreError;
 pub use event_log::{
@@ -120,6 +122,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// The state of every contact that had not finished, as last made durable.
     fn live_contacts(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// Each agent's newest state on the `agent-state` stream, by agent.
+    fn agent_states(&self) -> Result<Vec<(String, String)>, StoreError>;
 
     fn insert_credential(&self, credential: &StoredCredential) -> Result<(), StoreError>;
     /// A point lookup by id, answered without waiting behind other reads: cheap enough

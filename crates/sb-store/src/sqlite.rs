@@ -120,6 +120,7 @@ impl SqliteStore {
         connection.execute_batch(crate::audit::SCHEMA)?;
         connection.execute_batch(crate::data_keys::SCHEMA)?;
         connection.execute_batch(crate::live_log::SCHEMA)?;
+        connection.execute_batch(crate::agent_states::SCHEMA)?;
         crate::live_log::migrate(&connection)?;
         connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         let lookups = Connection::open(&path)?;
@@ -514,6 +515,10 @@ impl Store for SqliteStore {
 
     fn live_contacts(&self) -> Result<Vec<(String, String)>, StoreError> {
         Ok(crate::live_log::newest_states(&self.conn())?)
+    }
+
+    fn agent_states(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(crate::agent_states::read_all(&self.conn())?)
     }
 
     fn user_login(&self, user: &str) -> Result<Option<crate::UserLogin>, StoreError> {

@@ -904,6 +904,43 @@ async fn positions_are_the_events_own_whatever_they_project_into() {
 }
 
 #[tokio::test]
+async fn an_agents_state_is_kept_newest_only_and_outside_the_events() {
+    use sb_store::{EventLog, NewEvent, SqliteStore, Store, AGENT_STATE_STREAM};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let state = |agent: &str, payload: &str| NewEvent {
+        at_ms: 1,
+        stream: AGENT_STATE_STREAM.into(),
+        key: agent.into(),
+        kind: "STATE".into(),
+        payload: payload.into(),
+    };
+    let (log, writer) = EventLog::start(dir.path()).unwrap();
+    log.append(vec![state("bob", "{\"s\":1}"), state("ann", "{\"s\":1}")])
+        .await
+        .unwrap();
+    log.append(vec![state("bob", "{\"s\":2}")]).await.unwrap();
+    drop(log);
+    writer.join();
+    assert_eq!(
+        store.agent_states().unwrap(),
+        [
+            ("ann".to_string(), "{\"s\":1}".to_string()),
+            ("bob".to_string(), "{\"s\":2}".to_string()),
+        ]
+    );
+    assert_eq!(
+        store
+            .read_stream(sb_store::PublicStream::AgentEvents, 0, 10)
+            .unwrap()
+            .events
+            .len(),
+        0,
+        "not an agent event"
+    );
+}
+
+#[tokio::test]
 async fn live_states_replaced_many_times_leave_the_newest_and_few_rows() {
     use sb_store::{EventLog, NewEvent, SqliteStore, Store, LIVE_STREAM};
     let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,5 @@
 //! Agents: their sessions, their actions, and what routing decides for them.
 
-use sb_model::config::AgentStatusKind;
 use sb_model::record::AgentInfo;
 use sb_routing::{AgentConfig, AgentStatus, DequeueReason, Output};
 use serde_json::json;
@@ -156,6 +155,7 @@ impl Owner {
                 logged_in: true,
             },
         );
+        self.resume_status(user);
         // A reconnecting agent gets its state and every open contact back.
         if let Some(snapshot) = self.engine.agent_snapshot(user) {
             self.send_agent(user, AgentFrame::State { snapshot });
@@ -304,6 +304,7 @@ impl Owner {
         s.frames = None;
         s.logged_in = false;
         let _ = self.engine.set_status(now_ms(), user, AgentStatus::Offline);
+        self.keep_status_for_reconnect(user);
         self.agent_feed_event(user, "LOGOUT");
         self.route();
     }
@@ -329,20 +330,7 @@ impl Owner {
         let now = now_ms();
         let routing = |e: sb_routing::RoutingError| RuntimeError::Routing(e.to_string());
         match action {
-            AgentAction::SetStatus { status } => {
-                let config = self.config.clone().ok_or(RuntimeError::NotReady)?;
-                let defined = config
-                    .spec
-                    .agent_statuses
-                    .get(status.as_str())
-                    .ok_or(RuntimeError::UnknownStatus(status.clone()))?;
-                let status = match defined.kind {
-                    AgentStatusKind::Routable => AgentStatus::Routable,
-                    AgentStatusKind::Custom => AgentStatus::Custom(status),
-                    AgentStatusKind::Offline => AgentStatus::Offline,
-                };
-                self.engine.set_status(now, user, status).map_err(routing)?;
-            }
+            AgentAction::SetStatus { status } => self.choose_status(user, &status)?,
             AgentAction::Accept { contact } => {
                 self.engine.accept(now, user, &contact).map_err(routing)?
             }

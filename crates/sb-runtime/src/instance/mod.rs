@@ -7,6 +7,7 @@
 //! they were produced (see [`outbox`]).
 
 mod agent_feed;
+mod agent_status;
 mod agents;
 mod api;
 mod callbacks;
@@ -94,6 +95,7 @@ pub(crate) struct Owner {
     /// The newest state of each agent that changed in this turn, sent at its end.
     agent_states_due: std::collections::BTreeMap<String, sb_routing::AgentSnapshot>,
     heartbeat_due: i64,
+    statuses: agent_status::Statuses,
 }
 
 /// Start the owner for an instance. It runs until every handle is dropped.
@@ -148,6 +150,7 @@ pub fn start(
         agent_feed_due: 0,
         agent_states_due: Default::default(),
         heartbeat_due: 0,
+        statuses: Default::default(),
     };
     tokio::spawn(owner.run(rx));
     RuntimeHandle {

@@ -88,18 +88,21 @@ impl Owner {
         let vault = self.vault.clone();
         let loaded = tokio::task::spawn_blocking(move || {
             let rows = store.live_contacts()?;
-            Ok::<_, sb_store::StoreError>(
-                rows.into_iter()
-                    .map(|(id, state)| {
-                        let loaded = load_contact(store.as_ref(), &vault, &id, &state);
-                        (id, loaded)
-                    })
-                    .collect::<Vec<_>>(),
-            )
+            let contacts = rows
+                .into_iter()
+                .map(|(id, state)| {
+                    let loaded = load_contact(store.as_ref(), &vault, &id, &state);
+                    (id, loaded)
+                })
+                .collect::<Vec<_>>();
+            Ok::<_, sb_store::StoreError>((contacts, store.agent_states()?))
         })
         .await;
         let rows = match loaded {
-            Ok(Ok(rows)) => rows,
+            Ok(Ok((rows, agent_states))) => {
+                self.recover_agent_statuses(agent_states);
+                rows
+            }
             Ok(Err(e)) => {
                 return tracing::error!(error = %e, "cannot read live contacts; starting without them")
             }

@@ -312,8 +312,18 @@ async fn an_agent_gone_mid_offer_gives_its_offers_back_in_their_places() {
     assert_eq!(instance.stage(&b.contact).await.unwrap().1, Some(2));
     assert_eq!(instance.stage(&c.contact).await.unwrap().1, Some(3));
 
-    // An offer she no longer holds cannot be taken, and taking it changes nothing.
+    // Her desktop reconnects at once: she is Available again, as she had chosen, and
+    // offered the same two; the third still waits.
     let mut carol = instance.agent("carol").await;
+    let mut offered = offers(&mut carol, 2).await;
+    offered.sort();
+    assert_eq!(offered, first_two);
+    assert_eq!(instance.stage(&c.contact).await.unwrap().1, Some(1));
+
+    // She takes a break: the offers are withdrawn, and one she no longer holds cannot
+    // be taken; trying changes nothing.
+    instance.act(&carol, status("Break")).await.unwrap();
+    instance.wait_for_stage(&a.contact, "queued").await;
     let refused = instance
         .act(
             &carol,
@@ -330,13 +340,41 @@ async fn an_agent_gone_mid_offer_gives_its_offers_back_in_their_places() {
         instance.stage(&a.contact).await.unwrap(),
         ("queued".into(), Some(1))
     );
+}
 
-    // Back, she is offered the same two, and the third still waits.
+#[tokio::test]
+async fn an_agent_back_after_a_restart_has_the_status_it_chose() {
+    let mut instance = Instance::start(steady_acme(120)).await;
+    let carol = instance.agent("carol").await;
+    instance.act(&carol, status("Break")).await.unwrap();
+    let alice = instance.agent("alice").await;
+    instance.act(&alice, status("Available")).await.unwrap();
+    instance.restart().await;
+
+    // Before they reconnect nobody can be offered anything.
+    assert!(instance.rt().list_agents().await.unwrap().is_empty());
+    let ana = instance.chat_to_billing("Ana").await;
+    let mut carol = instance.agent("carol").await;
+    let state =
+        next_agent_frame(&mut carol.frames, |f| matches!(f, AgentFrame::State { .. })).await;
+    let AgentFrame::State { snapshot } = state else {
+        unreachable!()
+    };
+    assert_eq!(
+        snapshot.status,
+        sb_routing::AgentStatus::Custom("Break".into())
+    );
+    let alice = instance.agent("alice").await;
+    let agents = instance.rt().list_agents().await.unwrap();
+    let alice_now = agents.iter().find(|a| a.agent == alice.user).unwrap();
+    assert_eq!(alice_now.status, sb_routing::AgentStatus::Routable);
+
+    // Back from her break, carol takes the chat that waited.
     instance.act(&carol, status("Available")).await.unwrap();
-    let mut offered = offers(&mut carol, 2).await;
-    offered.sort();
-    assert_eq!(offered, first_two);
-    assert_eq!(instance.stage(&c.contact).await.unwrap().1, Some(1));
+    assert_eq!(
+        offers(&mut carol, 1).await,
+        std::slice::from_ref(&ana.contact)
+    );
 }
 
 #[tokio::test]
