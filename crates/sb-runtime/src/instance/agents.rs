@@ -378,6 +378,19 @@ impl Owner {
                     });
                 }
             }
+            AgentAction::Read { contact, seq } => {
+                self.holds(user, &contact, |s| match s {
+                    Stage::Connected(a) => Some(a),
+                    _ => None,
+                })?;
+                let c = &self.contacts[&contact];
+                super::contacts::check_read(c, seq)?;
+                if let Some(tx) = c.customer.as_ref().map(|(_, tx)| tx.clone()) {
+                    self.outbox.after(move |_| {
+                        let _ = tx.try_send(super::CustomerFrame::Read { seq });
+                    });
+                }
+            }
             AgentAction::SetAttributes {
                 contact,
                 attributes,

@@ -144,6 +144,11 @@ pub enum AgentAction {
     Typing {
         contact: String,
     },
+    /// The agent has read the chat up to line `seq`; the customer is told.
+    Read {
+        contact: String,
+        seq: u64,
+    },
     SetAttributes {
         contact: String,
         attributes: BTreeMap<String, String>,
@@ -209,6 +214,11 @@ pub enum AgentFrame {
     },
     Typing {
         contact: String,
+    },
+    /// The customer has read the chat up to line `seq`.
+    Read {
+        contact: String,
+        seq: u64,
     },
     ContactEnded {
         contact: String,

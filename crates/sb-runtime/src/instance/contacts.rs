@@ -120,6 +120,17 @@ pub(crate) fn enqueue_options(
     }
 }
 
+/// A read receipt names a line that was said.
+pub(crate) fn check_read(c: &LiveContact, seq: u64) -> Result<(), RuntimeError> {
+    let last = c.transcript.last().map_or(0, |line| line.seq);
+    if seq == 0 || seq > last {
+        return Err(RuntimeError::Invalid(format!(
+            "no line {seq} to have read; the chat's lines are 1 to {last}"
+        )));
+    }
+    Ok(())
+}
+
 /// What a message says in a chat: its text, else its SSML, else its prompt's text.
 fn text_of(config: &DeployedConfig, m: &Message) -> String {
     let prompt = || {
@@ -1013,7 +1024,18 @@ impl Owner {
                     self.send_agent(&agent, AgentFrame::Typing { contact: id.into() });
                 }
             }
-            CustomerEvent::Read { .. } => {}
+            CustomerEvent::Read { seq } => {
+                check_read(c, seq)?;
+                if let Stage::Connected(agent) = c.stage.clone() {
+                    self.send_agent(
+                        &agent,
+                        AgentFrame::Read {
+                            contact: id.into(),
+                            seq,
+                        },
+                    );
+                }
+            }
             CustomerEvent::Disconnect => self.end_contact(id, "CUSTOMER_DISCONNECT"),
         }
         Ok(())

@@ -821,3 +821,75 @@ async fn a_callback_waits_for_its_time_through_a_restart_and_is_tried_until_its_
     assert_eq!(record["AgentConnectionAttempts"], 2);
     assert!(instance.rt().list_contacts().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn read_receipts_go_both_ways() {
+    let instance = Instance::start(steady_acme(120)).await;
+    let mut ana = instance.chat_to_billing("Ana").await;
+    let mut carol = instance.agent("carol").await;
+    instance.act(&carol, status("Available")).await.unwrap();
+    let offered = offers(&mut carol, 1).await.remove(0);
+    instance
+        .act(&carol, AgentAction::Accept { contact: offered })
+        .await
+        .unwrap();
+    instance
+        .act(
+            &carol,
+            AgentAction::Message {
+                contact: ana.contact.clone(),
+                text: "Hello Ana".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let CustomerFrame::Message(hello) = next_customer_frame(
+        &mut ana.frames,
+        |f| matches!(f, CustomerFrame::Message(m) if m.text == "Hello Ana"),
+    )
+    .await
+    else {
+        unreachable!()
+    };
+
+    // The customer has read the agent's line: the agent is told.
+    let read = CustomerEvent::Read { seq: hello.seq };
+    instance
+        .rt()
+        .customer(ana.contact.clone(), ana.session, read)
+        .await
+        .unwrap();
+    next_agent_frame(
+        &mut carol.frames,
+        |f| matches!(f, AgentFrame::Read { seq, .. } if *seq == hello.seq),
+    )
+    .await;
+
+    // And the other way.
+    instance
+        .act(
+            &carol,
+            AgentAction::Read {
+                contact: ana.contact.clone(),
+                seq: hello.seq,
+            },
+        )
+        .await
+        .unwrap();
+    next_customer_frame(
+        &mut ana.frames,
+        |f| matches!(f, CustomerFrame::Read { seq } if *seq == hello.seq),
+    )
+    .await;
+
+    // A line not said yet cannot have been read.
+    let too_far = CustomerEvent::Read { seq: hello.seq + 1 };
+    let refused = instance
+        .rt()
+        .customer(ana.contact.clone(), ana.session, too_far)
+        .await;
+    assert!(
+        matches!(refused, Err(RuntimeError::Invalid(_))),
+        "{refused:?}"
+    );
+}
