@@ -267,8 +267,9 @@ pub(crate) async fn create_task(
 
 /// The agent's socket (what an agent desktop keeps open). Frames in: `set_status`,
 /// `accept`, `reject`, `message`, `typing`, `read`, `set_attributes`, `transfer`, `end`,
-/// `complete`, `callback_failed`, `heartbeat`. Frames out: `state`, `offer`, `offer_withdrawn`, `connected`,
-/// `message`, `typing`, `contact_ended`, `error`, `ok`. Silent for the instance's
+/// `complete`, `callback_failed`, `heartbeat`. Frames out: `state`, `offer`,
+/// `offer_withdrawn`, `connected`, `message`, `typing`, `read`, `contact_ended`,
+/// `error`, `ok`. Silent for the instance's
 /// `agent_silence_limit_seconds` (90) means dead:
 /// offers go back in line and the agent goes Offline after its current contacts.
 #[utoipa::path(get, path = "/v1/agent/ws", tag = "agents",
