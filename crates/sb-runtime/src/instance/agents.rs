@@ -494,7 +494,8 @@ impl Owner {
                 channel,
                 expires_at,
             } => {
-                // Not persisted: a restart puts an offered contact back in line anyway.
+                // Not persisted (a restart puts an offered contact back in line anyway);
+                // the attempt is counted durably when the offer is withdrawn or taken.
                 let Some(c) = self.contacts.get_mut(&contact) else {
                     return;
                 };
@@ -523,6 +524,7 @@ impl Owner {
                     if c.stage == Stage::Offered(agent.clone()) {
                         c.stage = Stage::Queued;
                     }
+                    self.touch(&contact);
                 }
                 self.send_agent(&agent, AgentFrame::OfferWithdrawn { contact, reason });
             }
