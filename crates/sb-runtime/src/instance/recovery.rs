@@ -167,8 +167,8 @@ impl Owner {
                 // Back in line once the agents are back (an agent queue needs its
                 // agent), with the place it had: its wait so far counts.
                 Stage::Queued | Stage::Offered(_) => {
-                    let waited = (now - p.enqueued_at.unwrap_or(now)) / 1000;
-                    requeue.push((id.clone(), queue.unwrap_or_default(), waited));
+                    let enqueued_at = p.enqueued_at.unwrap_or(now);
+                    requeue.push((enqueued_at, id.clone(), queue.unwrap_or_default()));
                 }
                 Stage::Connected(_) | Stage::AfterWork(_) => {}
                 Stage::Scheduled | Stage::InFlow => {
@@ -201,7 +201,11 @@ impl Owner {
             }
         }
         self.restore_agents();
-        for (id, queue, waited) in requeue {
+        // In the order they joined their lines: the wait credited is in whole seconds,
+        // so contacts that joined within the same second keep their order by this.
+        requeue.sort();
+        for (enqueued_at, id, queue) in requeue {
+            let waited = (now - enqueued_at) / 1000;
             let c = &self.contacts[&id];
             let options =
                 super::contacts::enqueue_options(&id, &c.data, c.callback.as_ref(), waited);

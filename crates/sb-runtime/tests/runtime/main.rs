@@ -5,4 +5,5 @@ mod contacts;
 mod deploy;
 mod function_server;
 mod functions;
+mod harness;
 mod retention;
