@@ -6,4 +6,5 @@ mod deploy;
 mod function_server;
 mod functions;
 mod harness;
+mod restarts;
 mod retention;
