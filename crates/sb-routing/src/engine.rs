@@ -851,9 +851,10 @@ impl Engine {
         }
         self.seq += 1;
         let channel = channel_index(channel);
+        let arrived = self.now - options.waited_ms.max(0);
         let key = WaitKey {
             priority: options.priority.unwrap_or(DEFAULT_PRIORITY),
-            effective: self.now - options.time_adjustment_seconds.saturating_mul(1000),
+            effective: arrived - options.time_adjustment_seconds.saturating_mul(1000),
             seq: self.seq,
             contact: 0,
         };
@@ -864,7 +865,7 @@ impl Engine {
             target,
             channel,
             key,
-            enqueued_at: self.now,
+            enqueued_at: arrived,
             state: ContactState::Scheduled {
                 at: scheduled.unwrap_or(self.now),
             },

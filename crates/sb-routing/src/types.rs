@@ -66,6 +66,10 @@ pub struct EnqueueOptions {
     pub not_before: Option<Millis>,
     /// A queued callback: attempts to make, and the gap between them.
     pub callback: Option<CallbackPolicy>,
+    /// Time already spent in this line (a contact coming back after a restart): it
+    /// keeps its place, and the routing profiles' queue delays count it.
+    #[serde(default)]
+    pub waited_ms: Millis,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -251,6 +251,37 @@ fn a_delay_passing_routes_the_contact_by_itself() {
 }
 
 #[test]
+fn a_contact_back_after_a_restart_keeps_its_wait_for_places_and_delays() {
+    let cfg = config(
+        &[("Orders", None)],
+        vec![profile(
+            "Late",
+            [1, 0, 0],
+            vec![entry("Orders", voice(), 1, 30)],
+        )],
+    );
+    let mut e = Engine::new(cfg).unwrap();
+    e.login(100 * S, "dan", agent("Late"), AgentStatus::Routable)
+        .unwrap();
+    // Back in line at 100 s: "old" had waited 20 s, "new" 5 s; "new" comes back first.
+    let waited = |s: i64| EnqueueOptions {
+        waited_ms: s * S,
+        ..EnqueueOptions::default()
+    };
+    e.enqueue(100 * S, "new", "Orders", voice(), waited(5))
+        .unwrap();
+    e.enqueue(100 * S, "old", "Orders", voice(), waited(20))
+        .unwrap();
+    assert_eq!(e.position("old").unwrap().position, 1);
+    // The profile's 30 s delay counts the wait before: "old" is offered at 110 s.
+    e.tick(109 * S);
+    assert!(offers(&e.drain_outputs()).is_empty());
+    e.tick(110 * S);
+    assert_eq!(offers(&e.drain_outputs()), [pair("old", "dan")]);
+    checked(&e);
+}
+
+#[test]
 fn a_missed_offer_keeps_the_contacts_place_and_parks_the_agent() {
     let mut e = one_queue();
     e.login(0, "ann", agent("P"), AgentStatus::Routable)

@@ -13,7 +13,7 @@ use sb_routing::AgentStatus;
 use sb_store::{NewEvent, AGENT_STATE_STREAM};
 use serde::{Deserialize, Serialize};
 
-use super::{now_ms, Owner, RuntimeError};
+use super::{Owner, RuntimeError};
 
 /// How long after losing its socket an agent gets its status back on reconnecting.
 pub(crate) const RESUME_WINDOW_MS: i64 = 120_000;
@@ -47,13 +47,13 @@ impl Owner {
             AgentStatusKind::Offline => AgentStatus::Offline,
         };
         self.engine
-            .set_status(now_ms(), user, status)
+            .set_status(self.clock.now_ms(), user, status)
             .map_err(|e| RuntimeError::Routing(e.to_string()))?;
         self.statuses.resumable.remove(user);
         if self.statuses.chosen.get(user).map(String::as_str) != Some(name) {
             self.statuses.chosen.insert(user.into(), name.into());
             self.outbox.event(NewEvent {
-                at_ms: now_ms(),
+                at_ms: self.clock.now_ms(),
                 stream: AGENT_STATE_STREAM.into(),
                 key: user.into(),
                 kind: "STATE".into(),
@@ -69,7 +69,7 @@ impl Owner {
     /// The agent's socket is gone: its chosen status is kept for a while.
     pub(crate) fn keep_status_for_reconnect(&mut self, user: &str) {
         if let Some(name) = self.statuses.chosen.get(user) {
-            let until = now_ms() + RESUME_WINDOW_MS;
+            let until = self.clock.now_ms() + RESUME_WINDOW_MS;
             self.statuses
                 .resumable
                 .insert(user.into(), (name.clone(), until));
@@ -81,7 +81,7 @@ impl Owner {
         let Some((name, until)) = self.statuses.resumable.remove(user) else {
             return;
         };
-        if now_ms() > until {
+        if self.clock.now_ms() > until {
             return;
         }
         if let Err(e) = self.choose_status(user, &name) {

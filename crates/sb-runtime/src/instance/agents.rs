@@ -7,8 +7,7 @@ use tokio::sync::mpsc;
 
 use super::contacts::Stage;
 use super::{
-    now_ms, rfc3339, AgentAction, AgentFrame, AgentSession, Command, ContactSummary, Owner,
-    RuntimeError,
+    rfc3339, AgentAction, AgentFrame, AgentSession, Command, ContactSummary, Owner, RuntimeError,
 };
 
 impl Owner {
@@ -208,7 +207,7 @@ impl Owner {
             },
         };
         self.engine
-            .login(now_ms(), user, agent, AgentStatus::Offline)
+            .login(self.clock.now_ms(), user, agent, AgentStatus::Offline)
             .map_err(|e| RuntimeError::Routing(e.to_string()))?;
         self.give_back_contacts(user);
         Ok(())
@@ -261,7 +260,9 @@ impl Owner {
             .filter_map(|(id, c)| {
                 let after_work_since = match &c.stage {
                     Stage::Connected(a) if a == user => None,
-                    Stage::AfterWork(a) if a == user => Some(c.ended_at.unwrap_or_else(now_ms)),
+                    Stage::AfterWork(a) if a == user => {
+                        Some(c.ended_at.unwrap_or_else(|| self.clock.now_ms()))
+                    }
                     _ => return None,
                 };
                 let queue = c.record.queue.as_ref()?.name.clone();
@@ -269,14 +270,14 @@ impl Owner {
                     id.clone(),
                     queue,
                     c.data.channel,
-                    c.connected_at.unwrap_or_else(now_ms),
+                    c.connected_at.unwrap_or_else(|| self.clock.now_ms()),
                     after_work_since,
                 ))
             })
             .collect();
         for (contact, queue, channel, since, after_work_since) in held {
             if let Err(e) = self.engine.adopt(
-                now_ms(),
+                self.clock.now_ms(),
                 user,
                 sb_routing::HeldContact {
                     contact: &contact,
@@ -303,7 +304,9 @@ impl Owner {
         }
         s.frames = None;
         s.logged_in = false;
-        let _ = self.engine.set_status(now_ms(), user, AgentStatus::Offline);
+        let _ = self
+            .engine
+            .set_status(self.clock.now_ms(), user, AgentStatus::Offline);
         self.keep_status_for_reconnect(user);
         self.agent_feed_event(user, "LOGOUT");
         self.route();
@@ -327,7 +330,7 @@ impl Owner {
         if !self.agents.contains_key(user) {
             return Err(RuntimeError::NotAnAgent(user.into()));
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let routing = |e: sb_routing::RoutingError| RuntimeError::Routing(e.to_string());
         match action {
             AgentAction::SetStatus { status } => self.choose_status(user, &status)?,
@@ -460,7 +463,7 @@ impl Owner {
     }
 
     fn close_after_work(&mut self, contact: &str) {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         if let Some(c) = self.contacts.get_mut(contact) {
             if let Some(agent) = c.record.agent.as_mut() {
                 let started = c.ended_at.unwrap_or(now);
@@ -485,7 +488,7 @@ impl Owner {
     }
 
     fn apply_routing(&mut self, output: Output) {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         match output {
             Output::Offer {
                 contact,

@@ -307,6 +307,9 @@ pub enum Command {
         contact: String,
         reply: Reply<sb_model::record::ContactRecord>,
     },
+    Tick {
+        reply: Reply<()>,
+    },
 }
 
 /// What an agent sees, for scripts using the REST equivalent of the agent socket.
@@ -541,5 +544,11 @@ impl RuntimeHandle {
     ) -> Result<sb_model::record::ContactRecord, RuntimeError> {
         self.ask(|reply| Command::LiveRecord { contact, reply })
             .await
+    }
+
+    /// Fire every timer due by the runtime's clock now. On the system clock the owner
+    /// does this by itself; after moving a test's clock, this makes it look.
+    pub async fn tick(&self) -> Result<(), RuntimeError> {
+        self.ask(|reply| Command::Tick { reply }).await
     }
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::contacts::Stage;
-use super::{now_ms, Owner, RuntimeError};
+use super::{Owner, RuntimeError};
 
 /// Where a callback stands: kept with the contact, so a restart keeps its times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,7 +75,10 @@ impl Owner {
             Some((initial, from.to_string())),
         )?;
         let callback = CallbackState {
-            not_before: now_ms().saturating_add(seconds_ms(request.initial_delay_seconds)),
+            not_before: self
+                .clock
+                .now_ms()
+                .saturating_add(seconds_ms(request.initial_delay_seconds)),
             attempts_left: request.max_attempts.max(1),
             retry_gap_ms: seconds_ms(request.retry_delay_seconds),
         };
@@ -111,7 +114,7 @@ impl Owner {
                 "'{contact}' is not a callback"
             )));
         };
-        let now = now_ms();
+        let now = self.clock.now_ms();
         self.engine
             .callback_failed(now, contact)
             .map_err(|e| RuntimeError::Routing(e.to_string()))?;

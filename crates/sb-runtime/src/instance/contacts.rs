@@ -17,8 +17,8 @@ use tokio::sync::mpsc;
 
 use super::env::RuntimeEnv;
 use super::{
-    now_ms, rfc3339, AgentFrame, ChatItem, ChatStarted, Command, CustomerEvent, CustomerFrame,
-    NewChat, NewTask, Owner, Reply, RuntimeError,
+    rfc3339, AgentFrame, ChatItem, ChatStarted, Command, CustomerEvent, CustomerFrame, NewChat,
+    NewTask, Owner, Reply, RuntimeError,
 };
 use crate::live::DeployedConfig;
 use crate::vault::{seal_json, seal_record};
@@ -86,18 +86,20 @@ pub(crate) struct LiveContact {
     pub told_position: Option<usize>,
     /// Set for a queued callback.
     pub callback: Option<super::callbacks::CallbackState>,
+    /// When it joined its line, in the owner's count of arrivals: a restart puts
+    /// contacts back in this order (several can join within one millisecond).
+    pub line_order: u64,
 }
 
-/// How a contact enters a queue: its priority, its time adjustment (plus `waited`
-/// seconds already spent in line, for a contact coming back after a restart), the
-/// flow's routing criteria (criteria Switchboard cannot evaluate are logged and the
-/// contact is routed without them), and for a callback when it is due and how many
-/// calls are left.
+/// How a contact enters a queue: its priority, its time adjustment, the time it already
+/// spent in line (`waited_ms`, for a contact coming back after a restart), the flow's
+/// routing criteria (criteria Switchboard cannot evaluate are logged and the contact is
+/// routed without them), and for a callback when it is due and how many calls are left.
 pub(crate) fn enqueue_options(
     id: &str,
     data: &ContactData,
     callback: Option<&super::callbacks::CallbackState>,
-    waited: i64,
+    waited_ms: i64,
 ) -> EnqueueOptions {
     let criteria = match data
         .routing_criteria
@@ -113,10 +115,11 @@ pub(crate) fn enqueue_options(
     };
     EnqueueOptions {
         priority: Some(data.queue_priority),
-        time_adjustment_seconds: data.queue_time_adjustment_seconds + waited,
+        time_adjustment_seconds: data.queue_time_adjustment_seconds,
         criteria,
         not_before: callback.map(|c| c.not_before),
         callback: callback.map(|c| c.policy()),
+        waited_ms,
     }
 }
 
@@ -219,6 +222,10 @@ impl Owner {
                     .ok_or(RuntimeError::UnknownContact(contact));
                 self.reply(reply, result);
             }
+            Command::Tick { reply } => {
+                self.fire_due();
+                self.reply(reply, Ok(()));
+            }
             other => self.handle_agent_command(other),
         }
     }
@@ -242,7 +249,7 @@ impl Owner {
 
     pub(crate) fn contact_event(&mut self, id: &str, kind: &str, payload: serde_json::Value) {
         self.outbox.event(NewEvent {
-            at_ms: now_ms(),
+            at_ms: self.clock.now_ms(),
             stream: "contact".into(),
             key: id.to_string(),
             kind: kind.to_string(),
@@ -300,7 +307,7 @@ impl Owner {
         if let Some(endpoint) = &customer_endpoint {
             endpoint.check().map_err(RuntimeError::Invalid)?;
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let id =
             sb_security::time_ordered_id(now).map_err(|e| RuntimeError::Invalid(e.to_string()))?;
         // The contact's own data key, kept (wrapped) with its first events: everything
@@ -372,6 +379,7 @@ impl Owner {
                 ended_at: None,
                 told_position: None,
                 callback: None,
+                line_order: 0,
             },
         );
         self.contact_event(
@@ -450,7 +458,7 @@ impl Owner {
         contact.data.name = Some(mask_card_numbers(task.name.clone()));
         contact.data.description = Some(mask_card_numbers(task.description.clone()));
         contact.flow = Some(FlowRun::start(&flow));
-        let now = now_ms();
+        let now = self.clock.now_ms();
         self.arm_task_expiry(&id, now);
         match start_at.filter(|&t| t > now) {
             Some(at) => {
@@ -495,7 +503,7 @@ impl Owner {
     /// Tell each chat customer waiting in a queue that moved where they stand now. At
     /// most once a second: a long line must not be walked on every batch.
     pub(crate) fn push_positions(&mut self) {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         if self.moved.is_empty() || now < self.positions_due {
             return;
         }
@@ -563,7 +571,7 @@ impl Owner {
 
     /// Feed the contact's flow and carry out what it decides.
     pub(crate) fn drive(&mut self, id: &str, input: Input) {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let step = {
             let Some(c) = self.contacts.get_mut(id) else {
                 return;
@@ -763,13 +771,16 @@ impl Owner {
             return false;
         };
         let options = enqueue_options(id, &c.data, c.callback.as_ref(), 0);
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let result = self.enter_line(id, queue, options);
         match result {
             Ok(()) => {
                 self.moved.insert(queue.to_string());
                 self.touch(id);
+                self.arrivals += 1;
+                let line_order = self.arrivals;
                 let c = self.contacts.get_mut(id).expect("exists");
+                c.line_order = line_order;
                 c.stage = Stage::Queued;
                 c.record.queue = Some(QueueInfo {
                     name: queue.to_string(),
@@ -803,7 +814,7 @@ impl Owner {
             return Err(sb_routing::RoutingError::UnknownContact(id.into()));
         };
         let channel = c.data.channel;
-        let now = now_ms();
+        let now = self.clock.now_ms();
         match queue.strip_prefix("agent:") {
             Some(agent) => {
                 let home = c
@@ -888,7 +899,7 @@ impl Owner {
             from: from.into(),
             name,
             text,
-            at: rfc3339(now_ms()),
+            at: rfc3339(self.clock.now_ms()),
         };
         c.transcript.push(item.clone());
         let customer = c.customer.as_ref().map(|(_, tx)| tx.clone());
@@ -906,7 +917,7 @@ impl Owner {
         if recorded {
             let payload = seal_json(&c.key, &item).expect("a transcript line seals");
             self.outbox.event(NewEvent {
-                at_ms: now_ms(),
+                at_ms: self.clock.now_ms(),
                 stream: "chat".into(),
                 key: id.into(),
                 kind: "MESSAGE".into(),
@@ -978,7 +989,7 @@ impl Owner {
         session: u64,
         event: CustomerEvent,
     ) -> Result<(), RuntimeError> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let c = self
             .contacts
             .get_mut(id)
@@ -1044,7 +1055,7 @@ impl Owner {
     /// The conversation is over: with an agent, after-contact work starts; otherwise
     /// the contact leaves routing and its record is written.
     pub(crate) fn end_contact(&mut self, id: &str, reason: &str) {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let Some(c) = self.contacts.get_mut(id) else {
             return;
         };
@@ -1103,11 +1114,11 @@ impl Owner {
         let Some(c) = self.contacts.get_mut(id) else {
             return;
         };
-        c.record.last_update_timestamp = rfc3339(now_ms());
+        c.record.last_update_timestamp = rfc3339(self.clock.now_ms());
         let sealed = seal_record(&c.key, &c.data.sensitive_attributes, &c.record);
         let payload = serde_json::to_string(&sealed).unwrap_or_default();
         self.outbox.event(NewEvent {
-            at_ms: now_ms(),
+            at_ms: self.clock.now_ms(),
             stream: RECORD_STREAM.into(),
             key: id.into(),
             kind: "CONTACT_RECORD".into(),
@@ -1123,7 +1134,7 @@ impl Owner {
         }
         self.dirty.remove(id);
         self.outbox.event(NewEvent {
-            at_ms: now_ms(),
+            at_ms: self.clock.now_ms(),
             stream: LIVE_STREAM.into(),
             key: id.into(),
             kind: "FINISHED".into(),

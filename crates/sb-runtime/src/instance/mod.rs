@@ -11,6 +11,7 @@ mod agent_status;
 mod agents;
 mod api;
 mod callbacks;
+mod clock;
 mod contacts;
 mod criteria;
 mod env;
@@ -28,6 +29,7 @@ use sb_store::{EventLog, Store};
 use tokio::sync::mpsc;
 
 pub use api::*;
+pub use clock::Clock;
 
 use crate::functions::FunctionInvoker;
 use crate::live::{DeployedConfig, LiveConfig};
@@ -37,10 +39,6 @@ use outbox::Outbox;
 
 /// Commands waiting are handled in batches of at most this many before a flush.
 const BATCH: usize = 256;
-
-pub(crate) fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
-}
 
 pub(crate) fn rfc3339(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
@@ -96,6 +94,9 @@ pub(crate) struct Owner {
     agent_states_due: std::collections::BTreeMap<String, sb_routing::AgentSnapshot>,
     heartbeat_due: i64,
     statuses: agent_status::Statuses,
+    clock: Clock,
+    /// Contacts that joined a line so far (see `LiveContact::line_order`).
+    arrivals: u64,
 }
 
 /// Start the owner for an instance. It runs until every handle is dropped.
@@ -105,6 +106,18 @@ pub fn start(
     log: EventLog,
     vault: Arc<Vault>,
     function_ca: Option<Vec<u8>>,
+) -> RuntimeHandle {
+    start_with_clock(live, store, log, vault, function_ca, Clock::system())
+}
+
+/// [`start`] on a given clock (a test's, to move time along).
+pub fn start_with_clock(
+    live: LiveConfig,
+    store: Arc<dyn Store>,
+    log: EventLog,
+    vault: Arc<Vault>,
+    function_ca: Option<Vec<u8>>,
+    clock: Clock,
 ) -> RuntimeHandle {
     let (tx, rx) = mpsc::channel(4096);
     let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -151,6 +164,8 @@ pub fn start(
         agent_states_due: Default::default(),
         heartbeat_due: 0,
         statuses: Default::default(),
+        clock,
+        arrivals: 0,
     };
     tokio::spawn(owner.run(rx));
     RuntimeHandle {
@@ -178,7 +193,7 @@ impl Owner {
             let sleep = async {
                 match deadline {
                     Some(ms) => {
-                        let wait = (ms - now_ms()).max(0) as u64;
+                        let wait = (ms - self.clock.now_ms()).max(0) as u64;
                         tokio::time::sleep(std::time::Duration::from_millis(wait)).await
                     }
                     None => std::future::pending().await,
@@ -233,8 +248,8 @@ impl Owner {
         .min()
     }
 
-    fn fire_due(&mut self) {
-        let now = now_ms();
+    pub(crate) fn fire_due(&mut self) {
+        let now = self.clock.now_ms();
         // Waking only to publish a snapshot or positions changes nothing routing sees.
         if self.engine.next_timer().is_some_and(|t| t <= now)
             || self.timers.first().is_some_and(|t| t.0 <= now)
@@ -271,7 +286,7 @@ impl Owner {
             spec.routing_profiles.values(),
             spec.agent_statuses.values(),
         );
-        if let Err(e) = self.engine.reconfigure(now_ms(), routing) {
+        if let Err(e) = self.engine.reconfigure(self.clock.now_ms(), routing) {
             tracing::error!(error = %e, version = config.version, "routing cannot take the new configuration; keeping the old one");
             return;
         }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::{now_ms, Owner};
+use super::Owner;
 
 /// Bursts of changes within this window go out as one snapshot; a subscriber's
 /// view is at most this much older than the state it shows, plus its own work.
@@ -17,7 +17,7 @@ impl Owner {
     pub(crate) fn mark_realtime_changed(&mut self) {
         if !self.realtime_dirty {
             self.realtime_dirty = true;
-            self.realtime_changed_at = now_ms();
+            self.realtime_changed_at = self.clock.now_ms();
         }
     }
 
@@ -26,7 +26,7 @@ impl Owner {
         if !self.realtime_dirty {
             return;
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         if now < self.realtime_due {
             return;
         }

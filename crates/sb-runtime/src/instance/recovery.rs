@@ -10,7 +10,7 @@ use sb_store::{NewEvent, LIVE_STREAM};
 use serde::{Deserialize, Serialize};
 
 use super::contacts::{LiveContact, Stage};
-use super::{now_ms, ChatItem, Owner};
+use super::{ChatItem, Owner};
 use crate::live::DeployedConfig;
 use crate::vault::{open_json, Vault};
 use sb_security::envelope::DataKey;
@@ -33,6 +33,8 @@ struct Persisted {
     enqueued_at: Option<i64>,
     #[serde(default)]
     callback: Option<super::callbacks::CallbackState>,
+    #[serde(default)]
+    line_order: u64,
 }
 
 impl Owner {
@@ -60,10 +62,11 @@ impl Owner {
                 ended_at: c.ended_at,
                 enqueued_at,
                 callback: c.callback,
+                line_order: c.line_order,
             };
             let payload = crate::vault::seal_json(&c.key, &state).expect("contact state seals");
             self.outbox.event(NewEvent {
-                at_ms: now_ms(),
+                at_ms: self.clock.now_ms(),
                 stream: LIVE_STREAM.into(),
                 key: id,
                 kind: "STATE".into(),
@@ -110,7 +113,7 @@ impl Owner {
                 return tracing::error!(error = %e, "cannot read live contacts; starting without them")
             }
         };
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let count = rows.len();
         let mut requeue = Vec::new();
         for (id, loaded) in rows {
@@ -150,6 +153,7 @@ impl Owner {
                     ended_at: p.ended_at,
                     told_position: None,
                     callback: p.callback,
+                    line_order: p.line_order,
                 },
             );
             if let Some(at) = p.timer_at {
@@ -168,7 +172,12 @@ impl Owner {
                 // agent), with the place it had: its wait so far counts.
                 Stage::Queued | Stage::Offered(_) => {
                     let enqueued_at = p.enqueued_at.unwrap_or(now);
-                    requeue.push((enqueued_at, id.clone(), queue.unwrap_or_default()));
+                    requeue.push((
+                        enqueued_at,
+                        p.line_order,
+                        id.clone(),
+                        queue.unwrap_or_default(),
+                    ));
                 }
                 Stage::Connected(_) | Stage::AfterWork(_) => {}
                 Stage::Scheduled | Stage::InFlow => {
@@ -201,11 +210,17 @@ impl Owner {
             }
         }
         self.restore_agents();
-        // In the order they joined their lines: the wait credited is in whole seconds,
-        // so contacts that joined within the same second keep their order by this.
+        // Back in the order they joined their lines, each with the time it had waited:
+        // its place, and the queue delays it had sat out, are its own again.
         requeue.sort();
-        for (enqueued_at, id, queue) in requeue {
-            let waited = (now - enqueued_at) / 1000;
+        self.arrivals = self
+            .contacts
+            .values()
+            .map(|c| c.line_order)
+            .max()
+            .unwrap_or(0);
+        for (enqueued_at, _, id, queue) in requeue {
+            let waited = now - enqueued_at;
             let c = &self.contacts[&id];
             let options =
                 super::contacts::enqueue_options(&id, &c.data, c.callback.as_ref(), waited);

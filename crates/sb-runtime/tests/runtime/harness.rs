@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sb_runtime::instance::{
-    AgentAction, AgentFrame, CustomerEvent, CustomerFrame, NewChat, RuntimeError, RuntimeHandle,
+    AgentAction, AgentFrame, Clock, CustomerEvent, CustomerFrame, NewChat, RuntimeError,
+    RuntimeHandle,
 };
 use sb_runtime::{Deployer, LiveConfig};
 use sb_security::envelope::{Kek, Keyring};
@@ -66,6 +67,8 @@ pub(crate) struct Instance {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) runtime: Option<RuntimeHandle>,
     pub(crate) writer: Option<EventLogWriter>,
+    /// The runtime's clock: it stands still until a test moves it, across restarts.
+    pub(crate) clock: Clock,
 }
 
 impl Instance {
@@ -81,6 +84,7 @@ impl Instance {
             store,
             runtime: None,
             writer: None,
+            clock: Clock::manual(jiff::Timestamp::now().as_millisecond()),
         };
         instance.run().await;
         instance
@@ -94,12 +98,13 @@ impl Instance {
         let (log, writer) = EventLog::start(self.dir.path()).unwrap();
         let keyring = Keyring::new(Kek::from_bytes(&self.kek).unwrap(), vec![]);
         let vault = Arc::new(sb_runtime::vault::Vault::open(self.store.as_ref(), keyring).unwrap());
-        let runtime = sb_runtime::instance::start(
+        let runtime = sb_runtime::instance::start_with_clock(
             deployer.live().clone(),
             self.store.clone(),
             log,
             vault,
             None,
+            self.clock.clone(),
         );
         for _ in 0..10_000 {
             if runtime.is_ready() {
@@ -119,6 +124,12 @@ impl Instance {
             .await
             .unwrap();
         self.run().await;
+    }
+
+    /// Move the runtime's clock on by `ms` and let it fire what came due.
+    pub(crate) async fn advance(&self, ms: i64) {
+        self.clock.advance(ms);
+        self.rt().tick().await.unwrap();
     }
 
     pub(crate) fn rt(&self) -> &RuntimeHandle {
@@ -284,32 +295,4 @@ pub(crate) fn status(status: &str) -> AgentAction {
     AgentAction::SetStatus {
         status: status.into(),
     }
-}
-
-/// The sample with its callback offer quickened: the first call due `delay` seconds
-/// after the request, `attempts` calls, `gap` seconds between them.
-pub(crate) fn acme_with_callbacks(delay: u32, attempts: u32, gap: u32) -> SourceBundle {
-    let mut bundle = steady_acme(120);
-    let flow = bundle
-        .text("flows/main-ivr.json")
-        .unwrap()
-        .replacen(
-            "\"InitialCallDelaySeconds\": \"60\"",
-            &format!("\"InitialCallDelaySeconds\": \"{delay}\""),
-            1,
-        )
-        .replacen(
-            "\"MaximumConnectionAttempts\": \"3\"",
-            &format!("\"MaximumConnectionAttempts\": \"{attempts}\""),
-            1,
-        )
-        .replacen(
-            "\"RetryDelaySeconds\": \"600\"",
-            &format!("\"RetryDelaySeconds\": \"{gap}\""),
-            1,
-        );
-    bundle
-        .insert("flows/main-ivr.json".into(), flow.into_bytes())
-        .unwrap();
-    bundle
 }

@@ -22,6 +22,11 @@ fn the_demo_serves_https_with_credentials_and_a_deployed_sample() {
     assert!(server.token.starts_with("sb_K"), "{}", server.banner);
 
     assert_eq!(server.get("/healthz", None).0, 200);
+    // Ready once the runtime has recovered, a moment after the banner.
+    assert!(eventually(Duration::from_secs(10), || server
+        .get("/readyz", None)
+        .0
+        == 200));
     let (status, ready) = server.get("/readyz", None);
     assert_eq!(
         (status, ready["config_version"].as_u64()),
