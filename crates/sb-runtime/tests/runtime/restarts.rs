@@ -1,6 +1,7 @@
-//! Restarts between random steps of a busy hour: after each, every contact is where it
-//! was — in the same line and in the same order, with the same agent, with the same
-//! conversation — and the agents who reconnect carry on.
+//! Restarts between random steps of a busy hour, bad input among them: after each,
+//! every contact is where it was — in the same line and in the same order, with the
+//! same agent, with the same conversation — and the agents who reconnect carry on.
+//! Every bad frame is refused and the runtime keeps serving.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -155,8 +156,84 @@ impl Hour {
         }
     }
 
+    /// Something an agent or a customer must not be able to do: it is refused, the
+    /// runtime goes on, and (checked at the next restart) nothing moved.
+    async fn bad_input(&mut self) {
+        let live = self.instance.rt().list_contacts().await.unwrap();
+        let any = self
+            .rng
+            .pick(&live)
+            .map_or_else(|| "no-such-contact".to_string(), |c| c.contact_id.clone());
+        let user = AGENTS[self.rng.below(AGENTS.len())];
+        let huge = "x".repeat(40 * 1024);
+        let action = match self.rng.below(10) {
+            0 => AgentAction::Accept {
+                contact: "no-such-contact".into(),
+            },
+            // Only after-contact work can be completed.
+            1 => AgentAction::Complete {
+                contact: live
+                    .iter()
+                    .find(|c| c.stage != "after_contact_work")
+                    .map_or_else(|| any.clone(), |c| c.contact_id.clone()),
+            },
+            2 => AgentAction::Read {
+                contact: any.clone(),
+                seq: u64::MAX,
+            },
+            3 => AgentAction::Transfer {
+                contact: any.clone(),
+                queue: Some("No Such Queue".into()),
+                agent: None,
+                quick_connect: None,
+            },
+            4 => AgentAction::Transfer {
+                contact: any.clone(),
+                queue: None,
+                agent: Some("mallory".into()),
+                quick_connect: None,
+            },
+            5 => AgentAction::Transfer {
+                contact: any.clone(),
+                queue: Some("Returns".into()),
+                agent: Some("alice".into()),
+                quick_connect: None,
+            },
+            6 => AgentAction::SetAttributes {
+                contact: any.clone(),
+                attributes: [("notes".to_string(), huge.clone())].into(),
+            },
+            7 => status("Lunchtime"),
+            8 => AgentAction::Message {
+                contact: any.clone(),
+                text: huge.clone(),
+            },
+            _ => AgentAction::CallbackFailed {
+                contact: any.clone(),
+            },
+        };
+        let refused = self.instance.act(&self.agents[user], action.clone()).await;
+        assert!(refused.is_err(), "{user} was allowed {action:?}");
+        let firsts: Vec<String> = self.sessions.keys().cloned().collect();
+        if let Some(first) = self.rng.pick(&firsts).cloned() {
+            let session = self.sessions[&first].0;
+            for event in [
+                CustomerEvent::Read { seq: 0 },
+                CustomerEvent::Read { seq: u64::MAX },
+                CustomerEvent::Message { text: huge.clone() },
+            ] {
+                let refused = self
+                    .instance
+                    .rt()
+                    .customer(first.clone(), session, event)
+                    .await;
+                assert!(refused.is_err());
+            }
+        }
+    }
+
     async fn step(&mut self) {
-        match self.rng.below(10) {
+        match self.rng.below(12) {
             0 | 1 => {
                 let started = self
                     .instance
@@ -262,7 +339,8 @@ impl Hour {
                         .await;
                 }
             }
-            _ => self.restart_and_compare().await,
+            9 => self.restart_and_compare().await,
+            _ => self.bad_input().await,
         }
     }
 }
