@@ -116,8 +116,14 @@ impl Owner {
         let now = self.clock.now_ms();
         let count = rows.len();
         let mut requeue = Vec::new();
+        let mut chains = Vec::new();
         for (id, loaded) in rows {
-            let (p, key, transcript) = match loaded {
+            let Loaded {
+                persisted: p,
+                key,
+                transcript,
+                earlier,
+            } = match loaded {
                 Ok(loaded) => loaded,
                 Err(reason) => {
                     tracing::error!(contact = %id, "{reason}; skipped");
@@ -128,6 +134,7 @@ impl Owner {
                 tracing::error!(contact = %id, version = p.version, "the contact's configuration version is gone; skipped");
                 continue;
             };
+            chains.push((id.clone(), earlier));
             let waiting = p.flow.as_ref().and_then(|f| f.waiting);
             let channel = p.data.channel;
             let queue = p.record.queue.as_ref().map(|q| q.name.clone());
@@ -193,20 +200,15 @@ impl Owner {
             }
             self.touch(&id);
         }
-        // Customers of transferred chats may come back with an earlier contact's id.
-        let links: Vec<(String, String)> = self
-            .contacts
-            .iter()
-            .filter_map(|(id, c)| {
-                c.record
-                    .previous_contact_id
-                    .clone()
-                    .map(|p| (p, id.clone()))
-            })
-            .collect();
-        for (previous, id) in links {
-            if !self.contacts.contains_key(&previous) {
-                self.chat_aliases.insert(previous, id);
+        // Customers of transferred chats may come back with any earlier contact's id:
+        // each finished contact of a chain leads to the one after it.
+        for (id, earlier) in chains {
+            let mut next = id;
+            for previous in earlier {
+                if !self.contacts.contains_key(&previous) {
+                    self.chat_aliases.insert(previous.clone(), next);
+                }
+                next = previous;
             }
         }
         self.restore_agents();
@@ -239,13 +241,17 @@ impl Owner {
     }
 }
 
-/// A live contact read back: its state, its data key, and its conversation so far.
-fn load_contact(
-    store: &dyn Store,
-    vault: &Vault,
-    id: &str,
-    state: &str,
-) -> Result<(Persisted, DataKey, Vec<ChatItem>), String> {
+/// A live contact read back.
+struct Loaded {
+    persisted: Persisted,
+    key: DataKey,
+    /// Its conversation so far, from the first contact of its chat on.
+    transcript: Vec<ChatItem>,
+    /// For a transferred chat, the contacts it was before, newest first.
+    earlier: Vec<String>,
+}
+
+fn load_contact(store: &dyn Store, vault: &Vault, id: &str, state: &str) -> Result<Loaded, String> {
     let key = match vault.contact_key(store, id) {
         Ok(Some(key)) => key,
         Ok(None) => return Err("the contact's data key is gone (erased)".into()),
@@ -255,15 +261,20 @@ fn load_contact(
         open_json(Some(&key), state).map_err(|e| format!("unreadable live contact state: {e}"))?;
     // A chat transferred goes on with what was said; a callback created from a chat
     // starts its own (empty) conversation.
-    let mut transcript = if p.data.channel == sb_model::Channel::Chat {
-        earlier_lines(store, vault, p.record.previous_contact_id.clone())
+    let (earlier, mut transcript) = if p.data.channel == sb_model::Channel::Chat {
+        earlier_chat(store, vault, p.record.previous_contact_id.clone())
     } else {
-        Vec::new()
+        Default::default()
     };
     transcript.extend(
         lines_of(store, id, &key).map_err(|e| format!("cannot read the chat's lines: {e}"))?,
     );
-    Ok((p, key, transcript))
+    Ok(Loaded {
+        persisted: p,
+        key,
+        transcript,
+        earlier,
+    })
 }
 
 /// The lines said while `contact` was the chat's contact.
@@ -279,10 +290,15 @@ fn lines_of(
         .collect())
 }
 
-/// A transferred chat's conversation before it became this contact: the lines of each
-/// contact it went through, oldest first (each contact stores only its own). A contact
-/// of the chain whose key was erased adds nothing.
-fn earlier_lines(store: &dyn Store, vault: &Vault, mut previous: Option<String>) -> Vec<ChatItem> {
+/// A transferred chat before it became this contact: the contacts it went through
+/// (newest first), and what was said in them, oldest first (each contact stores only
+/// its own lines). A contact of the chain whose key was erased adds no lines.
+fn earlier_chat(
+    store: &dyn Store,
+    vault: &Vault,
+    mut previous: Option<String>,
+) -> (Vec<String>, Vec<ChatItem>) {
+    let mut ids = Vec::new();
     let mut chain = Vec::new();
     // A chain is as long as its transfers; the bound only guards a corrupt one.
     for _ in 0..64 {
@@ -292,6 +308,7 @@ fn earlier_lines(store: &dyn Store, vault: &Vault, mut previous: Option<String>)
         if let Ok(Some(key)) = vault.contact_key(store, &id) {
             chain.push(lines_of(store, &id, &key).unwrap_or_default());
         }
+        ids.push(id.clone());
         previous = store
             .contact_record(&id)
             .ok()
@@ -299,5 +316,5 @@ fn earlier_lines(store: &dyn Store, vault: &Vault, mut previous: Option<String>)
             .and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok())
             .and_then(|r| r["PreviousContactId"].as_str().map(str::to_string));
     }
-    chain.into_iter().rev().flatten().collect()
+    (ids, chain.into_iter().rev().flatten().collect())
 }

@@ -681,3 +681,73 @@ async fn a_task_starts_at_its_time_and_expires_after_its_days_through_restarts()
         .await;
     assert_eq!(record["Channel"], "TASK");
 }
+
+#[tokio::test]
+async fn a_chat_transferred_twice_across_restarts_is_found_by_its_first_id() {
+    let mut instance = Instance::start(steady_acme(120)).await;
+    let ana = instance.chat_to_billing("Ana").await;
+    let mut carol = instance.agent("carol").await;
+    instance.act(&carol, status("Available")).await.unwrap();
+    let x = offers(&mut carol, 1).await.remove(0);
+    instance
+        .act(&carol, AgentAction::Accept { contact: x.clone() })
+        .await
+        .unwrap();
+    instance
+        .act(
+            &carol,
+            AgentAction::Transfer {
+                contact: x.clone(),
+                queue: Some("Returns".into()),
+                agent: None,
+                quick_connect: None,
+            },
+        )
+        .await
+        .unwrap();
+    instance
+        .act(&carol, AgentAction::Complete { contact: x.clone() })
+        .await
+        .unwrap();
+    instance.restart().await;
+    let mut alice = instance.agent("alice").await;
+    instance.act(&alice, status("Available")).await.unwrap();
+    let y = offers(&mut alice, 1).await.remove(0);
+    instance
+        .act(&alice, AgentAction::Accept { contact: y.clone() })
+        .await
+        .unwrap();
+    instance
+        .act(
+            &alice,
+            AgentAction::Transfer {
+                contact: y.clone(),
+                queue: Some("Billing".into()),
+                agent: None,
+                quick_connect: None,
+            },
+        )
+        .await
+        .unwrap();
+    instance
+        .act(&alice, AgentAction::Complete { contact: y.clone() })
+        .await
+        .unwrap();
+    for restarted in [false, true] {
+        if restarted {
+            // Now two finished contacts lie between the first id and the chat.
+            instance.restart().await;
+        }
+        let (tx, mut frames) = mpsc::channel(1024);
+        instance
+            .rt()
+            .attach_customer(x.clone(), ana.token.clone(), 0, tx)
+            .await
+            .expect("the first id still reaches the chat");
+        next_customer_frame(
+            &mut frames,
+            |f| matches!(f, CustomerFrame::Message(m) if m.text == "3"),
+        )
+        .await;
+    }
+}

@@ -86,6 +86,7 @@ impl Hour {
         let mut attached = Vec::new();
         for (first, token) in &self.chats {
             let (tx, frames) = mpsc::channel(4096);
+            // A chat that is over has nothing to replay.
             if let Ok(session) = self
                 .instance
                 .rt()
