@@ -81,8 +81,7 @@ async fn an_agent_back_after_a_restart_has_the_status_it_chose() {
     assert!(instance.rt().list_agents().await.unwrap().is_empty());
     let ana = instance.chat_to_billing("Ana").await;
     let mut carol = instance.agent("carol").await;
-    let state =
-        next_agent_frame(&mut carol.frames, |f| matches!(f, AgentFrame::State { .. })).await;
+    let state = next_frame(&mut carol.frames, |f| matches!(f, AgentFrame::State { .. })).await;
     let AgentFrame::State { snapshot } = state else {
         unreachable!()
     };
@@ -208,7 +207,7 @@ async fn after_a_restart_an_agent_finds_its_chat_and_its_work_times_out_on_time(
 
     // When she reconnects, her chat is there with what was said, and she finishes it.
     let mut carol = instance.agent("carol").await;
-    let connected = next_agent_frame(
+    let connected = next_frame(
         &mut carol.frames,
         |f| matches!(f, AgentFrame::Connected { contact, .. } if *contact == talking.contact),
     )
@@ -251,13 +250,7 @@ async fn after_a_restart_an_agent_finds_its_chat_and_its_work_times_out_on_time(
 async fn a_chat_waiting_in_an_agents_queue_waits_through_a_restart() {
     let mut instance = Instance::start(steady_acme(120)).await;
     let ana = instance.chat_to_billing("Ana").await;
-    let mut carol = instance.agent("carol").await;
-    instance.act(&carol, status("Available")).await.unwrap();
-    let offered = offers(&mut carol, 1).await.remove(0);
-    instance
-        .act(&carol, AgentAction::Accept { contact: offered })
-        .await
-        .unwrap();
+    let carol = instance.agent_on_next_chat("carol").await;
     instance
         .act(
             &carol,
@@ -293,7 +286,7 @@ async fn a_chat_waiting_in_an_agents_queue_waits_through_a_restart() {
         .attach_customer(waiting.contact_id.clone(), ana.token.clone(), 0, tx)
         .await
         .expect("the customer's token still opens the transferred chat");
-    next_customer_frame(
+    next_frame(
         &mut frames,
         |f| matches!(f, CustomerFrame::Message(m) if m.text == "3"),
     )
@@ -324,7 +317,7 @@ async fn a_chat_waiting_in_an_agents_queue_waits_through_a_restart() {
         )
         .await
         .unwrap();
-    next_agent_frame(
+    next_frame(
         &mut alice.frames,
         |f| matches!(f, AgentFrame::Message { item, .. } if item.text == "hello again"),
     )
@@ -335,30 +328,13 @@ async fn a_chat_waiting_in_an_agents_queue_waits_through_a_restart() {
 async fn a_menu_waiting_for_input_times_out_on_time_after_a_restart() {
     // The sample's menu waits 8 s for an answer.
     let mut instance = Instance::start(acme_with(120, 8)).await;
-    let started = instance
-        .rt()
-        .start_chat(NewChat {
-            display_name: "Ana".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let (tx, mut frames) = mpsc::channel(1024);
-    instance
-        .rt()
-        .attach_customer(
-            started.contact_id.clone(),
-            started.participant_token.clone(),
-            0,
-            tx,
-        )
-        .await
-        .unwrap();
+    let chat = NewChat {
+        display_name: "Ana".into(),
+        ..Default::default()
+    };
+    let (ana, first) = instance.chat_at_menu(chat).await;
     let is_menu =
         |f: &CustomerFrame| matches!(f, CustomerFrame::Message(m) if m.text.contains("press 3"));
-    let CustomerFrame::Message(first) = next_customer_frame(&mut frames, is_menu).await else {
-        unreachable!()
-    };
 
     // Half the menu's time limit passes, then the server restarts.
     instance.advance(4_000).await;
@@ -369,18 +345,13 @@ async fn a_menu_waiting_for_input_times_out_on_time_after_a_restart() {
     let (tx, mut frames) = mpsc::channel(1024);
     instance
         .rt()
-        .attach_customer(
-            started.contact_id.clone(),
-            started.participant_token,
-            first.seq,
-            tx,
-        )
+        .attach_customer(ana.contact.clone(), ana.token.clone(), first.seq, tx)
         .await
         .unwrap();
     instance.advance(3_999).await;
     assert!(frames.try_recv().is_err(), "asked again early");
     instance.advance(1).await;
-    let CustomerFrame::Message(again) = next_customer_frame(&mut frames, is_menu).await else {
+    let CustomerFrame::Message(again) = next_frame(&mut frames, is_menu).await else {
         unreachable!()
     };
     assert!(again.seq > first.seq);
@@ -395,39 +366,17 @@ async fn a_callback_waits_for_its_time_through_a_restart_and_is_tried_until_its_
     let mut instance = Instance::start(steady_acme(120)).await;
 
     // A customer in chat asks for a call back (menu option 4).
-    let started = instance
-        .rt()
-        .start_chat(NewChat {
-            display_name: "Ana".into(),
-            customer_endpoint: Some(sb_model::record::Endpoint {
-                address: "+15555550123".into(),
-                kind: sb_model::record::EndpointType::TelephoneNumber,
-            }),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let (tx, mut frames) = mpsc::channel(1024);
-    let session = instance
-        .rt()
-        .attach_customer(started.contact_id.clone(), started.participant_token, 0, tx)
-        .await
-        .unwrap();
-    next_customer_frame(
-        &mut frames,
-        |f| matches!(f, CustomerFrame::Message(m) if m.text.contains("press 3")),
-    )
-    .await;
-    instance
-        .rt()
-        .customer(
-            started.contact_id.clone(),
-            session,
-            CustomerEvent::Message { text: "4".into() },
-        )
-        .await
-        .unwrap();
-    next_customer_frame(&mut frames, |f| matches!(f, CustomerFrame::Ended)).await;
+    let chat = NewChat {
+        display_name: "Ana".into(),
+        customer_endpoint: Some(sb_model::record::Endpoint {
+            address: "+15555550123".into(),
+            kind: sb_model::record::EndpointType::TelephoneNumber,
+        }),
+        ..Default::default()
+    };
+    let (mut ana, _) = instance.chat_at_menu(chat).await;
+    instance.say(&ana, "4").await.unwrap();
+    next_frame(&mut ana.frames, |f| matches!(f, CustomerFrame::Ended)).await;
     let callback = instance
         .rt()
         .list_contacts()
@@ -451,7 +400,7 @@ async fn a_callback_waits_for_its_time_through_a_restart_and_is_tried_until_its_
     instance.advance(29_999).await;
     assert_eq!(instance.stage(&id).await.unwrap().0, "queued");
     instance.advance(1).await;
-    let offer = next_agent_frame(
+    let offer = next_frame(
         &mut alice.frames,
         |f| matches!(f, AgentFrame::Offer { contact, .. } if *contact == id),
     )
@@ -469,7 +418,7 @@ async fn a_callback_waits_for_its_time_through_a_restart_and_is_tried_until_its_
     let record = instance.rt().live_record(id.clone()).await.unwrap();
     assert_eq!(
         record.previous_contact_id.as_deref(),
-        Some(started.contact_id.as_str())
+        Some(ana.contact.as_str())
     );
 
     // Calls that do not reach the customer: the agent is free at once, and the callback
@@ -525,13 +474,7 @@ async fn a_callback_waits_for_its_time_through_a_restart_and_is_tried_until_its_
 async fn read_receipts_go_both_ways() {
     let instance = Instance::start(steady_acme(120)).await;
     let mut ana = instance.chat_to_billing("Ana").await;
-    let mut carol = instance.agent("carol").await;
-    instance.act(&carol, status("Available")).await.unwrap();
-    let offered = offers(&mut carol, 1).await.remove(0);
-    instance
-        .act(&carol, AgentAction::Accept { contact: offered })
-        .await
-        .unwrap();
+    let mut carol = instance.agent_on_next_chat("carol").await;
     instance
         .act(
             &carol,
@@ -542,7 +485,7 @@ async fn read_receipts_go_both_ways() {
         )
         .await
         .unwrap();
-    let CustomerFrame::Message(hello) = next_customer_frame(
+    let CustomerFrame::Message(hello) = next_frame(
         &mut ana.frames,
         |f| matches!(f, CustomerFrame::Message(m) if m.text == "Hello Ana"),
     )
@@ -558,7 +501,7 @@ async fn read_receipts_go_both_ways() {
         .customer(ana.contact.clone(), ana.session, read)
         .await
         .unwrap();
-    next_agent_frame(
+    next_frame(
         &mut carol.frames,
         |f| matches!(f, AgentFrame::Read { seq, .. } if *seq == hello.seq),
     )
@@ -575,7 +518,7 @@ async fn read_receipts_go_both_ways() {
         )
         .await
         .unwrap();
-    next_customer_frame(
+    next_frame(
         &mut ana.frames,
         |f| matches!(f, CustomerFrame::Read { seq } if *seq == hello.seq),
     )
@@ -606,7 +549,7 @@ async fn an_offer_not_taken_in_20_seconds_is_missed_and_the_chats_keep_their_pla
     assert_eq!(instance.stage(&a.contact).await.unwrap().0, "offered");
     instance.advance(1).await;
     for _ in 0..2 {
-        next_agent_frame(&mut carol.frames, |f| {
+        next_frame(&mut carol.frames, |f| {
             matches!(
                 f,
                 AgentFrame::OfferWithdrawn {
@@ -686,53 +629,33 @@ async fn a_task_starts_at_its_time_and_expires_after_its_days_through_restarts()
 async fn a_chat_transferred_twice_across_restarts_is_found_by_its_first_id() {
     let mut instance = Instance::start(steady_acme(120)).await;
     let ana = instance.chat_to_billing("Ana").await;
-    let mut carol = instance.agent("carol").await;
-    instance.act(&carol, status("Available")).await.unwrap();
-    let x = offers(&mut carol, 1).await.remove(0);
-    instance
-        .act(&carol, AgentAction::Accept { contact: x.clone() })
-        .await
-        .unwrap();
-    instance
-        .act(
-            &carol,
+    // The agent takes the chat, transfers it to `queue` and wraps up.
+    async fn pass_on(instance: &Instance, user: &str, queue: &str) -> String {
+        let mut agent = instance.agent(user).await;
+        instance.act(&agent, status("Available")).await.unwrap();
+        let contact = offers(&mut agent, 1).await.remove(0);
+        for action in [
+            AgentAction::Accept {
+                contact: contact.clone(),
+            },
             AgentAction::Transfer {
-                contact: x.clone(),
-                queue: Some("Returns".into()),
+                contact: contact.clone(),
+                queue: Some(queue.into()),
                 agent: None,
                 quick_connect: None,
             },
-        )
-        .await
-        .unwrap();
-    instance
-        .act(&carol, AgentAction::Complete { contact: x.clone() })
-        .await
-        .unwrap();
+            AgentAction::Complete {
+                contact: contact.clone(),
+            },
+        ] {
+            instance.act(&agent, action).await.unwrap();
+        }
+        contact
+    }
+    let x = pass_on(&instance, "carol", "Returns").await;
+    assert_eq!(x, ana.contact);
     instance.restart().await;
-    let mut alice = instance.agent("alice").await;
-    instance.act(&alice, status("Available")).await.unwrap();
-    let y = offers(&mut alice, 1).await.remove(0);
-    instance
-        .act(&alice, AgentAction::Accept { contact: y.clone() })
-        .await
-        .unwrap();
-    instance
-        .act(
-            &alice,
-            AgentAction::Transfer {
-                contact: y.clone(),
-                queue: Some("Billing".into()),
-                agent: None,
-                quick_connect: None,
-            },
-        )
-        .await
-        .unwrap();
-    instance
-        .act(&alice, AgentAction::Complete { contact: y.clone() })
-        .await
-        .unwrap();
+    pass_on(&instance, "alice", "Billing").await;
     for restarted in [false, true] {
         if restarted {
             // Now two finished contacts lie between the first id and the chat.
@@ -744,7 +667,7 @@ async fn a_chat_transferred_twice_across_restarts_is_found_by_its_first_id() {
             .attach_customer(x.clone(), ana.token.clone(), 0, tx)
             .await
             .expect("the first id still reaches the chat");
-        next_customer_frame(
+        next_frame(
             &mut frames,
             |f| matches!(f, CustomerFrame::Message(m) if m.text == "3"),
         )

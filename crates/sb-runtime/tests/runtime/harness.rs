@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sb_runtime::instance::{
-    AgentAction, AgentFrame, Clock, CustomerEvent, CustomerFrame, NewChat, RuntimeError,
+    AgentAction, AgentFrame, ChatItem, Clock, CustomerEvent, CustomerFrame, NewChat, RuntimeError,
     RuntimeHandle,
 };
 use sb_runtime::{Deployer, LiveConfig};
@@ -147,21 +147,25 @@ impl Instance {
         }
     }
 
+    /// The agent connected, available, and on the next chat offered to it.
+    pub(crate) async fn agent_on_next_chat(&self, user: &str) -> Agent {
+        let mut agent = self.agent(user).await;
+        self.act(&agent, status("Available")).await.unwrap();
+        let contact = offers(&mut agent, 1).await.remove(0);
+        self.act(&agent, AgentAction::Accept { contact })
+            .await
+            .unwrap();
+        agent
+    }
+
     pub(crate) async fn act(&self, agent: &Agent, action: AgentAction) -> Result<(), RuntimeError> {
         self.rt().agent(agent.user.clone(), action).await
     }
 
-    /// A chat through the menu's billing choice: in the Billing queue.
-    pub(crate) async fn chat_to_billing(&self, name: &str) -> Customer {
-        let started = self
-            .rt()
-            .start_chat(NewChat {
-                display_name: name.into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let (tx, frames) = mpsc::channel(1024);
+    /// A chat started as `chat` says, its customer connected, the menu asking.
+    pub(crate) async fn chat_at_menu(&self, chat: NewChat) -> (Customer, ChatItem) {
+        let started = self.rt().start_chat(chat).await.unwrap();
+        let (tx, mut frames) = mpsc::channel(4096);
         let contact = started.contact_id;
         let token = started.participant_token;
         let session = self
@@ -169,17 +173,30 @@ impl Instance {
             .attach_customer(contact.clone(), token.clone(), 0, tx)
             .await
             .unwrap();
-        let mut customer = Customer {
+        let CustomerFrame::Message(menu) = next_frame(
+            &mut frames,
+            |f| matches!(f, CustomerFrame::Message(m) if m.text.contains("For billing, press 3")),
+        )
+        .await
+        else {
+            unreachable!()
+        };
+        let customer = Customer {
             contact,
             token,
             session,
             frames,
         };
-        next_customer_frame(
-            &mut customer.frames,
-            |f| matches!(f, CustomerFrame::Message(m) if m.text.contains("For billing, press 3")),
-        )
-        .await;
+        (customer, menu)
+    }
+
+    /// A chat through the menu's billing choice: in the Billing queue.
+    pub(crate) async fn chat_to_billing(&self, name: &str) -> Customer {
+        let chat = NewChat {
+            display_name: name.into(),
+            ..Default::default()
+        };
+        let (customer, _) = self.chat_at_menu(chat).await;
         self.say(&customer, "3").await.unwrap();
         self.wait_for_stage(&customer.contact, "queued").await;
         customer
@@ -246,26 +263,8 @@ pub(crate) struct Customer {
     pub(crate) frames: mpsc::Receiver<CustomerFrame>,
 }
 
-pub(crate) async fn next_agent_frame(
-    frames: &mut mpsc::Receiver<AgentFrame>,
-    want: impl Fn(&AgentFrame) -> bool,
-) -> AgentFrame {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let frame = tokio::time::timeout_at(deadline, frames.recv())
-            .await
-            .expect("the frame within 10 s")
-            .expect("the runtime is running");
-        if want(&frame) {
-            return frame;
-        }
-    }
-}
-
-pub(crate) async fn next_customer_frame(
-    frames: &mut mpsc::Receiver<CustomerFrame>,
-    want: impl Fn(&CustomerFrame) -> bool,
-) -> CustomerFrame {
+/// The next frame that `want`s, skipping others; within 10 s.
+pub(crate) async fn next_frame<F>(frames: &mut mpsc::Receiver<F>, want: impl Fn(&F) -> bool) -> F {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let frame = tokio::time::timeout_at(deadline, frames.recv())
@@ -283,7 +282,7 @@ pub(crate) async fn offers(agent: &mut Agent, n: usize) -> Vec<String> {
     let mut offered = Vec::new();
     while offered.len() < n {
         if let AgentFrame::Offer { contact, .. } =
-            next_agent_frame(&mut agent.frames, |f| matches!(f, AgentFrame::Offer { .. })).await
+            next_frame(&mut agent.frames, |f| matches!(f, AgentFrame::Offer { .. })).await
         {
             offered.push(contact);
         }

@@ -236,50 +236,26 @@ impl Hour {
     async fn step(&mut self) {
         match self.rng.below(12) {
             0 | 1 => {
-                let started = self
-                    .instance
-                    .rt()
-                    .start_chat(NewChat {
-                        display_name: format!("customer {}", self.chats.len()),
-                        ..Default::default()
-                    })
-                    .await
-                    .unwrap();
-                let (tx, mut frames) = mpsc::channel(4096);
-                let session = self
-                    .instance
-                    .rt()
-                    .attach_customer(
-                        started.contact_id.clone(),
-                        started.participant_token.clone(),
-                        0,
-                        tx,
-                    )
-                    .await
-                    .unwrap();
-                next_customer_frame(
-                    &mut frames,
-                    |f| matches!(f, CustomerFrame::Message(m) if m.text.contains("press 3")),
-                )
-                .await;
+                let chat = NewChat {
+                    display_name: format!("customer {}", self.chats.len()),
+                    ..Default::default()
+                };
+                let (customer, _) = self.instance.chat_at_menu(chat).await;
                 // Orders, returns, billing, or nothing yet (waiting at the menu).
                 if let Some(choice) = ["1", "2", "3", ""][self.rng.below(4)].chars().next() {
                     self.instance
-                        .rt()
-                        .customer(
-                            started.contact_id.clone(),
-                            session,
-                            CustomerEvent::Message {
-                                text: choice.to_string(),
-                            },
-                        )
+                        .say(&customer, &choice.to_string())
                         .await
                         .unwrap();
                 }
-                self.sessions
-                    .insert(started.contact_id.clone(), (session, frames));
-                self.chats
-                    .push((started.contact_id, started.participant_token));
+                let Customer {
+                    contact,
+                    token,
+                    session,
+                    frames,
+                } = customer;
+                self.sessions.insert(contact.clone(), (session, frames));
+                self.chats.push((contact, token));
             }
             2 => {
                 let user = AGENTS[self.rng.below(AGENTS.len())];

@@ -1112,10 +1112,7 @@ fn an_agents_commands_sent_together_are_answered_in_their_order() {
     let server = Server::start(data.path(), &[]);
     block_on(async {
         let mut agent = available(&server, &carol).await;
-        let (contact, _, mut customer) =
-            chat_at_menu(&server, &website, json!({"display_name": "Ana"})).await;
-        send(&mut customer, json!({"type": "message", "text": "3"})).await;
-        expect(&mut agent, is("offer")).await;
+        let (contact, mut customer) = billing_chat_offered(&server, &website, &mut agent).await;
 
         // Seven frames in one write, none waiting for the one before. Each is taken in
         // order — the message after the accept reaches the customer, the `complete`
@@ -1170,10 +1167,7 @@ fn a_status_set_during_a_chat_waits_for_the_chat_to_be_done() {
     let server = Server::start(data.path(), &[]);
     block_on(async {
         let mut agent = available(&server, &carol).await;
-        let (first, _, mut customer) =
-            chat_at_menu(&server, &website, json!({"display_name": "Ana"})).await;
-        send(&mut customer, json!({"type": "message", "text": "3"})).await;
-        expect(&mut agent, is("offer")).await;
+        let (first, _customer) = billing_chat_offered(&server, &website, &mut agent).await;
         send(&mut agent, json!({"type": "accept", "contact": first})).await;
         ok(&mut agent).await;
 
@@ -1246,10 +1240,7 @@ fn a_silent_agent_socket_is_dead_and_its_offer_goes_back_in_line() {
     let server = Server::start(data.path(), &[]);
     block_on(async {
         let mut agent = available(&server, &carol).await;
-        let (contact, _, mut customer) =
-            chat_at_menu(&server, &website, json!({"display_name": "Ana"})).await;
-        send(&mut customer, json!({"type": "message", "text": "3"})).await;
-        expect(&mut agent, is("offer")).await;
+        let (contact, _customer) = billing_chat_offered(&server, &website, &mut agent).await;
 
         // Heartbeats keep a desktop alive past the limit.
         for _ in 0..4 {

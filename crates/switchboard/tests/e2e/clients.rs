@@ -163,3 +163,18 @@ pub(crate) async fn chat_at_menu(
     expect(&mut customer, says("For billing, press 3")).await;
     (contact, token, customer)
 }
+
+/// A chat through the sample menu's billing choice, offered to `agent` (available, the
+/// only one): the contact id and the customer's socket.
+pub(crate) async fn billing_chat_offered(
+    server: &Server,
+    integration: &str,
+    agent: &mut Socket,
+) -> (String, Socket) {
+    let (contact, _, mut customer) =
+        chat_at_menu(server, integration, json!({"display_name": "Ana"})).await;
+    send(&mut customer, json!({"type": "message", "text": "3"})).await;
+    let offer = expect(agent, is("offer")).await;
+    assert_eq!(offer["contact"], contact.as_str(), "{offer}");
+    (contact, customer)
+}

@@ -348,10 +348,7 @@ fn lines_of_a_side_the_flow_stopped_recording_are_never_stored() {
     let server = Server::start(data.path(), &[]);
     block_on(async {
         let mut agent = available(&server, &carol).await;
-        let (contact, _, mut customer) =
-            chat_at_menu(&server, &website, json!({"display_name": "Ana"})).await;
-        send(&mut customer, json!({"type": "message", "text": "3"})).await;
-        expect(&mut agent, is("offer")).await;
+        let (contact, mut customer) = billing_chat_offered(&server, &website, &mut agent).await;
         send(&mut agent, json!({"type": "accept", "contact": contact})).await;
         expect(&mut agent, is("connected")).await;
         send(
