@@ -437,10 +437,13 @@ fn contacts_survive_kill_9() {
         .stop_with("KILL", Duration::from_secs(5))
         .expect("killed");
 
-    // The agent reconnects after a crash and has its chat back.
+    // The agent reconnects after a crash and has its chat back, and the status it had
+    // chosen: nothing to set again.
     let server = Server::start(data.path(), &[]);
     block_on(async {
         let mut agent = connect(&server, "/v1/agent/ws", &carol).await.unwrap();
+        let state = expect(&mut agent, is("state")).await;
+        assert_eq!(state["snapshot"]["status"]["kind"], "routable", "{state}");
         let back = expect(&mut agent, is("connected")).await;
         assert_eq!(back["contact"], queued.0.as_str());
         send(
