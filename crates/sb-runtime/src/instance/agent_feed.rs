@@ -188,12 +188,12 @@ impl Owner {
         (!self.agent_feed_dirty.is_empty()).then_some(self.agent_feed_due)
     }
 
-    /// Record an agent event now (a change pending for the agent goes first, so the
-    /// feed stays in order).
+    /// Record an agent event now. A change still waiting for its window is told by this
+    /// event, which carries the agent's snapshot as it is now (and the one before): sent
+    /// first on its own it would show the same snapshot, and not the state it was made
+    /// in.
     pub(crate) fn agent_feed_event(&mut self, user: &str, kind: &'static str) {
-        if self.agent_feed_dirty.remove(user) {
-            self.emit_agent_event(user, "STATE_CHANGE");
-        }
+        self.agent_feed_dirty.remove(user);
         self.emit_agent_event(user, kind);
     }
 
@@ -214,6 +214,13 @@ impl Owner {
             _ => now,
         };
         let current = self.connect_snapshot(&snapshot, &profile, status_since);
+        // A change the feed has already told (the LOGIN or LOGOUT that carried it).
+        if kind == "STATE_CHANGE" && previous.as_ref().is_some_and(|p| p.last == current) {
+            if let Some(p) = previous {
+                self.agent_feeds.insert(user.to_string(), p);
+            }
+            return;
+        }
         let header = json!({
             "AgentEventType": kind,
             "AgentARN": user,

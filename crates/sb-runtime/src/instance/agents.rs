@@ -142,9 +142,7 @@ impl Owner {
         frames: Option<mpsc::Sender<AgentFrame>>,
     ) -> Result<u64, RuntimeError> {
         self.log_in(user)?;
-        if !self.agents.get(user).is_some_and(|s| s.logged_in) {
-            self.agent_feed_event(user, "LOGIN");
-        }
+        let announced = self.agents.get(user).is_some_and(|s| s.logged_in);
         let session = self.new_id();
         self.agents.insert(
             user.to_string(),
@@ -154,7 +152,11 @@ impl Owner {
                 logged_in: true,
             },
         );
+        // Resumed first, so that the LOGIN carries the status the agent is back in.
         self.resume_status(user);
+        if !announced {
+            self.agent_feed_event(user, "LOGIN");
+        }
         // A reconnecting agent gets its state and every open contact back.
         if let Some(snapshot) = self.engine.agent_snapshot(user) {
             self.send_agent(user, AgentFrame::State { snapshot });

@@ -674,3 +674,50 @@ async fn a_chat_transferred_twice_across_restarts_is_found_by_its_first_id() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn the_agent_event_stream_follows_logins_heartbeats_and_logouts() {
+    let instance = Instance::start(steady_acme(120)).await;
+    let carol = instance.agent("carol").await;
+    instance.act(&carol, status("Available")).await.unwrap();
+    // Changes go out at the end of a short window (coalesced); then two minutes
+    // without a change, and a heartbeat says where carol is.
+    instance.advance(1_000).await;
+    instance.advance(120_000).await;
+    instance
+        .rt()
+        .detach_agent(carol.user.clone(), carol.session)
+        .await;
+    let carol = instance.agent("carol").await;
+    instance.act(&carol, status("Break")).await.unwrap();
+    instance.advance(1_000).await;
+    let page = instance
+        .store
+        .read_stream(sb_store::PublicStream::AgentEvents, 0, 100)
+        .unwrap();
+    let kinds: Vec<String> = page
+        .events
+        .iter()
+        .map(|e| {
+            let event: Value = serde_json::from_str(&e.event.payload).unwrap();
+            let status = &event["CurrentAgentSnapshot"]["AgentStatus"]["Name"];
+            format!(
+                "{} {}",
+                event["AgentEventType"].as_str().unwrap(),
+                status.as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "LOGIN Offline",
+            "STATE_CHANGE Available",
+            "HEART_BEAT Available",
+            "LOGOUT Offline",
+            // Back within two minutes: in the status it had chosen.
+            "LOGIN Available",
+            "STATE_CHANGE Break",
+        ]
+    );
+}
