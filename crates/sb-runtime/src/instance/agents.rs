@@ -105,7 +105,10 @@ impl Owner {
         user: &str,
         action: Option<AgentAction>,
     ) -> Result<super::AgentDesk, RuntimeError> {
-        if !self.agents.contains_key(user) {
+        // Logged in by this call unless a socket or an earlier call did: an agent back
+        // in routing after a restart, or whose socket dropped, is logged in again (and
+        // gets its status back within the window, like a desktop).
+        if !self.agents.get(user).is_some_and(|s| s.logged_in) {
             self.attach_agent(user, None)?;
         }
         if let Some(action) = action {

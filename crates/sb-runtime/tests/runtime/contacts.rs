@@ -71,14 +71,35 @@ async fn an_agent_gone_mid_offer_gives_its_offers_back_in_their_places() {
 #[tokio::test]
 async fn an_agent_back_after_a_restart_has_the_status_it_chose() {
     let mut instance = Instance::start(steady_acme(120)).await;
+    // Bob works through the REST desk, and has a chat when the server restarts.
+    let chat = NewChat {
+        display_name: "Cy".into(),
+        ..Default::default()
+    };
+    let (cy, _) = instance.chat_at_menu(chat).await;
+    instance.say(&cy, "1").await.unwrap();
+    let bob = |action| instance.rt().agent_desk("bob".into(), Some(action));
+    bob(status("Available")).await.unwrap();
+    bob(AgentAction::Accept {
+        contact: cy.contact.clone(),
+    })
+    .await
+    .unwrap();
     let carol = instance.agent("carol").await;
     instance.act(&carol, status("Break")).await.unwrap();
     let alice = instance.agent("alice").await;
     instance.act(&alice, status("Available")).await.unwrap();
     instance.restart().await;
 
-    // Before they reconnect nobody can be offered anything.
-    assert!(instance.rt().list_agents().await.unwrap().is_empty());
+    // Before they reconnect nobody can be offered anything (bob is back only to hold
+    // his chat).
+    let agents = instance.rt().list_agents().await.unwrap();
+    assert!(
+        agents
+            .iter()
+            .all(|a| a.status == sb_routing::AgentStatus::Offline),
+        "{agents:?}"
+    );
     let ana = instance.chat_to_billing("Ana").await;
     let mut carol = instance.agent("carol").await;
     let state = next_frame(&mut carol.frames, |f| matches!(f, AgentFrame::State { .. })).await;
@@ -93,6 +114,12 @@ async fn an_agent_back_after_a_restart_has_the_status_it_chose() {
     let agents = instance.rt().list_agents().await.unwrap();
     let alice_now = agents.iter().find(|a| a.agent == alice.user).unwrap();
     assert_eq!(alice_now.status, sb_routing::AgentStatus::Routable);
+
+    // A script working through the REST desk is back in its status as well, with its
+    // chat.
+    let desk = instance.rt().agent_desk("bob".into(), None).await.unwrap();
+    assert_eq!(desk.snapshot.status, sb_routing::AgentStatus::Routable);
+    assert_eq!(desk.contacts[0].contact, cy.contact);
 
     // Back from her break, carol takes the chat that waited.
     instance.act(&carol, status("Available")).await.unwrap();
