@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::{Owner, RuntimeError};
 
 /// How long after losing its socket an agent gets its status back on reconnecting.
-pub(crate) const RESUME_WINDOW_MS: i64 = 120_000;
+const RESUME_WINDOW_MS: i64 = 120_000;
 
 /// What is kept about an agent for a restart.
 #[derive(Serialize, Deserialize)]

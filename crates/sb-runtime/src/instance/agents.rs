@@ -144,7 +144,7 @@ impl Owner {
         user: &str,
         frames: Option<mpsc::Sender<AgentFrame>>,
     ) -> Result<u64, RuntimeError> {
-        self.log_in(user)?;
+        self.enter_routing(user)?;
         let announced = self.agents.get(user).is_some_and(|s| s.logged_in);
         let session = self.new_id();
         self.agents.insert(
@@ -186,9 +186,10 @@ impl Owner {
     }
 
     /// Put the agent in routing (Offline) if it is not there yet, with the contacts it
-    /// held before a restart. Routing knows agents that are not logged in: one with
-    /// contacts from before a restart, or with chats transferred to its agent queue.
-    pub(crate) fn log_in(&mut self, user: &str) -> Result<(), RuntimeError> {
+    /// held before a restart. This is not a login (no LOGIN event, no session): routing
+    /// also knows agents that are not logged in — one with contacts from before a
+    /// restart, or with chats transferred to its agent queue.
+    pub(crate) fn enter_routing(&mut self, user: &str) -> Result<(), RuntimeError> {
         let config = self.config.clone().ok_or(RuntimeError::NotReady)?;
         let spec_user = config
             .spec
@@ -238,7 +239,7 @@ impl Owner {
             })
             .collect();
         for user in holders {
-            match self.log_in(&user) {
+            match self.enter_routing(&user) {
                 Ok(()) => {
                     let session = self.new_id();
                     self.agents.insert(

@@ -85,7 +85,7 @@ impl Owner {
         let contact = self.contacts.get_mut(&id).expect("just created");
         contact.callback = Some(callback);
         contact.customer_name = name;
-        self.touch(&id);
+        // Kept for a restart by the enqueue, or ended (and recorded) here.
         if !self.enqueue(&id, &request.queue) {
             self.end_contact(&id, "OTHER");
             return Err(RuntimeError::Invalid(format!(

@@ -817,21 +817,13 @@ impl Owner {
         let now = self.clock.now_ms();
         match queue.strip_prefix("agent:") {
             Some(agent) => {
-                let home = c
-                    .config
-                    .spec
-                    .users
-                    .get(agent)
-                    .and_then(|u| u.routing_profile.as_ref())
-                    .and_then(|p| c.config.spec.routing_profiles.get(p.as_str()))
-                    .map(|p| p.default_outbound_queue.to_string());
+                let unknown = || sb_routing::RoutingError::UnknownAgent(agent.into());
+                let home =
+                    super::transfer::agent_home_queue(&c.config.spec, agent).ok_or_else(unknown)?;
                 // An agent's queue takes contacts whether or not the agent is logged in.
-                match home {
-                    Some(home) if self.log_in(agent).is_ok() => self
-                        .engine
-                        .enqueue_for_agent(now, id, agent, &home, channel, options),
-                    _ => Err(sb_routing::RoutingError::UnknownAgent(agent.into())),
-                }
+                self.enter_routing(agent).map_err(|_| unknown())?;
+                self.engine
+                    .enqueue_for_agent(now, id, agent, &home, channel, options)
             }
             None => self.engine.enqueue(now, id, queue, channel, options),
         }

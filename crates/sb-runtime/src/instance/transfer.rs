@@ -33,6 +33,16 @@ enum Next {
     },
 }
 
+/// The queue an agent's own queue draws on: its routing profile's default outbound
+/// queue; `None` when `agent` is not an agent of the instance.
+pub(crate) fn agent_home_queue(spec: &sb_spec::InstanceSpec, agent: &str) -> Option<String> {
+    spec.users
+        .get(agent)
+        .and_then(|u| u.routing_profile.as_ref())
+        .and_then(|p| spec.routing_profiles.get(p.as_str()))
+        .map(|p| p.default_outbound_queue.to_string())
+}
+
 impl Owner {
     /// Transfer `contact`, held by `user`, to `target`; the new contact's id.
     pub(crate) fn transfer(
@@ -70,15 +80,9 @@ impl Owner {
                         "an agent cannot transfer a contact to themselves".into(),
                     ));
                 }
-                let home = spec
-                    .users
-                    .get(agent.as_str())
-                    .and_then(|u| u.routing_profile.as_ref())
-                    .and_then(|p| spec.routing_profiles.get(p.as_str()))
-                    .map(|p| p.default_outbound_queue.to_string())
-                    .ok_or_else(|| {
-                        RuntimeError::Invalid(format!("'{agent}' is not an agent of this instance"))
-                    })?;
+                let home = agent_home_queue(spec, agent).ok_or_else(|| {
+                    RuntimeError::Invalid(format!("'{agent}' is not an agent of this instance"))
+                })?;
                 // Its agent queue takes the chat whether or not it is logged in; one
                 // that routing does not know yet is empty, so only a known one can be full.
                 if self.engine.agent_snapshot(agent).is_some() {
