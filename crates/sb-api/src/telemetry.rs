@@ -8,7 +8,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::auth::CallerName;
 
@@ -22,6 +22,24 @@ pub fn install_metrics_recorder() -> PrometheusHandle {
                 .set_buckets(&[
                     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
                 ])
+                .expect("static buckets are valid")
+                // Finer where the durability floor sits: a relayed message or an offer
+                // waits for one commit, and its budget is a few milliseconds.
+                .set_buckets_for_metric(
+                    Matcher::Full(sb_store::COMMIT_SECONDS_METRIC.to_string()),
+                    &[
+                        0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005,
+                        0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+                    ],
+                )
+                .expect("static buckets are valid")
+                .set_buckets_for_metric(
+                    Matcher::Full(sb_store::BATCH_EVENTS_METRIC.to_string()),
+                    &[
+                        1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0,
+                        4096.0, 8192.0,
+                    ],
+                )
                 .expect("static buckets are valid")
                 .build_recorder();
             let handle = recorder.handle();

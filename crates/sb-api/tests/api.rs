@@ -678,6 +678,10 @@ async fn prometheus_carries_the_autoscaling_signals() {
         "switchboard_agents{state=\"available\"} 0",
         "switchboard_event_log_pending_events",
         "switchboard_event_log_committed_seq",
+        // The apply's audit record was committed: the durability floor, in fine buckets.
+        "switchboard_event_log_commit_seconds_bucket{le=\"0.00075\"}",
+        "switchboard_event_log_commit_seconds_bucket{le=\"0.0015\"}",
+        "switchboard_event_log_batch_events_bucket{le=\"1\"}",
         "switchboard_http_requests_total",
     ] {
         assert!(text.contains(signal), "{signal} missing from:\n{text}");

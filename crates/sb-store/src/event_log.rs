@@ -186,6 +186,7 @@ fn write_loop(
             }
         }
         let result = write_batch(&mut connection, &mut live, &batch);
+        metrics::histogram!(BATCH_EVENTS_METRIC).record(count as f64);
         pending.fetch_sub(count as u64, std::sync::atomic::Ordering::Relaxed);
         match result {
             Ok((ranges, heads)) => {
@@ -308,9 +309,19 @@ fn write_batch(
     }
     sums.flush(&tx)?;
     live.compact(&tx)?;
+    // The commit writes the write-ahead log and waits for the disk's flush: the floor
+    // under every latency that waits for durability, so operators can see it apart
+    // from the server's own work.
+    let flushing = std::time::Instant::now();
     tx.commit()?;
+    metrics::histogram!(COMMIT_SECONDS_METRIC).record(flushing.elapsed().as_secs_f64());
     Ok((ranges, heads))
 }
+
+/// Prometheus histogram: seconds each group commit took (log write and disk flush).
+pub const COMMIT_SECONDS_METRIC: &str = "switchboard_event_log_commit_seconds";
+/// Prometheus histogram: events written by each group commit.
+pub const BATCH_EVENTS_METRIC: &str = "switchboard_event_log_batch_events";
 
 /// Events on this stream carry one span of an agent's time in one state, added to the
 /// metric intervals (OCCUPANCY).

@@ -21,8 +21,8 @@ pub use agent_states::AGENT_STATE_STREAM;
 pub use data_keys::{StoredDataKey, DATA_KEY_STREAM};
 pub use error::StoreError;
 pub use event_log::{
-    events_after, EventLog, EventLogWriter, EventRecord, NewEvent, AGENT_TIME_STREAM, LIVE_STREAM,
-    RECORD_STREAM,
+    events_after, EventLog, EventLogWriter, EventRecord, NewEvent, AGENT_TIME_STREAM,
+    BATCH_EVENTS_METRIC, COMMIT_SECONDS_METRIC, LIVE_STREAM, RECORD_STREAM,
 };
 pub use sqlite::{SqliteStore, DATABASE_FILE, SCHEMA_VERSION};
 pub use streams::{BeforeRetention, PublicStream, StreamPage};

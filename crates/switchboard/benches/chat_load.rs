@@ -48,6 +48,79 @@ struct FrameHead<'a> {
     contact: Option<&'a str>,
 }
 
+/// The server's own commits (log write and disk flush) over a phase of the run, from
+/// its `switchboard_event_log_commit_seconds` histogram scraped before and after: the
+/// floor under the phase's latencies, measured in the same minutes.
+struct CommitWindow {
+    before: Vec<(f64, u64)>,
+}
+
+impl CommitWindow {
+    async fn start(http: &reqwest::Client, url: &str, token: &str) -> CommitWindow {
+        CommitWindow {
+            before: commit_buckets(http, url, token).await,
+        }
+    }
+
+    /// "n commits, p50 ≤ a ms, p99 ≤ b ms": each quantile as the bucket bound it falls under.
+    async fn report(self, http: &reqwest::Client, url: &str, token: &str) -> String {
+        let after = commit_buckets(http, url, token).await;
+        let counts: Vec<(f64, u64)> = after
+            .iter()
+            .map(|&(le, n)| {
+                (
+                    le,
+                    n - self
+                        .before
+                        .iter()
+                        .find(|(b, _)| *b == le)
+                        .map_or(0, |(_, m)| *m),
+                )
+            })
+            .collect();
+        let total = counts.last().map_or(0, |(_, n)| *n);
+        let under = |q: f64| {
+            let rank = (total as f64 * q).ceil() as u64;
+            counts
+                .iter()
+                .find(|(_, n)| *n >= rank)
+                .map_or(f64::INFINITY, |(le, _)| le * 1000.0)
+        };
+        format!(
+            "server commits in this phase: n = {total}, p50 ≤ {} ms, p99 ≤ {} ms",
+            under(0.5),
+            under(0.99)
+        )
+    }
+}
+
+/// The cumulative buckets (upper bound in seconds, count) of the commit histogram.
+async fn commit_buckets(http: &reqwest::Client, url: &str, token: &str) -> Vec<(f64, u64)> {
+    let text = http
+        .get(format!("{url}/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter_map(|line| line.strip_prefix("switchboard_event_log_commit_seconds_bucket{le=\""))
+        .filter_map(|rest| {
+            let (le, count) = rest.split_once("\"} ")?;
+            Some((
+                if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().ok()?
+                },
+                count.trim().parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
 fn percentiles(mut v: Vec<u64>) -> String {
     v.sort_unstable();
     let at = |q: f64| v[((v.len() as f64 * q) as usize).min(v.len() - 1)] as f64 / 1000.0;
@@ -129,6 +202,7 @@ fn main() {
     let agent_tokens = load.agents.clone();
     let website = load.website.clone();
     let probe = support::credential(data.path(), "probe", "Agent");
+    let watcher = support::credential(data.path(), "watcher", "Analyst");
 
     let server = support::Server::start(data.path(), &[]);
     let url = server.url.clone();
@@ -332,6 +406,7 @@ fn main() {
         // next offer on its socket.
         stop.store(true, Ordering::Relaxed);
         let offers_stolen = Stolen::start();
+        let offers_commits = CommitWindow::start(&http, &url, &watcher).await;
         for t in agent_tasks {
             let _ = t.await;
         }
@@ -376,6 +451,7 @@ fn main() {
             }
         }
         println!("agent has room again -> next offer on its socket (chats waiting, no flood): {}; stolen by the hypervisor: {:.2} cores", percentiles(offers), offers_stolen.cores());
+        println!("    {}", offers_commits.report(&http, &url, &watcher).await);
 
         // Relay: the probe goes offline; one agent with ten chat slots takes ten chats
         // and their customers each send RELAY_MESSAGES messages, paced under the per-chat
@@ -422,6 +498,7 @@ fn main() {
                 _ => {}
             }
         }
+        let relay_commits = CommitWindow::start(&http, &url, &watcher).await;
         let sent_at: Arc<Mutex<std::collections::HashMap<String, Instant>>> = Default::default();
         let mut customers = Vec::new();
         for (i, (contact, token)) in relay_chats.into_iter().enumerate() {
@@ -454,6 +531,7 @@ fn main() {
             let _ = c.await;
         }
         println!("message relay, customer socket -> agent socket (durable first), {RELAY_CHATS} chats at once: {}; stolen by the hypervisor: {:.2} cores", percentiles(samples), relay_stolen.cores());
+        println!("    {}", relay_commits.report(&http, &url, &watcher).await);
     });
     drop(server);
 }
