@@ -42,6 +42,7 @@ const ENDPOINT_ACTIONS: &[(&str, &str, Action)] = &[
         "/v1/contacts/{contact}/routing",
         Action::RoutingExplain,
     ),
+    ("POST", "/v1/contacts/{contact}/stop", Action::ContactStop),
     (
         "GET",
         "/v1/contacts/{contact}/flow-logs",

@@ -94,6 +94,7 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(contacts::live_contacts))
         .routes(routes!(contacts::get_contact))
         .routes(routes!(contacts::explain))
+        .routes(routes!(contacts::stop_contact))
         .routes(routes!(contacts::flow_logs))
         .routes(routes!(sealed::transcript))
         .routes(routes!(sealed::sensitive_fields))

@@ -26,10 +26,11 @@ pub enum Action {
     ContactReadSensitive,
     PrivacyExport,
     PrivacyErase,
+    ContactStop,
 }
 
 impl Action {
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 25] = [
         Action::ConfigPlan,
         Action::ConfigApply,
         Action::ConfigRollback,
@@ -54,6 +55,7 @@ impl Action {
         Action::ContactReadSensitive,
         Action::PrivacyExport,
         Action::PrivacyErase,
+        Action::ContactStop,
     ];
 
     pub fn parse(name: &str) -> Option<Action> {
@@ -87,6 +89,7 @@ impl Action {
             Action::ContactReadSensitive => "contact:ReadSensitive",
             Action::PrivacyExport => "privacy:Export",
             Action::PrivacyErase => "privacy:Erase",
+            Action::ContactStop => "contact:Stop",
         }
     }
 
@@ -121,6 +124,7 @@ impl Action {
                 | Action::StreamCheckpoint
                 | Action::AuthToken
                 | Action::PrivacyErase
+                | Action::ContactStop
         )
     }
 }

@@ -61,6 +61,7 @@ impl Role {
                     | MetricsGetCurrent
                     | MetricsGetHistorical
                     | AuthToken
+                    | ContactStop
             ),
             Role::Agent => matches!(action, ApiDescribe | AgentConnect | AuthToken),
             Role::Analyst => matches!(

@@ -409,6 +409,27 @@ pub(crate) async fn live_contacts(
     Ok(Json(state.runtime.list_contacts().await?))
 }
 
+/// End a live contact wherever it is (Connect's StopContact): in a flow, scheduled, in
+/// line or offered it ends at once; with an agent it ends and the agent does its
+/// after-contact work; in after-contact work the work is completed. The record's
+/// DisconnectReason is `API`.
+#[utoipa::path(post, path = "/v1/contacts/{contact}/stop", tag = "contacts",
+    params(("contact" = String, Path)),
+    responses((status = 200, body = Object, description = "`contact_id`, the stage it `was` in, the one it is in `now`"),
+        (status = 404, body = ErrorBody, description = "no live contact by this id (it may have ended)")))]
+pub(crate) async fn stop_contact(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(contact): Path<String>,
+) -> Result<Json<sb_runtime::instance::ContactStopped>, ApiError> {
+    Ok(Json(
+        state
+            .runtime
+            .stop_contact(contact, principal.user.clone())
+            .await?,
+    ))
+}
+
 /// Why a contact is where it is: its place in line, and each agent's reason for not
 /// taking it; for an offered contact, why that agent got it.
 #[utoipa::path(get, path = "/v1/contacts/{contact}/routing", tag = "contacts",

@@ -63,6 +63,10 @@ impl Owner {
                 list.sort_by(|a, b| a.contact_id.cmp(&b.contact_id));
                 self.reply(reply, Ok(list));
             }
+            Command::StopContact { contact, by, reply } => {
+                let result = self.stop_contact(&contact, &by);
+                self.reply(reply, result);
+            }
             Command::Explain { contact, reply } => {
                 let result = self
                     .engine
@@ -468,7 +472,7 @@ impl Owner {
         Ok(())
     }
 
-    fn close_after_work(&mut self, contact: &str) {
+    pub(crate) fn close_after_work(&mut self, contact: &str) {
         let now = self.clock.now_ms();
         if let Some(c) = self.contacts.get_mut(contact) {
             if let Some(agent) = c.record.agent.as_mut() {

@@ -303,6 +303,12 @@ pub enum Command {
         contact: String,
         reply: Reply<sb_routing::ContactExplanation>,
     },
+    StopContact {
+        contact: String,
+        /// Who asked (for the log; the audit trail has the request).
+        by: String,
+        reply: Reply<ContactStopped>,
+    },
     LiveRecord {
         contact: String,
         reply: Reply<sb_model::record::ContactRecord>,
@@ -348,6 +354,15 @@ pub struct ContactSummary {
     pub agent: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<sb_routing::QueuePosition>,
+}
+
+/// A contact a supervisor stopped: the stage it was in and the one it is in now
+/// (`ended`, or `after_contact_work` with its agent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactStopped {
+    pub contact_id: String,
+    pub was: String,
+    pub now: String,
 }
 
 /// Cheap to clone; every clone talks to the same owner.
@@ -535,6 +550,17 @@ impl RuntimeHandle {
         contact: String,
     ) -> Result<sb_routing::ContactExplanation, RuntimeError> {
         self.ask(|reply| Command::Explain { contact, reply }).await
+    }
+
+    /// End a live contact on a supervisor's word (Connect's StopContact); answered once
+    /// the end is durable.
+    pub async fn stop_contact(
+        &self,
+        contact: String,
+        by: String,
+    ) -> Result<ContactStopped, RuntimeError> {
+        self.ask(|reply| Command::StopContact { contact, by, reply })
+            .await
     }
 
     /// The record of a contact that has not ended yet.

@@ -18,6 +18,7 @@ mod env;
 mod outbox;
 mod realtime;
 mod recovery;
+mod supervisor;
 mod transfer;
 
 use std::collections::{BTreeSet, HashMap};

@@ -118,10 +118,24 @@ impl Instance {
     }
 
     pub(crate) async fn restart(&mut self) {
+        self.stop().await;
+        self.run().await;
+    }
+
+    /// Stop the owner and the log's writer, as a crash would (what was durable stays).
+    async fn stop(&mut self) {
         drop(self.runtime.take());
         let writer = self.writer.take().unwrap();
         tokio::task::spawn_blocking(move || writer.join())
             .await
+            .unwrap();
+    }
+
+    /// Restart with `bundle` deployed while the runtime was down.
+    pub(crate) async fn restart_with(&mut self, bundle: &SourceBundle) {
+        self.stop().await;
+        Deployer::new(self.store.clone(), LiveConfig::new())
+            .apply(bundle, "erin", None)
             .unwrap();
         self.run().await;
     }

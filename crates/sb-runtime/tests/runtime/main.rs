@@ -8,3 +8,4 @@ mod functions;
 mod harness;
 mod restarts;
 mod retention;
+mod supervisor;

@@ -305,6 +305,7 @@ fn tasks_are_routed_and_agents_are_checked() {
     let website = credential(data.path(), "website", "Integration");
     let stranger = credential(data.path(), "mallory", "Agent");
     let supervisor = credential(data.path(), "dana", "Supervisor");
+    let auditor = credential(data.path(), "grace", "Auditor");
     let server = Server::start(data.path(), &[]);
     block_on(async {
         let refused = connect(&server, "/v1/agent/ws", &stranger).await;
@@ -314,6 +315,29 @@ fn tasks_are_routed_and_agents_are_checked() {
         );
         let (status, body) = post(&server, "/v1/tasks", &website, json!({"name": "Call back about order A-1001", "references": {"order": "https://shop.acme.example/orders/A-1001"}})).await;
         assert_eq!(status, 200, "{body}");
+        // A supervisor stops it (an agent may not); its record says so, and so does the
+        // audit trail.
+        let task = body["contact_id"].as_str().unwrap().to_string();
+        let stop = format!("/v1/contacts/{task}/stop");
+        let (status, _) = post(&server, &stop, &stranger, json!({})).await;
+        assert_eq!(status, 403, "agents do not stop contacts");
+        let (status, stopped) = post(&server, &stop, &supervisor, json!({})).await;
+        assert_eq!(
+            (status, stopped["now"].as_str()),
+            (200, Some("ended")),
+            "{stopped}"
+        );
+        let (_, record) = get(&server, &format!("/v1/contacts/{task}"), &supervisor).await;
+        assert_eq!(record["DisconnectReason"], "API", "{record}");
+        let (status, again) = post(&server, &stop, &supervisor, json!({})).await;
+        assert_eq!(
+            (status, again["error"]["code"].as_str()),
+            (404, Some("not_found")),
+            "{again}"
+        );
+        let (_, trail) = get(&server, "/v1/audit?action=contact:Stop", &auditor).await;
+        let trail = trail.to_string();
+        assert!(trail.contains(&task) && trail.contains("dana"), "{trail}");
         let (status, body) = post(
             &server,
             "/v1/tasks",

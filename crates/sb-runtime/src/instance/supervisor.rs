@@ -1,0 +1,69 @@
+//! What a supervisor does to a live contact: stop it wherever it is (Connect's
+//! StopContact) — a queued callback nobody wants any more, a task that should not be
+//! worked, a chat an agent left open, a contact whose agent was removed from the
+//! configuration while the server was down.
+
+use super::contacts::Stage;
+use super::{ContactStopped, Owner, RuntimeError};
+
+/// The record's DisconnectReason for a contact a supervisor stopped.
+const STOPPED_REASON: &str = "API";
+
+impl Owner {
+    /// In a flow, scheduled, in line or offered: the contact ends at once and its record
+    /// is written. With an agent: it ends and the agent does its after-contact work, as
+    /// when the customer leaves. In after-contact work: the work is completed for the
+    /// agent. A contact no agent in routing holds (its agent is gone from the
+    /// configuration) does not wait for after-contact work that nobody could complete.
+    pub(crate) fn stop_contact(
+        &mut self,
+        id: &str,
+        by: &str,
+    ) -> Result<ContactStopped, RuntimeError> {
+        let was = self
+            .contacts
+            .get(id)
+            .map(|c| c.stage.clone())
+            .ok_or_else(|| RuntimeError::UnknownContact(id.into()))?;
+        tracing::info!(contact = %id, stage = was.name(), by = %by, "contact stopped by a supervisor");
+        match &was {
+            Stage::AfterWork(agent) => self.complete_after_work_for(agent, id),
+            Stage::Connected(agent) => {
+                let agent = agent.clone();
+                self.end_contact(id, STOPPED_REASON);
+                if !self.routing_holds(&agent, id) {
+                    self.complete_after_work_for(&agent, id);
+                }
+            }
+            Stage::Scheduled | Stage::InFlow | Stage::Queued | Stage::Offered(_) => {
+                self.end_contact(id, STOPPED_REASON)
+            }
+        }
+        self.route();
+        Ok(ContactStopped {
+            contact_id: id.into(),
+            was: was.name().into(),
+            now: self
+                .contacts
+                .get(id)
+                .map_or("ended", |c| c.stage.name())
+                .into(),
+        })
+    }
+
+    fn routing_holds(&self, agent: &str, contact: &str) -> bool {
+        self.engine
+            .agent_snapshot(agent)
+            .is_some_and(|s| s.contacts.iter().any(|c| c.contact == contact))
+    }
+
+    fn complete_after_work_for(&mut self, agent: &str, contact: &str) {
+        let now = self.clock.now_ms();
+        if self.routing_holds(agent, contact) {
+            if let Err(e) = self.engine.after_work_done(now, agent, contact) {
+                tracing::warn!(contact = %contact, agent = %agent, error = %e, "routing refused to end the after-contact work; the contact is closed regardless");
+            }
+        }
+        self.close_after_work(contact);
+    }
+}
