@@ -308,8 +308,10 @@ impl Owner {
             endpoint.check().map_err(RuntimeError::Invalid)?;
         }
         let now = self.clock.now_ms();
-        let id =
-            sb_security::time_ordered_id(now).map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+        let id = self
+            .clock
+            .contact_id()
+            .map_err(|e| RuntimeError::Invalid(e.to_string()))?;
         // The contact's own data key, kept (wrapped) with its first events: everything
         // about the customer that is stored is sealed under it.
         let (key, stored_key) = self
