@@ -384,13 +384,15 @@ fn main() {
             let started = (begin.elapsed().as_secs_f64() * SUSTAINED_RATE as f64).min(total as f64) as i64;
             worst_backlog = worst_backlog.max(started - (connected.load(Ordering::Relaxed) - connected_before) as i64);
         }
-        let through = connected.load(Ordering::Relaxed) - connected_at_start;
+        // The window's length is read with its count: waiting for the customers to
+        // finish first would stretch it past what was counted.
+        let (through, window) = (connected.load(Ordering::Relaxed) - connected_at_start, window_start.elapsed());
         for c in sustained {
             c.await.unwrap();
         }
         println!(
             "sustained: chats started at {SUSTAINED_RATE}/s for {SUSTAINED_SECS} s; through to agents {:.0} chats/s (seconds 2 to {SUSTAINED_SECS}); most waiting at once: {worst_backlog}; stolen by the hypervisor: {:.2} cores",
-            through as f64 / window_start.elapsed().as_secs_f64(),
+            through as f64 / window.as_secs_f64(),
             sustained_stolen.cores()
         );
         let draining = Instant::now();
