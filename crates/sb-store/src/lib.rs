@@ -27,7 +27,8 @@ pub use event_log::{
 pub use sqlite::{SqliteStore, DATABASE_FILE, SCHEMA_VERSION};
 pub use streams::{BeforeRetention, PublicStream, StreamPage};
 pub use types::{
-    ConfigVersion, NewVersion, RecordFilter, StoredCredential, UserLogin, VersionSummary,
+    ConfigVersion, NewVersion, RecordFilter, RecordPage, RecordPlace, StoredCredential, UserLogin,
+    VersionSummary,
 };
 
 /// Everything the rest of Switchboard keeps durably. Implementations are synchronous;
@@ -51,7 +52,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// The latest contact record of a contact (JSON, Connect's field names).
     fn contact_record(&self, contact_id: &str) -> Result<Option<String>, StoreError>;
-    fn search_records(&self, filter: &RecordFilter) -> Result<Vec<String>, StoreError>;
+    fn search_records(&self, filter: &RecordFilter) -> Result<RecordPage, StoreError>;
 
     /// The events of one stream about one key (a contact's flow log, say), oldest first.
     fn events_for(

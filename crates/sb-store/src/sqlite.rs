@@ -8,7 +8,8 @@ use sha2::{Digest, Sha256};
 
 use crate::streams::{BeforeRetention, PublicStream, StreamPage};
 use crate::{
-    ConfigVersion, NewVersion, RecordFilter, Store, StoreError, StoredCredential, VersionSummary,
+    ConfigVersion, NewVersion, RecordFilter, RecordPage, RecordPlace, Store, StoreError,
+    StoredCredential, VersionSummary,
 };
 
 /// Bumped whenever the schema changes; a data directory from a newer build is refused
@@ -66,7 +67,10 @@ CREATE TABLE IF NOT EXISTS contact_records (
     record        TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS contact_records_disconnect ON contact_records (disconnect_ms);
-CREATE INDEX IF NOT EXISTS contact_records_initiation ON contact_records (initiation_ms);
+-- Searches page in (initiation_ms, contact_id) order; this index serves both the range
+-- and the order (it replaced one on initiation_ms alone).
+DROP INDEX IF EXISTS contact_records_initiation;
+CREATE INDEX IF NOT EXISTS contact_records_initiation_id ON contact_records (initiation_ms, contact_id);
 CREATE TABLE IF NOT EXISTS credentials (
     id            TEXT PRIMARY KEY,
     secret_sha256 TEXT NOT NULL,
@@ -326,16 +330,20 @@ impl Store for SqliteStore {
             .optional()?)
     }
 
-    fn search_records(&self, filter: &RecordFilter) -> Result<Vec<String>, StoreError> {
+    fn search_records(&self, filter: &RecordFilter) -> Result<RecordPage, StoreError> {
         let conn = self.conn();
+        // In (initiation_ms, contact_id) order along its index, so a page after a place
+        // starts where the one before ended; one row more than asked says whether there
+        // is a next page.
         let mut stmt = conn.prepare_cached(
-            "SELECT record FROM contact_records
+            "SELECT initiation_ms, contact_id, record FROM contact_records
              WHERE initiation_ms >= ?1 AND initiation_ms < ?2
                AND (?3 IS NULL OR queue = ?3)
                AND (?4 IS NULL OR agent = ?4)
                AND (?5 IS NULL OR channel = ?5)
                AND (?6 IS NULL OR json_extract(record, '$.Attributes.' || json_quote(?6)) = ?7)
-             ORDER BY initiation_ms LIMIT ?8",
+               AND (?9 IS NULL OR (initiation_ms, contact_id) > (?9, ?10))
+             ORDER BY initiation_ms, contact_id LIMIT ?8",
         )?;
         let rows = stmt.query_map(
             params![
@@ -346,11 +354,32 @@ impl Store for SqliteStore {
                 filter.channel,
                 filter.attribute.as_ref().map(|(k, _)| k.clone()),
                 filter.attribute.as_ref().map(|(_, v)| v.clone()),
-                filter.limit as i64
+                filter.limit as i64 + 1,
+                filter.after.as_ref().map(|a| a.initiation_ms),
+                filter.after.as_ref().map(|a| a.contact_id.clone()),
             ],
-            |r| r.get(0),
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            },
         )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut rows: Vec<(i64, String, String)> = rows.collect::<Result<_, _>>()?;
+        let more = rows.len() > filter.limit;
+        rows.truncate(filter.limit);
+        let next = rows
+            .last()
+            .filter(|_| more)
+            .map(|(initiation_ms, contact_id, _)| RecordPlace {
+                initiation_ms: *initiation_ms,
+                contact_id: contact_id.clone(),
+            });
+        Ok(RecordPage {
+            records: rows.into_iter().map(|(_, _, record)| record).collect(),
+            next,
+        })
     }
 
     fn events_for(

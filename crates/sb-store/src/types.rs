@@ -54,6 +54,26 @@ pub struct RecordFilter {
     /// An attribute key and the value it must have.
     pub attribute: Option<(String, String)>,
     pub limit: usize,
+    /// Only records after this place in the search's order (the `next` of the page
+    /// before).
+    pub after: Option<RecordPlace>,
+}
+
+/// Where a record stands in a search's order: by initiation time, then contact id (so
+/// that contacts initiated in the same millisecond still page without gaps or repeats).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordPlace {
+    pub initiation_ms: i64,
+    pub contact_id: String,
+}
+
+/// One page of a record search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordPage {
+    /// The records (JSON, Connect's field names), oldest first.
+    pub records: Vec<String>,
+    /// Where the next page starts, when there may be one.
+    pub next: Option<RecordPlace>,
 }
 
 /// A user's sign-in state: password hashes (argon2id PHC strings), TOTP enrolment and

@@ -1028,3 +1028,138 @@ async fn the_log_is_copied_back_into_the_database_as_it_grows() {
     drop(log);
     writer.join();
 }
+
+mod record_search {
+    use sb_store::{
+        EventLog, NewEvent, RecordFilter, RecordPlace, SqliteStore, Store, RECORD_STREAM,
+    };
+    use serde_json::json;
+
+    fn record(id: &str, initiated: &str, queue: &str) -> NewEvent {
+        let record = json!({
+            "ContactId": id, "InitialContactId": id, "Channel": "CHAT",
+            "InitiationMethod": "API", "InitiationTimestamp": initiated,
+            "DisconnectTimestamp": "2026-11-26T11:00:00Z", "LastUpdateTimestamp": "2026-11-26T11:00:00Z",
+            "Queue": {"Name": queue, "EnqueueTimestamp": initiated}, "Attributes": {},
+            "AgentConnectionAttempts": 0,
+            "ConfigurationVersion": 1
+        });
+        NewEvent {
+            at_ms: 0,
+            stream: RECORD_STREAM.into(),
+            key: id.into(),
+            kind: "CONTACT_RECORD".into(),
+            payload: record.to_string(),
+        }
+    }
+
+    fn filter(queue: Option<&str>, limit: usize, after: Option<RecordPlace>) -> RecordFilter {
+        RecordFilter {
+            from_ms: 0,
+            to_ms: i64::MAX,
+            queue: queue.map(str::to_string),
+            agent: None,
+            channel: None,
+            attribute: None,
+            limit,
+            after,
+        }
+    }
+
+    fn ids(records: &[String]) -> Vec<String> {
+        records
+            .iter()
+            .map(|r| {
+                serde_json::from_str::<serde_json::Value>(r).unwrap()["ContactId"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_search_pages_in_initiation_order_without_gaps_or_repeats() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let (log, writer) = EventLog::start(dir.path()).unwrap();
+        // Eleven contacts, several initiated in the same millisecond, written out of
+        // order, two queues.
+        let mut events = Vec::new();
+        for (n, id) in ["k", "c", "a", "j", "b", "e", "d", "i", "f", "h", "g"]
+            .iter()
+            .enumerate()
+        {
+            let second = n % 4;
+            let queue = if n % 3 == 0 { "Returns" } else { "Billing" };
+            events.push(record(
+                id,
+                &format!("2026-11-26T10:00:0{second}.250Z"),
+                queue,
+            ));
+        }
+        log.append(events).await.unwrap();
+        drop(log);
+        tokio::task::spawn_blocking(move || writer.join())
+            .await
+            .unwrap();
+
+        let everything = store.search_records(&filter(None, 100, None)).unwrap();
+        assert_eq!(everything.next, None);
+        let order = ids(&everything.records);
+        // By initiation time, then by contact id within the same millisecond.
+        assert_eq!(
+            order,
+            ["b", "f", "k", "c", "e", "h", "a", "d", "g", "i", "j"]
+        );
+
+        for size in [1, 2, 3, 5, 11] {
+            let mut paged = Vec::new();
+            let mut after = None;
+            loop {
+                let page = store.search_records(&filter(None, size, after)).unwrap();
+                assert!(page.records.len() <= size);
+                paged.extend(ids(&page.records));
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+            assert_eq!(paged, order, "pages of {size}");
+        }
+
+        // Filters hold on every page.
+        let first = store
+            .search_records(&filter(Some("Returns"), 2, None))
+            .unwrap();
+        let second = store
+            .search_records(&filter(Some("Returns"), 2, first.next.clone()))
+            .unwrap();
+        assert_eq!(ids(&first.records), ["k", "h"]);
+        assert_eq!(ids(&second.records), ["d", "j"]);
+        assert_eq!(second.next, None);
+    }
+
+    #[test]
+    fn a_search_walks_its_index_in_order_without_sorting() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SqliteStore::open(dir.path()).unwrap());
+        let conn = rusqlite::Connection::open(dir.path().join("switchboard.db")).unwrap();
+        let mut plan = conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT record FROM contact_records
+                 WHERE initiation_ms >= ?1 AND initiation_ms < ?2 AND (?3 IS NULL OR queue = ?3)
+                   AND (?4 IS NULL OR (initiation_ms, contact_id) > (?4, ?5))
+                 ORDER BY initiation_ms, contact_id LIMIT 10",
+            )
+            .unwrap();
+        let steps: Vec<String> = plan
+            .query_map(rusqlite::params![0, 1, "Billing", 0, "c"], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = steps.join("; ");
+        assert!(plan.contains("contact_records_initiation_id"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
+}

@@ -14,7 +14,7 @@ use sb_runtime::instance::{
     NewTask, RuntimeError,
 };
 use sb_security::Principal;
-use sb_store::RecordFilter;
+use sb_store::{RecordFilter, RecordPlace};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use utoipa::{IntoParams, ToSchema};
@@ -482,11 +482,51 @@ pub(crate) struct SearchQuery {
     attribute: Option<String>,
     /// At most this many (1 to 1000, default 100).
     limit: Option<usize>,
+    /// The `next_token` of the page before: the records after it.
+    next_token: Option<String>,
 }
 
-/// Search contact records by time, queue, agent, channel and attribute.
+/// A page of contact records.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ContactPage {
+    /// Records in Connect's field names, by initiation time.
+    #[schema(value_type = Vec<Object>)]
+    contacts: Vec<serde_json::Value>,
+    /// Present when there may be more: pass it as `next_token` for the next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+/// A search's place as the caller carries it: `<initiation ms>.<contact id>`. Opaque to
+/// callers; checked, not trusted, when it comes back.
+fn place_token(place: &RecordPlace) -> String {
+    format!("{}.{}", place.initiation_ms, place.contact_id)
+}
+
+fn place_of_token(token: &str) -> Result<RecordPlace, ApiError> {
+    token
+        .split_once('.')
+        .and_then(|(ms, id)| {
+            let well_formed = !id.is_empty()
+                && id.len() <= 64
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            Some(RecordPlace {
+                initiation_ms: ms.parse().ok()?,
+                contact_id: id.to_string(),
+            })
+            .filter(|_| well_formed)
+        })
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "next_token '{token}' is not one this search gave; start again without it"
+            ))
+        })
+}
+
+/// Search contact records by time, queue, agent, channel and attribute, a page at a
+/// time.
 #[utoipa::path(get, path = "/v1/contacts", tag = "contacts", params(SearchQuery),
-    responses((status = 200, body = Vec<Object>), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = ContactPage), (status = 400, body = ErrorBody)))]
 pub(crate) async fn search_contacts(
     State(state): State<AppState>,
     Query(q): Query<SearchQuery>,
@@ -530,16 +570,21 @@ pub(crate) async fn search_contacts(
         channel: q.channel,
         attribute,
         limit,
+        after: q.next_token.as_deref().map(place_of_token).transpose()?,
     };
     let store = state.store.clone();
-    let rows = tokio::task::spawn_blocking(move || store.search_records(&filter))
+    let page = tokio::task::spawn_blocking(move || store.search_records(&filter))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
-    let records: Vec<serde_json::Value> = rows
-        .iter()
-        .filter_map(|r| serde_json::from_str(r).ok())
-        .collect();
-    Ok(Json(records).into_response())
+    Ok(Json(ContactPage {
+        contacts: page
+            .records
+            .iter()
+            .filter_map(|r| serde_json::from_str(r).ok())
+            .collect(),
+        next_token: page.next.as_ref().map(place_token),
+    })
+    .into_response())
 }
 
 /// The contact's flow log: each executed action with its resolved parameters (sensitive

@@ -174,9 +174,13 @@ fn a_chat_from_flow_to_agent_to_record() {
             &analyst,
         )
         .await;
-        assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+        assert_eq!(found["contacts"].as_array().unwrap().len(), 1, "{found}");
+        assert!(found["next_token"].is_null(), "one page: {found}");
         let (status, _) = get(&server, "/v1/contacts?channel=FAX", &analyst).await;
         assert_eq!(status, 400);
+        let (status, body) = get(&server, "/v1/contacts?next_token=garbage", &analyst).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body.to_string().contains("next_token"), "{body}");
 
         // The sample flow enables flow logging first thing: every action is there.
         let (status, log) = get(

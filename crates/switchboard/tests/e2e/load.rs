@@ -144,19 +144,30 @@ fn a_thousand_chats_at_once_with_two_hundred_agents_lose_and_double_nothing() {
                 "{record}"
             );
         }
-        let (_, records) = get(
-            &server,
-            "/v1/contacts?channel=CHAT&limit=1000",
-            supervisor,
-        )
-        .await;
-        let recorded: BTreeSet<String> = records
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["ContactId"].as_str().unwrap().to_string())
-            .collect();
-        assert_eq!(recorded, started, "one record per chat, no other");
+        // Page through the search: every record once, none twice, in initiation order.
+        let mut recorded = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page_path = match &next {
+                None => "/v1/contacts?channel=CHAT&limit=300".to_string(),
+                Some(token) => format!("/v1/contacts?channel=CHAT&limit=300&next_token={token}"),
+            };
+            let (status, page) = get(&server, &page_path, supervisor).await;
+            assert_eq!(status, 200, "{page}");
+            for r in page["contacts"].as_array().unwrap() {
+                let initiated: jiff::Timestamp =
+                    r["InitiationTimestamp"].as_str().unwrap().parse().unwrap();
+                recorded.push((initiated, r["ContactId"].as_str().unwrap().to_string()));
+            }
+            match page["next_token"].as_str() {
+                Some(token) => next = Some(token.to_string()),
+                None => break,
+            }
+        }
+        assert!(recorded.windows(2).all(|w| w[0].0 <= w[1].0), "pages in initiation order");
+        let ids: BTreeSet<String> = recorded.iter().map(|(_, id)| id.clone()).collect();
+        assert_eq!(ids.len(), recorded.len(), "a record on two pages");
+        assert_eq!(ids, started, "one record per chat, no other");
     });
 }
 
