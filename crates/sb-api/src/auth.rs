@@ -34,6 +34,7 @@ const ENDPOINT_ACTIONS: &[(&str, &str, Action)] = &[
     ("GET", "/v1/agent", Action::AgentConnect),
     ("POST", "/v1/agent/actions", Action::AgentConnect),
     ("GET", "/v1/agents", Action::AgentList),
+    ("POST", "/v1/agents/{agent}/status", Action::AgentSetStatus),
     ("GET", "/v1/contacts", Action::ContactRead),
     ("GET", "/v1/contacts/live", Action::ContactRead),
     ("GET", "/v1/contacts/{contact}", Action::ContactRead),

@@ -95,6 +95,7 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(contacts::get_contact))
         .routes(routes!(contacts::explain))
         .routes(routes!(contacts::stop_contact))
+        .routes(routes!(contacts::set_agent_status))
         .routes(routes!(contacts::flow_logs))
         .routes(routes!(sealed::transcript))
         .routes(routes!(sealed::sensitive_fields))

@@ -27,10 +27,11 @@ pub enum Action {
     PrivacyExport,
     PrivacyErase,
     ContactStop,
+    AgentSetStatus,
 }
 
 impl Action {
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 26] = [
         Action::ConfigPlan,
         Action::ConfigApply,
         Action::ConfigRollback,
@@ -56,6 +57,7 @@ impl Action {
         Action::PrivacyExport,
         Action::PrivacyErase,
         Action::ContactStop,
+        Action::AgentSetStatus,
     ];
 
     pub fn parse(name: &str) -> Option<Action> {
@@ -90,6 +92,7 @@ impl Action {
             Action::PrivacyExport => "privacy:Export",
             Action::PrivacyErase => "privacy:Erase",
             Action::ContactStop => "contact:Stop",
+            Action::AgentSetStatus => "agent:SetStatus",
         }
     }
 
@@ -125,6 +128,7 @@ impl Action {
                 | Action::AuthToken
                 | Action::PrivacyErase
                 | Action::ContactStop
+                | Action::AgentSetStatus
         )
     }
 }

@@ -62,6 +62,7 @@ impl Role {
                     | MetricsGetHistorical
                     | AuthToken
                     | ContactStop
+                    | AgentSetStatus
             ),
             Role::Agent => matches!(action, ApiDescribe | AgentConnect | AuthToken),
             Role::Analyst => matches!(

@@ -36,7 +36,9 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::BadToken => ApiError::BadCredential,
             RuntimeError::RateLimited { .. } => ApiError::TooManyRequests(e.to_string()),
             RuntimeError::NotAnAgent(_) => ApiError::Forbidden(e.to_string()),
-            RuntimeError::Routing(_) => ApiError::Conflict(e.to_string()),
+            RuntimeError::Routing(_) | RuntimeError::NotLoggedIn(_) => {
+                ApiError::Conflict(e.to_string())
+            }
             RuntimeError::UnknownFlow(_)
             | RuntimeError::NotAContactFlow(_)
             | RuntimeError::MessageTooLong { .. }
@@ -399,6 +401,34 @@ pub(crate) async fn list_agents(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<sb_routing::AgentSnapshot>>, ApiError> {
     Ok(Json(state.runtime.list_agents().await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SetStatusRequest {
+    /// An agent status by its name in the spec (Available, Break, Offline, ...).
+    status: String,
+}
+
+/// Set a logged-in agent's status for them (Connect's PutUserStatus), as if they had
+/// chosen it: during a contact it applies once the contact is done.
+#[utoipa::path(post, path = "/v1/agents/{agent}/status", tag = "agents",
+    params(("agent" = String, Path)), request_body = SetStatusRequest,
+    responses((status = 200, body = Object, description = "the agent's state afterwards"),
+        (status = 400, body = ErrorBody, description = "no such status"),
+        (status = 409, body = ErrorBody, description = "the agent is not logged in")))]
+pub(crate) async fn set_agent_status(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(agent): Path<String>,
+    ApiJson(r): ApiJson<SetStatusRequest>,
+) -> Result<Json<sb_routing::AgentSnapshot>, ApiError> {
+    Ok(Json(
+        state
+            .runtime
+            .set_agent_status(agent, r.status, principal.user.clone())
+            .await?,
+    ))
 }
 
 /// Every live contact with its stage, queue, agent, and position and estimated wait.

@@ -63,6 +63,15 @@ impl Owner {
                 list.sort_by(|a, b| a.contact_id.cmp(&b.contact_id));
                 self.reply(reply, Ok(list));
             }
+            Command::SetAgentStatus {
+                agent,
+                status,
+                by,
+                reply,
+            } => {
+                let result = self.set_agent_status_for(&agent, &status, &by);
+                self.reply(reply, result);
+            }
             Command::StopContact { contact, by, reply } => {
                 let result = self.stop_contact(&contact, &by);
                 self.reply(reply, result);

@@ -25,6 +25,8 @@ pub enum RuntimeError {
     NotAnAgent(String),
     #[error("unknown agent status '{0}'")]
     UnknownStatus(String),
+    #[error("agent '{0}' is not logged in; a status is set for an agent who is")]
+    NotLoggedIn(String),
     #[error("{0}")]
     Routing(String),
     #[error("{0}")]
@@ -303,6 +305,13 @@ pub enum Command {
         contact: String,
         reply: Reply<sb_routing::ContactExplanation>,
     },
+    SetAgentStatus {
+        agent: String,
+        status: String,
+        /// Who asked (for the log; the audit trail has the request).
+        by: String,
+        reply: Reply<sb_routing::AgentSnapshot>,
+    },
     StopContact {
         contact: String,
         /// Who asked (for the log; the audit trail has the request).
@@ -561,6 +570,23 @@ impl RuntimeHandle {
     ) -> Result<ContactStopped, RuntimeError> {
         self.ask(|reply| Command::StopContact { contact, by, reply })
             .await
+    }
+
+    /// Set a logged-in agent's status on a supervisor's word (Connect's PutUserStatus);
+    /// the agent's state afterwards.
+    pub async fn set_agent_status(
+        &self,
+        agent: String,
+        status: String,
+        by: String,
+    ) -> Result<sb_routing::AgentSnapshot, RuntimeError> {
+        self.ask(|reply| Command::SetAgentStatus {
+            agent,
+            status,
+            by,
+            reply,
+        })
+        .await
     }
 
     /// The record of a contact that has not ended yet.

@@ -1,7 +1,8 @@
-//! What a supervisor does to a live contact: stop it wherever it is (Connect's
-//! StopContact) — a queued callback nobody wants any more, a task that should not be
-//! worked, a chat an agent left open, a contact whose agent was removed from the
-//! configuration while the server was down.
+//! What a supervisor does to live contacts and agents: stop a contact wherever it is
+//! (Connect's StopContact) — a queued callback nobody wants any more, a task that should
+//! not be worked, a chat an agent left open, a contact whose agent was removed from the
+//! configuration while the server was down; and set an agent's status (Connect's
+//! PutUserStatus) — the agent who went home Available.
 
 use super::contacts::Stage;
 use super::{ContactStopped, Owner, RuntimeError};
@@ -65,5 +66,24 @@ impl Owner {
             }
         }
         self.close_after_work(contact);
+    }
+
+    /// Set a logged-in agent's status for them, as if they had chosen it: during a
+    /// contact it waits for the contact to be done; the agent's desktop hears of it.
+    pub(crate) fn set_agent_status_for(
+        &mut self,
+        agent: &str,
+        status: &str,
+        by: &str,
+    ) -> Result<sb_routing::AgentSnapshot, RuntimeError> {
+        if !self.agents.contains_key(agent) {
+            return Err(RuntimeError::NotLoggedIn(agent.into()));
+        }
+        self.choose_status(agent, status)?;
+        tracing::info!(agent = %agent, status = %status, by = %by, "agent status set by a supervisor");
+        self.route();
+        self.engine
+            .agent_snapshot(agent)
+            .ok_or_else(|| RuntimeError::NotLoggedIn(agent.into()))
     }
 }

@@ -192,3 +192,66 @@ async fn a_contact_whose_agent_left_the_configuration_is_stopped_for_good() {
     instance.restart().await;
     assert!(instance.stage(&talking.contact).await.is_none());
 }
+
+#[tokio::test]
+async fn a_supervisor_sets_an_agents_status_as_if_the_agent_had() {
+    use sb_routing::AgentStatus;
+    let instance = Instance::start(steady_acme(120)).await;
+    let rt = instance.rt();
+    let waiting = instance.chat_to_billing("Ana").await;
+    let mut carol = instance.agent("carol").await;
+    instance.act(&carol, status("Available")).await.unwrap();
+    assert_eq!(offers(&mut carol, 1).await, vec![waiting.contact.clone()]);
+
+    // Carol walked away: a supervisor puts her on a break. The offer goes back in line
+    // and her desktop hears of it.
+    let snapshot = rt
+        .set_agent_status("carol".into(), "Break".into(), "dana".into())
+        .await
+        .unwrap();
+    assert_eq!(snapshot.status, AgentStatus::Custom("Break".into()));
+    instance.wait_for_stage(&waiting.contact, "queued").await;
+    next_frame(&mut carol.frames, |f| {
+        matches!(f, AgentFrame::State { snapshot } if snapshot.status == AgentStatus::Custom("Break".into()))
+    })
+    .await;
+
+    // Back to Available on her behalf; then, during a chat, Offline waits for the chat.
+    rt.set_agent_status("carol".into(), "Available".into(), "dana".into())
+        .await
+        .unwrap();
+    let contact = offers(&mut carol, 1).await.remove(0);
+    instance
+        .act(
+            &carol,
+            sb_runtime::instance::AgentAction::Accept { contact },
+        )
+        .await
+        .unwrap();
+    let snapshot = rt
+        .set_agent_status("carol".into(), "Offline".into(), "dana".into())
+        .await
+        .unwrap();
+    assert_eq!(snapshot.status, AgentStatus::Routable, "{snapshot:?}");
+    assert_eq!(
+        snapshot.next_status,
+        Some(AgentStatus::Offline),
+        "{snapshot:?}"
+    );
+
+    // A status that does not exist, or an agent who is not logged in: refused, and
+    // carol's state is as it was.
+    assert!(matches!(
+        rt.set_agent_status("carol".into(), "Lunchtime".into(), "dana".into())
+            .await,
+        Err(RuntimeError::UnknownStatus(_))
+    ));
+    assert!(matches!(
+        rt.set_agent_status("alice".into(), "Available".into(), "dana".into())
+            .await,
+        Err(RuntimeError::NotLoggedIn(_))
+    ));
+    let agents = rt.list_agents().await.unwrap();
+    let carol_now = agents.iter().find(|a| a.agent == "carol").unwrap();
+    assert_eq!(carol_now.next_status, Some(AgentStatus::Offline));
+}

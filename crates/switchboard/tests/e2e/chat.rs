@@ -1235,6 +1235,32 @@ fn a_status_set_during_a_chat_waits_for_the_chat_to_be_done() {
         .await;
         let offer = expect(&mut agent, is("offer")).await;
         assert_eq!(offer["contact"], second.as_str());
+
+        // Her shift is over and she walked away: a supervisor sends her home (an agent
+        // may not, over REST, for anyone). The offer goes back in line and her desktop
+        // hears of it.
+        let path = "/v1/agents/carol/status";
+        let (status, _) = post(&server, path, &carol, json!({"status": "Offline"})).await;
+        assert_eq!(status, 403);
+        let (status, snapshot) = post(&server, path, &dana, json!({"status": "Offline"})).await;
+        assert_eq!(
+            (status, snapshot["status"]["kind"].as_str()),
+            (200, Some("offline")),
+            "{snapshot}"
+        );
+        expect(&mut agent, |f| {
+            f["type"] == "state" && f["snapshot"]["status"]["kind"] == "offline"
+        })
+        .await;
+        assert_eq!(live_stage(&server, &dana, &second).await, "queued");
+        let (status, refused) = post(
+            &server,
+            "/v1/agents/alice/status",
+            &dana,
+            json!({"status": "Available"}),
+        )
+        .await;
+        assert_eq!(status, 409, "alice is not logged in: {refused}");
     });
 }
 
