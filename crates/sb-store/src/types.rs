@@ -67,6 +67,31 @@ pub struct RecordPlace {
     pub contact_id: String,
 }
 
+impl RecordPlace {
+    /// The place as a caller carries it between pages: `<initiation ms>.<contact id>`.
+    /// Opaque to callers.
+    pub fn token(&self) -> String {
+        format!("{}.{}", self.initiation_ms, self.contact_id)
+    }
+
+    /// A place from a token a caller brings back; `None` for anything `token` did not
+    /// make (it comes from outside, so it is checked, not trusted).
+    pub fn from_token(token: &str) -> Option<RecordPlace> {
+        let (ms, id) = token.split_once('.')?;
+        let id_ok = !id.is_empty()
+            && id.len() <= 64
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        let ms_ok = !ms.is_empty() && ms.len() <= 19 && ms.bytes().all(|b| b.is_ascii_digit());
+        if !(id_ok && ms_ok) {
+            return None;
+        }
+        Some(RecordPlace {
+            initiation_ms: ms.parse().ok()?,
+            contact_id: id.to_string(),
+        })
+    }
+}
+
 /// One page of a record search.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordPage {

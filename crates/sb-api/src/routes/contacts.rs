@@ -527,30 +527,12 @@ pub(crate) struct ContactPage {
     next_token: Option<String>,
 }
 
-/// A search's place as the caller carries it: `<initiation ms>.<contact id>`. Opaque to
-/// callers; checked, not trusted, when it comes back.
-fn place_token(place: &RecordPlace) -> String {
-    format!("{}.{}", place.initiation_ms, place.contact_id)
-}
-
 fn place_of_token(token: &str) -> Result<RecordPlace, ApiError> {
-    token
-        .split_once('.')
-        .and_then(|(ms, id)| {
-            let well_formed = !id.is_empty()
-                && id.len() <= 64
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-            Some(RecordPlace {
-                initiation_ms: ms.parse().ok()?,
-                contact_id: id.to_string(),
-            })
-            .filter(|_| well_formed)
-        })
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "next_token '{token}' is not one this search gave; start again without it"
-            ))
-        })
+    RecordPlace::from_token(token).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "next_token '{token}' is not one this search gave; start again without it"
+        ))
+    })
 }
 
 /// Search contact records by time, queue, agent, channel and attribute, a page at a
@@ -612,7 +594,7 @@ pub(crate) async fn search_contacts(
             .iter()
             .filter_map(|r| serde_json::from_str(r).ok())
             .collect(),
-        next_token: page.next.as_ref().map(place_token),
+        next_token: page.next.as_ref().map(RecordPlace::token),
     })
     .into_response())
 }

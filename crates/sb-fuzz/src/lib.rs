@@ -1,0 +1,174 @@
+//! Fuzz targets: every parser of input from outside the process, each as a function of
+//! raw bytes that must return (any error is fine) and never panic, loop or blow up.
+//!
+//! | target | input | who sends it |
+//! |---|---|---|
+//! | `flow_document` | a flow in Connect's language: parsed, validated for every flow type, its references and ARNs read, and when valid run by the simulator | anyone importing a Connect export |
+//! | `spec_file` | one file of a spec directory (the sample's other files around it): loaded, checked, and planned against the sample | a spec in review |
+//! | `socket_frame` | a text frame on a chat or agent WebSocket | customers, agents |
+//! | `credential` | a bearer credential: API key or signed token | any caller |
+//! | `record_token` | a record search's `next_token` | any caller with `contact:Read` |
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use sb_flow::simulate::{simulate, Script, StandaloneEnv};
+use sb_model::config::FlowType;
+use sb_model::Channel;
+
+/// A fuzz target: any bytes in, nothing out; a panic is a finding.
+pub type Target = fn(&[u8]);
+
+/// Every target by name, for the stable corpus run and the `cargo fuzz` binaries.
+pub const TARGETS: [(&str, Target); 5] = [
+    ("flow_document", flow_document),
+    ("spec_file", spec_file),
+    ("socket_frame", socket_frame),
+    ("credential", credential),
+    ("record_token", record_token),
+];
+
+const FLOW_TYPES: [FlowType; 10] = [
+    FlowType::ContactFlow,
+    FlowType::CustomerQueue,
+    FlowType::CustomerHold,
+    FlowType::CustomerWhisper,
+    FlowType::AgentWhisper,
+    FlowType::AgentHold,
+    FlowType::OutboundWhisper,
+    FlowType::AgentTransfer,
+    FlowType::QueueTransfer,
+    FlowType::Module,
+];
+
+/// The sample instance, whose files the spec target replaces one at a time.
+pub fn sample_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme")
+}
+
+pub fn flow_document(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(document) = sb_flow::parse(text) else {
+        return;
+    };
+    let mut runnable = false;
+    for kind in FLOW_TYPES {
+        let findings = sb_flow::validate(&document, kind);
+        if kind == FlowType::ContactFlow {
+            runnable = !findings
+                .iter()
+                .any(|f| f.severity == sb_flow::Severity::Error);
+        }
+    }
+    let _ = sb_flow::references(&document);
+    let _ = sb_flow::import::guess_type(&document);
+    let mut imported = document.clone();
+    let _ = sb_flow::import::map_arns(&mut imported, &BTreeMap::new());
+    // What was parsed is written back and read again as the same flow.
+    let written = serde_json::to_string(&document).expect("a parsed flow serialises");
+    assert_eq!(
+        sb_flow::parse(&written).as_ref(),
+        Ok(&document),
+        "a flow changed on its way out and back: {written}"
+    );
+    if runnable {
+        let flow = sb_flow::interpret::Flow::new("fuzz", FlowType::ContactFlow, document);
+        let env = StandaloneEnv {
+            flows: [("fuzz".to_string(), flow)].into(),
+            closed: data.len() % 2 == 0,
+            metrics: BTreeMap::new(),
+        };
+        let script = Script {
+            inputs: ["1", "2", "3", "#", "0"].map(String::from).into(),
+            ..Script::default()
+        };
+        // Bounded by the simulator's wait limit: a flow that loops must still end.
+        let _ = simulate(&env, "fuzz", Channel::Chat, BTreeMap::new(), script);
+    }
+}
+
+/// The sample's files, read once.
+fn sample() -> &'static sb_spec::SourceBundle {
+    static SAMPLE: OnceLock<sb_spec::SourceBundle> = OnceLock::new();
+    SAMPLE.get_or_init(|| sb_spec::SourceBundle::read_dir(&sample_dir()).expect("the sample reads"))
+}
+
+/// The files a spec target may replace: the first byte of the input picks one.
+pub const SPEC_FILES: [&str; 12] = [
+    "instance.yaml",
+    "agent-statuses.yaml",
+    "flows.yaml",
+    "functions.yaml",
+    "hours.yaml",
+    "prompts.yaml",
+    "queues.yaml",
+    "quick-connects.yaml",
+    "roles.yaml",
+    "routing-profiles.yaml",
+    "users.yaml",
+    "flows/main-ivr.json",
+];
+
+pub fn spec_file(data: &[u8]) {
+    let Some((&pick, contents)) = data.split_first() else {
+        return;
+    };
+    let file = SPEC_FILES[pick as usize % SPEC_FILES.len()];
+    let mut bundle = sample().clone();
+    if bundle.insert(file.to_string(), contents.to_vec()).is_err() {
+        return;
+    }
+    let Ok((spec, _warnings)) = sb_spec::load(&bundle) else {
+        return;
+    };
+    static SAMPLE_SPEC: OnceLock<sb_spec::InstanceSpec> = OnceLock::new();
+    let deployed =
+        SAMPLE_SPEC.get_or_init(|| sb_spec::load(sample()).expect("the sample is valid").0);
+    let _ = sb_spec::Plan::between(Some(deployed), &spec).summary();
+    let _ = sb_spec::Plan::between(None, &spec).summary();
+}
+
+pub fn socket_frame(data: &[u8]) {
+    use sb_runtime::instance::{AgentAction, CustomerEvent};
+    if let Ok(action) = serde_json::from_slice::<AgentAction>(data) {
+        let written = serde_json::to_vec(&action).expect("an agent action serialises");
+        assert_eq!(
+            serde_json::from_slice::<AgentAction>(&written).ok(),
+            Some(action)
+        );
+    }
+    if let Ok(event) = serde_json::from_slice::<CustomerEvent>(data) {
+        let written = serde_json::to_vec(&event).expect("a customer event serialises");
+        assert_eq!(
+            serde_json::from_slice::<CustomerEvent>(&written).ok(),
+            Some(event)
+        );
+    }
+}
+
+pub fn credential(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = sb_security::ApiKey::parse(text);
+    let key = sb_security::token::TokenKey::new(&[7u8; 32]);
+    for now in [0, 1_795_000_000, i64::MAX] {
+        let _ = key.verify(text, now);
+    }
+}
+
+pub fn record_token(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Some(place) = sb_store::RecordPlace::from_token(text) {
+        assert_eq!(
+            sb_store::RecordPlace::from_token(&place.token()),
+            Some(place),
+            "a token read and written back is a different place"
+        );
+    }
+}
