@@ -102,11 +102,34 @@ pub fn endpoint_actions() -> impl Iterator<Item = (&'static str, &'static str, A
     ENDPOINT_ACTIONS.iter().copied()
 }
 
-fn action_for(method: &Method, route: &str) -> Option<Action> {
-    ENDPOINT_ACTIONS
-        .iter()
-        .find(|(m, r, _)| *m == method.as_str() && *r == route)
-        .map(|(_, _, a)| *a)
+/// The action a request performs. HEAD is GET without the body. A route declared for
+/// other methods only is a 405 naming them; a route not declared at all is a bug, and
+/// fails closed.
+fn action_for(method: &Method, route: &str) -> Result<Action, ApiError> {
+    let method = if method == Method::HEAD {
+        Method::GET
+    } else {
+        method.clone()
+    };
+    let mut allowed = Vec::new();
+    for (m, r, action) in ENDPOINT_ACTIONS {
+        if *r == route {
+            if *m == method.as_str() {
+                return Ok(*action);
+            }
+            allowed.push(*m);
+        }
+    }
+    if allowed.is_empty() {
+        return Err(ApiError::Internal(format!(
+            "route {route} declares no action"
+        )));
+    }
+    Err(ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        route: route.to_string(),
+        allowed,
+    })
 }
 
 /// The authenticated caller's name, attached to the response so the access log has it.
@@ -123,8 +146,7 @@ pub(crate) async fn require_credential(
         .as_ref()
         .map(MatchedPath::as_str)
         .unwrap_or_default();
-    let action = action_for(request.method(), route)
-        .ok_or_else(|| ApiError::Internal(format!("route {route} declares no action")))?;
+    let action = action_for(request.method(), route)?;
     let mut record = crate::audit::record_of(&request, action.as_str());
     let bearer = request
         .headers()

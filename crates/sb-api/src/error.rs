@@ -42,6 +42,13 @@ pub enum ApiError {
     /// The data was erased on the customer's request.
     #[error("{0}")]
     Erased(String),
+    /// The path exists, not with this method: the ones it takes.
+    #[error("{method} is not allowed on {route}; it takes {}", .allowed.join(", "))]
+    MethodNotAllowed {
+        method: String,
+        route: String,
+        allowed: Vec<&'static str>,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -83,6 +90,9 @@ impl ApiError {
             ApiError::Gone(_) => (StatusCode::GONE, "before_retention"),
             ApiError::Erased(_) => (StatusCode::GONE, "erased"),
             ApiError::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timed_out"),
+            ApiError::MethodNotAllowed { .. } => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+            }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -121,6 +131,10 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %self, "request failed");
         }
         let message = self.to_string();
+        let allow = match &self {
+            ApiError::MethodNotAllowed { allowed, .. } => Some(allowed.join(", ")),
+            _ => None,
+        };
         let problems = match self {
             ApiError::InvalidSpec(p) => Some(p),
             _ => None,
@@ -138,6 +152,9 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer"),
             );
+        }
+        if let Some(value) = allow.and_then(|a| header::HeaderValue::from_str(&a).ok()) {
+            response.headers_mut().insert(header::ALLOW, value);
         }
         response
     }

@@ -654,6 +654,41 @@ mod streams {
 }
 
 #[tokio::test]
+async fn a_method_a_route_does_not_take_is_405_naming_the_ones_it_does() {
+    let f = Fixture::new().await;
+    let admin = f.token(Role::Admin);
+    for (method, path, allowed) in [
+        ("TRACE", "/v1/agents", "GET"),
+        ("DELETE", "/v1/config/apply", "POST"),
+        ("PUT", "/v1/contacts/some-contact/stop", "POST"),
+    ] {
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {admin}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = f.router.clone().oneshot(request).await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(response.headers()["allow"], allowed, "{method} {path}");
+    }
+    // HEAD is GET without the body, under GET's action.
+    let (status, _) = f
+        .call("HEAD", "/v1/config/versions", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let agent = f.token(Role::Agent);
+    let (status, _) = f
+        .call("HEAD", "/v1/config/versions", Some(&agent), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
 async fn prometheus_carries_the_autoscaling_signals() {
     let f = Fixture::new().await;
     let admin = f.token(Role::Admin);
