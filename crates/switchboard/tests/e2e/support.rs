@@ -54,6 +54,23 @@ pub(crate) fn have_tool(name: &str) -> bool {
     found
 }
 
+/// Whether a Python package is importable by `python3` (as `pip install` puts it, not
+/// a command on PATH). Under CI a missing one is a failure, not a skip.
+pub(crate) fn have_python_module(module: &str, package: &str) -> bool {
+    let found = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{package} (PyPI) is required under CI=true"
+        );
+        eprintln!("skipping: python3 -m pip install {package}");
+    }
+    found
+}
+
 pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
