@@ -12,6 +12,17 @@ fn version(actor: &str, body: &str) -> NewVersion {
     }
 }
 
+/// A contact record as the runtime appends it: on the record stream, keyed by contact.
+fn record_event(id: &str, record: &serde_json::Value) -> sb_store::NewEvent {
+    sb_store::NewEvent {
+        at_ms: 0,
+        stream: sb_store::RECORD_STREAM.into(),
+        key: id.into(),
+        kind: "CONTACT_RECORD".into(),
+        payload: record.to_string(),
+    }
+}
+
 macro_rules! store_conformance {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -516,7 +527,7 @@ mod streams {
 
 mod intervals {
     use sb_store::intervals::{column_names, IntervalRow};
-    use sb_store::{EventLog, NewEvent, SqliteStore, Store, RECORD_STREAM};
+    use sb_store::{EventLog, NewEvent, SqliteStore, Store};
     use serde_json::json;
 
     fn record(id: &str, disconnect: &str, acw_seconds: Option<u64>) -> NewEvent {
@@ -538,13 +549,7 @@ mod intervals {
             "Agent": agent, "AgentConnectionAttempts": 2, "Attributes": {},
             "ConfigurationVersion": 1
         });
-        NewEvent {
-            at_ms: 0,
-            stream: RECORD_STREAM.into(),
-            key: id.into(),
-            kind: "CONTACT_RECORD".into(),
-            payload: record.to_string(),
-        }
+        super::record_event(id, &record)
     }
 
     fn value(row: &IntervalRow, name: &str) -> i64 {
@@ -1030,9 +1035,7 @@ async fn the_log_is_copied_back_into_the_database_as_it_grows() {
 }
 
 mod record_search {
-    use sb_store::{
-        EventLog, NewEvent, RecordFilter, RecordPlace, SqliteStore, Store, RECORD_STREAM,
-    };
+    use sb_store::{EventLog, NewEvent, RecordFilter, RecordPlace, SqliteStore, Store};
     use serde_json::json;
 
     fn record(id: &str, initiated: &str, queue: &str) -> NewEvent {
@@ -1044,13 +1047,7 @@ mod record_search {
             "AgentConnectionAttempts": 0,
             "ConfigurationVersion": 1
         });
-        NewEvent {
-            at_ms: 0,
-            stream: RECORD_STREAM.into(),
-            key: id.into(),
-            kind: "CONTACT_RECORD".into(),
-            payload: record.to_string(),
-        }
+        super::record_event(id, &record)
     }
 
     fn filter(queue: Option<&str>, limit: usize, after: Option<RecordPlace>) -> RecordFilter {
