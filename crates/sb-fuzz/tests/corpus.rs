@@ -1,14 +1,16 @@
-//! The fuzz targets on stable, as CI runs them: each over its seeds and a few thousand
-//! mutants of them (bits flipped, bytes set to JSON and YAML punctuation, ranges cut,
+//! The fuzz targets on stable, as CI runs them: each over its seeds (for flows also the
+//! forty real Connect exports) and thousands of mutants of them (bits flipped, bytes set to JSON and YAML punctuation, ranges cut,
 //! doubled or spliced from another seed, the end cut off). A panic in any parser fails
 //! the test and prints the input that made it, ready to become a seed. Coverage-guided
 //! runs are `cargo fuzz`'s, from /fuzz (see its README).
 
 use std::path::Path;
 
-/// Mutants per seed; a spec load reads the whole sample, so fewer of those.
+/// Mutants per seed; a spec load reads the whole sample, and the Connect exports are
+/// forty large flows, so fewer of those.
 const MUTANTS: usize = 2_000;
 const MUTANTS_OF_SPECS: usize = 300;
+const MUTANTS_OF_EXPORTS: usize = 500;
 
 /// SplitMix64: the same mutants on every run, so a failure here replays.
 struct Rng(u64);
@@ -83,13 +85,14 @@ fn files_in(dir: &Path) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Each target's seeds: the sample's own flows and spec files, and the hand-made ones
-/// under `seeds/`.
+/// Each target's seeds: the sample's own flows and spec files, the real Connect exports
+/// beside the repository (../shared/fixtures), and the hand-made ones under `seeds/`.
 fn seeds(target: &str) -> Vec<Vec<u8>> {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     let sample = sb_fuzz::sample_dir();
     match target {
         "flow_document" => files_in(&sample.join("flows")),
+        "connect_export" => files_in(&here.join("../../../shared/fixtures/connect-flows")),
         "spec_file" => sb_fuzz::SPEC_FILES
             .iter()
             .enumerate()
@@ -130,6 +133,11 @@ fn run(name: &str, target: fn(&[u8]), mutants: usize) {
 #[test]
 fn flow_documents_never_panic() {
     run("flow_document", sb_fuzz::flow_document, MUTANTS);
+}
+
+#[test]
+fn exported_connect_flows_never_panic() {
+    run("connect_export", sb_fuzz::flow_document, MUTANTS_OF_EXPORTS);
 }
 
 #[test]
