@@ -1,8 +1,9 @@
 //! The fuzz targets on stable, as CI runs them: each over its seeds (for flows also the
-//! forty real Connect exports) and thousands of mutants of them (bits flipped, bytes set to JSON and YAML punctuation, ranges cut,
-//! doubled or spliced from another seed, the end cut off). A panic in any parser fails
-//! the test and prints the input that made it, ready to become a seed. Coverage-guided
-//! runs are `cargo fuzz`'s, from /fuzz (see its README).
+//! forty real Connect exports) and thousands of mutants of them (bits flipped, bytes set
+//! to JSON and YAML punctuation, ranges cut, doubled or spliced from another seed, the
+//! end cut off). A panic in any parser fails the test and prints the input that made
+//! it, ready to become a seed. Coverage-guided runs are `cargo fuzz`'s, from /fuzz (see
+//! its README).
 
 use std::path::Path;
 
