@@ -106,7 +106,7 @@ pub fn endpoint_actions() -> impl Iterator<Item = (&'static str, &'static str, A
 /// other methods only is a 405 naming them; a route not declared at all is a bug, and
 /// fails closed.
 fn action_for(method: &Method, route: &str) -> Result<Action, ApiError> {
-    let method = if method == Method::HEAD {
+    let declared_as = if method == Method::HEAD {
         Method::GET
     } else {
         method.clone()
@@ -114,7 +114,7 @@ fn action_for(method: &Method, route: &str) -> Result<Action, ApiError> {
     let mut allowed = Vec::new();
     for (m, r, action) in ENDPOINT_ACTIONS {
         if *r == route {
-            if *m == method.as_str() {
+            if *m == declared_as.as_str() {
                 return Ok(*action);
             }
             allowed.push(*m);
