@@ -44,14 +44,7 @@ pub(crate) fn have_tool(name: &str) -> bool {
         .args(["-c", &format!("command -v {name}")])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{name} is required under CI=true"
-        );
-        eprintln!("skipping: {name} is not installed");
-    }
-    found
+    required_under_ci(found, name, &format!("{name} is not installed"))
 }
 
 /// Whether a Python package is importable by `python3` (as `pip install` puts it, not
@@ -61,12 +54,22 @@ pub(crate) fn have_python_module(module: &str, package: &str) -> bool {
         .args(["-c", &format!("import {module}")])
         .status()
         .is_ok_and(|s| s.success());
+    required_under_ci(
+        found,
+        &format!("{package} (PyPI)"),
+        &format!("python3 -m pip install {package}"),
+    )
+}
+
+/// `found`, after failing the test under CI when it is not (CI must install what the
+/// tests need) and saying why the test is skipped elsewhere.
+fn required_under_ci(found: bool, what: &str, skip_reason: &str) -> bool {
     if !found {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
-            "{package} (PyPI) is required under CI=true"
+            "{what} is required under CI=true"
         );
-        eprintln!("skipping: python3 -m pip install {package}");
+        eprintln!("skipping: {skip_reason}");
     }
     found
 }
