@@ -380,7 +380,8 @@ fn main() {
         let (window_start, connected_at_start) = (Instant::now(), connected.load(Ordering::Relaxed));
         // The window closes before the customers stop starting chats: a window that ran
         // past the schedule's end would count idle time against the server.
-        let window_end = begin + Duration::from_millis(SUSTAINED_SECS * 1_000 - 500);
+        let window_closes_after = Duration::from_millis(SUSTAINED_SECS * 1_000 - 500);
+        let window_end = begin + window_closes_after;
         let mut worst_backlog = 0i64;
         while tokio::time::Instant::now() < window_end {
             tokio::time::sleep_until((tokio::time::Instant::now() + Duration::from_millis(100)).min(window_end)).await;
@@ -394,9 +395,9 @@ fn main() {
             c.await.unwrap();
         }
         println!(
-            "sustained: chats started at {SUSTAINED_RATE}/s for {SUSTAINED_SECS} s; through to agents {:.0} chats/s (seconds 2 to {}.5); most waiting at once: {worst_backlog}; stolen by the hypervisor: {:.2} cores",
+            "sustained: chats started at {SUSTAINED_RATE}/s for {SUSTAINED_SECS} s; through to agents {:.0} chats/s (seconds 2 to {:.1}); most waiting at once: {worst_backlog}; stolen by the hypervisor: {:.2} cores",
             through as f64 / window.as_secs_f64(),
-            SUSTAINED_SECS - 1,
+            window_closes_after.as_secs_f64(),
             sustained_stolen.cores()
         );
         let draining = Instant::now();
