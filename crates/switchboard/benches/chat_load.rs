@@ -62,7 +62,8 @@ impl CommitWindow {
         }
     }
 
-    /// "n commits, p50 ≤ a ms, p99 ≤ b ms": each quantile as the bucket bound it falls under.
+    /// "n commits, p50 ≤ a ms, p99 ≤ b ms, slowest ≤ c ms": each as the bucket bound it
+    /// falls under.
     async fn report(self, http: &reqwest::Client, url: &str, token: &str) -> String {
         let after = commit_buckets(http, url, token).await;
         let counts: Vec<(f64, u64)> = after
@@ -86,8 +87,19 @@ impl CommitWindow {
                 .find(|(_, n)| *n >= rank)
                 .map_or(f64::INFINITY, |(le, _)| le * 1000.0)
         };
+        // The slowest commit tells a phase whose tail is one stall of the disk from one
+        // whose commits were all quick.
+        let largest_bound = counts
+            .iter()
+            .map(|(le, _)| le * 1000.0)
+            .filter(|le| le.is_finite())
+            .fold(0.0, f64::max);
+        let slowest = match under(1.0) {
+            le if le.is_finite() => format!("≤ {le} ms"),
+            _ => format!("> {largest_bound} ms"),
+        };
         format!(
-            "server commits in this phase: n = {total}, p50 ≤ {} ms, p99 ≤ {} ms",
+            "server commits in this phase: n = {total}, p50 ≤ {} ms, p99 ≤ {} ms, slowest {slowest}",
             under(0.5),
             under(0.99)
         )
