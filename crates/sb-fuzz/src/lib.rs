@@ -164,11 +164,11 @@ pub fn record_token(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Some(place) = sb_store::RecordPlace::from_token(text) {
+    if let Some(cursor) = sb_store::RecordCursor::from_token(text) {
         assert_eq!(
-            sb_store::RecordPlace::from_token(&place.token()),
-            Some(place),
-            "a token read and written back is a different place"
+            sb_store::RecordCursor::from_token(&cursor.token()),
+            Some(cursor),
+            "a token read and written back is a different cursor"
         );
     }
 }

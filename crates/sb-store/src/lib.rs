@@ -27,8 +27,8 @@ pub use event_log::{
 pub use sqlite::{SqliteStore, DATABASE_FILE, SCHEMA_VERSION};
 pub use streams::{BeforeRetention, PublicStream, StreamPage};
 pub use types::{
-    ConfigVersion, NewVersion, RecordFilter, RecordPage, RecordPlace, StoredCredential, UserLogin,
-    VersionSummary,
+    ConfigVersion, NewVersion, RecordCursor, RecordFilter, RecordPage, RecordPlace,
+    StoredCredential, UserLogin, VersionSummary,
 };
 
 /// Everything the rest of Switchboard keeps durably. Implementations are synchronous;

@@ -67,29 +67,56 @@ pub struct RecordPlace {
     pub contact_id: String,
 }
 
-impl RecordPlace {
-    /// The place as a caller carries it between pages: `<initiation ms>.<contact id>`.
-    /// Opaque to callers.
+/// A search between its pages: the time window, fixed when the first page was asked
+/// for, and the last record given. Carrying the window keeps a search whose window was
+/// left to its defaults (the last 24 hours) from moving with the clock while a caller
+/// pages through it, which could skip records at its older end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordCursor {
+    /// The window, [from, to) in Unix milliseconds.
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub after: RecordPlace,
+}
+
+impl RecordCursor {
+    /// The cursor as a caller carries it between pages:
+    /// `<from ms>.<to ms>.<initiation ms>.<contact id>`. Opaque to callers.
     pub fn token(&self) -> String {
-        format!("{}.{}", self.initiation_ms, self.contact_id)
+        format!(
+            "{}.{}.{}.{}",
+            self.from_ms, self.to_ms, self.after.initiation_ms, self.after.contact_id
+        )
     }
 
-    /// A place from a token a caller brings back; `None` for anything `token` did not
+    /// A cursor from a token a caller brings back; `None` for anything `token` did not
     /// make (it comes from outside, so it is checked, not trusted).
-    pub fn from_token(token: &str) -> Option<RecordPlace> {
-        let (ms, id) = token.split_once('.')?;
+    pub fn from_token(token: &str) -> Option<RecordCursor> {
+        let mut parts = token.splitn(4, '.');
+        let from_ms = millis(parts.next()?)?;
+        let to_ms = millis(parts.next()?)?;
+        let initiation_ms = millis(parts.next()?)?;
+        let id = parts.next()?;
         let id_ok = !id.is_empty()
             && id.len() <= 64
             && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        let ms_ok = !ms.is_empty() && ms.len() <= 19 && ms.bytes().all(|b| b.is_ascii_digit());
-        if !(id_ok && ms_ok) {
-            return None;
-        }
-        Some(RecordPlace {
-            initiation_ms: ms.parse().ok()?,
-            contact_id: id.to_string(),
+        id_ok.then(|| RecordCursor {
+            from_ms,
+            to_ms,
+            after: RecordPlace {
+                initiation_ms,
+                contact_id: id.to_string(),
+            },
         })
     }
+}
+
+/// Milliseconds as `i64`'s `Display` writes them, and nothing else (no `+`, no spaces).
+fn millis(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let plain =
+        !digits.is_empty() && digits.len() <= 19 && digits.bytes().all(|b| b.is_ascii_digit());
+    plain.then(|| text.parse().ok()).flatten()
 }
 
 /// One page of a record search.
@@ -123,4 +150,55 @@ pub struct UserLogin {
     pub failures: u32,
     #[serde(default)]
     pub locked_until_ms: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cursor(from_ms: i64, to_ms: i64, initiation_ms: i64, id: &str) -> RecordCursor {
+        RecordCursor {
+            from_ms,
+            to_ms,
+            after: RecordPlace {
+                initiation_ms,
+                contact_id: id.to_string(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_cursor_comes_back_from_its_token() {
+        for c in [
+            cursor(
+                1_795_000_000_000,
+                1_795_086_400_000,
+                1_795_000_000_123,
+                "019a6b3c-2d1e",
+            ),
+            cursor(-86_400_000, 0, -1, "a"),
+            cursor(i64::MIN, i64::MAX, 0, &"f".repeat(64)),
+        ] {
+            assert_eq!(RecordCursor::from_token(&c.token()), Some(c));
+        }
+    }
+
+    #[test]
+    fn tokens_the_search_did_not_give_are_refused() {
+        for token in [
+            "",
+            "garbage",
+            "1795000000000.019a6b3c",
+            "1.2.3.",
+            "1.2.3.id.with.dots",
+            "+1.2.3.id",
+            " 1.2.3.id",
+            "1.2.99999999999999999999.id",
+            "-.2.3.id",
+            "1.2.3.id with space",
+            &format!("1.2.3.{}", "f".repeat(65)),
+        ] {
+            assert_eq!(RecordCursor::from_token(token), None, "{token:?}");
+        }
+    }
 }

@@ -14,7 +14,7 @@ use sb_runtime::instance::{
     NewTask, RuntimeError,
 };
 use sb_security::Principal;
-use sb_store::{RecordFilter, RecordPlace};
+use sb_store::{RecordCursor, RecordFilter};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use utoipa::{IntoParams, ToSchema};
@@ -512,7 +512,8 @@ pub(crate) struct SearchQuery {
     attribute: Option<String>,
     /// At most this many (1 to 1000, default 100).
     limit: Option<usize>,
-    /// The `next_token` of the page before: the records after it.
+    /// The `next_token` of the page before: the records after it, in the time window
+    /// of the search's first page (`from` and `to` may be left out).
     next_token: Option<String>,
 }
 
@@ -527,8 +528,8 @@ pub(crate) struct ContactPage {
     next_token: Option<String>,
 }
 
-fn place_of_token(token: &str) -> Result<RecordPlace, ApiError> {
-    RecordPlace::from_token(token).ok_or_else(|| {
+fn cursor_of_token(token: &str) -> Result<RecordCursor, ApiError> {
+    RecordCursor::from_token(token).ok_or_else(|| {
         ApiError::BadRequest(format!(
             "next_token '{token}' is not one this search gave; start again without it"
         ))
@@ -555,6 +556,27 @@ pub(crate) async fn search_contacts(
     let now = jiff::Timestamp::now();
     let from = time(&q.from, now - jiff::SignedDuration::from_hours(24))?;
     let to = time(&q.to, now + jiff::SignedDuration::from_secs(1))?;
+    let cursor = q.next_token.as_deref().map(cursor_of_token).transpose()?;
+    // A later page keeps the first page's window; a window given again must be the same.
+    let (from, to) = match &cursor {
+        None => (from, to),
+        Some(c) => {
+            let moved =
+                (q.from.is_some() && from != c.from_ms) || (q.to.is_some() && to != c.to_ms);
+            if moved {
+                let at = |ms: i64| {
+                    jiff::Timestamp::from_millisecond(ms).map_or(ms.to_string(), |t| t.to_string())
+                };
+                return Err(ApiError::BadRequest(format!(
+                    "next_token continues the search from {} to {}: leave out from and to, \
+                     give those, or start again without next_token",
+                    at(c.from_ms),
+                    at(c.to_ms)
+                )));
+            }
+            (c.from_ms, c.to_ms)
+        }
+    };
     if let Some(c) = &q.channel {
         if !["VOICE", "CHAT", "TASK"].contains(&c.as_str()) {
             return Err(ApiError::BadRequest(format!(
@@ -582,7 +604,7 @@ pub(crate) async fn search_contacts(
         channel: q.channel,
         attribute,
         limit,
-        after: q.next_token.as_deref().map(place_of_token).transpose()?,
+        after: cursor.map(|c| c.after),
     };
     let store = state.store.clone();
     let page = tokio::task::spawn_blocking(move || store.search_records(&filter))
@@ -594,7 +616,14 @@ pub(crate) async fn search_contacts(
             .iter()
             .filter_map(|r| serde_json::from_str(r).ok())
             .collect(),
-        next_token: page.next.as_ref().map(RecordPlace::token),
+        next_token: page.next.map(|after| {
+            RecordCursor {
+                from_ms: from,
+                to_ms: to,
+                after,
+            }
+            .token()
+        }),
     })
     .into_response())
 }

@@ -164,6 +164,34 @@ fn a_thousand_chats_at_once_with_two_hundred_agents_lose_and_double_nothing() {
                 None => break,
             }
         }
+        // The token carries the first page's window (its defaults were the clock's):
+        // a later page may not ask for another.
+        let (status, first) = get(&server, "/v1/contacts?channel=CHAT&limit=1", supervisor).await;
+        assert_eq!(status, 200, "{first}");
+        let token = first["next_token"].as_str().expect("more than one record");
+        let (status, refused) = get(
+            &server,
+            &format!("/v1/contacts?channel=CHAT&limit=1&from=2000-01-01T00:00:00Z&next_token={token}"),
+            supervisor,
+        )
+        .await;
+        assert_eq!(status, 400, "{refused}");
+        assert!(refused.to_string().contains("continues the search from"), "{refused}");
+        // A later page searches the token's window, not the default one: closed at the
+        // place the first page ended, it holds nothing more.
+        let [from, _to, place_ms, place_id] = token.splitn(4, '.').collect::<Vec<_>>()[..] else {
+            panic!("a token of four parts: {token}");
+        };
+        let closed = format!("{from}.{place_ms}.{place_ms}.{place_id}");
+        let (status, rest) = get(
+            &server,
+            &format!("/v1/contacts?channel=CHAT&limit=1&next_token={closed}"),
+            supervisor,
+        )
+        .await;
+        assert_eq!(status, 200, "{rest}");
+        assert_eq!(rest["contacts"], json!([]), "{rest}");
+        assert!(rest["next_token"].is_null(), "{rest}");
         assert!(recorded.windows(2).all(|w| w[0].0 <= w[1].0), "pages in initiation order");
         let ids: BTreeSet<String> = recorded.iter().map(|(_, id)| id.clone()).collect();
         assert_eq!(ids.len(), recorded.len(), "a record on two pages");
