@@ -160,6 +160,43 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// An extractor's refusal in our error body, with the status the extractor chose (400,
+/// or for a body 413, 415 and 422), so a client parses every error the same way.
+fn refused(status: StatusCode, text: String) -> Response {
+    let error = match status {
+        StatusCode::NOT_FOUND => ApiError::NotFound(text),
+        _ => ApiError::BadRequest(text),
+    };
+    let mut response = error.into_response();
+    *response.status_mut() = status;
+    response
+}
+
+/// Extractors other than [`ApiJson`] refuse a request in plain text (a path segment that
+/// is not a number, a query string that does not parse): here such a refusal gets the
+/// error body every other error has, its status kept, whichever extractor a handler uses.
+pub(crate) async fn refusals_in_the_error_body(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let plain_text = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|t| t.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/plain"));
+    if !(response.status().is_client_error() && plain_text) {
+        return response;
+    }
+    let status = response.status();
+    // An extractor's message is a line; more than this is not one.
+    let text = match axum::body::to_bytes(response.into_body(), 4096).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => status.canonical_reason().unwrap_or("refused").to_string(),
+    };
+    refused(status, text)
+}
+
 /// `Json<T>` whose rejections (bad JSON, wrong content type, too large) use our error body.
 pub(crate) struct ApiJson<T>(pub T);
 
@@ -173,13 +210,7 @@ where
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => {
-                let status = rejection.status();
-                let mut response = ApiError::BadRequest(rejection.body_text()).into_response();
-                // Keep 413 and 415 as axum decided them; the body is still ours.
-                *response.status_mut() = status;
-                Err(response)
-            }
+            Err(rejection) => Err(refused(rejection.status(), rejection.body_text())),
         }
     }
 }

@@ -130,6 +130,9 @@ pub fn build_router(state: AppState) -> Router {
     Router::new()
         .merge(public)
         .merge(protected.layer(DefaultBodyLimit::max(CONFIG_BODY_LIMIT)))
+        .layer(middleware::from_fn(
+            crate::error::refusals_in_the_error_body,
+        ))
         .layer(Extension(doc))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -161,11 +164,22 @@ fn declare_security(api: &mut utoipa::openapi::OpenApi) {
         ];
         for (method, operation) in operations {
             let Some(operation) = operation else { continue };
+            declare_common_errors(operation, path);
             let Some((_, _, action)) =
                 endpoint_actions().find(|(m, p, _)| *m == method && p == path)
             else {
                 continue;
             };
+            declare_error(
+                operation,
+                "401",
+                "No credential, or one that is not (or no longer) valid",
+            );
+            declare_error(
+                operation,
+                "403",
+                "The credential's policies do not allow this action",
+            );
             operation.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
                 "bearer",
                 Vec::<String>::new(),
@@ -177,6 +191,68 @@ fn declare_security(api: &mut utoipa::openapi::OpenApi) {
             );
         }
     }
+}
+
+/// The errors an operation can answer whatever it does: those of its path's names, its
+/// query and its body, as the extractors refuse them (each in the error body).
+fn declare_common_errors(operation: &mut utoipa::openapi::path::Operation, path: &str) {
+    use utoipa::openapi::path::ParameterIn;
+    if path.contains('{') {
+        declare_error(operation, "400", "A name in the path is malformed");
+        declare_error(operation, "404", "Nothing by that name");
+    }
+    let has_query = operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| matches!(p.parameter_in, ParameterIn::Query));
+    if has_query {
+        declare_error(
+            operation,
+            "400",
+            "A parameter is missing, unknown or malformed",
+        );
+    }
+    if operation.request_body.is_some() {
+        declare_error(operation, "400", "The body is not valid JSON");
+        declare_error(operation, "413", "The body is over the size limit");
+        declare_error(
+            operation,
+            "415",
+            "The body is not sent as `application/json`",
+        );
+        declare_error(
+            operation,
+            "422",
+            "The JSON does not fit the request's schema",
+        );
+    }
+}
+
+/// Add `status` with the error body to `operation`'s responses, unless it says more of
+/// its own already.
+fn declare_error(
+    operation: &mut utoipa::openapi::path::Operation,
+    status: &str,
+    description: &str,
+) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    operation
+        .responses
+        .responses
+        .entry(status.to_string())
+        .or_insert_with(|| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+                .into()
+        });
 }
 
 pub struct ServeOptions {

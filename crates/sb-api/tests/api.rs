@@ -309,6 +309,26 @@ async fn malformed_requests_get_a_json_error() {
         (status, body["error"]["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("not_found"))
     );
+    // Refusals by axum's own extractors (a path segment that is not a number, a query
+    // string that does not parse) come in the same error body, their status kept.
+    for (path, complaint) in [
+        ("/v1/config/versions/-1", "Cannot parse"),
+        (
+            "/v1/audit?from=yesterday&limit=many",
+            "deserialize query string",
+        ),
+    ] {
+        let (status, body) = f.call("GET", path, Some(&admin), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "bad_request", "{path}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(complaint),
+            "{path}: {body}"
+        );
+    }
     let traversal = r#"{"bundle": {"files": {"../../etc/passwd": {"text": "x"}}}}"#;
     let (status, body) = f
         .call(
@@ -347,6 +367,13 @@ async fn the_openapi_document_lists_every_endpoint_with_its_action() {
             op["security"].is_array(),
             "{method} {path} declares bearer security"
         );
+        for refusal in ["401", "403"] {
+            assert_eq!(
+                op["responses"][refusal]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/ErrorBody",
+                "{method} {path} lists {refusal}"
+            );
+        }
     }
     for probe in ["/healthz", "/readyz"] {
         assert!(paths.contains_key(probe), "{probe}");
