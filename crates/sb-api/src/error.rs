@@ -160,21 +160,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// An extractor's refusal in our error body, with the status the extractor chose (400,
-/// or for a body 413, 415 and 422), so a client parses every error the same way.
-fn refused(status: StatusCode, text: String) -> Response {
-    let error = match status {
-        StatusCode::NOT_FOUND => ApiError::NotFound(text),
-        _ => ApiError::BadRequest(text),
-    };
-    let mut response = error.into_response();
-    *response.status_mut() = status;
-    response
-}
-
-/// Extractors other than [`ApiJson`] refuse a request in plain text (a path segment that
-/// is not a number, a query string that does not parse): here such a refusal gets the
-/// error body every other error has, its status kept, whichever extractor a handler uses.
+/// axum's extractors refuse a request in plain text (a body that is not JSON or not
+/// sent as JSON, a path segment that is not a number, a query string that does not
+/// parse): here such a refusal gets the error body every other error has, its status
+/// kept (400, or for a body 413, 415 and 422), whichever extractor a handler uses.
 pub(crate) async fn refusals_in_the_error_body(
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -194,23 +183,7 @@ pub(crate) async fn refusals_in_the_error_body(
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(_) => status.canonical_reason().unwrap_or("refused").to_string(),
     };
-    refused(status, text)
-}
-
-/// `Json<T>` whose rejections (bad JSON, wrong content type, too large) use our error body.
-pub(crate) struct ApiJson<T>(pub T);
-
-impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = Response;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(refused(rejection.status(), rejection.body_text())),
-        }
-    }
+    let mut refusal = ApiError::BadRequest(text).into_response();
+    *refusal.status_mut() = status;
+    refusal
 }

@@ -309,8 +309,21 @@ async fn malformed_requests_get_a_json_error() {
         (status, body["error"]["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("not_found"))
     );
-    // Refusals by axum's own extractors (a path segment that is not a number, a query
-    // string that does not parse) come in the same error body, their status kept.
+    // Refusals by axum's own extractors (a body not sent as JSON, a path segment that is
+    // not a number, a query string that does not parse) come in the same error body,
+    // their status kept.
+    let (status, body) = f
+        .call("POST", "/v1/config/rollback", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    assert_eq!(body["error"]["code"], "bad_request", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Content-Type"),
+        "{body}"
+    );
     for (path, complaint) in [
         ("/v1/config/versions/-1", "Cannot parse"),
         (

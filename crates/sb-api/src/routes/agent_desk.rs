@@ -6,7 +6,7 @@ use axum::{Extension, Json};
 use sb_runtime::instance::{AgentAction, AgentDesk};
 use sb_security::Principal;
 
-use crate::error::{ApiError, ApiJson, ErrorBody};
+use crate::error::{ApiError, ErrorBody};
 use crate::server::AppState;
 
 /// The calling agent's desk: its state, and every contact offered to it, connected to
@@ -30,7 +30,7 @@ pub(crate) async fn desk(
 pub(crate) async fn act(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    ApiJson(action): ApiJson<AgentAction>,
+    Json(action): Json<AgentAction>,
 ) -> Result<Json<AgentDesk>, ApiError> {
     Ok(Json(
         state

@@ -8,7 +8,7 @@ use sb_security::Principal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ApiJson};
+use crate::error::ApiError;
 use crate::server::AppState;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -41,7 +41,7 @@ pub(crate) struct TokenResponse {
 pub(crate) async fn get_token(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    ApiJson(request): ApiJson<TokenRequest>,
+    Json(request): Json<TokenRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let seconds = request.duration_seconds.unwrap_or(DEFAULT_SECONDS);
     if !(MIN_SECONDS..=MAX_SECONDS).contains(&seconds) {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::blocking;
-use crate::error::{ApiError, ApiJson, ErrorBody};
+use crate::error::{ApiError, ErrorBody};
 use crate::server::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -73,7 +73,7 @@ pub(crate) struct VersionDetail {
         (status = 422, description = "The spec is invalid; every problem is listed", body = ErrorBody)))]
 pub(crate) async fn plan(
     State(state): State<AppState>,
-    ApiJson(request): ApiJson<PlanRequest>,
+    Json(request): Json<PlanRequest>,
 ) -> Result<Json<PlanResponse>, ApiError> {
     let deployer = state.deployer.clone();
     let outcome = blocking(move || Ok(deployer.plan(&request.bundle)?)).await?;
@@ -93,7 +93,7 @@ pub(crate) async fn plan(
 pub(crate) async fn apply(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    ApiJson(request): ApiJson<ApplyRequest>,
+    Json(request): Json<ApplyRequest>,
 ) -> Result<Json<AppliedResponse>, ApiError> {
     let deployer = state.deployer.clone();
     let applied = blocking(move || {
@@ -118,7 +118,7 @@ pub(crate) async fn apply(
 pub(crate) async fn rollback(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    ApiJson(request): ApiJson<RollbackRequest>,
+    Json(request): Json<RollbackRequest>,
 ) -> Result<Json<AppliedResponse>, ApiError> {
     let deployer = state.deployer.clone();
     let applied = blocking(move || {

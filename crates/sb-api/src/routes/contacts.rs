@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{ApiError, ApiJson, ErrorBody};
+use crate::error::{ApiError, ErrorBody};
 use crate::server::AppState;
 
 /// An agent socket that sends nothing (not even a heartbeat) for this long is dead.
@@ -89,7 +89,7 @@ pub(crate) struct StartChatResponse {
     responses((status = 200, body = StartChatResponse), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn start_chat(
     State(state): State<AppState>,
-    ApiJson(r): ApiJson<StartChatRequest>,
+    Json(r): Json<StartChatRequest>,
 ) -> Result<Json<StartChatResponse>, ApiError> {
     if r.display_name.trim().is_empty() || r.display_name.chars().count() > 256 {
         return Err(ApiError::BadRequest(
@@ -261,7 +261,7 @@ pub(crate) struct TaskCreated {
     responses((status = 200, body = TaskCreated), (status = 400, body = ErrorBody)))]
 pub(crate) async fn create_task(
     State(state): State<AppState>,
-    ApiJson(task): ApiJson<NewTask>,
+    Json(task): Json<NewTask>,
 ) -> Result<Json<TaskCreated>, ApiError> {
     let contact_id = state.runtime.create_task(task).await?;
     Ok(Json(TaskCreated { contact_id }))
@@ -421,7 +421,7 @@ pub(crate) async fn set_agent_status(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(agent): Path<String>,
-    ApiJson(r): ApiJson<SetStatusRequest>,
+    Json(r): Json<SetStatusRequest>,
 ) -> Result<Json<sb_routing::AgentSnapshot>, ApiError> {
     Ok(Json(
         state

@@ -15,7 +15,7 @@ use sb_security::totp::{recovery_code_hash, TotpSecret};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ApiJson};
+use crate::error::ApiError;
 use crate::server::AppState;
 
 /// PCI DSS 8.3.4: lock out after this many failures, for at least 30 minutes.
@@ -48,7 +48,7 @@ pub(crate) async fn login(
     State(state): State<AppState>,
     connection: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
-    ApiJson(request): ApiJson<LoginRequest>,
+    Json(request): Json<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
     let mut record = AuditRecord::now("auth:Login");
     record.user = Some(request.user.chars().take(128).collect());

@@ -8,7 +8,7 @@ use sb_store::query::{QueryError, QueryResult, QUERYABLE_TABLES};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ApiJson};
+use crate::error::ApiError;
 use crate::server::AppState;
 
 const DEFAULT_ROWS: usize = 1_000;
@@ -54,7 +54,7 @@ impl From<QueryResult> for QueryResponse {
         (status = 408, description = "ran past its time limit")))]
 pub(crate) async fn run_query(
     State(state): State<AppState>,
-    ApiJson(request): ApiJson<QueryRequest>,
+    Json(request): Json<QueryRequest>,
 ) -> Result<Json<QueryResponse>, ApiError> {
     let rows = request.max_rows.unwrap_or(DEFAULT_ROWS);
     if !(1..=MAX_ROWS).contains(&rows) {

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::blocking;
-use crate::error::{ApiError, ApiJson, ErrorBody};
+use crate::error::{ApiError, ErrorBody};
 use crate::server::AppState;
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -129,7 +129,7 @@ pub(crate) struct EraseRequest {
     responses((status = 200, body = Object), (status = 400, body = ErrorBody)))]
 pub(crate) async fn privacy_erase(
     State(state): State<AppState>,
-    ApiJson(r): ApiJson<EraseRequest>,
+    Json(r): Json<EraseRequest>,
 ) -> Result<Json<sb_runtime::privacy::Erasure>, ApiError> {
     check_customer(&r.customer)?;
     let (store, vault) = (state.store.clone(), state.vault.clone());

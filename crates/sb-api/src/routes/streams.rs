@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::sse_gzip::{accepts_gzip, DeflatePiece, GzipBody};
 use super::stream_tail::{Rendered, TailBatch};
-use crate::error::{ApiError, ApiJson};
+use crate::error::ApiError;
 use crate::server::AppState;
 
 /// At most this many events per page (and per server-sent batch).
@@ -502,7 +502,7 @@ pub(crate) async fn get_checkpoint(
 pub(crate) async fn put_checkpoint(
     State(state): State<AppState>,
     Path((stream, consumer)): Path<(String, String)>,
-    ApiJson(body): ApiJson<Checkpoint>,
+    Json(body): Json<Checkpoint>,
 ) -> Result<Json<Checkpoint>, ApiError> {
     let stream = parse_stream(&stream)?;
     check_consumer(&consumer)?;
