@@ -1,12 +1,33 @@
-//! Card numbers (PCI DSS): a run of 13 to 19 digits, optionally split by single spaces
-//! or dashes, that passes the Luhn check, is shown as its first six and last four
-//! digits only. Applied to everything a customer or an integration can put into a
-//! contact (messages, attributes) before anything is stored or logged.
+//! Card numbers (PCI DSS 3.3.1 / 3.4.1). Applied to everything a customer, an agent or
+//! an integration can put into a contact (messages, attributes, flow input, function
+//! results) before anything is stored or logged.
+//!
+//! A *run* is a stretch of digit groups joined by short separators, the way people type
+//! card numbers: one or two of space, no-break space, dash, dot or slash between groups
+//! of at least two digits; ASCII or full-width digits. A run that contains a card
+//! number — 13 to 19 consecutive digits passing the Luhn check — is shown with each
+//! card number's first six and last four digits, and every other digit of the run
+//! (a CVV, an expiry date, a reference typed next to it) as `*`.
+//!
+//! Where a card number sits inside a run is searched twice: first among windows that
+//! begin and end at group boundaries (`4111 1111 1111 1111 123`), then among windows
+//! that begin or end a group of more than 16 digits typed without separators
+//! (`4111111111111111123`). The second search can mask a long number that is not a
+//! card; that is the safe side.
 
 use std::borrow::Cow;
 
 const MIN_DIGITS: usize = 13;
 const MAX_DIGITS: usize = 19;
+/// Most separator characters between two groups of one run (`4111  1111`).
+const MAX_SEPARATOR_CHARS: usize = 2;
+/// A group typed without separators is searched inside only when it is longer than
+/// this: a 16-digit number that fails the check is not a card with something appended,
+/// but a longer one may be (`4111111111111111123`).
+const LONGEST_COMMON_CARD: usize = 16;
+/// Fewest digits in a group that a separator may join to its neighbour: a list of
+/// single digits (`1 2 3 4 …`) is not a card number.
+const MIN_JOINED_GROUP: usize = 2;
 
 fn luhn_valid(digits: &[u8]) -> bool {
     let sum: u32 = digits
@@ -30,53 +51,207 @@ fn luhn_valid(digits: &[u8]) -> bool {
     sum % 10 == 0
 }
 
-/// `text` with every card number masked (`411111******1111`); borrowed when there is none.
-pub fn redact_card_numbers(text: &str) -> Cow<'_, str> {
-    let bytes = text.as_bytes();
-    let mut out: Option<String> = None;
-    let mut copied = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        // A candidate starts at a digit not preceded by a digit.
-        if !bytes[i].is_ascii_digit() || (i > 0 && bytes[i - 1].is_ascii_digit()) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        let mut digits = Vec::new();
-        let mut end = i;
-        let mut j = i;
-        while j < bytes.len() && digits.len() < MAX_DIGITS + 1 {
-            match bytes[j] {
-                b'0'..=b'9' => {
-                    digits.push(bytes[j] - b'0');
-                    j += 1;
-                    end = j;
-                }
-                b' ' | b'-'
-                    if j + 1 < bytes.len()
-                        && bytes[j + 1].is_ascii_digit()
-                        && bytes[j - 1].is_ascii_digit() =>
+/// The value of a digit as customers type it: ASCII or full-width.
+fn digit_value(c: char) -> Option<u8> {
+    match c {
+        '0'..='9' => Some(c as u8 - b'0'),
+        '\u{FF10}'..='\u{FF19}' => Some((c as u32 - 0xFF10) as u8),
+        _ => None,
+    }
+}
+
+fn is_separator(c: char) -> bool {
+    matches!(
+        c,
+        ' ' | '\u{00A0}' // no-break space
+            | '\u{2007}' // figure space
+            | '\u{2009}' // thin space
+            | '\u{202F}' // narrow no-break space
+            | '-'
+            | '\u{2010}' // hyphen
+            | '\u{2011}' // non-breaking hyphen
+            | '\u{2013}' // en dash
+            | '.'
+            | '/'
+    )
+}
+
+/// One digit of a run: its value and where it stands in the text.
+#[derive(Clone, Copy)]
+struct Digit {
+    value: u8,
+    start: usize,
+    end: usize,
+}
+
+/// A run of groups: its digits, and the indexes (into `digits`) where each group starts.
+struct Run {
+    digits: Vec<Digit>,
+    group_starts: Vec<usize>,
+}
+
+impl Run {
+    fn text_range(&self) -> (usize, usize) {
+        (self.digits[0].start, self.digits[self.digits.len() - 1].end)
+    }
+
+    fn is_group_start(&self, index: usize) -> bool {
+        self.group_starts.binary_search(&index).is_ok()
+    }
+
+    fn is_group_end(&self, index_after: usize) -> bool {
+        index_after == self.digits.len() || self.is_group_start(index_after)
+    }
+
+    fn luhn(&self, start: usize, len: usize) -> bool {
+        let values: Vec<u8> = self.digits[start..start + len]
+            .iter()
+            .map(|d| d.value)
+            .collect();
+        luhn_valid(&values)
+    }
+
+    /// The card numbers in the run, as (first digit, length), none overlapping.
+    fn card_windows(&self) -> Vec<(usize, usize)> {
+        let n = self.digits.len();
+        let mut found: Vec<(usize, usize)> = Vec::new();
+        let free = |found: &[(usize, usize)], s: usize, len: usize| {
+            found.iter().all(|&(fs, fl)| s + len <= fs || fs + fl <= s)
+        };
+        // Windows that begin and end at group boundaries, earliest then longest first.
+        for &s in &self.group_starts {
+            for len in (MIN_DIGITS..=MAX_DIGITS).rev() {
+                if s + len <= n
+                    && self.is_group_end(s + len)
+                    && free(&found, s, len)
+                    && self.luhn(s, len)
                 {
-                    j += 1
+                    found.push((s, len));
+                    break;
                 }
-                _ => break,
             }
         }
-        let followed_by_digit = bytes.get(end).is_some_and(u8::is_ascii_digit);
-        if (MIN_DIGITS..=MAX_DIGITS).contains(&digits.len())
-            && !followed_by_digit
-            && luhn_valid(&digits)
-        {
-            let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
-            o.push_str(&text[copied..start]);
-            let shown: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
-            o.push_str(&shown[..6]);
-            o.push_str(&"*".repeat(digits.len() - 10));
-            o.push_str(&shown[shown.len() - 4..]);
-            copied = end;
+        // Windows that begin or end a group typed without separators.
+        for (g, &gs) in self.group_starts.iter().enumerate() {
+            let ge = self.group_starts.get(g + 1).copied().unwrap_or(n);
+            if ge - gs <= LONGEST_COMMON_CARD {
+                continue;
+            }
+            for len in (MIN_DIGITS..=MAX_DIGITS.min(ge - gs)).rev() {
+                for s in [gs, ge - len] {
+                    if free(&found, s, len) && self.luhn(s, len) {
+                        found.push((s, len));
+                    }
+                }
+            }
         }
-        i = end.max(i + 1);
+        found.sort_unstable();
+        found
+    }
+}
+
+/// Splits `text` into runs of digit groups (see the module's comment).
+fn runs(text: &str) -> Vec<Run> {
+    let mut runs = Vec::new();
+    let mut digits: Vec<Digit> = Vec::new();
+    let mut group_starts: Vec<usize> = Vec::new();
+    let mut separators = 0; // separator characters since the last digit
+    let mut group_len = 0;
+    let mut close = |digits: &mut Vec<Digit>, group_starts: &mut Vec<usize>| {
+        if digits.len() >= MIN_DIGITS {
+            runs.push(Run {
+                digits: std::mem::take(digits),
+                group_starts: std::mem::take(group_starts),
+            });
+        } else {
+            digits.clear();
+            group_starts.clear();
+        }
+    };
+    for (at, c) in text.char_indices() {
+        if let Some(value) = digit_value(c) {
+            let joined = separators == 0 && !digits.is_empty();
+            if !joined {
+                let may_join = !digits.is_empty()
+                    && separators <= MAX_SEPARATOR_CHARS
+                    && group_len >= MIN_JOINED_GROUP
+                    && {
+                        // The group that starts here must be long enough too.
+                        let next = text[at..].chars().take_while(|&c| digit_value(c).is_some());
+                        next.count() >= MIN_JOINED_GROUP
+                    };
+                if !may_join {
+                    close(&mut digits, &mut group_starts);
+                }
+                group_starts.push(digits.len());
+                group_len = 0;
+            }
+            digits.push(Digit {
+                value,
+                start: at,
+                end: at + c.len_utf8(),
+            });
+            group_len += 1;
+            separators = 0;
+        } else if is_separator(c) && !digits.is_empty() {
+            separators += 1;
+        } else {
+            close(&mut digits, &mut group_starts);
+            separators = 0;
+            group_len = 0;
+        }
+    }
+    close(&mut digits, &mut group_starts);
+    runs
+}
+
+/// How a run is shown: each card number's first six and last four digits with its
+/// separators removed; every other digit `*`, its separators kept.
+fn masked_run(text: &str, run: &Run, windows: &[(usize, usize)]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    let mut windows = windows.iter().peekable();
+    while i < run.digits.len() {
+        if let Some(&&(s, len)) = windows.peek() {
+            if s == i {
+                windows.next();
+                for (k, d) in run.digits[s..s + len].iter().enumerate() {
+                    if k < 6 || k >= len - 4 {
+                        out.push(char::from(b'0' + d.value));
+                    } else {
+                        out.push('*');
+                    }
+                }
+                i = s + len;
+                if i < run.digits.len() {
+                    out.push_str(&text[run.digits[i - 1].end..run.digits[i].start]);
+                }
+                continue;
+            }
+        }
+        out.push('*');
+        if i + 1 < run.digits.len() {
+            out.push_str(&text[run.digits[i].end..run.digits[i + 1].start]);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// `text` with every card number masked (`411111******1111`); borrowed when there is none.
+pub fn redact_card_numbers(text: &str) -> Cow<'_, str> {
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    for run in runs(text) {
+        let windows = run.card_windows();
+        if windows.is_empty() {
+            continue;
+        }
+        let (start, end) = run.text_range();
+        let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+        o.push_str(&text[copied..start]);
+        o.push_str(&masked_run(text, &run, &windows));
+        copied = end;
     }
     match out {
         None => Cow::Borrowed(text),
@@ -106,6 +281,30 @@ mod tests {
                 "601111******1117 and 401288******1881",
             ),
             ("4111111111111111110", "411111*********1110"),
+            ("4111.1111.1111.1111", "411111******1111"),
+            ("4111  1111  1111  1111", "411111******1111"),
+            ("4111\u{a0}1111\u{a0}1111\u{a0}1111", "411111******1111"),
+            ("4111/1111/1111/1111", "411111******1111"),
+            ("４１１１ １１１１ １１１１ １１１１", "411111******1111"),
+            ("4111 1111-1111.1111", "411111******1111"),
+        ] {
+            assert_eq!(redact_card_numbers(given), shown, "{given}");
+        }
+    }
+
+    #[test]
+    fn masks_a_card_number_with_other_digits_next_to_it_and_those_digits_too() {
+        for (given, shown) in [
+            ("4111 1111 1111 1111 123", "411111******1111 ***"),
+            ("with cvv 4111 1111 1111 1111 123", "with cvv 411111******1111 ***"),
+            ("exp 4111-1111-1111-1111 12 25", "exp 411111******1111 ** **"),
+            ("ref 12 4111111111111111", "ref ** 411111******1111"),
+            ("4111111111111111123", "411111******1111***"),
+            ("99 4111111111111111", "** 411111******1111"),
+            (
+                "6011111111111117 4012888888881881",
+                "601111******1117 401288******1881",
+            ),
         ] {
             assert_eq!(redact_card_numbers(given), shown, "{given}");
         }
@@ -115,17 +314,38 @@ mod tests {
     fn leaves_everything_else_alone() {
         for text in [
             "order A-1001, call +1 555 010 0199",
-            "4111111111111112",     // fails Luhn
-            "411111111111",         // 12 digits
-            "41111111111111111111", // 20 digits: not a card number
+            "4111111111111112", // fails Luhn, and so do its 13-15-digit ends
+            "411111111111",     // 12 digits
             "2026-11-26 10:00",
+            "1 2 3 4 5 6 7 8 9 1 2 3 4 5 6 7 8", // single digits are not groups
             "",
             "ünïcödé 4111",
         ] {
             assert!(
                 matches!(redact_card_numbers(text), Cow::Borrowed(_)),
-                "{text}"
+                "{text}: {}",
+                redact_card_numbers(text)
             );
+        }
+    }
+
+    #[test]
+    fn no_digit_of_a_card_number_is_shown_beyond_its_first_six_and_last_four() {
+        // Every prefix and suffix of digits that might be typed next to the card.
+        for extra in ["", "12", "123", "1225", "0000"] {
+            for sep in ["", " ", "-", "  ", "/"] {
+                for text in [
+                    format!("4111111111111111{sep}{extra}"),
+                    format!("{extra}{sep}4111111111111111"),
+                ] {
+                    let masked = redact_card_numbers(&text);
+                    let digits: String = masked.chars().filter(char::is_ascii_digit).collect();
+                    assert!(
+                        !masked.contains("4111111111111111") && digits.len() <= 10,
+                        "{text:?} -> {masked:?}"
+                    );
+                }
+            }
         }
     }
 }
