@@ -146,8 +146,11 @@ pub(crate) async fn require_credential(
         .as_ref()
         .map(MatchedPath::as_str)
         .unwrap_or_default();
-    let action = action_for(request.method(), route)?;
-    let mut record = crate::audit::record_of(&request, action.as_str());
+    // A method the route does not take is told only to an authenticated caller, so
+    // routes and methods cannot be listed without a credential.
+    let action = action_for(request.method(), route);
+    let audited_as = action.as_ref().map_or("none", |a| a.as_str());
+    let mut record = crate::audit::record_of(&request, audited_as);
     let bearer = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -165,9 +168,10 @@ pub(crate) async fn require_credential(
             return Err(e);
         }
     };
+    let action = action?;
     crate::audit::identify(&mut record, &principal);
     let context = RequestContext {
-        resource: resource_of(request.uri().path()),
+        resource: resource_of(request.uri().path())?,
         mfa_present: principal.mfa_present,
         source: request
             .extensions()
@@ -204,10 +208,32 @@ pub(crate) async fn require_credential(
 }
 
 /// What a request acts on, for policies' `resources`: its path below `/v1/`
-/// (`contacts/abc/transcript`), or the path without its slash (`metrics`).
-pub(crate) fn resource_of(path: &str) -> String {
+/// (`contacts/abc/transcript`), or the path without its slash (`metrics`), each segment
+/// percent-decoded as the router decodes the names it hands to handlers — so a policy
+/// decides on the very names the handler serves (`contact%2Devents` is
+/// `contact-events`). A segment that decodes to a slash or to bytes that are not UTF-8
+/// names nothing a handler serves, and is refused rather than guessed at.
+pub(crate) fn resource_of(path: &str) -> Result<String, ApiError> {
     let path = path.strip_prefix("/v1/").unwrap_or(path);
-    path.trim_start_matches('/').to_string()
+    let path = path.trim_start_matches('/');
+    let mut resource = String::with_capacity(path.len());
+    for (i, segment) in path.split('/').enumerate() {
+        let decoded = percent_encoding::percent_decode_str(segment)
+            .decode_utf8()
+            .map_err(|_| {
+                ApiError::BadRequest("a path segment is not valid UTF-8 once decoded".into())
+            })?;
+        if decoded.contains('/') {
+            return Err(ApiError::BadRequest(
+                "a path segment may not contain an encoded slash (%2F)".into(),
+            ));
+        }
+        if i > 0 {
+            resource.push('/');
+        }
+        resource.push_str(&decoded);
+    }
+    Ok(resource)
 }
 
 /// The policies of the roles callers act in: the built-in ones, and the custom roles
@@ -462,9 +488,24 @@ mod tests {
     #[test]
     fn resources_are_paths_below_v1() {
         assert_eq!(
-            resource_of("/v1/contacts/abc/transcript"),
+            resource_of("/v1/contacts/abc/transcript").unwrap(),
             "contacts/abc/transcript"
         );
-        assert_eq!(resource_of("/metrics"), "metrics");
+        assert_eq!(resource_of("/metrics").unwrap(), "metrics");
+    }
+
+    #[test]
+    fn resources_are_decoded_as_handlers_see_them() {
+        assert_eq!(
+            resource_of("/v1/streams/contact%2Devents").unwrap(),
+            "streams/contact-events"
+        );
+        assert_eq!(
+            resource_of("/v1/streams/%63ontact-events/subscribe").unwrap(),
+            "streams/contact-events/subscribe"
+        );
+        assert!(resource_of("/v1/contacts/a%2Fb/transcript").is_err());
+        assert!(resource_of("/v1/contacts/a%2fb").is_err());
+        assert!(resource_of("/v1/contacts/%ff").is_err());
     }
 }

@@ -130,7 +130,7 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
-        let message = self.to_string();
+        let message = bounded(self.to_string());
         let allow = match &self {
             ApiError::MethodNotAllowed { allowed, .. } => Some(allowed.join(", ")),
             _ => None,
@@ -158,6 +158,22 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// An error's message is a sentence; one that echoes a client's input is cut, so a
+/// large request is never reflected back whole.
+const MESSAGE_LIMIT: usize = 1024;
+
+fn bounded(mut message: String) -> String {
+    if message.len() > MESSAGE_LIMIT {
+        let mut cut = MESSAGE_LIMIT;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push_str("… (cut)");
+    }
+    message
 }
 
 /// axum's extractors refuse a request in plain text (a body that is not JSON or not

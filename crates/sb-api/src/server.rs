@@ -25,8 +25,11 @@ use crate::routes::{
 use crate::telemetry::observe;
 use crate::tls::{self, TlsSource};
 
-/// A spec bundle may be up to 64 MiB; base64 for audio adds a third.
+/// A spec bundle may be up to 64 MiB; base64 for audio adds a third. Only the
+/// configuration endpoints take bundles.
 const CONFIG_BODY_LIMIT: usize = 96 * 1024 * 1024;
+/// Every other body is a small JSON document (a chat message, a query, a token request).
+const BODY_LIMIT: usize = 1024 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -76,50 +79,59 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(login::login))
         .route_layer(middleware::from_fn(observe))
         .split_for_parts();
-    let (protected, protected_api) = OpenApiRouter::<AppState>::new()
-        .routes(routes!(ops::metrics))
-        .routes(routes!(ops::openapi))
-        .routes(routes!(config::plan))
-        .routes(routes!(config::apply))
-        .routes(routes!(config::rollback))
-        .routes(routes!(config::versions))
-        .routes(routes!(config::version))
-        .routes(routes!(contacts::start_chat))
-        .routes(routes!(contacts::create_task))
-        .routes(routes!(contacts::agent_socket))
-        .routes(routes!(agent_desk::desk))
-        .routes(routes!(agent_desk::act))
-        .routes(routes!(contacts::list_agents))
-        .routes(routes!(contacts::search_contacts))
-        .routes(routes!(contacts::live_contacts))
-        .routes(routes!(contacts::get_contact))
-        .routes(routes!(contacts::explain))
-        .routes(routes!(contacts::stop_contact))
-        .routes(routes!(contacts::set_agent_status))
-        .routes(routes!(contacts::flow_logs))
-        .routes(routes!(sealed::transcript))
-        .routes(routes!(sealed::sensitive_fields))
-        .routes(routes!(sealed::privacy_export))
-        .routes(routes!(sealed::privacy_erase))
-        .routes(routes!(metrics::get_current_metrics))
-        .routes(routes!(historical::get_historical_metrics))
-        .routes(routes!(query::run_query))
-        .routes(routes!(audit::read_audit))
-        .routes(routes!(auth_token::get_token))
-        .routes(routes!(metrics::subscribe_current_metrics))
-        .routes(routes!(streams::list_streams))
-        .routes(routes!(streams::read_stream))
-        .routes(routes!(streams::subscribe_stream))
-        .routes(routes!(streams::get_checkpoint, streams::put_checkpoint))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            require_credential,
-        ))
-        .route_layer(middleware::from_fn(observe))
-        .split_for_parts();
+    let guarded = |router: OpenApiRouter<AppState>| {
+        router
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                require_credential,
+            ))
+            .route_layer(middleware::from_fn(observe))
+            .split_for_parts()
+    };
+    let (configuration, configuration_api) = guarded(
+        OpenApiRouter::<AppState>::new()
+            .routes(routes!(config::plan))
+            .routes(routes!(config::apply))
+            .routes(routes!(config::rollback))
+            .routes(routes!(config::versions))
+            .routes(routes!(config::version)),
+    );
+    let (protected, protected_api) = guarded(
+        OpenApiRouter::<AppState>::new()
+            .routes(routes!(ops::metrics))
+            .routes(routes!(ops::openapi))
+            .routes(routes!(contacts::start_chat))
+            .routes(routes!(contacts::create_task))
+            .routes(routes!(contacts::agent_socket))
+            .routes(routes!(agent_desk::desk))
+            .routes(routes!(agent_desk::act))
+            .routes(routes!(contacts::list_agents))
+            .routes(routes!(contacts::search_contacts))
+            .routes(routes!(contacts::live_contacts))
+            .routes(routes!(contacts::get_contact))
+            .routes(routes!(contacts::explain))
+            .routes(routes!(contacts::stop_contact))
+            .routes(routes!(contacts::set_agent_status))
+            .routes(routes!(contacts::flow_logs))
+            .routes(routes!(sealed::transcript))
+            .routes(routes!(sealed::sensitive_fields))
+            .routes(routes!(sealed::privacy_export))
+            .routes(routes!(sealed::privacy_erase))
+            .routes(routes!(metrics::get_current_metrics))
+            .routes(routes!(historical::get_historical_metrics))
+            .routes(routes!(query::run_query))
+            .routes(routes!(audit::read_audit))
+            .routes(routes!(auth_token::get_token))
+            .routes(routes!(metrics::subscribe_current_metrics))
+            .routes(routes!(streams::list_streams))
+            .routes(routes!(streams::read_stream))
+            .routes(routes!(streams::subscribe_stream))
+            .routes(routes!(streams::get_checkpoint, streams::put_checkpoint)),
+    );
 
     let mut api = ApiDoc::openapi();
     api.merge(public_api);
+    api.merge(configuration_api);
     api.merge(protected_api);
     declare_security(&mut api);
     let doc = ops::OpenApiJson(Arc::new(
@@ -128,8 +140,9 @@ pub fn build_router(state: AppState) -> Router {
     ));
 
     Router::new()
-        .merge(public)
-        .merge(protected.layer(DefaultBodyLimit::max(CONFIG_BODY_LIMIT)))
+        .merge(public.layer(DefaultBodyLimit::max(BODY_LIMIT)))
+        .merge(configuration.layer(DefaultBodyLimit::max(CONFIG_BODY_LIMIT)))
+        .merge(protected.layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .layer(middleware::from_fn(
             crate::error::refusals_in_the_error_body,
         ))

@@ -562,6 +562,12 @@ mod streams {
                 "GET",
                 "/v1/streams/contact-events/checkpoints/..%2Fx",
                 StatusCode::BAD_REQUEST,
+                "encoded slash",
+            ),
+            (
+                "GET",
+                "/v1/streams/contact-events/checkpoints/a%20b",
+                StatusCode::BAD_REQUEST,
                 "consumer name",
             ),
         ];
@@ -968,4 +974,110 @@ async fn transcripts_stored_before_encryption_still_read() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// A custom role's Deny on one stream holds however the path spells the stream's name
+/// (security review H5: `contact%2Devents` was served while `contact-events` was denied).
+#[tokio::test]
+async fn a_deny_holds_against_percent_encoded_paths() {
+    let f = Fixture::new().await;
+    let admin = f.token(Role::Admin);
+    let mut bundle = acme();
+    let roles = bundle.text("roles.yaml").unwrap().to_string()
+        + r#"
+  - name: NoContactEvents
+    description: Every stream but contact events.
+    statements:
+      - effect: Allow
+        actions: ["stream:Read"]
+      - effect: Deny
+        actions: ["stream:Read"]
+        resources: ["streams/contact-events*"]
+"#;
+    bundle.insert("roles.yaml".into(), roles.into_bytes()).unwrap();
+    let body = json!({ "bundle": bundle, "expect_version": 0 }).to_string();
+    let (status, reply) = f
+        .call("POST", "/v1/config/apply", Some(&admin), Some(body))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let issued = ApiKey::issue().unwrap();
+    f.store
+        .insert_credential(&StoredCredential {
+            id: issued.id.clone(),
+            secret_sha256: issued.secret_sha256,
+            principal: "pct".into(),
+            role: "NoContactEvents".into(),
+            description: String::new(),
+            created_at: String::new(),
+        })
+        .unwrap();
+    let token = issued.token;
+    let (status, _) = f
+        .call("GET", "/v1/streams/agent-events", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "the allow holds");
+    for path in [
+        "/v1/streams/contact-events",
+        "/v1/streams/contact%2Devents",
+        "/v1/streams/contact%2devents",
+        "/v1/streams/%63ontact-events",
+        "/v1/streams/contact%2Devents/subscribe",
+        "/v1/streams/contact%2Devents/checkpoints/etl",
+    ] {
+        let (status, body) = f.call("GET", path, Some(&token), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+    }
+    let (status, body) = f
+        .call("GET", "/v1/contacts/a%2Fb/transcript", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+/// Only the configuration endpoints take large bodies, and an error never echoes a
+/// large input back (review M11).
+#[tokio::test]
+async fn bodies_are_small_except_for_configuration() {
+    let f = Fixture::new().await;
+    let agent = f.token(Role::Agent);
+    let big = json!({ "role": "A".repeat(2 * 1024 * 1024) }).to_string();
+    let (status, body) = f
+        .call("POST", "/v1/auth/token", Some(&agent), Some(big))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    // Under the limit, a refusal that names the input is cut.
+    let long = json!({ "role": "A".repeat(500 * 1024) }).to_string();
+    let (status, body) = f
+        .call("POST", "/v1/auth/token", Some(&agent), Some(long))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.to_string().len() < 2048, "{} bytes", body.to_string().len());
+    // A spec bundle of several MiB is still taken by plan.
+    let admin = f.token(Role::Admin);
+    let mut bundle = acme();
+    bundle
+        .insert(
+            "prompts/padding.txt".into(),
+            vec![b'x'; 3 * 1024 * 1024],
+        )
+        .unwrap();
+    let body = json!({ "bundle": bundle }).to_string();
+    let (status, reply) = f
+        .call("POST", "/v1/config/plan", Some(&admin), Some(body))
+        .await;
+    assert_ne!(status, StatusCode::PAYLOAD_TOO_LARGE, "{reply}");
+}
+
+/// Without a credential, a method a route does not take is a 401 like any other call:
+/// routes and methods are not listed to strangers (review L9).
+#[tokio::test]
+async fn a_stranger_learns_no_methods() {
+    let f = Fixture::new().await;
+    for (method, path) in [
+        ("DELETE", "/v1/config/apply"),
+        ("OPTIONS", "/v1/agents"),
+        ("PUT", "/v1/contacts/x/stop"),
+    ] {
+        let (status, body) = f.call(method, path, None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
+    }
 }
