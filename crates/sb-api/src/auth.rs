@@ -71,6 +71,7 @@ const ENDPOINT_ACTIONS: &[(&str, &str, Action)] = &[
     ("POST", "/v1/query", Action::QueryRun),
     ("GET", "/v1/audit", Action::AuditRead),
     ("POST", "/v1/auth/token", Action::AuthToken),
+    ("POST", "/v1/auth/sign-out", Action::AuthToken),
     ("GET", "/v1/streams", Action::StreamRead),
     ("GET", "/v1/streams/{stream}", Action::StreamRead),
     ("GET", "/v1/streams/{stream}/subscribe", Action::StreamRead),
@@ -312,6 +313,7 @@ async fn verify(state: &AppState, key: ApiKey) -> Result<Principal, ApiError> {
         assumed_from: None,
         session_actions: None,
         mfa_present: false,
+        session: None,
     })
 }
 
@@ -324,18 +326,30 @@ async fn from_session_token(state: &AppState, token: &str) -> Result<Principal, 
             tracing::warn!(error = %e, "rejected session token");
             ApiError::BadCredential
         })?;
-    // Point lookups, made inline like the key's in `verify`.
+    // Point lookups, made inline like the key's in `verify`. A token lives only while
+    // what it was issued for still holds: the user is in the deployed spec with the
+    // role they signed in with, not locked out, and has not ended their sessions since
+    // (a new password, "sign out everywhere", a lockout); an API key's token while the
+    // key exists with the role it had.
+    let now_ms = jiff::Timestamp::now().as_millisecond();
     let live = match claims.credential.strip_prefix("user:") {
-        // A signed-in user's token lives while the user is not locked out.
-        Some(user) => state.store.user_login(user).map(|l| {
-            l.filter(|l| l.locked_until_ms <= jiff::Timestamp::now().as_millisecond())
-                .is_some()
-        }),
+        Some(user) => {
+            let in_spec = state.deployer.live().current().is_some_and(|c| {
+                c.spec
+                    .users
+                    .get(user)
+                    .is_some_and(|u| u.role.as_str() == claims.base_role())
+            });
+            in_spec
+                && state.store.user_login(user)?.is_some_and(|l| {
+                    l.locked_until_ms <= now_ms && l.session_epoch == claims.epoch
+                })
+        }
         None => state
             .store
-            .credential(&claims.credential)
-            .map(|c| c.is_some()),
-    }?;
+            .credential(&claims.credential)?
+            .is_some_and(|c| c.role == claims.base_role()),
+    };
     if !live {
         // Revoking a credential revokes every token exchanged for it.
         return Err(ApiError::BadCredential);
@@ -363,6 +377,7 @@ async fn from_session_token(state: &AppState, token: &str) -> Result<Principal, 
                 .ok_or(ApiError::BadCredential)?,
         ),
     };
+    let session = claims.session();
     let session_actions = match &claims.actions {
         None => None,
         Some(names) => Some(
@@ -383,6 +398,7 @@ async fn from_session_token(state: &AppState, token: &str) -> Result<Principal, 
         assumed_from,
         session_actions,
         mfa_present: claims.mfa,
+        session: Some(session),
     })
 }
 
@@ -456,6 +472,8 @@ mod tests {
             id: format!("t{issued_at}"),
             assumed_from: None,
             mfa: false,
+            epoch: 0,
+            authenticated_at: 0,
         }
     }
 

@@ -122,6 +122,7 @@ pub fn build_router(state: AppState) -> Router {
             .routes(routes!(query::run_query))
             .routes(routes!(audit::read_audit))
             .routes(routes!(auth_token::get_token))
+            .routes(routes!(auth_token::sign_out))
             .routes(routes!(metrics::subscribe_current_metrics))
             .routes(routes!(streams::list_streams))
             .routes(routes!(streams::read_stream))

@@ -18,4 +18,4 @@ pub use action::Action;
 pub use api_key::{
     issue_secret, random_id, secret_matches, time_ordered_id, ApiKey, ApiKeyError, IssuedApiKey,
 };
-pub use roles::{authorize, Denied, Principal, Role, RoleGrant};
+pub use roles::{authorize, Denied, Principal, Role, RoleGrant, Session};

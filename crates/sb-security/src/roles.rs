@@ -159,6 +159,21 @@ pub struct Principal {
     pub session_actions: Option<Vec<Action>>,
     /// Signed in with a second factor (a token from a sign-in with TOTP).
     pub mfa_present: bool,
+    /// For a short-lived token's holder: the session it belongs to, which bounds every
+    /// token exchanged from it. `None` for an API key.
+    pub session: Option<Session>,
+}
+
+/// The bounds a token carries to the tokens exchanged from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Session {
+    /// Unix seconds; an exchanged token never outlives it.
+    pub expires_at: i64,
+    /// Unix seconds: when the holder signed in (or the API key was exchanged), kept
+    /// through every exchange.
+    pub authenticated_at: i64,
+    /// The user's session epoch the sign-in was made in (0 for API keys).
+    pub epoch: u64,
 }
 
 impl Principal {

@@ -39,6 +39,44 @@ pub struct Claims {
     /// The holder signed in with a second factor.
     #[serde(default)]
     pub mfa: bool,
+    /// The signed-in user's session epoch when the session began: a token of an
+    /// earlier epoch is refused (a new password or "sign out everywhere" raised it).
+    #[serde(default)]
+    pub epoch: u64,
+    /// Unix seconds: when the session began (the sign-in or the API key's first
+    /// exchange), the same in every token exchanged from it.
+    #[serde(default)]
+    pub authenticated_at: i64,
+}
+
+impl Claims {
+    /// The session these claims carry to the tokens exchanged from them.
+    pub fn session(&self) -> crate::Session {
+        crate::Session {
+            expires_at: self.expires_at,
+            authenticated_at: if self.authenticated_at == 0 {
+                self.issued_at
+            } else {
+                self.authenticated_at
+            },
+            epoch: self.epoch,
+        }
+    }
+
+    /// The role the holder had when the session began, before any role it assumed.
+    pub fn base_role(&self) -> &str {
+        self.assumed_from.as_deref().unwrap_or(&self.role)
+    }
+}
+
+/// When a token that `caller` exchanges at `now` for `seconds` ends: never after the
+/// caller's own token, as STS caps a chained role's session, so a sign-in of an hour
+/// cannot renew itself into tokens of twelve.
+pub fn exchanged_expiry(caller: &Principal, now: i64, seconds: i64) -> i64 {
+    let asked = now + seconds;
+    caller
+        .session
+        .map_or(asked, |session| asked.min(session.expires_at))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -154,6 +192,19 @@ mod tests {
     use super::*;
     use crate::Role;
 
+    #[test]
+    fn an_exchange_never_outlives_the_token_it_came_from() {
+        let mut caller = principal(Role::Analyst, None);
+        assert_eq!(exchanged_expiry(&caller, 1_000, 3_600), 4_600, "an API key");
+        caller.session = Some(crate::Session {
+            expires_at: 2_000,
+            authenticated_at: 500,
+            epoch: 3,
+        });
+        assert_eq!(exchanged_expiry(&caller, 1_000, 43_200), 2_000);
+        assert_eq!(exchanged_expiry(&caller, 1_000, 900), 1_900);
+    }
+
     fn claims(expires_at: i64) -> Claims {
         Claims {
             credential: "Kabc".into(),
@@ -165,6 +216,8 @@ mod tests {
             id: "t1".into(),
             assumed_from: None,
             mfa: false,
+            epoch: 0,
+            authenticated_at: 0,
         }
     }
 
@@ -205,6 +258,7 @@ mod tests {
             assumed_from: None,
             session_actions: session,
             mfa_present: false,
+            session: None,
         }
     }
 

@@ -30,6 +30,7 @@ fn role_action_matrix_matches_the_table() {
                 assumed_from: None,
                 session_actions: None,
                 mfa_present: false,
+                session: None,
             };
             let allowed = authorize(&principal, action, &RequestContext::unconditional()).is_ok();
             let expected = match *cell {
@@ -58,6 +59,7 @@ fn a_denial_names_who_and_what() {
         assumed_from: None,
         session_actions: None,
         mfa_present: false,
+        session: None,
     };
     let err = authorize(&p, Action::ConfigApply, &RequestContext::unconditional()).unwrap_err();
     assert_eq!(

@@ -134,6 +134,15 @@ pub trait Store: Send + Sync + 'static {
     /// A point lookup like [`Store::credential`]: cheap enough to make inline.
     fn user_login(&self, user: &str) -> Result<Option<UserLogin>, StoreError>;
     fn save_user_login(&self, login: &UserLogin) -> Result<(), StoreError>;
+    /// Reads `user`'s sign-in state and stores what `change` makes of it, in one
+    /// transaction that no other sign-in, server or CLI, can interleave with: failure
+    /// counts, lockouts and spent one-time codes are never lost to a concurrent
+    /// attempt. `None` when the user has no sign-in state.
+    fn update_user_login(
+        &self,
+        user: &str,
+        change: &mut dyn FnMut(&mut UserLogin),
+    ) -> Result<Option<UserLogin>, StoreError>;
     /// The wrapped data key of `owner`, unless it never existed or was destroyed.
     fn data_key(&self, owner: &str) -> Result<Option<StoredDataKey>, StoreError>;
     /// Keep a data key made outside the event log (system keys); an existing key of the

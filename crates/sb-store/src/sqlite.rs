@@ -574,6 +574,34 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn update_user_login(
+        &self,
+        user: &str,
+        change: &mut dyn FnMut(&mut crate::UserLogin),
+    ) -> Result<Option<crate::UserLogin>, StoreError> {
+        let mut conn = self.conn();
+        // IMMEDIATE takes the write lock before reading, so another process's update
+        // waits for this one instead of reading what this one is about to replace.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let state: Option<String> = tx
+            .prepare_cached("SELECT state FROM user_logins WHERE user = ?1")?
+            .query_row([user], |r| r.get(0))
+            .optional()?;
+        let Some(state) = state else {
+            return Ok(None);
+        };
+        let mut login: crate::UserLogin = serde_json::from_str(&state)
+            .map_err(|e| StoreError::Corrupt(format!("sign-in state of {user}: {e}")))?;
+        change(&mut login);
+        let state = serde_json::to_string(&login).expect("sign-in state serialises");
+        tx.execute(
+            "UPDATE user_logins SET state = ?2 WHERE user = ?1",
+            params![user, state],
+        )?;
+        tx.commit()?;
+        Ok(Some(login))
+    }
+
     fn data_key(&self, owner: &str) -> Result<Option<crate::StoredDataKey>, StoreError> {
         crate::data_keys::get(&self.conn(), owner)
     }

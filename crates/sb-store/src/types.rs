@@ -150,6 +150,11 @@ pub struct UserLogin {
     pub failures: u32,
     #[serde(default)]
     pub locked_until_ms: i64,
+    /// Raised to end every session the user has: a sign-in token carries the epoch it
+    /// was issued in and is refused once this moves past it (a new password, "sign out
+    /// everywhere", a lockout).
+    #[serde(default)]
+    pub session_epoch: u64,
 }
 
 #[cfg(test)]

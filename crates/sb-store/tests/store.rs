@@ -57,6 +57,34 @@ macro_rules! store_conformance {
             }
 
             #[test]
+            fn concurrent_sign_in_updates_are_never_lost() {
+                let (s, _guard) = store();
+                assert!(s.update_user_login("nobody", &mut |_| {}).unwrap().is_none());
+                s.save_user_login(&sb_store::UserLogin {
+                    user: "alice".into(),
+                    ..Default::default()
+                })
+                .unwrap();
+                let s = std::sync::Arc::new(s);
+                let threads: Vec<_> = (0..8)
+                    .map(|_| {
+                        let s = s.clone();
+                        std::thread::spawn(move || {
+                            for _ in 0..25 {
+                                s.update_user_login("alice", &mut |l| l.failures += 1)
+                                    .unwrap()
+                                    .unwrap();
+                            }
+                        })
+                    })
+                    .collect();
+                for t in threads {
+                    t.join().unwrap();
+                }
+                assert_eq!(s.user_login("alice").unwrap().unwrap().failures, 200);
+            }
+
+            #[test]
             fn data_keys_are_found_by_customer_rewrapped_at_once_and_destroyed() {
                 let (s, _guard) = store();
                 let key = |owner: &str, kek: &str, customer: Option<&str>| StoredDataKey {

@@ -480,6 +480,14 @@ pub(crate) enum UserCommand {
         #[command(flatten)]
         data: DataArg,
     },
+    /// Sign a user out everywhere: every token they hold is refused from now on (a
+    /// running server also closes their open sockets and streams within seconds).
+    SignOut {
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
     /// Enrol an authenticator app (TOTP): prints the secret and its otpauth URI, once.
     EnrolTotp {
         #[arg(long)]

@@ -81,10 +81,13 @@ pub(crate) async fn get_token(
         role: role.name.clone(),
         actions: actions.clone(),
         issued_at: now,
-        expires_at: now + seconds,
+        expires_at: sb_security::token::exchanged_expiry(&principal, now, seconds),
         id,
         assumed_from,
+        // The second factor and the session's start and epoch carry over unchanged.
         mfa: principal.mfa_present,
+        epoch: principal.session.map_or(0, |s| s.epoch),
+        authenticated_at: principal.session.map_or(now, |s| s.authenticated_at),
     };
     Ok(Json(TokenResponse {
         token: state.token_key.issue(&claims),
@@ -94,4 +97,28 @@ pub(crate) async fn get_token(
         role: claims.role,
         actions,
     }))
+}
+
+/// Sign out everywhere: every token from the caller's sign-ins, and every token
+/// exchanged from one, is refused from now on, and their open sockets and streams close.
+#[utoipa::path(post, path = "/v1/auth/sign-out", tag = "operations",
+    responses((status = 204, description = "every session of the caller has ended"),
+        (status = 400, description = "the caller is an API key, which has no sessions: revoke it instead")))]
+pub(crate) async fn sign_out(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    if !principal.id.starts_with("user:") {
+        return Err(ApiError::BadRequest(
+            "an API key has no sign-in sessions to end: revoke the key with `switchboard credential revoke`".into(),
+        ));
+    }
+    let store = state.store.clone();
+    let user = principal.user.clone();
+    tokio::task::spawn_blocking(move || {
+        store.update_user_login(&user, &mut |login| login.session_epoch += 1)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -77,84 +77,105 @@ pub(crate) async fn login(
     outcome.map(Json).map_err(ApiError::Unauthorized)
 }
 
+/// How one attempt ended, decided inside the sign-in state's transaction.
+enum Decision {
+    SignedIn { epoch: u64, second_factor: bool },
+    LockedOut(i64),
+    MfaNotEnrolled,
+    Wrong,
+}
+
+/// A hash to check passwords against when the user has none, so that an attempt takes
+/// as long whether or not the user exists (otherwise the time tells).
+fn stand_in_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| password::hash("no user has this password").unwrap_or_default())
+}
+
 async fn attempt(state: &AppState, request: &LoginRequest) -> Result<LoginResponse, String> {
     let wrong = || "the user, password or code is wrong".to_string();
     let config = state.deployer.live().current().ok_or_else(wrong)?;
-    let spec_user = config
+    let role = config
         .spec
         .users
         .get(request.user.as_str())
-        .ok_or_else(wrong)?;
-    let role = state
-        .roles
-        .grant(state, spec_user.role.as_str())
-        .ok_or_else(wrong)?
-        .name;
+        .and_then(|u| state.roles.grant(state, u.role.as_str()))
+        .map(|grant| grant.name);
     let store = state.store.clone();
     let user = request.user.clone();
-    let mut login = tokio::task::spawn_blocking(move || store.user_login(&user))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?
-        .ok_or_else(wrong)?;
+    let login = match role {
+        Some(_) => tokio::task::spawn_blocking(move || store.user_login(&user))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?,
+        None => None,
+    };
+    // argon2 runs once on every path, off the async workers.
+    let hash = login
+        .as_ref()
+        .map(|l| l.password_hash.clone())
+        .filter(|h| !h.is_empty());
+    let given = request.password.clone();
+    let password_matches = tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => password::matches(&given, &hash),
+        None => {
+            let _ = password::matches(&given, stand_in_hash());
+            false
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let (Some(role), Some(_)) = (role, login) else {
+        return Err(wrong());
+    };
     let now = jiff::Timestamp::now();
-    if login.locked_until_ms > now.as_millisecond() {
-        return Err(format!(
-            "locked out after {MAX_FAILURES} failed sign-ins until {}",
-            jiff::Timestamp::from_millisecond(login.locked_until_ms).unwrap_or(now)
-        ));
-    }
-    let mfa_required = config
+    let role_requires_mfa = config
         .spec
         .security
         .mfa_required_roles
         .iter()
-        .any(|r| r.as_str() == role.as_str())
-        || login.totp_secret.is_some();
-    let mut checked = password::matches(&request.password, &login.password_hash);
-    let second_factor = checked && mfa_required;
-    if second_factor {
-        checked = match (&login.totp_secret, &request.code) {
-            (Some(secret), Some(code)) => {
-                let by_code = sb_runtime::vault::open_text(Some(state.vault.users_key()), secret)
-                    .ok()
-                    .and_then(|secret| TotpSecret::from_base32(&secret).ok())
-                    .and_then(|s| s.verify(code, now.as_second(), login.totp_last_step).ok())
-                    .map(|step| login.totp_last_step = Some(step))
-                    .is_some();
-                // A recovery code stands in for a code, once.
-                let hash = recovery_code_hash(code);
-                let by_recovery = !by_code && login.recovery_code_hashes.contains(&hash);
-                if by_recovery {
-                    login.recovery_code_hashes.retain(|h| *h != hash);
-                }
-                by_code || by_recovery
-            }
-            _ => false,
-        };
-    }
-    let result = if checked {
-        login.failures = 0;
-        Ok(())
-    } else {
-        login.failures += 1;
-        if login.failures >= MAX_FAILURES {
-            login.failures = 0;
-            login.locked_until_ms = now.as_millisecond() + LOCKOUT_MS;
-        }
-        Err(if mfa_required && login.totp_secret.is_none() {
-            "multi-factor authentication is required for this role: enrol with `switchboard user enrol-totp`".to_string()
-        } else {
-            wrong()
-        })
-    };
+        .any(|r| r.as_str() == role.as_str());
+    // Everything that reads and changes the sign-in state — the lock, the failure
+    // count, the one-time code's step, the spent recovery code — happens in one
+    // transaction, so parallel attempts cannot undo a lock or reuse a code.
     let store = state.store.clone();
-    let saved = login.clone();
-    tokio::task::spawn_blocking(move || store.save_user_login(&saved))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-    result?;
+    let vault = state.vault.clone();
+    let user = request.user.clone();
+    let code = request.code.clone();
+    let decision = tokio::task::spawn_blocking(move || {
+        let mut decision = Decision::Wrong;
+        store
+            .update_user_login(&user, &mut |login| {
+                decision = decide(
+                    login,
+                    password_matches,
+                    role_requires_mfa,
+                    code.as_deref(),
+                    &vault,
+                    now,
+                );
+            })
+            .map(|_| decision)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    let (epoch, second_factor) = match decision {
+        Decision::SignedIn {
+            epoch,
+            second_factor,
+        } => (epoch, second_factor),
+        Decision::LockedOut(until_ms) => {
+            return Err(format!(
+                "locked out after {MAX_FAILURES} failed sign-ins until {}",
+                jiff::Timestamp::from_millisecond(until_ms).unwrap_or(now)
+            ))
+        }
+        Decision::MfaNotEnrolled => return Err(
+            "multi-factor authentication is required for this role: enrol with `switchboard user enrol-totp`".to_string(),
+        ),
+        Decision::Wrong => return Err(wrong()),
+    };
     let seconds = (i64::from(config.spec.security.session_duration_minutes) * 60)
         .clamp(MIN_SECONDS, MAX_SECONDS);
     let claims = Claims {
@@ -168,6 +189,8 @@ async fn attempt(state: &AppState, request: &LoginRequest) -> Result<LoginRespon
         assumed_from: None,
         // Reached only when the code (or a recovery code) checked out.
         mfa: second_factor,
+        epoch,
+        authenticated_at: now.as_second(),
     };
     Ok(LoginResponse {
         token: state.token_key.issue(&claims),
@@ -176,4 +199,61 @@ async fn attempt(state: &AppState, request: &LoginRequest) -> Result<LoginRespon
             .unwrap_or_default(),
         role: claims.role,
     })
+}
+
+/// One attempt against the user's current sign-in state, changing it as the attempt
+/// requires (failures counted, a lock set, a code's step or a recovery code spent).
+fn decide(
+    login: &mut sb_store::UserLogin,
+    password_matches: bool,
+    role_requires_mfa: bool,
+    code: Option<&str>,
+    vault: &sb_runtime::vault::Vault,
+    now: jiff::Timestamp,
+) -> Decision {
+    if login.locked_until_ms > now.as_millisecond() {
+        return Decision::LockedOut(login.locked_until_ms);
+    }
+    let mfa_required = role_requires_mfa || login.totp_secret.is_some();
+    let mut checked = password_matches;
+    if checked && mfa_required {
+        checked = match (&login.totp_secret, code) {
+            (Some(secret), Some(code)) => {
+                let step = sb_runtime::vault::open_text(Some(vault.users_key()), secret)
+                    .ok()
+                    .and_then(|secret| TotpSecret::from_base32(&secret).ok())
+                    .and_then(|s| s.verify(code, now.as_second(), login.totp_last_step).ok());
+                if let Some(step) = step {
+                    login.totp_last_step = Some(step);
+                    true
+                } else {
+                    // A recovery code stands in for a code, once.
+                    let hash = recovery_code_hash(code);
+                    let unused = login.recovery_code_hashes.contains(&hash);
+                    login.recovery_code_hashes.retain(|h| *h != hash);
+                    unused
+                }
+            }
+            _ => false,
+        };
+    }
+    if checked {
+        login.failures = 0;
+        return Decision::SignedIn {
+            epoch: login.session_epoch,
+            second_factor: mfa_required,
+        };
+    }
+    login.failures += 1;
+    if login.failures >= MAX_FAILURES {
+        login.failures = 0;
+        login.locked_until_ms = now.as_millisecond() + LOCKOUT_MS;
+        // A lockout ends the user's sessions for good, not only while it lasts.
+        login.session_epoch += 1;
+    }
+    if mfa_required && login.totp_secret.is_none() {
+        Decision::MfaNotEnrolled
+    } else {
+        Decision::Wrong
+    }
 }

@@ -40,6 +40,9 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             UserCommand::SetPassword { user, data } => {
                 user::set_password(&user, &data.resolve(false)).await
             }
+            UserCommand::SignOut { user, data } => {
+                user::sign_out(&user, &data.resolve(false)).await
+            }
             UserCommand::EnrolTotp { user, data, keys } => {
                 user::enrol_totp(&user, &data.resolve(false), &keys).await
             }

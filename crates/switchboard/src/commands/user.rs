@@ -1,4 +1,4 @@
-//! `switchboard user set-password | enrol-totp`.
+//! `switchboard user set-password | sign-out | enrol-totp`.
 
 use std::io::BufRead;
 use std::path::Path;
@@ -39,23 +39,49 @@ pub(crate) async fn set_password(user: &str, data: &Path) -> anyhow::Result<Exit
         .read_line(&mut line)
         .context("reading the password from standard input")?;
     let new = line.trim_end_matches(['\r', '\n']);
-    let mut login = store.user_login(user)?.unwrap_or_else(|| UserLogin {
-        user: user.into(),
-        ..Default::default()
-    });
-    let mut previous = login.previous.clone();
-    if !login.password_hash.is_empty() {
-        previous.push(login.password_hash.clone());
+    let existing = store.user_login(user)?;
+    let mut previous = existing
+        .as_ref()
+        .map(|l| l.previous.clone())
+        .unwrap_or_default();
+    if let Some(current) = existing.as_ref().filter(|l| !l.password_hash.is_empty()) {
+        previous.push(current.password_hash.clone());
     }
     password::check_policy(new, min_length, &previous)?;
     let keep = previous.len().saturating_sub(password::REMEMBERED);
-    login.previous = previous.split_off(keep);
-    login.password_hash = password::hash(new)?;
-    login.failures = 0;
-    login.locked_until_ms = 0;
-    store.save_user_login(&login)?;
+    let previous = previous.split_off(keep);
+    let hash = password::hash(new)?;
+    let mut set = |login: &mut UserLogin| {
+        login.previous = previous.clone();
+        login.password_hash = hash.clone();
+        login.failures = 0;
+        login.locked_until_ms = 0;
+        // A new password ends every session signed in with the old one.
+        login.session_epoch += 1;
+    };
+    if store.update_user_login(user, &mut set)?.is_none() {
+        let mut login = UserLogin {
+            user: user.into(),
+            ..Default::default()
+        };
+        set(&mut login);
+        store.save_user_login(&login)?;
+    }
     audit(data, "user:SetPassword", user).await?;
     println!("Password set for {user}.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sign the user out everywhere: every token of theirs, and every token exchanged from
+/// one, is refused from now on, and open sockets and streams are closed.
+pub(crate) async fn sign_out(user: &str, data: &Path) -> anyhow::Result<ExitCode> {
+    let (store, _) = open(user, data)?;
+    let ended = store.update_user_login(user, &mut |login| login.session_epoch += 1)?;
+    audit(data, "user:SignOut", user).await?;
+    match ended {
+        Some(_) => println!("Every session of {user} has ended."),
+        None => println!("{user} has never signed in: no session to end."),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -187,18 +187,7 @@ fn sign_in_with_a_password_and_an_oathtool_code() {
     }
     let data = steady_deployment();
     let d = data.path().to_str().unwrap();
-    let set = |user: &str, password: &str| {
-        use std::io::Write;
-        let mut child = command()
-            .args(["user", "set-password", "--user", user, "--data", d])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let set = |user: &str, password: &str| set_password(data.path(), user, password);
     let weak = set("erin", "short1");
     assert!(!weak.status.success());
     assert!(text(&weak).contains("at least 12"), "{}", text(&weak));

@@ -10,6 +10,7 @@ mod load;
 mod load_instance;
 mod policies;
 mod server;
+mod sessions;
 mod simulate;
 mod streams;
 mod support;

@@ -156,6 +156,21 @@ pub(crate) fn credential(data: &Path, user: &str, role: &str) -> String {
         .to_string()
 }
 
+/// `switchboard user set-password`, the password given on standard input.
+pub(crate) fn set_password(data: &Path, user: &str, password: &str) -> Output {
+    use std::io::Write;
+    let mut child = command()
+        .args(["user", "set-password", "--user", user, "--data"])
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    child.wait_with_output().unwrap()
+}
+
 pub(crate) fn replace_in(path: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(path).unwrap();
     assert!(text.contains(from), "{} lacks {from:?}", path.display());

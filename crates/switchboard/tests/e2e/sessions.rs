@@ -1,0 +1,246 @@
+//! Signed-in sessions end when what they were issued for ends (security review H4, M2,
+//! M3): a new password, the user removed from the spec or given another role, "sign out
+//! everywhere"; an exchanged token never outlives its sign-in; parallel sign-ins cannot
+//! exceed the lockout's ten guesses or spend a one-time code twice.
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+const FRANK: &str = "analyst4frank1";
+
+async fn sign_in(server: &Server, client: &reqwest::Client, body: Value) -> (u16, Value) {
+    let r = client
+        .post(format!("{}/v1/auth/login", server.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The status of a call every role may make (`api:Describe`): 200 while the token lives.
+async fn status_with(server: &Server, client: &reqwest::Client, token: &str) -> u16 {
+    client
+        .get(format!("{}/openapi.json", server.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn exchange(server: &Server, client: &reqwest::Client, token: &str, body: Value) -> Value {
+    let r = client
+        .post(format!("{}/v1/auth/token", server.url))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+/// Whether `call` answers `status` within ten seconds (a server notices a version
+/// applied from the CLI within two).
+async fn soon<F: std::future::Future<Output = u16>>(mut call: impl FnMut() -> F, status: u16) -> bool {
+    for _ in 0..100 {
+        if call().await == status {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[test]
+fn sessions_end_with_the_password_the_role_and_the_user() {
+    let spec = steady_acme();
+    let data = deployment_of(&spec);
+    assert!(set_password(data.path(), "frank", FRANK).status.success());
+    let server = Server::start(data.path(), &[]);
+    let d = data.path().to_str().unwrap();
+    let client = server.client();
+    block_on(async {
+        let login = json!({"user": "frank", "password": FRANK});
+        let (status, body) = sign_in(&server, &client, login.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        let signed_in = body["token"].as_str().unwrap().to_string();
+        let signed_in_until: jiff::Timestamp = body["expires_at"].as_str().unwrap().parse().unwrap();
+
+        // M3: a sixty-minute sign-in asked for twelve hours gets its own sixty.
+        let long = exchange(&server, &client, &signed_in, json!({"duration_seconds": 43200})).await;
+        let long_until: jiff::Timestamp = long["expires_at"].as_str().unwrap().parse().unwrap();
+        assert!(long_until <= signed_in_until, "{long_until} after {signed_in_until}");
+        let exchanged = long["token"].as_str().unwrap().to_string();
+        let again = exchange(&server, &client, &exchanged, json!({"duration_seconds": 43200})).await;
+        let again_until: jiff::Timestamp = again["expires_at"].as_str().unwrap().parse().unwrap();
+        assert!(again_until <= signed_in_until);
+        assert_eq!(status_with(&server, &client, &exchanged).await, 200);
+
+        // A new password ends the session and every token exchanged from it.
+        assert!(set_password(data.path(), "frank", "analyst4frank2").status.success());
+        for token in [&signed_in, &exchanged] {
+            assert_eq!(status_with(&server, &client, token).await, 401);
+        }
+
+        // Demoted in the spec: the Analyst's token no longer works, as any role.
+        let (_, body) = sign_in(&server, &client, json!({"user": "frank", "password": "analyst4frank2"})).await;
+        let token = body["token"].as_str().unwrap().to_string();
+        let query = |token: String| {
+            let client = client.clone();
+            let url = format!("{}/v1/query", server.url);
+            async move {
+                client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&json!({"sql": "select 1"}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        };
+        assert_eq!(query(token.clone()).await, 200);
+        let users = spec.path().join("users.yaml");
+        let before = std::fs::read_to_string(&users).unwrap();
+        let frank_at = before.find("username: frank").unwrap();
+        let role_at = frank_at + before[frank_at..].find("role: Analyst").unwrap();
+        let demoted = format!("{}role: Auditor{}", &before[..role_at], &before[role_at + "role: Analyst".len()..]);
+        std::fs::write(&users, demoted).unwrap();
+        let applied = run(&["apply", spec.path().to_str().unwrap(), "--data", d]);
+        assert!(applied.status.success(), "{}", text(&applied));
+        assert!(
+            soon(|| query(token.clone()), 401).await,
+            "the Analyst token still ran SQL after the user became an Auditor"
+        );
+
+        // "Sign out everywhere", from the API and from the CLI.
+        let (status, body) = sign_in(&server, &client, json!({"user": "frank", "password": "analyst4frank2"})).await;
+        assert_eq!(status, 200, "{body}");
+        let first = body["token"].as_str().unwrap().to_string();
+        let (_, body) = sign_in(&server, &client, json!({"user": "frank", "password": "analyst4frank2"})).await;
+        let second = body["token"].as_str().unwrap().to_string();
+        let out = client
+            .post(format!("{}/v1/auth/sign-out", server.url))
+            .bearer_auth(&first)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.status(), 204);
+        assert_eq!(status_with(&server, &client, &second).await, 401, "every session ended");
+        let (_, body) = sign_in(&server, &client, json!({"user": "frank", "password": "analyst4frank2"})).await;
+        let third = body["token"].as_str().unwrap().to_string();
+        assert_eq!(status_with(&server, &client, &third).await, 200, "a fresh sign-in works");
+        let out = run(&["user", "sign-out", "--user", "frank", "--data", d]);
+        assert!(out.status.success(), "{}", text(&out));
+        assert_eq!(status_with(&server, &client, &third).await, 401);
+        // An API key has no sessions to end.
+        let out = client
+            .post(format!("{}/v1/auth/sign-out", server.url))
+            .bearer_auth(&server.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.status(), 400);
+
+        // Removed from the spec: refused, and no longer able to sign in.
+        let (_, body) = sign_in(&server, &client, json!({"user": "frank", "password": "analyst4frank2"})).await;
+        let token = body["token"].as_str().unwrap().to_string();
+        let now = std::fs::read_to_string(&users).unwrap();
+        let start = now.find("  - username: frank").unwrap();
+        let end = now[start + 4..].find("  - username:").map_or(now.len(), |e| start + 4 + e);
+        std::fs::write(&users, format!("{}{}", &now[..start], &now[end..])).unwrap();
+        let applied = run(&["apply", spec.path().to_str().unwrap(), "--data", d]);
+        assert!(applied.status.success(), "{}", text(&applied));
+        assert!(soon(|| status_with(&server, &client, &token), 401).await);
+        let (status, _) = sign_in(&server, &client, json!({"user": "frank", "password": "analyst4frank2"})).await;
+        assert_eq!(status, 401);
+    });
+}
+
+#[test]
+fn parallel_sign_ins_cannot_outguess_the_lockout_or_reuse_a_code() {
+    if !have_tool("oathtool") {
+        return;
+    }
+    let data = steady_deployment();
+    let d = data.path().to_str().unwrap();
+    assert!(set_password(data.path(), "frank", FRANK).status.success());
+    assert!(set_password(data.path(), "erin", "admin4erin2026").status.success());
+    assert!(set_password(data.path(), "dana", "super4dana2026").status.success());
+    let enrol = |user: &str| {
+        let enrol = run(&["user", "enrol-totp", "--user", user, "--data", d]);
+        assert!(enrol.status.success(), "{}", text(&enrol));
+        String::from_utf8_lossy(&enrol.stdout).to_string()
+    };
+    let printed = enrol("erin");
+    let secret = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("secret: ").map(str::to_string))
+        .unwrap();
+    // Each round on a user of its own: one round's failures must not lock the next out.
+    let recovery = enrol("dana")
+        .lines()
+        .skip_while(|l| !l.starts_with("recovery codes"))
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_string();
+    let server = Server::start(data.path(), &[]);
+    let client = server.client();
+    block_on(async {
+        let parallel = |body: Value, n: usize| {
+            let tries: Vec<_> = (0..n)
+                .map(|_| {
+                    let (client, url, body) =
+                        (client.clone(), format!("{}/v1/auth/login", server.url), body.clone());
+                    tokio::spawn(async move {
+                        let r = client.post(url).json(&body).send().await.unwrap();
+                        let status = r.status().as_u16();
+                        (status, r.text().await.unwrap())
+                    })
+                })
+                .collect();
+            async move {
+                let mut answers = Vec::new();
+                for t in tries {
+                    answers.push(t.await.unwrap());
+                }
+                answers
+            }
+        };
+        // Forty wrong guesses at once: at most ten are judged, the rest find the lock,
+        // and the lock holds against the right password.
+        let answers = parallel(json!({"user": "frank", "password": "wrong-guess-123"}), 40).await;
+        let judged = answers.iter().filter(|(_, t)| !t.contains("locked out")).count();
+        assert!(judged <= 10, "{judged} guesses judged: {answers:?}");
+        let (status, body) = sign_in(&server, &client, json!({"user": "frank", "password": FRANK})).await;
+        assert_eq!(status, 401, "{body}");
+        assert!(body.to_string().contains("locked out"), "{body}");
+
+        // One TOTP code, eight times at once: one sign-in.
+        let code = String::from_utf8(
+            std::process::Command::new("oathtool")
+                .args(["--totp", "-b", &secret])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()
+        .trim()
+        .to_string();
+        let answers = parallel(json!({"user": "erin", "password": "admin4erin2026", "code": code}), 8).await;
+        let signed_in = answers.iter().filter(|(s, _)| *s == 200).count();
+        assert_eq!(signed_in, 1, "{answers:?}");
+        // One recovery code, eight times at once: one sign-in.
+        let answers =
+            parallel(json!({"user": "dana", "password": "super4dana2026", "code": recovery}), 8).await;
+        let signed_in = answers.iter().filter(|(s, _)| *s == 200).count();
+        assert_eq!(signed_in, 1, "{answers:?}");
+    });
+}
