@@ -1081,3 +1081,39 @@ async fn a_stranger_learns_no_methods() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
     }
 }
+
+/// At most two queries run at once; a third waits a little, then is told to retry
+/// (review L8: each may hold a blocking thread for 30 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_past_the_running_cap_are_told_to_retry() {
+    let f = Arc::new(Fixture::new().await);
+    let analyst = f.token(Role::Analyst);
+    let endless = json!({
+        "sql": "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT COUNT(*) FROM n",
+        "time_limit_seconds": 6
+    })
+    .to_string();
+    let calls: Vec<_> = (0..3)
+        .map(|i| {
+            let (f, analyst, endless) = (f.clone(), analyst.clone(), endless.clone());
+            tokio::spawn(async move {
+                // The third starts once the first two hold their turns.
+                tokio::time::sleep(std::time::Duration::from_millis(i * 300)).await;
+                f.call("POST", "/v1/query", Some(&analyst), Some(endless))
+                    .await
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for call in calls {
+        statuses.push(call.await.unwrap().0);
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::REQUEST_TIMEOUT,
+            StatusCode::REQUEST_TIMEOUT,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+}

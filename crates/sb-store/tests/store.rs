@@ -737,6 +737,15 @@ mod sql {
             "CREATE TABLE t (x)",
             "SELECT * FROM agent_events UNION SELECT seq, at_ms, id, role, secret_sha256 FROM credentials",
             "WITH c AS (SELECT * FROM credentials) SELECT * FROM c",
+            // Review M1: a CTE named like a view reads what only the view may.
+            "WITH agent_events AS (SELECT stream, kind, payload FROM events) SELECT * FROM agent_events",
+            "WITH contact_events AS (SELECT payload FROM main.contact_events) SELECT payload FROM contact_events",
+            "WITH Contact_Records(r) AS MATERIALIZED (SELECT record FROM main.contact_records) SELECT r FROM Contact_Records",
+            "WITH x AS (SELECT 1), \"agent_events\" AS (SELECT payload FROM events) SELECT * FROM agent_events",
+            // Review L3 and D-list: the schema and virtual tables say what is stored.
+            "SELECT name, ncell, payload FROM dbstat WHERE name = 'credentials'",
+            "SELECT name, sql FROM sqlite_master",
+            "SELECT name FROM sqlite_schema",
         ] {
             let err = store.query(
                 sql,
@@ -761,6 +770,55 @@ mod sql {
         assert!(store
             .query("SELECT * FROM no_such_table", &[], 1, LIMIT)
             .is_err());
+    }
+
+    #[tokio::test]
+    async fn a_query_cannot_make_a_result_larger_than_its_caps() {
+        let (_dir, store) = store_with_events().await;
+        // Values past the length cap are not made (review H6: 8 × 50 MB took the server
+        // to 1.2 GB): SQLite refuses them, or printf gives NULL.
+        let err = store
+            .query(
+                "SELECT length(zeroblob(50000000)), length(randomblob(50000000))",
+                &[],
+                10,
+                LIMIT,
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("KiB"), "{err}");
+        let made = store
+            .query(
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c LIMIT 8) SELECT x, printf('%.*c', 50000000, 'x') FROM c",
+                &[],
+                10,
+                LIMIT,
+            )
+            .map(|r| r.rows.iter().flatten().map(|v| v.to_string().len()).max());
+        assert!(
+            matches!(made, Err(_) | Ok(Some(..=1024))),
+            "{made:?}"
+        );
+        // Many values under it, together past the result's cap.
+        let err = store
+            .query(
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c LIMIT 100) SELECT printf('%.*c', 1000000, 'x') FROM c",
+                &[],
+                10_000,
+                LIMIT,
+            )
+            .unwrap_err();
+        assert!(matches!(err, QueryError::TooLarge), "{err}");
+        // A CTE of its own name still works, and so do strings and comments that
+        // merely look like one.
+        let ok = store
+            .query(
+                "WITH per_queue(q, n) AS (SELECT queue, COUNT(*) FROM contact_records GROUP BY queue) SELECT 'agent_events AS (', n /* events AS ( */ FROM per_queue",
+                &[],
+                10,
+                LIMIT,
+            )
+            .unwrap();
+        assert_eq!(ok.columns.len(), 2);
     }
 
     #[tokio::test]

@@ -15,6 +15,11 @@ const DEFAULT_ROWS: usize = 1_000;
 const MAX_ROWS: usize = 10_000;
 const DEFAULT_SECONDS: u64 = 5;
 const MAX_SECONDS: u64 = 30;
+/// Queries running at once, each on a blocking thread: more would take the cores from
+/// contacts. A query that finds none free within a few seconds is told to retry.
+const MAX_RUNNING: usize = 2;
+const WAIT_FOR_TURN: Duration = Duration::from_secs(3);
+static RUNNING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_RUNNING);
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -51,7 +56,8 @@ impl From<QueryResult> for QueryResponse {
     request_body = QueryRequest,
     responses((status = 200, body = QueryResponse),
         (status = 400, description = "not a single read over the documented tables, or invalid SQL"),
-        (status = 408, description = "ran past its time limit")))]
+        (status = 408, description = "ran past its time limit"),
+        (status = 429, description = "as many queries as may run at once are running")))]
 pub(crate) async fn run_query(
     State(state): State<AppState>,
     Json(request): Json<QueryRequest>,
@@ -76,7 +82,16 @@ pub(crate) async fn run_query(
         .current()
         .map(|c| c.spec.security.sensitive_attributes.clone())
         .unwrap_or_default();
+    let turn = tokio::time::timeout(WAIT_FOR_TURN, RUNNING.acquire())
+        .await
+        .map_err(|_| {
+            ApiError::TooManyRequests(format!(
+                "{MAX_RUNNING} queries are running; try again when one has finished"
+            ))
+        })?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let result = tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         store.query(&sql, &sensitive, rows, Duration::from_secs(seconds))
     })
     .await
@@ -91,6 +106,7 @@ pub(crate) async fn run_query(
                 tables.join(", ")
             )))
         }
+        Err(e @ QueryError::TooLarge) => Err(ApiError::BadRequest(e.to_string())),
         Err(e) => Err(ApiError::Internal(e.to_string())),
     }
 }
