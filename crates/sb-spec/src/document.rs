@@ -43,5 +43,7 @@ pub(crate) fn parse(text: &str) -> Result<SpecDocument, String> {
     {
         return Ok(SpecDocument::default());
     }
+    // Nothing costly reaches the parser: no aliases to expand, no deep nesting.
+    crate::yaml_guard::check(text).map_err(|e| e.to_string())?;
     serde_norway::from_str(text).map_err(|e| e.to_string())
 }

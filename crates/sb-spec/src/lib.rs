@@ -13,6 +13,7 @@ pub mod instance;
 pub mod plan;
 mod problem;
 pub mod source;
+pub mod yaml_guard;
 
 pub use flow_env::{FlowSet, SpecEnv};
 pub use instance::{load, InstanceSpec, LoadedFlow};
