@@ -6,6 +6,7 @@
 mod audit;
 mod auth;
 mod error;
+mod connection_limits;
 mod routes;
 mod server;
 mod telemetry;
@@ -18,5 +19,6 @@ pub use auth::{
 pub use error::ApiError;
 pub use routes::metrics::RealtimeViews;
 pub use routes::stream_tail::StreamTails;
+pub use connection_limits::ConnectionLimits;
 pub use server::{build_router, serve, AppState, ServeOptions, Signals};
 pub use telemetry::install_metrics_recorder;

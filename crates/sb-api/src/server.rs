@@ -276,7 +276,17 @@ pub struct ServeOptions {
     pub tls_config: Arc<rustls::ServerConfig>,
     /// How long in-flight requests get to finish after SIGTERM.
     pub shutdown_grace: Duration,
+    /// Connections held at most, in all and from one address.
+    pub limits: crate::ConnectionLimits,
+    /// How long a connection may take to send a request's head, or stay idle between
+    /// requests; a request's body gets [`BODY_TIMEOUT`].
+    pub header_timeout: Duration,
 }
+
+/// How long a request's body may take to arrive.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The signals the server answers (SIGTERM and SIGINT drain and stop, SIGHUP reloads the
 /// certificate), taken from their default actions — SIGHUP's is to end the process.
@@ -314,14 +324,27 @@ pub async fn serve(state: AppState, options: ServeOptions) -> anyhow::Result<()>
         options.tls,
         options.shutdown_grace,
     ));
-    let app = build_router(state);
-    // TCP_NODELAY: offers and chat messages are small frames that must not wait for
-    // Nagle's algorithm to coalesce them.
-    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(rustls)
-        .acceptor(axum_server::accept::NoDelayAcceptor::new());
-    axum_server::from_tcp(options.listener)
+    let app = build_router(state).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+        BODY_TIMEOUT,
+    ));
+    // Slow clients (slowloris) hold nothing for long: the handshake, a request's head
+    // and the idle time between requests have deadlines, a body has its own, and
+    // connections are capped in all and per address before TLS begins.
+    let acceptor = crate::connection_limits::FirstRequestDeadline {
+        inner: axum_server::tls_rustls::RustlsAcceptor::new(rustls)
+            .handshake_timeout(HANDSHAKE_TIMEOUT)
+            .acceptor(options.limits),
+        limit: options.header_timeout,
+    };
+    let mut server = axum_server::from_tcp(options.listener)
         .acceptor(acceptor)
-        .handle(handle)
+        .handle(handle);
+    server
+        .http_builder()
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(options.header_timeout);
+    server
         .serve(app.into_make_service_with_connect_info::<SocketAddr>())
         .await?;
     tracing::info!("server stopped");

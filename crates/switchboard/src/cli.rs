@@ -176,6 +176,17 @@ pub(crate) struct ServeArgs {
     /// Seconds that requests in flight get to finish after SIGTERM.
     #[arg(long, default_value_t = 20)]
     pub shutdown_grace_seconds: u64,
+    /// Most connections held at once, in all (each is a file descriptor).
+    #[arg(long, default_value_t = 16_384, env = "SWITCHBOARD_MAX_CONNECTIONS")]
+    pub max_connections: usize,
+    /// Most connections held at once from one address. Behind a load balancer that does
+    /// not keep the client's address, every connection comes from the balancer's.
+    #[arg(long, default_value_t = 4_096, env = "SWITCHBOARD_MAX_CONNECTIONS_PER_SOURCE")]
+    pub max_connections_per_source: usize,
+    /// Seconds a connection may take to send a request's head, and may stay idle
+    /// between requests, before it is closed.
+    #[arg(long, default_value_t = 10)]
+    pub header_timeout_seconds: u64,
     #[arg(long, value_enum, default_value_t = LogFormat::Json, env = "SWITCHBOARD_LOG_FORMAT")]
     pub log_format: LogFormat,
     #[command(flatten)]

@@ -160,6 +160,11 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             tls: tls_source,
             tls_config: material.config,
             shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
+            limits: sb_api::ConnectionLimits::new(
+                args.max_connections,
+                args.max_connections_per_source,
+            ),
+            header_timeout: Duration::from_secs(args.header_timeout_seconds.max(1)),
         },
     )
     .await?;

@@ -12,5 +12,6 @@ mod policies;
 mod server;
 mod sessions;
 mod simulate;
+mod slow_clients;
 mod streams;
 mod support;
