@@ -44,6 +44,8 @@ pub enum KeyError {
     },
     #[error("{0} is not an Ed25519 key (PKCS#8); restore it from backup or move it away to make a new one")]
     BadKey(PathBuf),
+    #[error("the key directory {} is inside the data directory {}: a copy of the data would carry its keys; give --keys a directory outside it", keys.display(), data.display())]
+    InsideData { keys: PathBuf, data: PathBuf },
     #[error(transparent)]
     Signing(#[from] signing::SigningError),
     #[error("{0}: {1}")]
@@ -56,6 +58,42 @@ pub enum KeyError {
     Envelope(#[from] EnvelopeError),
 }
 
+/// `path` made absolute, with `.` and `..` resolved: through the file system where
+/// it exists (links followed), by its words where it does not yet.
+fn absolute(path: &Path) -> PathBuf {
+    if let Ok(real) = path.canonicalize() {
+        return real;
+    }
+    let joined = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    // The deepest part that exists may be a link: resolve it, keep the rest.
+    let mut existing = out.clone();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match existing.file_name() {
+            Some(name) => rest.push(name.to_os_string()),
+            None => return out,
+        }
+        if !existing.pop() {
+            return out;
+        }
+    }
+    let mut real = existing.canonicalize().unwrap_or(existing);
+    for name in rest.into_iter().rev() {
+        real.push(name);
+    }
+    real
+}
+
 /// Where signing keys live: a directory outside the data directory (by default
 /// `DATA.keys`, beside it), mode 0700, each key file 0600.
 pub struct KeyDir {
@@ -66,14 +104,33 @@ const AUDIT_KEY_FILE: &str = "audit-ed25519.pk8";
 const TOKEN_KEY_FILE: &str = "token-hmac.key";
 
 impl KeyDir {
-    /// The default place for `data_dir`'s keys: a sibling directory.
+    /// The default place for `data_dir`'s keys: a sibling directory, `DATA.keys`,
+    /// found from the absolute path (`--data .` names the current directory, so its
+    /// keys go beside it, not into it).
     pub fn beside(data_dir: &Path) -> PathBuf {
+        let data_dir = absolute(data_dir);
         let mut name = data_dir
             .file_name()
             .map(|n| n.to_os_string())
             .unwrap_or_else(|| "switchboard".into());
         name.push(".keys");
-        data_dir.with_file_name(name)
+        match data_dir.parent() {
+            Some(parent) => parent.join(name),
+            None => data_dir.join(name),
+        }
+    }
+
+    /// Refuses a key directory inside the data directory (or the same one): a copy of
+    /// the data — a backup — must not carry the keys that open it.
+    pub fn check_outside(keys: &Path, data_dir: &Path) -> Result<(), KeyError> {
+        let (keys_at, data_at) = (absolute(keys), absolute(data_dir));
+        if keys_at.starts_with(&data_at) {
+            return Err(KeyError::InsideData {
+                keys: keys_at,
+                data: data_at,
+            });
+        }
+        Ok(())
     }
 
     pub fn open(path: &Path) -> std::io::Result<KeyDir> {
@@ -279,6 +336,21 @@ fn replace_private(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use base64::Engine;
+
+    #[test]
+    fn keys_go_beside_the_data_never_inside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("d2");
+        std::fs::create_dir(&data).unwrap();
+        let real = dir.path().canonicalize().unwrap();
+        assert_eq!(KeyDir::beside(&data), real.join("d2.keys"));
+        assert_eq!(KeyDir::beside(&data.join(".")), real.join("d2.keys"));
+        assert_eq!(KeyDir::beside(&data.join("x/..")), real.join("d2.keys"));
+        assert_eq!(KeyDir::beside(&dir.path().join("new")), real.join("new.keys"));
+        assert!(KeyDir::check_outside(&real.join("d2.keys"), &data).is_ok());
+        assert!(KeyDir::check_outside(&data.join("keys"), &data).is_err());
+        assert!(KeyDir::check_outside(&data, &data.join(".")).is_err());
+    }
 
     #[test]
     fn a_first_kek_file_is_made_private_and_stays_current() {

@@ -24,7 +24,7 @@ pub use event_log::{
     events_after, EventLog, EventLogWriter, EventRecord, NewEvent, AGENT_TIME_STREAM,
     BATCH_EVENTS_METRIC, COMMIT_SECONDS_METRIC, LIVE_STREAM, RECORD_STREAM,
 };
-pub use sqlite::{SqliteStore, DATABASE_FILE, SCHEMA_VERSION};
+pub use sqlite::{readable_by_others, SqliteStore, DATABASE_FILE, SCHEMA_VERSION};
 pub use streams::{BeforeRetention, PublicStream, StreamPage};
 pub use types::{
     ConfigVersion, NewVersion, RecordCursor, RecordFilter, RecordPage, RecordPlace,

@@ -93,12 +93,18 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Open (creating if needed) the store in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+        create_private_dir(data_dir).map_err(|source| StoreError::DataDir {
             path: data_dir.to_path_buf(),
             source,
         })?;
         check_writable(data_dir)?;
         let path = data_dir.join(DATABASE_FILE);
+        // Made 0600 before SQLite opens it: SQLite gives its -wal and -shm files the
+        // database file's mode.
+        create_private_file(&path).map_err(|source| StoreError::DataDir {
+            path: path.clone(),
+            source,
+        })?;
         let connection = Connection::open(&path)?;
         connection.busy_timeout(std::time::Duration::from_secs(10))?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
@@ -150,6 +156,54 @@ impl SqliteStore {
     fn lookup_conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.lookups.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Creates `dir` (and its parents) readable by its owner only, whatever the umask;
+/// an existing directory keeps its mode (the server warns when it is wider).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates `file` empty with mode 0600 unless it exists.
+fn create_private_file(file: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(file) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The paths in `data_dir` that users other than its owner can read or enter: the
+/// directory itself and the database files, with their modes.
+pub fn readable_by_others(data_dir: &Path) -> Vec<(std::path::PathBuf, u32)> {
+    let mut wide = Vec::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let files = ["", DATABASE_FILE, "switchboard.db-wal", "switchboard.db-shm"];
+        for name in files {
+            let path = if name.is_empty() {
+                data_dir.to_path_buf()
+            } else {
+                data_dir.join(name)
+            };
+            if let Ok(meta) = std::fs::metadata(&path) {
+                let mode = meta.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    wide.push((path, mode));
+                }
+            }
+        }
+    }
+    wide
 }
 
 fn check_writable(dir: &Path) -> Result<(), StoreError> {
@@ -638,6 +692,11 @@ impl Store for SqliteStore {
             )));
         }
         let conn = self.conn();
+        // A backup holds what the database holds: readable by its owner only.
+        create_private_file(to).map_err(|source| StoreError::DataDir {
+            path: to.to_path_buf(),
+            source,
+        })?;
         let mut target = Connection::open(to)?;
         {
             let backup = rusqlite::backup::Backup::new(&conn, &mut target)?;

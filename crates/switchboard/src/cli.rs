@@ -217,17 +217,22 @@ pub(crate) struct KeysArg {
 }
 
 impl KeysArg {
-    pub(crate) fn resolve(&self, data: &std::path::Path) -> PathBuf {
-        self.keys
+    /// The key directory for `data`; never inside it, where a copy of the data would
+    /// carry the keys along.
+    pub(crate) fn resolve(&self, data: &std::path::Path) -> anyhow::Result<PathBuf> {
+        let dir = self
+            .keys
             .clone()
-            .unwrap_or_else(|| sb_runtime::keys::KeyDir::beside(data))
+            .unwrap_or_else(|| sb_runtime::keys::KeyDir::beside(data));
+        sb_runtime::keys::KeyDir::check_outside(&dir, data)?;
+        Ok(dir)
     }
 
     pub(crate) fn key_dir(
         &self,
         data: &std::path::Path,
     ) -> anyhow::Result<sb_runtime::keys::KeyDir> {
-        let dir = self.resolve(data);
+        let dir = self.resolve(data)?;
         sb_runtime::keys::KeyDir::open(&dir)
             .map_err(|e| anyhow::anyhow!("opening the key directory {}: {e}", dir.display()))
     }

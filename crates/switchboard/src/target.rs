@@ -12,8 +12,35 @@ use crate::cli::TargetArgs;
 use crate::client::ApiClient;
 
 pub(crate) enum Target {
-    Local { deployer: Deployer, actor: String },
+    Local {
+        deployer: Deployer,
+        actor: String,
+        data: std::path::PathBuf,
+    },
     Remote(ApiClient),
+}
+
+/// A configuration change made on the data directory, recorded in the audit trail as
+/// the server records one made through the API: what was deployed, or why not.
+async fn audited_change(
+    data: &std::path::Path,
+    action: &str,
+    actor: &str,
+    applied: Result<Applied, sb_runtime::DeployError>,
+) -> anyhow::Result<Applied> {
+    let (parameters, failure) = match &applied {
+        Ok(a) => (
+            json!({
+                "actor": actor,
+                "base_version": a.base_version,
+                "version": a.version.as_ref().map(|v| v.version),
+            }),
+            None,
+        ),
+        Err(e) => (json!({ "actor": actor }), Some(e.to_string())),
+    };
+    crate::commands::audit_local_outcome(data, action, parameters, failure).await?;
+    Ok(applied?)
 }
 
 impl Target {
@@ -36,6 +63,7 @@ impl Target {
         Ok(Target::Local {
             deployer: Deployer::new(Arc::new(store), LiveConfig::new()),
             actor: format!("{actor} (local)"),
+            data: dir,
         })
     }
 
@@ -55,8 +83,13 @@ impl Target {
         expect_version: Option<u64>,
     ) -> anyhow::Result<Applied> {
         match self {
-            Target::Local { deployer, actor } => {
-                Ok(deployer.apply(bundle, actor, expect_version)?)
+            Target::Local {
+                deployer,
+                actor,
+                data,
+            } => {
+                let applied = deployer.apply(bundle, actor, expect_version);
+                audited_change(data, "config:Apply", actor, applied).await
             }
             Target::Remote(api) => {
                 let body = json!({ "bundle": bundle, "expect_version": expect_version });
@@ -71,8 +104,13 @@ impl Target {
         expect_version: Option<u64>,
     ) -> anyhow::Result<Applied> {
         match self {
-            Target::Local { deployer, actor } => {
-                Ok(deployer.rollback(to, actor, expect_version)?)
+            Target::Local {
+                deployer,
+                actor,
+                data,
+            } => {
+                let applied = deployer.rollback(to, actor, expect_version);
+                audited_change(data, "config:Rollback", actor, applied).await
             }
             Target::Remote(api) => {
                 let body = json!({ "to": to, "expect_version": expect_version });

@@ -17,7 +17,7 @@ fn open(
     let dir = data.resolve(false);
     let store = SqliteStore::open(&dir)
         .with_context(|| format!("opening the data directory {}", dir.display()))?;
-    let keys_dir = keys.resolve(&dir);
+    let keys_dir = keys.resolve(&dir)?;
     if !keys_dir.exists() {
         anyhow::bail!(
             "no key directory at {}: give --keys, the directory the server signs with",

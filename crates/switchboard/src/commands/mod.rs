@@ -126,7 +126,22 @@ pub(crate) async fn audit_local(
     action: &str,
     parameters: serde_json::Value,
 ) -> anyhow::Result<()> {
+    audit_local_outcome(data, action, parameters, None).await
+}
+
+/// Record a command on the local data directory in the audit trail, with how it ended:
+/// `failure` is the error of a change that was refused (nothing changed).
+pub(crate) async fn audit_local_outcome(
+    data: &Path,
+    action: &str,
+    parameters: serde_json::Value,
+    failure: Option<String>,
+) -> anyhow::Result<()> {
     let mut record = sb_runtime::audit::AuditRecord::now(action);
+    if let Some(error) = failure {
+        record.outcome = "failed".into();
+        record.error = Some(error);
+    }
     record.authenticated_by = "cli".into();
     record.user = std::env::var("USER").ok();
     record.parameters = parameters;

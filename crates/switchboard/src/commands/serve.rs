@@ -41,10 +41,19 @@ fn init_logging(format: LogFormat) {
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging(args.log_format);
     let data = args.data.resolve(args.demo);
+    // Before anything is created: keys inside the data directory would be copied with it.
+    let keys_dir = args.keys.resolve(&data)?;
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&data)
             .with_context(|| format!("opening the data directory {}", data.display()))?,
     );
+    for (path, mode) in sb_store::readable_by_others(&data) {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format!("{mode:o}"),
+            "readable by other users of this machine: it holds password hashes, audit records and customer data; `chmod go-rwx` it"
+        );
+    }
 
     let tls_source = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => TlsSource::Files {
@@ -100,7 +109,6 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
     let (event_log, _writer) =
         sb_store::EventLog::start(&data).context("starting the event log")?;
-    let keys_dir = args.keys.resolve(&data);
     let keys = sb_runtime::keys::KeyDir::open(&keys_dir)
         .with_context(|| format!("opening the key directory {}", keys_dir.display()))?;
     let signer = keys

@@ -4,6 +4,7 @@ mod chat;
 mod cli;
 mod clients;
 mod crash;
+mod data_dir;
 mod encryption;
 mod flow;
 mod load;
