@@ -1,13 +1,15 @@
 //! The tamper-evident audit trail: records go through the event log (durable before the
-//! call they describe is answered, hash-chained by the log's writer), a digester signs
-//! the chain's end every minute with a key kept outside the data directory, and
-//! [`verify`] finds a record edited, deleted, reordered or forged, and a missing digest.
+//! call they describe is answered, hash-chained by the log's writer), a keeper signs
+//! the chain's end every minute (and the server at a clean stop) with a key kept
+//! outside the data directory and ages the trail behind a signed floor, and [`verify`]
+//! finds a record edited, deleted, reordered or forged, a missing digest, records cut
+//! from either end, and — as its own finding — an end not yet signed.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use sb_security::signing::{self, Signer};
-use sb_store::audit::{chain_hash, AuditDigest, AuditRow, AUDIT_STREAM};
+use sb_store::audit::{AuditDigest, AuditRow, RowHash, AUDIT_STREAM};
 use sb_store::{EventLog, NewEvent, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +82,18 @@ pub async fn append(log: &EventLog, record: &AuditRecord) -> Result<(), StoreErr
     .map(|_| ())
 }
 
+/// A signed digest of chain position `seq` with hash `hash`, made now.
+fn sign_position(signer: &Signer, seq: u64, hash: &str) -> AuditDigest {
+    let at_ms = jiff::Timestamp::now().as_millisecond();
+    AuditDigest {
+        audit_seq: seq,
+        at_ms,
+        signature: signer.sign(&AuditDigest::signed_bytes(seq, at_ms, hash)),
+        chain_hash: hash.to_string(),
+        key_id: signer.key_id(),
+    }
+}
+
 /// Sign the chain's end if it moved since the last digest.
 pub fn digest_now(store: &dyn Store, signer: &Signer) -> Result<Option<AuditDigest>, StoreError> {
     let (seq, hash) = store.audit_head()?;
@@ -90,27 +104,63 @@ pub fn digest_now(store: &dyn Store, signer: &Signer) -> Result<Option<AuditDige
     if last >= seq {
         return Ok(None);
     }
-    let at_ms = jiff::Timestamp::now().as_millisecond();
-    let digest = AuditDigest {
-        audit_seq: seq,
-        at_ms,
-        signature: signer.sign(&AuditDigest::signed_bytes(seq, at_ms, &hash)),
-        chain_hash: hash,
-        key_id: signer.key_id(),
-    };
+    let digest = sign_position(signer, seq, &hash);
     store.insert_audit_digest(&digest)?;
     Ok(Some(digest))
 }
 
-/// Sign the chain every [`DIGEST_EVERY`] while the server runs.
-pub fn spawn_digester(store: Arc<dyn Store>, signer: Arc<Signer>) {
+/// Archive audit records past `audit_online_days` and remove those past
+/// `audit_retention_days`, as of `now_ms`, the new floor signed by `signer`.
+pub fn age(
+    store: &dyn Store,
+    signer: &Signer,
+    security: &sb_model::config::SecuritySettings,
+    now_ms: i64,
+) -> Result<sb_store::audit::AuditAging, StoreError> {
+    let day = 86_400_000;
+    let online_before = now_ms - i64::from(security.audit_online_days) * day;
+    let remove_before = now_ms - i64::from(security.audit_retention_days) * day;
+    store.age_audit(online_before, remove_before, &|seq, hash| {
+        sign_position(signer, seq, hash)
+    })
+}
+
+/// How often the keeper applies audit retention.
+const AGE_EVERY: Duration = Duration::from_secs(600);
+
+/// While the server runs: sign the chain every [`DIGEST_EVERY`], and apply the deployed
+/// audit retention every ten minutes.
+pub fn spawn_keeper(store: Arc<dyn Store>, signer: Arc<Signer>, live: crate::LiveConfig) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(DIGEST_EVERY);
+        let mut last_aged: Option<std::time::Instant> = None;
         loop {
             tick.tick().await;
+            let security = live
+                .current()
+                .filter(|_| last_aged.is_none_or(|at| at.elapsed() >= AGE_EVERY))
+                .map(|c| c.spec.security.clone());
+            if security.is_some() {
+                last_aged = Some(std::time::Instant::now());
+            }
             let (store, signer) = (store.clone(), signer.clone());
-            let signed = tokio::task::spawn_blocking(move || digest_now(&*store, &signer)).await;
-            if let Ok(Err(e)) = signed {
+            let done = tokio::task::spawn_blocking(move || {
+                if let Some(security) = security {
+                    let now = jiff::Timestamp::now().as_millisecond();
+                    match age(&*store, &signer, &security, now) {
+                        Ok(aged) if aged.archived > 0 || aged.removed > 0 => tracing::info!(
+                            archived = aged.archived,
+                            removed = aged.removed,
+                            "audit retention archived and removed old records"
+                        ),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "audit retention could not run"),
+                    }
+                }
+                digest_now(&*store, &signer)
+            })
+            .await;
+            if let Ok(Err(e)) = done {
                 tracing::error!(error = %e, "cannot sign the audit chain");
             }
         }
@@ -122,10 +172,23 @@ pub fn spawn_digester(store: Arc<dyn Store>, signer: Arc<Signer>) {
 pub struct VerifyReport {
     pub records_checked: u64,
     pub digests_checked: u64,
-    /// Each problem, with the chain position it is at.
+    /// Each sign of tampering, with the chain position it is at.
     pub problems: Vec<String>,
+    /// The newest records, past the grace period, that no signed digest covers: left
+    /// by a server that stopped without signing (a crash), or rewritten after the last
+    /// digest — the trail alone cannot tell which. Signing them now (`audit digest`)
+    /// vouches for them as they are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsigned_tail: Option<UnsignedTail>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub newest_digest: Option<ExportedDigest>,
+}
+
+/// Records `from..=to`, at the chain's end, covered by no signed digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct UnsignedTail {
+    pub from: u64,
+    pub to: u64,
 }
 
 /// A digest as exported for keeping outside (to detect truncation later).
@@ -182,25 +245,39 @@ pub fn verify(
 
     let key_id = signing::key_id(public_key);
     let digests = store.audit_digests()?;
+    let genuine = |d: &AuditDigest| {
+        d.key_id == key_id
+            && signing::verify(
+                public_key,
+                &AuditDigest::signed_bytes(d.audit_seq, d.at_ms, &d.chain_hash),
+                &d.signature,
+            )
+    };
     let hash_at = |seq: u64| rows.iter().find(|r| r.seq == seq).map(|r| r.hash.as_str());
-    for d in digests
-        .iter()
-        .filter(|d| (from..=to).contains(&d.audit_seq))
-    {
+    // Every stored digest is checked, wherever it points.
+    for d in &digests {
         report.digests_checked += 1;
         if d.key_id != key_id {
             report.problems.push(format!(
                 "digest at {}: signed by key {}, not the verifying key {key_id}",
                 d.audit_seq, d.key_id
             ));
-            continue;
-        }
-        let message = AuditDigest::signed_bytes(d.audit_seq, d.at_ms, &d.chain_hash);
-        if !signing::verify(public_key, &message, &d.signature) {
+        } else if !genuine(d) {
             report.problems.push(format!(
                 "digest at {}: the signature is not valid (forged digest)",
                 d.audit_seq
             ));
+        } else if d.audit_seq > head {
+            report.problems.push(format!(
+                "the trail ends at record {head}, but a signed digest covers record {}: records were removed from the end",
+                d.audit_seq
+            ));
+        } else if d.audit_seq == floor {
+            if d.chain_hash != floor_hash {
+                report.problems.push(format!(
+                    "record {floor}: the retention floor does not match its signed digest"
+                ));
+            }
         } else if hash_at(d.audit_seq).is_some_and(|h| h != d.chain_hash) {
             report.problems.push(format!(
                 "record {}: the chain does not match its signed digest (records up to it were rewritten)",
@@ -208,24 +285,46 @@ pub fn verify(
             ));
         }
     }
-    // Every record old enough must be covered by a digest made soon after it.
-    let mut covering = digests.iter().filter(|d| d.key_id == key_id).peekable();
+    // Records before the floor were removed by retention only if it signed the floor.
+    if floor > 0
+        && !digests
+            .iter()
+            .any(|d| d.audit_seq == floor && d.chain_hash == floor_hash && genuine(d))
+    {
+        report.problems.push(format!(
+            "records 1 to {floor} are gone, and no signed digest vouches for the retention floor at {floor}: they were deleted"
+        ));
+    }
+    // Every record past the grace period must be covered by a digest made soon after
+    // it, judged by the record's own time (which its hash covers).
+    let covering: Vec<&AuditDigest> = digests
+        .iter()
+        .filter(|d| d.audit_seq > floor && d.audit_seq <= head && genuine(d))
+        .collect();
+    let mut missing_reported = false;
     for row in &rows {
-        if now_ms - row.at_ms < DIGEST_GRACE_MS {
-            break;
+        let at_ms = recorded_at_ms(row);
+        if now_ms - at_ms < DIGEST_GRACE_MS {
+            continue;
         }
-        while covering.peek().is_some_and(|d| d.audit_seq < row.seq) {
-            covering.next();
-        }
-        match covering.peek() {
-            Some(d) if d.at_ms - row.at_ms <= DIGEST_GRACE_MS => {}
-            _ => {
-                report.problems.push(format!(
-                    "record {}: no digest signed within {} minutes after it (a digest is missing)",
-                    row.seq,
-                    DIGEST_GRACE_MS / 60_000
-                ));
-                break;
+        match covering.iter().find(|d| d.audit_seq >= row.seq) {
+            Some(d) if d.at_ms - at_ms <= DIGEST_GRACE_MS => {}
+            Some(_) => {
+                if !missing_reported {
+                    missing_reported = true;
+                    report.problems.push(format!(
+                        "record {}: no digest signed within {} minutes after it (a digest is missing)",
+                        row.seq,
+                        DIGEST_GRACE_MS / 60_000
+                    ));
+                }
+            }
+            None => {
+                let tail = report.unsigned_tail.get_or_insert(UnsignedTail {
+                    from: row.seq,
+                    to: row.seq,
+                });
+                tail.to = row.seq;
             }
         }
     }
@@ -239,6 +338,11 @@ pub fn verify(
         } else if kept.audit_seq > head {
             report.problems.push(format!(
                 "the trail ends at record {head}, but a kept digest covers record {}: records were removed from the end",
+                kept.audit_seq
+            ));
+        } else if kept.audit_seq <= floor {
+            report.problems.push(format!(
+                "the kept digest covers record {}, which is behind the retention floor at {floor}: keep a newer digest",
                 kept.audit_seq
             ));
         } else {
@@ -258,6 +362,15 @@ pub fn verify(
     Ok(report)
 }
 
+/// When a record was made, by its own `at` (inside what its hash covers); the row's
+/// time only for a record that does not say.
+fn recorded_at_ms(row: &AuditRow) -> i64 {
+    serde_json::from_str::<serde_json::Value>(&row.record)
+        .ok()
+        .and_then(|r| r.get("at")?.as_str()?.parse::<jiff::Timestamp>().ok())
+        .map_or(row.at_ms, |t| t.as_millisecond())
+}
+
 /// The chain's own consistency: positions without gaps, each record linked to the one
 /// before and hashing to what it says.
 fn check_chain(
@@ -269,6 +382,8 @@ fn check_chain(
 ) {
     let mut expected_seq = from;
     let mut prev_hash: Option<&str> = start_hash;
+    // Rows hashed before positions and times were hashed come first, if at all.
+    let mut seen_current = false;
     for row in rows {
         if row.seq != expected_seq {
             problems.push(format!(
@@ -285,8 +400,16 @@ fn check_chain(
                 ));
             }
         }
-        if chain_hash(&row.prev_hash, &row.record) != row.hash {
-            problems.push(format!("record {}: its content was edited", row.seq));
+        match row.hashed() {
+            RowHash::Current => seen_current = true,
+            RowHash::Legacy if !seen_current => {}
+            RowHash::Legacy => problems.push(format!(
+                "record {}: hashed without its position and time after records hashed with them (rewritten)",
+                row.seq
+            )),
+            RowHash::Mismatch => {
+                problems.push(format!("record {}: its content was edited", row.seq))
+            }
         }
         prev_hash = Some(&row.hash);
         expected_seq = row.seq + 1;

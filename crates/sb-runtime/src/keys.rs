@@ -44,6 +44,8 @@ pub enum KeyError {
     },
     #[error("{0} is not an Ed25519 key (PKCS#8); restore it from backup or move it away to make a new one")]
     BadKey(PathBuf),
+    #[error("no audit signing key in {}: give --keys, the directory the server signs with, or --public-key", .0.display())]
+    NoAuditKey(PathBuf),
     #[error("the key directory {} is inside the data directory {}: a copy of the data would carry its keys; give --keys a directory outside it", keys.display(), data.display())]
     InsideData { keys: PathBuf, data: PathBuf },
     #[error(transparent)]
@@ -164,6 +166,29 @@ impl KeyDir {
     }
 
     /// The audit signing key, made on first use.
+    /// The public half of the audit signing key in `dir`, which must exist already:
+    /// verifying never makes a key.
+    pub fn existing_audit_public_key(dir: &Path) -> Result<String, KeyError> {
+        Self::existing_audit_signer(dir)?
+            .map(|s| s.public_key())
+            .ok_or_else(|| KeyError::NoAuditKey(dir.to_path_buf()))
+    }
+
+    /// The audit signing key in `dir` if there is one; never makes one.
+    pub fn existing_audit_signer(dir: &Path) -> Result<Option<Signer>, KeyError> {
+        let file = dir.join(AUDIT_KEY_FILE);
+        if !file.exists() {
+            return Ok(None);
+        }
+        let bytes = std::fs::read(&file).map_err(|source| KeyError::Io {
+            path: file.clone(),
+            source,
+        })?;
+        Signer::from_pkcs8(&bytes)
+            .map(Some)
+            .map_err(|_| KeyError::BadKey(file))
+    }
+
     pub fn audit_signer(&self) -> Result<Signer, KeyError> {
         let file = self.path.join(AUDIT_KEY_FILE);
         let io = |source| KeyError::Io {

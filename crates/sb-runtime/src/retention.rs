@@ -34,24 +34,6 @@ pub fn sweep(store: &dyn Store, retention: &StreamRetention, now_ms: i64) -> u64
     removed
 }
 
-/// Archive audit records past `audit_online_days` and remove those past
-/// `audit_retention_days`, as of `now_ms`.
-pub fn age_audit(
-    store: &dyn Store,
-    security: &sb_model::config::SecuritySettings,
-    now_ms: i64,
-) -> sb_store::audit::AuditAging {
-    let day = 86_400_000;
-    let online_before = now_ms - i64::from(security.audit_online_days) * day;
-    let remove_before = now_ms - i64::from(security.audit_retention_days) * day;
-    store
-        .age_audit(online_before, remove_before)
-        .unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "audit retention could not run");
-            Default::default()
-        })
-}
-
 /// Run [`sweep`] now and every ten minutes with the deployed retention, until the
 /// runtime stops.
 pub(crate) fn spawn(live: LiveConfig, store: Arc<dyn Store>) {
@@ -63,26 +45,13 @@ pub(crate) fn spawn(live: LiveConfig, store: Arc<dyn Store>) {
                 continue;
             };
             let retention = config.spec.instance.stream_retention_days.clone();
-            let security = config.spec.security.clone();
             let store = store.clone();
             let now = jiff::Timestamp::now().as_millisecond();
-            let (removed, aged) = tokio::task::spawn_blocking(move || {
-                (
-                    sweep(&*store, &retention, now),
-                    age_audit(&*store, &security, now),
-                )
-            })
-            .await
-            .unwrap_or_default();
+            let removed = tokio::task::spawn_blocking(move || sweep(&*store, &retention, now))
+                .await
+                .unwrap_or_default();
             if removed > 0 {
                 tracing::info!(removed, "stream retention trimmed old events");
-            }
-            if aged.archived > 0 || aged.removed > 0 {
-                tracing::info!(
-                    archived = aged.archived,
-                    removed = aged.removed,
-                    "audit retention archived and removed old records"
-                );
             }
         }
     });

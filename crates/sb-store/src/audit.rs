@@ -2,10 +2,12 @@
 //! them, and signed digests of the chain.
 //!
 //! The event-log writer is the only appender, so it alone numbers records (1, 2, 3, …
-//! with no gaps) and links each to the one before: `hash = SHA-256(prev_hash ‖ record)`.
+//! with no gaps) and links each to the one before with a hash of every field of the row
+//! ([`row_hash`]: its position, its time, the hash before it and the record).
 //! Editing, deleting or reordering a stored record breaks the chain; forging a new
 //! chain from some point on is caught by the signed digests, whose key is kept outside
-//! the data directory.
+//! the data directory. Retention removes the oldest records only behind a signed digest
+//! of the last one removed (the floor), so a deleted prefix cannot pass for retention.
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use sha2::{Digest, Sha256};
@@ -45,13 +47,45 @@ CREATE TABLE IF NOT EXISTS audit_digests (
 );
 ";
 
-/// The link from one record to the next.
-pub fn chain_hash(prev_hash: &str, record: &str) -> String {
+/// The hash of a row: SHA-256 over `switchboard-audit-v2`, the position, the time in
+/// milliseconds, the previous row's hash and the record, each followed by a newline
+/// but the last (hex).
+pub fn row_hash(seq: u64, at_ms: i64, prev_hash: &str, record: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("switchboard-audit-v2\n{seq}\n{at_ms}\n{prev_hash}\n").as_bytes());
+    h.update(record.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// How rows were hashed before [`row_hash`]: SHA-256(prev_hash ‖ "\n" ‖ record), the
+/// position and time left out. Trails written then still verify; a row hashed this way
+/// after one hashed the new way cannot be genuine.
+pub fn legacy_chain_hash(prev_hash: &str, record: &str) -> String {
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(b"\n");
     h.update(record.as_bytes());
     hex::encode(h.finalize())
+}
+
+/// Which way a row's stored hash was made, if it matches the row at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowHash {
+    Current,
+    Legacy,
+    Mismatch,
+}
+
+impl AuditRow {
+    pub fn hashed(&self) -> RowHash {
+        if row_hash(self.seq, self.at_ms, &self.prev_hash, &self.record) == self.hash {
+            RowHash::Current
+        } else if legacy_chain_hash(&self.prev_hash, &self.record) == self.hash {
+            RowHash::Legacy
+        } else {
+            RowHash::Mismatch
+        }
+    }
 }
 
 /// One stored audit record.
@@ -144,11 +178,14 @@ pub struct AuditAging {
 
 /// Move records older than `online_before_ms` to the archive, and remove archived
 /// records older than `remove_before_ms`, remembering the last removed one's position
-/// and hash so the rest still verifies. One transaction.
+/// and hash so the rest still verifies, with `vouch`'s signed digest of it. Only an
+/// intact prefix is removed: a row whose hash or link does not hold stays, as the
+/// evidence `verify` reports. One transaction.
 pub(crate) fn age(
     conn: &mut Connection,
     online_before_ms: i64,
     remove_before_ms: i64,
+    vouch: &dyn Fn(u64, &str) -> AuditDigest,
 ) -> rusqlite::Result<AuditAging> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     // A prefix of the chain only, so the archive and the online table never interleave.
@@ -173,20 +210,55 @@ pub(crate) fn age(
         )
         .optional()?;
     let mut removed = 0;
+    let remove_to = match remove_to {
+        Some((last, _)) => intact_prefix_end(&tx, last)?,
+        None => None,
+    };
     if let Some((seq, hash)) = remove_to {
-        removed = tx.execute("DELETE FROM audit_archive WHERE seq <= ?1", [seq])?;
+        removed = tx.execute("DELETE FROM audit_archive WHERE seq <= ?1", [seq as i64])?;
         tx.execute(
             "INSERT INTO audit_floor (id, seq, hash) VALUES (1, ?1, ?2)
              ON CONFLICT (id) DO UPDATE SET seq = ?1, hash = ?2",
-            params![seq, hash],
+            params![seq as i64, hash],
         )?;
-        tx.execute("DELETE FROM audit_digests WHERE audit_seq <= ?1", [seq])?;
+        tx.execute("DELETE FROM audit_digests WHERE audit_seq <= ?1", [seq as i64])?;
+        insert_digest(&tx, &vouch(seq, &hash))?;
     }
     tx.commit()?;
     Ok(AuditAging {
         archived: archived as u64,
         removed: removed as u64,
     })
+}
+
+/// The last position up to `last` to which the archived chain is intact from the floor
+/// (every row linked and hashing to what it says), with its hash.
+fn intact_prefix_end(tx: &Transaction<'_>, last: i64) -> rusqlite::Result<Option<(u64, String)>> {
+    let (floor_seq, mut prev) = floor(tx)?;
+    let mut expected = floor_seq + 1;
+    let mut end = None;
+    let mut stmt = tx.prepare_cached(
+        "SELECT seq, at_ms, record, prev_hash, hash FROM audit_archive WHERE seq <= ?1 ORDER BY seq",
+    )?;
+    let rows = stmt.query_map([last], |r| {
+        Ok(AuditRow {
+            seq: r.get::<_, i64>(0)? as u64,
+            at_ms: r.get(1)?,
+            record: r.get(2)?,
+            prev_hash: r.get(3)?,
+            hash: r.get(4)?,
+        })
+    })?;
+    for row in rows {
+        let row = row?;
+        if row.seq != expected || row.prev_hash != prev || row.hashed() == RowHash::Mismatch {
+            break;
+        }
+        expected = row.seq + 1;
+        prev = row.hash.clone();
+        end = Some((row.seq, row.hash));
+    }
+    Ok(end)
 }
 
 /// Append one record to the chain inside the writer's transaction.
@@ -196,8 +268,8 @@ pub(crate) fn append(
     at_ms: i64,
     record: &str,
 ) -> rusqlite::Result<()> {
-    let hash = chain_hash(&head.hash, record);
     let seq = head.seq + 1;
+    let hash = row_hash(seq, at_ms, &head.hash, record);
     tx.prepare_cached(
         "INSERT INTO audit_log (seq, at_ms, record, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?

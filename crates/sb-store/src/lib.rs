@@ -112,11 +112,13 @@ pub trait Store: Send + Sync + 'static {
     /// The first position readable at once (not archived).
     fn audit_first_online(&self) -> Result<u64, StoreError>;
     /// Archive records older than `online_before_ms`; remove archived ones older than
-    /// `remove_before_ms` (keeping the chain verifiable from what remains).
+    /// `remove_before_ms` (keeping the chain verifiable from what remains), storing
+    /// `vouch`'s signed digest of the last removed position and hash with the floor.
     fn age_audit(
         &self,
         online_before_ms: i64,
         remove_before_ms: i64,
+        vouch: &dyn Fn(u64, &str) -> audit::AuditDigest,
     ) -> Result<audit::AuditAging, StoreError>;
     /// Keep a signed digest (one per chain position; a second is ignored).
     fn insert_audit_digest(&self, digest: &audit::AuditDigest) -> Result<(), StoreError>;

@@ -584,11 +584,13 @@ impl Store for SqliteStore {
         &self,
         online_before_ms: i64,
         remove_before_ms: i64,
+        vouch: &dyn Fn(u64, &str) -> crate::audit::AuditDigest,
     ) -> Result<crate::audit::AuditAging, StoreError> {
         Ok(crate::audit::age(
             &mut self.conn(),
             online_before_ms,
             remove_before_ms,
+            vouch,
         )?)
     }
 

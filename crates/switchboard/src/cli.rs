@@ -446,12 +446,17 @@ pub(crate) enum CredentialCommand {
 #[derive(Subcommand)]
 pub(crate) enum AuditCommand {
     /// Check the chain and its signed digests; exit 1 if anything was edited, deleted,
-    /// reordered, forged, cut from the end, or a digest is missing.
+    /// reordered, forged, cut from either end, or a digest is missing; exit 2 if only
+    /// the newest records are not yet signed (a server that crashed; `audit digest`).
     Verify {
         #[command(flatten)]
         data: DataArg,
         #[command(flatten)]
         keys: KeysArg,
+        /// The audit signing key's public half (hex, as the server logs it at start):
+        /// verify without the private key or the key directory.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
         /// First chain position to check (default 1).
         #[arg(long)]
         from: Option<u64>,

@@ -30,15 +30,38 @@ fn open(
     Ok((store, signer))
 }
 
+/// The key digests are checked with: the one given, else the public half of the key
+/// directory's signing key — read, never made (an empty key directory is an error).
+fn verifying_key(
+    dir: &Path,
+    keys: &KeysArg,
+    public_key: Option<&str>,
+) -> anyhow::Result<String> {
+    if let Some(key) = public_key {
+        let key = key.trim();
+        if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            anyhow::bail!("--public-key must be the 64 hex digits of an Ed25519 public key");
+        }
+        return Ok(key.to_ascii_lowercase());
+    }
+    let keys_dir = keys.resolve(dir)?;
+    Ok(KeyDir::existing_audit_public_key(&keys_dir)?)
+}
+
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn verify(
     data: &DataArg,
     keys: &KeysArg,
+    public_key: Option<&str>,
     from: Option<u64>,
     to: Option<u64>,
     kept: Option<&Path>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let (store, signer) = open(data, keys)?;
+    let dir = data.resolve(false);
+    let store = SqliteStore::open(&dir)
+        .with_context(|| format!("opening the data directory {}", dir.display()))?;
+    let public_key = verifying_key(&dir, keys, public_key)?;
     let kept: Option<ExportedDigest> = match kept {
         Some(path) => Some(
             serde_json::from_slice(
@@ -50,7 +73,7 @@ pub(crate) fn verify(
     };
     let report = verify_trail(
         &store,
-        &signer.public_key(),
+        &public_key,
         from,
         to,
         kept.as_ref(),
@@ -66,14 +89,22 @@ pub(crate) fn verify(
         for p in &report.problems {
             println!("PROBLEM: {p}");
         }
-        if report.problems.is_empty() {
+        if let Some(tail) = report.unsigned_tail {
+            println!(
+                "UNSIGNED: records {} to {} are covered by no signed digest. A server that stopped without signing (a crash) leaves this; so would records rewritten after the last digest. Sign them as they are now with `switchboard audit digest`, or compare them with a copy kept elsewhere first.",
+                tail.from, tail.to
+            );
+        }
+        if report.problems.is_empty() && report.unsigned_tail.is_none() {
             println!("the audit trail is intact");
         }
     }
-    Ok(if report.problems.is_empty() {
-        ExitCode::SUCCESS
-    } else {
+    Ok(if !report.problems.is_empty() {
         ExitCode::from(1)
+    } else if report.unsigned_tail.is_some() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

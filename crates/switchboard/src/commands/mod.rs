@@ -51,11 +51,20 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             AuditCommand::Verify {
                 data,
                 keys,
+                public_key,
                 from,
                 to,
                 kept,
                 json,
-            } => audit::verify(&data, &keys, from, to, kept.as_deref(), json),
+            } => audit::verify(
+                &data,
+                &keys,
+                public_key.as_deref(),
+                from,
+                to,
+                kept.as_deref(),
+                json,
+            ),
             AuditCommand::Digest { data, keys } => audit::digest(&data, &keys),
             AuditCommand::Export { data, from, to } => audit::export(&data, from, to).await,
         },
@@ -152,6 +161,16 @@ pub(crate) async fn audit_local_outcome(
         .context("recording the change in the audit trail")?;
     drop(log);
     writer.join();
+    // Signed at once where the signing key is at hand, so that a command run while no
+    // server is up leaves no unsigned end behind it.
+    let keys = std::env::var_os("SWITCHBOARD_KEYS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| sb_runtime::keys::KeyDir::beside(data));
+    if let Some(signer) = sb_runtime::keys::KeyDir::existing_audit_signer(&keys)? {
+        let store = sb_store::SqliteStore::open(data)
+            .with_context(|| format!("opening the data directory {}", data.display()))?;
+        sb_runtime::audit::digest_now(&store, &signer).context("signing the audit trail")?;
+    }
     Ok(())
 }
 

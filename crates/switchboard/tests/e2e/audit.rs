@@ -344,3 +344,50 @@ fn sign_in_with_a_password_and_an_oathtool_code() {
         "{state}"
     );
 }
+
+/// Review item 16 and L7: a clean stop signs the trail to its end (an untampered trail
+/// must not look cut three minutes later), a CLI command signs what it appends, and
+/// verifying needs only the public key — it never makes a key.
+#[test]
+fn a_clean_stop_leaves_the_trail_signed_and_verifying_needs_only_the_public_key() {
+    let data = steady_deployment();
+    let d = data.path().to_str().unwrap();
+    let covered = || {
+        let out = run(&["audit", "verify", "--data", d, "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (
+            report["records_checked"].as_u64().unwrap(),
+            report["newest_digest"]["audit_seq"].as_u64().unwrap_or(0),
+        )
+    };
+    let mut server = Server::start(data.path(), &[]);
+    let (status, _) = server.get("/v1/config/versions", Some(&server.token.clone()));
+    assert_eq!(status, 200);
+    assert_eq!(server.stop_with("TERM", std::time::Duration::from_secs(30)).map(|s| s.success()), Some(true));
+    let (records, signed_to) = covered();
+    assert_eq!(signed_to, records, "the newest record is signed after SIGTERM");
+    // A command run while no server is up signs its own record.
+    credential(data.path(), "ivy", "Auditor");
+    let (records, signed_to) = covered();
+    assert_eq!(signed_to, records, "the CLI's record is signed too");
+
+    // The public key alone verifies; an empty key directory is refused, not filled.
+    let public_key = server
+        .banner
+        .lines()
+        .chain(std::fs::read_to_string(data.path().join("server.log")).unwrap_or_default().lines())
+        .find_map(|l| {
+            let at = l.find("\"public_key\":\"")? + 14;
+            Some(l[at..at + 64].to_string())
+        })
+        .expect("the server logs its audit public key");
+    let empty = tempfile::tempdir().unwrap();
+    let e = empty.path().to_str().unwrap();
+    let out = run(&["audit", "verify", "--data", d, "--public-key", &public_key, "--keys", e]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = run(&["audit", "verify", "--data", d, "--keys", e]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("no audit signing key"), "{}", text(&out));
+    assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0, "no key was made");
+}
