@@ -76,7 +76,9 @@ pub fn export(store: &dyn Store, vault: &Vault, endpoint: &str) -> Result<Export
     })
 }
 
-/// Destroy the data keys of the customer's finished contacts.
+/// Erase the customer's finished contacts: their flow logs removed, then their data
+/// keys destroyed, so that every sealed copy (records, transcripts, live state, the
+/// sensitive values in contact events) is unreadable for good.
 pub fn erase(store: &dyn Store, vault: &Vault, endpoint: &str) -> Result<Erasure, VaultError> {
     let owners = store.data_key_owners_of_customer(&vault.customer_ref(endpoint))?;
     let live: std::collections::HashSet<String> = store
@@ -86,6 +88,7 @@ pub fn erase(store: &dyn Store, vault: &Vault, endpoint: &str) -> Result<Erasure
         .collect();
     let (still_live, finished): (Vec<String>, Vec<String>) =
         owners.into_iter().partition(|id| live.contains(id));
+    store.erase_flow_logs(&finished)?;
     store.destroy_data_keys(&finished)?;
     Ok(Erasure {
         customer_endpoint: endpoint.to_string(),

@@ -196,16 +196,26 @@ pub fn open_text(key: Option<&DataKey>, text: &str) -> Result<String, VaultError
     Ok(key.open_str(text)?)
 }
 
+/// The values of the `sensitive` attributes among `attributes` sealed under `key`,
+/// wherever attributes are written (records, contact events).
+pub fn seal_attributes(
+    key: &DataKey,
+    sensitive: &[String],
+    attributes: &mut std::collections::BTreeMap<String, String>,
+) {
+    for (name, value) in attributes.iter_mut() {
+        if sensitive.iter().any(|s| s == name) && !is_sealed(value) {
+            *value = key.seal_str(value).expect("a value seals");
+        }
+    }
+}
+
 /// `record` as it is stored: the values of the `sensitive` attributes and the
 /// customer's address sealed under the contact's key, everything else (what metrics and
 /// searches use) in the clear.
 pub fn seal_record(key: &DataKey, sensitive: &[String], record: &ContactRecord) -> ContactRecord {
     let mut sealed = record.clone();
-    for (name, value) in sealed.attributes.iter_mut() {
-        if sensitive.iter().any(|s| s == name) && !is_sealed(value) {
-            *value = key.seal_str(value).expect("a value seals");
-        }
-    }
+    seal_attributes(key, sensitive, &mut sealed.attributes);
     if let Some(endpoint) = sealed.customer_endpoint.as_mut() {
         if !is_sealed(&endpoint.address) {
             endpoint.address = key.seal_str(&endpoint.address).expect("an address seals");

@@ -161,6 +161,10 @@ pub trait Store: Send + Sync + 'static {
         rewrap: &dyn Fn(&StoredDataKey) -> Result<StoredDataKey, String>,
     ) -> Result<u64, StoreError>;
     /// Destroy these owners' data keys for good; returns how many existed.
+    /// Remove the flow logs of `contacts` (erasure: they hold values resolved from the
+    /// customer's data), with `secure_delete` so their bytes do not linger; the next
+    /// [`Store::destroy_data_keys`] checkpoints them out of the log. Events removed.
+    fn erase_flow_logs(&self, contacts: &[String]) -> Result<u64, StoreError>;
     fn destroy_data_keys(&self, owners: &[String]) -> Result<u64, StoreError>;
 
     /// Copy the whole store, consistently, to a new database file at `to` (a backup

@@ -682,6 +682,22 @@ impl Store for SqliteStore {
         crate::data_keys::rewrap_all(&mut self.conn(), current_kek, rewrap)
     }
 
+    fn erase_flow_logs(&self, contacts: &[String]) -> Result<u64, StoreError> {
+        let conn = self.conn();
+        conn.pragma_update(None, "secure_delete", "ON")?;
+        let tx = conn.unchecked_transaction()?;
+        let mut erased = 0;
+        {
+            let mut delete =
+                tx.prepare("DELETE FROM events WHERE stream = 'flow-log' AND key = ?1")?;
+            for contact in contacts {
+                erased += delete.execute([contact])? as u64;
+            }
+        }
+        tx.commit()?;
+        Ok(erased)
+    }
+
     fn destroy_data_keys(&self, owners: &[String]) -> Result<u64, StoreError> {
         crate::data_keys::destroy(&self.conn(), owners)
     }

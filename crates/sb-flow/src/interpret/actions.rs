@@ -203,8 +203,8 @@ impl<'a> Machine<'a> {
     }
 
     /// Parameters with dynamic values resolved, except sensitive ones, which show as `***`:
-    /// sensitive attributes, encrypted input, and the customer's number or address
-    /// (sealed everywhere else it is kept).
+    /// sensitive attributes (read, or set under their name), encrypted input, and the
+    /// customer's number or address (sealed everywhere else it is kept).
     fn redacted(&self, value: &Value) -> Value {
         match value {
             Value::String(s) => {
@@ -224,7 +224,19 @@ impl<'a> Machine<'a> {
             }
             Value::Object(map) => Value::Object(
                 map.iter()
-                    .map(|(k, v)| (k.clone(), self.redacted(v)))
+                    .map(|(k, v)| {
+                        // `{"account_number": "$.External.account_number"}` sets a
+                        // sensitive attribute from a value that is not itself marked.
+                        let sets_sensitive = self.contact.sensitive_attributes.contains(k)
+                            && !v.is_object()
+                            && !v.is_array();
+                        let shown = if sets_sensitive {
+                            Value::String("***".into())
+                        } else {
+                            self.redacted(v)
+                        };
+                        (k.clone(), shown)
+                    })
                     .collect(),
             ),
             Value::Array(items) => Value::Array(items.iter().map(|v| self.redacted(v)).collect()),

@@ -634,6 +634,35 @@ fn the_customers_number_is_never_traced() {
     assert!(traced.contains("***"), "{traced}");
 }
 
+/// Review H2b: a sensitive attribute set from a value that is not itself marked (a
+/// function's result) is not shown in the flow log under its name.
+#[test]
+fn a_sensitive_attribute_set_by_a_flow_is_never_traced() {
+    let f = flow(
+        "save",
+        &[
+            (
+                "save",
+                "UpdateContactAttributes",
+                json!({"Attributes": {"account_number": "$.Attributes.typed", "tier": "gold"}}),
+                json!({"NextAction": "end", "Errors": []}),
+            ),
+            ("end", "DisconnectParticipant", json!({}), json!({})),
+        ],
+    );
+    let env = TestEnv::default().with("F", FlowType::ContactFlow, &f);
+    let mut run = FlowRun::start("F");
+    let mut c = contact();
+    c.sensitive_attributes = vec!["account_number".into()];
+    c.attributes.insert("typed".into(), "ACCT-5150".into());
+    let step = resume(&env, &mut run, &mut c, Input::Begin);
+    assert_eq!(c.attributes["account_number"], "ACCT-5150", "set all the same");
+    let traced = serde_json::to_string(&step.trace).unwrap();
+    assert!(!traced.contains("ACCT-5150"), "{traced}");
+    assert!(traced.contains("\"account_number\":\"***\""), "{traced}");
+    assert!(traced.contains("\"tier\":\"gold\""), "{traced}");
+}
+
 #[test]
 fn metrics_drive_check_metric_data() {
     let f = flow(

@@ -16,13 +16,17 @@ const ACCOUNT: &str = "ZQACCT7F3A";
 const CUSTOMER_SAYS: &str = "ZQMSG7F3A is my question";
 const AGENT_SAYS: &str = "ZQAGENT7F3A is my answer";
 const TASK_SAYS: &str = "ZQTASK7F3A follow up";
-const MARKERS: [&str; 6] = [
+/// A sensitive attribute the agent sets (review H2a: it went into a contact event in
+/// the clear).
+const AGENT_SETS: &str = "ZQDOB7F3A";
+const MARKERS: [&str; 7] = [
     "Zqname7f3a",
     "zq.mail.7f3a",
     "ZQACCT7F3A",
     "ZQMSG7F3A",
     "ZQAGENT7F3A",
     "ZQTASK7F3A",
+    "ZQDOB7F3A",
 ];
 
 fn assert_no_marker_in(files: &[(std::path::PathBuf, Vec<u8>)]) {
@@ -80,6 +84,13 @@ fn customer_data_is_sealed_at_rest_readable_when_allowed_and_erasable() {
         );
         send(&mut agent, json!({"type": "accept", "contact": contact})).await;
         expect(&mut agent, is("connected")).await;
+        send(
+            &mut agent,
+            json!({"type": "set_attributes", "contact": contact,
+                   "attributes": {"date_of_birth": AGENT_SETS, "resolution": "refund"}}),
+        )
+        .await;
+        expect(&mut agent, is("ok")).await;
         send(
             &mut customer,
             json!({"type": "message", "text": CUSTOMER_SAYS}),
@@ -166,6 +177,24 @@ fn customer_data_is_sealed_at_rest_readable_when_allowed_and_erasable() {
             text_has_markers(&rows).is_empty(),
             "SQL reads no sealed value: {rows}"
         );
+        // Nor do the streams an analyst and an integration read.
+        for token in [&analyst, &website] {
+            let (status, page) =
+                get(&server, "/v1/streams/contact-events?limit=1000", token).await;
+            assert_eq!(status, 200, "{page}");
+            let updated = page["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["type"] == "ATTRIBUTES_UPDATED" && e["key"] == contact.as_str())
+                .unwrap_or_else(|| panic!("no ATTRIBUTES_UPDATED in {page}"));
+            assert!(text_has_markers(&page).is_empty(), "{updated}");
+            assert_eq!(updated["data"]["Attributes"]["resolution"], "refund");
+            assert!(updated["data"]["Attributes"]["date_of_birth"]
+                .as_str()
+                .unwrap()
+                .starts_with("sb1:"));
+        }
 
         // A supervisor opens them.
         let (status, transcript) = get(
@@ -188,6 +217,7 @@ fn customer_data_is_sealed_at_rest_readable_when_allowed_and_erasable() {
         .await;
         assert_eq!(status, 200, "{opened}");
         assert_eq!(opened["attributes"]["account_number"], ACCOUNT);
+        assert_eq!(opened["attributes"]["date_of_birth"], AGENT_SETS);
         assert_eq!(opened["customer_endpoint"]["Address"], EMAIL);
         contact
     });
@@ -269,7 +299,18 @@ fn customer_data_is_sealed_at_rest_readable_when_allowed_and_erasable() {
         );
         assert_eq!(
             opened["unreadable"],
-            json!(["Attributes.account_number", "CustomerEndpoint"])
+            json!(["Attributes.account_number", "Attributes.date_of_birth", "CustomerEndpoint"])
+        );
+        // The erased contact's flow log is gone with it (it held resolved values).
+        let (status, logs) = get(
+            &server,
+            &format!("/v1/contacts/{contact}/flow-logs"),
+            &supervisor,
+        )
+        .await;
+        assert!(
+            status == 404 || logs.as_array().is_some_and(|l| l.is_empty()),
+            "{status} {logs}"
         );
         // Counts and durations stay for metrics.
         let (status, record) = get(&server, &format!("/v1/contacts/{contact}"), &analyst).await;
