@@ -4,7 +4,7 @@
 //! read again while the records' counts and durations stay for metrics.
 
 use sb_model::record::ContactRecord;
-use sb_store::Store;
+use sb_store::{Store, StoreError};
 use serde::Serialize;
 
 use crate::vault::{open_json, open_record, Vault, VaultError};
@@ -76,9 +76,75 @@ pub fn export(store: &dyn Store, vault: &Vault, endpoint: &str) -> Result<Export
     })
 }
 
+/// The contacts erased so far, one id a line, in a file in the key directory. A
+/// backup made before an erasure still holds the erased contacts' wrapped data keys,
+/// and the key directory's KEK still unwraps them; every vault opened with the key
+/// directory first destroys the keys listed here, so restoring such a backup gives
+/// nothing erased back. (Contact ids are random and say nothing about the customer.)
+pub struct ErasureLog {
+    path: std::path::PathBuf,
+}
+
+impl ErasureLog {
+    pub fn in_key_dir(dir: &std::path::Path) -> ErasureLog {
+        ErasureLog {
+            path: dir.join("erased-contacts"),
+        }
+    }
+
+    fn listed(&self) -> Result<Vec<String>, StoreError> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => Ok(text.lines().map(str::to_string).collect()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(StoreError::Corrupt(format!(
+                "cannot read the erasure log {}: {e}",
+                self.path.display()
+            ))),
+        }
+    }
+
+    /// Remember `contacts` as erased, durably, before their keys are destroyed.
+    fn record(&self, contacts: &[String]) -> Result<(), StoreError> {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let write = || -> std::io::Result<()> {
+            let mut file = options.open(&self.path)?;
+            for contact in contacts {
+                writeln!(file, "{contact}")?;
+            }
+            file.sync_all()
+        };
+        write().map_err(|e| {
+            StoreError::Corrupt(format!(
+                "cannot write the erasure log {}: {e}",
+                self.path.display()
+            ))
+        })
+    }
+
+    /// Destroy the keys of listed contacts that `store` still holds; how many.
+    pub fn replay(&self, store: &dyn Store) -> Result<u64, StoreError> {
+        let mut still_held = Vec::new();
+        for contact in self.listed()? {
+            if store.data_key(&contact)?.is_some() {
+                still_held.push(contact);
+            }
+        }
+        if still_held.is_empty() {
+            return Ok(0);
+        }
+        store.erase_flow_logs(&still_held)?;
+        store.destroy_data_keys(&still_held)
+    }
+}
+
 /// Erase the customer's finished contacts: their flow logs removed, then their data
 /// keys destroyed, so that every sealed copy (records, transcripts, live state, the
-/// sensitive values in contact events) is unreadable for good.
+/// sensitive values in contact events) is unreadable for good — remembered first in the
+/// vault's erasure log, so a backup restored later cannot bring them back.
 pub fn erase(store: &dyn Store, vault: &Vault, endpoint: &str) -> Result<Erasure, VaultError> {
     let owners = store.data_key_owners_of_customer(&vault.customer_ref(endpoint))?;
     let live: std::collections::HashSet<String> = store
@@ -88,6 +154,9 @@ pub fn erase(store: &dyn Store, vault: &Vault, endpoint: &str) -> Result<Erasure
         .collect();
     let (still_live, finished): (Vec<String>, Vec<String>) =
         owners.into_iter().partition(|id| live.contains(id));
+    if let Some(log) = vault.erasures() {
+        log.record(&finished)?;
+    }
     store.erase_flow_logs(&finished)?;
     store.destroy_data_keys(&finished)?;
     Ok(Erasure {

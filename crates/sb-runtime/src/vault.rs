@@ -33,6 +33,8 @@ pub struct Vault {
     keyring: RwLock<Keyring>,
     users: DataKey,
     customer_index: DataKey,
+    /// Where erasures are remembered beside the keys (see [`crate::privacy::ErasureLog`]).
+    erasures: Option<crate::privacy::ErasureLog>,
 }
 
 fn wrapped(stored: &StoredDataKey) -> WrappedKey {
@@ -55,7 +57,26 @@ impl Vault {
             keyring: RwLock::new(keyring),
             users,
             customer_index,
+            erasures: None,
         })
+    }
+
+    /// The vault of a data directory whose keys are in a key directory: erasures are
+    /// remembered there, and those remembered are carried out on `store` now — a copy
+    /// restored from a backup made before an erasure must not open what was erased.
+    pub fn open_with_erasures(
+        store: &dyn Store,
+        keyring: Keyring,
+        erasures: crate::privacy::ErasureLog,
+    ) -> Result<Vault, VaultError> {
+        let mut vault = Vault::open(store, keyring)?;
+        erasures.replay(store)?;
+        vault.erasures = Some(erasures);
+        Ok(vault)
+    }
+
+    pub(crate) fn erasures(&self) -> Option<&crate::privacy::ErasureLog> {
+        self.erasures.as_ref()
     }
 
     fn keyring(&self) -> std::sync::RwLockReadGuard<'_, Keyring> {

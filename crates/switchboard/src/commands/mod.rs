@@ -182,5 +182,7 @@ pub(crate) fn open_vault(
     keys: &KeysArg,
 ) -> anyhow::Result<sb_runtime::vault::Vault> {
     let keyring = keys.keyring(data)?;
-    sb_runtime::vault::Vault::open(store, keyring).context("opening the instance's data keys")
+    let erasures = sb_runtime::privacy::ErasureLog::in_key_dir(&keys.resolve(data)?);
+    sb_runtime::vault::Vault::open_with_erasures(store, keyring, erasures)
+        .context("opening the instance's data keys")
 }

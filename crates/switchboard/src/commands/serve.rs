@@ -122,8 +122,12 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("loading the key-encryption key")?;
     tracing::info!(kek = %keyring.current_id(), "data keys wrapped by this key-encryption key");
     let vault = Arc::new(
-        sb_runtime::vault::Vault::open(store.as_ref(), keyring)
-            .context("opening the instance's data keys")?,
+        sb_runtime::vault::Vault::open_with_erasures(
+            store.as_ref(),
+            keyring,
+            sb_runtime::privacy::ErasureLog::in_key_dir(&keys_dir),
+        )
+        .context("opening the instance's data keys")?,
     );
     tokio::spawn(follow_kek_rotation(
         keys_dir.clone(),

@@ -343,6 +343,32 @@ fn customer_data_is_sealed_at_rest_readable_when_allowed_and_erasable() {
     files.push((backup.clone(), std::fs::read(&backup).unwrap()));
     assert_no_marker_in(&files);
 
+    // Review M9: the backup made before the erasure, restored and opened with the live
+    // key directory, gives nothing erased back.
+    let restored = tempfile::tempdir().unwrap();
+    let restored_data = restored.path().join("data");
+    std::fs::create_dir(&restored_data).unwrap();
+    std::fs::copy(&backup, restored_data.join("switchboard.db")).unwrap();
+    let live_keys = data.path().with_file_name(format!(
+        "{}.keys",
+        data.path().file_name().unwrap().to_string_lossy()
+    ));
+    let out = run(&[
+        "privacy",
+        "export",
+        "--customer",
+        EMAIL,
+        "--data",
+        restored_data.to_str().unwrap(),
+        "--keys",
+        live_keys.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let exported = String::from_utf8_lossy(&out.stdout);
+    for marker in ["ZQMSG7F3A", "ZQAGENT7F3A", "ZQDOB7F3A"] {
+        assert!(!exported.contains(marker), "{marker} came back from the backup: {exported}");
+    }
+
     // Rotation: a new KEK re-wraps every data key; the old one can then be retired,
     // and the scheduled task (sealed under its data key) still recovers.
     let dir = data.path().to_str().unwrap();
