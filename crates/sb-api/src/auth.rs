@@ -133,6 +133,58 @@ fn action_for(method: &Method, route: &str) -> Result<Action, ApiError> {
     })
 }
 
+fn bearer_of(request: &Request) -> Option<String> {
+    request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string())
+}
+
+/// How often a long-lived connection's credential is checked again.
+const RECHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The credential a request came with, for a connection that outlives the request
+/// (an agent's socket, a pushed-metrics socket, a stream subscription): [`Self::ended`]
+/// resolves when the credential no longer holds — revoked, its user signed out,
+/// removed or given another role, or its token expired — so the connection is closed.
+#[derive(Clone)]
+pub(crate) struct CredentialWatch {
+    bearer: String,
+    role: String,
+    expires_at: Option<i64>,
+}
+
+impl CredentialWatch {
+    pub(crate) async fn ended(self, state: AppState) {
+        loop {
+            let mut wait = RECHECK_EVERY;
+            if let Some(expires_at) = self.expires_at {
+                let left = expires_at - jiff::Timestamp::now().as_second();
+                if left <= 0 {
+                    return;
+                }
+                wait = wait.min(std::time::Duration::from_secs(left as u64));
+            }
+            tokio::time::sleep(wait).await;
+            match authenticate(&state, Some(self.bearer.clone()), Use::Watch).await {
+                Ok(p) if p.role.name == self.role => {}
+                _ => return,
+            }
+        }
+    }
+}
+
+/// Why a credential is being checked: a request (which counts as use of a signed-in
+/// session), or a watch on an open connection (which does not, so an open socket does
+/// not keep an idle session alive by itself).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Use {
+    Request,
+    Watch,
+}
+
 /// The authenticated caller's name, attached to the response so the access log has it.
 #[derive(Clone)]
 pub(crate) struct CallerName(pub String);
@@ -152,13 +204,8 @@ pub(crate) async fn require_credential(
     let action = action_for(request.method(), route);
     let audited_as = action.as_ref().map_or("none", |a| a.as_str());
     let mut record = crate::audit::record_of(&request, audited_as);
-    let bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_string());
-    let principal = match authenticate(&state, bearer).await {
+    let bearer = bearer_of(&request);
+    let principal = match authenticate(&state, bearer.clone(), Use::Request).await {
         Ok(principal) => principal,
         Err(e) => {
             // Failed sign-ins are always recorded, whatever the action.
@@ -189,6 +236,13 @@ pub(crate) async fn require_credential(
         return Err(e);
     }
     let caller = CallerName(principal.name.clone());
+    if let Some(bearer) = bearer_of(&request) {
+        request.extensions_mut().insert(CredentialWatch {
+            bearer,
+            role: principal.role.name.clone(),
+            expires_at: principal.session.map(|s| s.expires_at),
+        });
+    }
     request.extensions_mut().insert(principal);
     let mut response = next.run(request).await;
     if crate::audit::audited(action) {
@@ -272,10 +326,14 @@ impl RoleCache {
     }
 }
 
-async fn authenticate(state: &AppState, bearer: Option<String>) -> Result<Principal, ApiError> {
+async fn authenticate(
+    state: &AppState,
+    bearer: Option<String>,
+    usage: Use,
+) -> Result<Principal, ApiError> {
     let token = bearer.ok_or(ApiError::Unauthenticated)?;
     if token.starts_with(sb_security::token::TOKEN_PREFIX) {
-        return from_session_token(state, &token).await;
+        return from_session_token(state, &token, usage).await;
     }
     let key = ApiKey::parse(&token).map_err(|_| ApiError::Unauthenticated)?;
     verify(state, key).await
@@ -318,7 +376,11 @@ async fn verify(state: &AppState, key: ApiKey) -> Result<Principal, ApiError> {
 }
 
 /// A short-lived token's holder, while the credential it came from still exists.
-async fn from_session_token(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+async fn from_session_token(
+    state: &AppState,
+    token: &str,
+    usage: Use,
+) -> Result<Principal, ApiError> {
     let claims = state
         .token_key
         .verify(token, jiff::Timestamp::now().as_second())
@@ -354,7 +416,7 @@ async fn from_session_token(state: &AppState, token: &str) -> Result<Principal, 
         // Revoking a credential revokes every token exchanged for it.
         return Err(ApiError::BadCredential);
     }
-    if claims.credential.starts_with("user:") {
+    if claims.credential.starts_with("user:") && usage == Use::Request {
         let idle_minutes = state
             .deployer
             .live()

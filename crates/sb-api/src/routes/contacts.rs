@@ -279,6 +279,7 @@ pub(crate) async fn create_task(
 pub(crate) async fn agent_socket(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    Extension(watch): Extension<crate::auth::CredentialWatch>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let (tx, rx) = mpsc::channel(SOCKET_BUFFER);
@@ -292,8 +293,18 @@ pub(crate) async fn agent_socket(
         .map_or(DEFAULT_AGENT_SILENCE_LIMIT, |c| {
             Duration::from_secs(c.spec.instance.agent_silence_limit_seconds.into())
         });
-    Ok(super::with_client_limits(ws)
-        .on_upgrade(move |socket| agent_loop(socket, runtime, user, session, rx, silence_limit)))
+    let credential_ended = Box::pin(watch.ended(state.clone()));
+    Ok(super::with_client_limits(ws).on_upgrade(move |socket| {
+        agent_loop(
+            socket,
+            runtime,
+            user,
+            session,
+            rx,
+            silence_limit,
+            credential_ended,
+        )
+    }))
 }
 
 async fn agent_loop(
@@ -303,8 +314,10 @@ async fn agent_loop(
     session: u64,
     mut frames: mpsc::Receiver<AgentFrame>,
     silence_limit: Duration,
+    mut credential_ended: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
 ) {
     let (mut sink, mut stream) = socket.split();
+    let (close_tx, mut close_rx) = tokio::sync::oneshot::channel::<()>();
     let (answers_tx, mut answers) = mpsc::channel::<AgentFrame>(64);
     // Commands are handed to the runtime as they are read and answered in the same
     // order once each is durable: `end` and `complete` sent together wait for one
@@ -329,6 +342,10 @@ async fn agent_loop(
             let frame = tokio::select! {
                 Some(f) = frames.recv() => f,
                 Some(f) = answers.recv() => f,
+                _ = &mut close_rx => {
+                    let _ = sink.send(Message::Close(Some(credential_ended_frame()))).await;
+                    break;
+                }
                 else => break,
             };
             if send_burst(&mut sink, frame, [&mut frames, &mut answers], |_| false)
@@ -339,8 +356,21 @@ async fn agent_loop(
             }
         }
     });
+    let mut close_tx = Some(close_tx);
     loop {
-        let message = match tokio::time::timeout(silence_limit, stream.next()).await {
+        let next = tokio::select! {
+            next = tokio::time::timeout(silence_limit, stream.next()) => next,
+            () = &mut credential_ended => {
+                tracing::info!(agent = %user, "agent socket closed: its credential ended");
+                if let Some(close) = close_tx.take() {
+                    let _ = close.send(());
+                }
+                // Give the writer a moment to send the close frame.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                break;
+            }
+        };
+        let message = match next {
             Ok(Some(Ok(m))) => m,
             Ok(None) => break,
             Ok(Some(Err(e))) => {
@@ -376,6 +406,14 @@ async fn agent_loop(
     runtime.detach_agent(user, session).await;
     answerer.abort();
     writer.abort();
+}
+
+/// The close frame of a socket whose credential ended: 1008, policy violation.
+pub(crate) fn credential_ended_frame() -> axum::extract::ws::CloseFrame {
+    axum::extract::ws::CloseFrame {
+        code: 1008,
+        reason: "the credential ended (revoked, signed out or expired): sign in again".into(),
+    }
 }
 
 /// Unanswered commands one agent socket may have in flight.

@@ -226,15 +226,24 @@ pub(crate) async fn get_current_metrics(
     responses((status = 101, description = "WebSocket of CurrentMetrics messages")))]
 pub(crate) async fn subscribe_current_metrics(
     State(state): State<AppState>,
+    axum::Extension(watch): axum::Extension<crate::auth::CredentialWatch>,
     Query(query): Query<CurrentQuery>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let question = question(&state, &query)?;
-    Ok(super::with_client_limits(ws).on_upgrade(move |socket| push_loop(socket, state, question)))
+    Ok(super::with_client_limits(ws)
+        .on_upgrade(move |socket| push_loop(socket, state, question, watch)))
 }
 
-async fn push_loop(socket: WebSocket, state: AppState, question: Question) {
+async fn push_loop(
+    socket: WebSocket,
+    state: AppState,
+    question: Question,
+    watch: crate::auth::CredentialWatch,
+) {
     let (mut sink, mut incoming) = socket.split();
+    let credential_ended = watch.ended(state.clone());
+    tokio::pin!(credential_ended);
     let mut snapshots = state.runtime.realtime();
     let mut last: Option<Utf8Bytes> = None;
     let mut refresh = tokio::time::interval(REFRESH);
@@ -252,6 +261,11 @@ async fn push_loop(socket: WebSocket, state: AppState, question: Question) {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => continue,
             },
+            () = &mut credential_ended => {
+                let close = super::contacts::credential_ended_frame();
+                let _ = sink.send(Message::Close(Some(close))).await;
+                break;
+            }
         };
         let snapshot = snapshots.borrow_and_update().clone();
         let view = state.realtime_views.view(&snapshot, &question);

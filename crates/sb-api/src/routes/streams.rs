@@ -248,6 +248,7 @@ pub(crate) struct SubscribeQuery {
         (status = 410, description = "the position is before retention")))]
 pub(crate) async fn subscribe_stream(
     State(state): State<AppState>,
+    axum::Extension(watch): axum::Extension<crate::auth::CredentialWatch>,
     Path(stream): Path<String>,
     Query(query): Query<SubscribeQuery>,
     headers: HeaderMap,
@@ -272,6 +273,8 @@ pub(crate) async fn subscribe_stream(
     );
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(SUBSCRIBER_BUFFER);
     let gzip = accepts_gzip(&headers);
+    // The subscription ends with its credential.
+    let credential_ended = Box::pin(watch.ended(state.clone()));
     tokio::spawn(feed_subscriber(
         state,
         stream,
@@ -279,11 +282,15 @@ pub(crate) async fn subscribe_stream(
         tail,
         Subscriber::new(tx, gzip),
     ));
-    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|bytes| (Ok::<_, Infallible>(bytes), rx))
-    });
+    let frames = futures_util::stream::unfold(
+        (rx, credential_ended),
+        |(mut rx, mut ended)| async move {
+            tokio::select! {
+                bytes = rx.recv() => bytes.map(|b| (Ok::<_, Infallible>(b), (rx, ended))),
+                () = &mut ended => None,
+            }
+        },
+    );
     let mut response = (
         [
             (header::CONTENT_TYPE, "text/event-stream"),

@@ -244,3 +244,62 @@ fn parallel_sign_ins_cannot_outguess_the_lockout_or_reuse_a_code() {
         assert_eq!(signed_in, 1, "{answers:?}");
     });
 }
+
+/// Review M4: revoking a credential reaches the sockets and streams already open with
+/// it — an agent's socket and a pushed-metrics socket close with 1008, and a stream
+/// subscription (read by curl) ends, within seconds.
+#[test]
+fn revocation_closes_open_sockets_and_streams() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let data = steady_deployment();
+    let d = data.path().to_str().unwrap();
+    let agent_key = credential(data.path(), "alice", "Agent");
+    let analyst_key = credential(data.path(), "frank", "Analyst");
+    let server = Server::start(data.path(), &[]);
+    let subscription = std::process::Command::new("curl")
+        .args(["-sS", "-N", "--max-time", "40", "--cacert"])
+        .arg(&server.ca)
+        .args(["-H", &format!("Authorization: Bearer {analyst_key}")])
+        .arg(format!("{}/v1/streams/contact-events/subscribe", server.url))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("curl runs");
+    let closed_with = block_on(async {
+        let mut agent = crate::clients::available(&server, &agent_key).await;
+        let mut metrics = crate::clients::connect(&server, "/v1/metrics/current/ws", &analyst_key)
+            .await
+            .unwrap();
+        for key in [&agent_key, &analyst_key] {
+            let id = key.trim_start_matches("sb_").split('.').next().unwrap();
+            let out = run(&["credential", "revoke", "--id", id, "--data", d]);
+            assert!(out.status.success(), "{}", text(&out));
+        }
+        let mut codes = Vec::new();
+        for socket in [&mut agent, &mut metrics] {
+            let code = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+                loop {
+                    match socket.next().await {
+                        Some(Ok(Message::Close(frame))) => {
+                            return frame.map(|f| u16::from(f.code));
+                        }
+                        Some(Ok(_)) => continue,
+                        _ => return None,
+                    }
+                }
+            })
+            .await
+            .expect("the socket was still open 20 s after its credential was revoked");
+            codes.push(code);
+        }
+        codes
+    });
+    assert_eq!(closed_with, [Some(1008), Some(1008)]);
+    let mut subscription = subscription;
+    let ended = eventually(std::time::Duration::from_secs(20), || {
+        subscription.try_wait().unwrap().is_some()
+    });
+    let _ = subscription.kill();
+    assert!(ended, "the stream subscription outlived its revoked credential");
+}
