@@ -51,6 +51,7 @@ pub(crate) fn record_of<B>(request: &Request<B>, action: &str) -> AuditRecord {
     };
     record.user_agent = header(header::USER_AGENT.as_str());
     record.request_id = header("x-request-id");
+    record.client_request_id = header(crate::telemetry::CLIENT_REQUEST_ID);
     record.source_address = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

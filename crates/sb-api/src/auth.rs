@@ -403,9 +403,10 @@ async fn from_session_token(
                     .is_some_and(|u| u.role.as_str() == claims.base_role())
             });
             in_spec
-                && state.store.user_login(user)?.is_some_and(|l| {
-                    l.locked_until_ms <= now_ms && l.session_epoch == claims.epoch
-                })
+                && state
+                    .store
+                    .user_login(user)?
+                    .is_some_and(|l| l.locked_until_ms <= now_ms && l.session_epoch == claims.epoch)
         }
         None => state
             .store

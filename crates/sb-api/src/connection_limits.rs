@@ -7,11 +7,11 @@
 //! header deadline takes over.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::future::Future;
 use std::task::{Context, Poll};
 
 use axum_server::accept::Accept;
@@ -68,7 +68,10 @@ impl ConnectionLimits {
     /// Connections held now: in all, and from `source`.
     pub fn held(&self, source: IpAddr) -> (usize, usize) {
         let held = self.inner.held.lock().unwrap_or_else(|e| e.into_inner());
-        (held.total, held.by_source.get(&source).copied().unwrap_or(0))
+        (
+            held.total,
+            held.by_source.get(&source).copied().unwrap_or(0),
+        )
     }
 }
 

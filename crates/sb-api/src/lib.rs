@@ -5,8 +5,8 @@
 
 mod audit;
 mod auth;
-mod error;
 mod connection_limits;
+mod error;
 mod routes;
 mod server;
 mod telemetry;
@@ -16,9 +16,9 @@ pub use auth::{
     endpoint_actions, ensure_bootstrap_credential, BootstrapCredential, PARTICIPANT_ENDPOINTS,
     PUBLIC_ENDPOINTS,
 };
+pub use connection_limits::ConnectionLimits;
 pub use error::ApiError;
 pub use routes::metrics::RealtimeViews;
 pub use routes::stream_tail::StreamTails;
-pub use connection_limits::ConnectionLimits;
 pub use server::{build_router, serve, AppState, ServeOptions, Signals};
 pub use telemetry::install_metrics_recorder;

@@ -150,6 +150,7 @@ pub fn build_router(state: AppState) -> Router {
         .layer(Extension(doc))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(middleware::from_fn(crate::telemetry::edge_headers))
         .with_state(state)
 }
 

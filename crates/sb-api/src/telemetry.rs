@@ -94,3 +94,42 @@ pub(crate) async fn observe(request: Request, next: Next) -> Response {
     );
     response
 }
+
+/// The client's own request id, kept beside ours (bounded, printable characters only).
+pub(crate) const CLIENT_REQUEST_ID: &str = "x-client-request-id";
+
+/// Before everything else: a request id is always the server's own (a fresh one is set
+/// next), so ids in logs and audit records cannot collide or be forged; a client's id is
+/// kept as `x-client-request-id`, cut to 64 characters of `[A-Za-z0-9._:-]`. After: the
+/// response says the API is HTTPS only (HSTS) and that its types are what they say.
+pub(crate) async fn edge_headers(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    if let Some(given) = request.headers_mut().remove("x-request-id") {
+        let kept: String = given
+            .to_str()
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))
+            .take(64)
+            .collect();
+        if let Ok(value) = HeaderValue::from_str(&kept) {
+            if !kept.is_empty() {
+                request.headers_mut().insert(CLIENT_REQUEST_ID, value);
+            }
+        }
+    }
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}

@@ -134,6 +134,9 @@ fn from_files(cert_path: &Path, key_path: &Path) -> Result<TlsMaterial, TlsError
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // The server's own order of suites (all AEAD, strongest first) decides, not the
+    // client's.
+    config.ignore_client_order = true;
     Ok(TlsMaterial {
         config: Arc::new(config),
         fingerprint,

@@ -994,7 +994,9 @@ async fn a_deny_holds_against_percent_encoded_paths() {
         actions: ["stream:Read"]
         resources: ["streams/contact-events*"]
 "#;
-    bundle.insert("roles.yaml".into(), roles.into_bytes()).unwrap();
+    bundle
+        .insert("roles.yaml".into(), roles.into_bytes())
+        .unwrap();
     let body = json!({ "bundle": bundle, "expect_version": 0 }).to_string();
     let (status, reply) = f
         .call("POST", "/v1/config/apply", Some(&admin), Some(body))
@@ -1050,15 +1052,16 @@ async fn bodies_are_small_except_for_configuration() {
         .call("POST", "/v1/auth/token", Some(&agent), Some(long))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body.to_string().len() < 2048, "{} bytes", body.to_string().len());
+    assert!(
+        body.to_string().len() < 2048,
+        "{} bytes",
+        body.to_string().len()
+    );
     // A spec bundle of several MiB is still taken by plan.
     let admin = f.token(Role::Admin);
     let mut bundle = acme();
     bundle
-        .insert(
-            "prompts/padding.txt".into(),
-            vec![b'x'; 3 * 1024 * 1024],
-        )
+        .insert("prompts/padding.txt".into(), vec![b'x'; 3 * 1024 * 1024])
         .unwrap();
     let body = json!({ "bundle": bundle }).to_string();
     let (status, reply) = f
@@ -1125,7 +1128,9 @@ async fn yaml_bombs_are_refused_before_they_are_parsed() {
     let f = Fixture::new().await;
     let integration = f.token(Role::Integration);
     let statements: String = (0..1000)
-        .map(|i| format!("    - {{effect: Allow, actions: [\"contact:Read\"], resources: [\"r{i}\"]}}\n"))
+        .map(|i| {
+            format!("    - {{effect: Allow, actions: [\"contact:Read\"], resources: [\"r{i}\"]}}\n")
+        })
         .collect();
     let roles: String = (0..1000)
         .map(|i| format!("  - {{name: R{i}, statements: *s}}\n"))
@@ -1134,13 +1139,101 @@ async fn yaml_bombs_are_refused_before_they_are_parsed() {
     let brackets = format!("queues: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
     for (bomb, says) in [(aliases, "aliases"), (brackets, "levels deep")] {
         let mut bundle = acme();
-        bundle.insert("roles.yaml".into(), bomb.into_bytes()).unwrap();
+        bundle
+            .insert("roles.yaml".into(), bomb.into_bytes())
+            .unwrap();
         let body = json!({ "bundle": bundle }).to_string();
         let (status, reply) = f
             .call("POST", "/v1/config/plan", Some(&integration), Some(body))
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
         let problems = reply["error"]["problems"].to_string();
-        assert!(problems.contains("roles.yaml") && problems.contains(says), "{problems}");
+        assert!(
+            problems.contains("roles.yaml") && problems.contains(says),
+            "{problems}"
+        );
     }
+}
+
+/// Review item 19: an unknown user is a 404, an agent who is not logged in a 409.
+#[tokio::test]
+async fn setting_the_status_of_nobody_is_not_found() {
+    let f = Fixture::new().await;
+    let admin = f.token(Role::Admin);
+    let body = json!({ "bundle": acme(), "expect_version": 0 }).to_string();
+    let (status, reply) = f
+        .call("POST", "/v1/config/apply", Some(&admin), Some(body))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let set = json!({"status": "Available"}).to_string();
+    let mut answer = (StatusCode::SERVICE_UNAVAILABLE, Value::Null);
+    for _ in 0..500 {
+        answer = f
+            .call(
+                "POST",
+                "/v1/agents/nobody/status",
+                Some(&admin),
+                Some(set.clone()),
+            )
+            .await;
+        if answer.0 != StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(answer.0, StatusCode::NOT_FOUND, "{}", answer.1);
+    let (status, body) = f
+        .call("POST", "/v1/agents/alice/status", Some(&admin), Some(set))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+}
+
+/// Review L4: a checkpoint is its first writer's.
+#[tokio::test]
+async fn one_pipeline_cannot_move_another_ones_checkpoint() {
+    let f = Fixture::new().await;
+    let integration = f.token(Role::Integration);
+    let analyst = f.token(Role::Analyst);
+    let admin = f.token(Role::Admin);
+    let path = "/v1/streams/contact-events/checkpoints/warehouse-etl";
+    let at = |seq: u64| Some(json!({ "seq": seq }).to_string());
+    assert_eq!(
+        f.call("PUT", path, Some(&integration), at(0)).await.0,
+        StatusCode::OK
+    );
+    let (status, body) = f.call("PUT", path, Some(&analyst), at(0)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body.to_string().contains("belongs to test-Integration"),
+        "{body}"
+    );
+    assert_eq!(
+        f.call("PUT", path, Some(&admin), at(0)).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        f.call("PUT", path, Some(&integration), at(0)).await.0,
+        StatusCode::OK
+    );
+}
+
+/// Review L6 and I2: the request id is the server's own (a client's is kept apart,
+/// cleaned), and every answer says the API is HTTPS only.
+#[tokio::test]
+async fn request_ids_are_the_servers_and_answers_carry_hsts() {
+    let f = Fixture::new().await;
+    let request = Request::builder()
+        .uri("/healthz")
+        .header("x-request-id", "x status=200 caller=erin (K0000)")
+        .body(Body::empty())
+        .unwrap();
+    let response = f.router.clone().oneshot(request).await.unwrap();
+    let id = response.headers()["x-request-id"].to_str().unwrap();
+    assert!(!id.contains("caller"), "{id}");
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
 }

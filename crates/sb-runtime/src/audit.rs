@@ -50,8 +50,12 @@ pub struct AuditRecord {
     /// Request parameters with secrets redacted.
     #[serde(skip_serializing_if = "serde_json::Value::is_null", default)]
     pub parameters: serde_json::Value,
+    /// The server's id of the request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The id the client sent (`X-Request-Id`), cleaned and kept apart from ours.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub client_request_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }

@@ -371,7 +371,10 @@ mod tests {
         assert_eq!(KeyDir::beside(&data), real.join("d2.keys"));
         assert_eq!(KeyDir::beside(&data.join(".")), real.join("d2.keys"));
         assert_eq!(KeyDir::beside(&data.join("x/..")), real.join("d2.keys"));
-        assert_eq!(KeyDir::beside(&dir.path().join("new")), real.join("new.keys"));
+        assert_eq!(
+            KeyDir::beside(&dir.path().join("new")),
+            real.join("new.keys")
+        );
         assert!(KeyDir::check_outside(&real.join("d2.keys"), &data).is_ok());
         assert!(KeyDir::check_outside(&data.join("keys"), &data).is_err());
         assert!(KeyDir::check_outside(&data, &data.join(".")).is_err());

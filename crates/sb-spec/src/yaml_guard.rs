@@ -109,8 +109,8 @@ pub fn check(text: &str) -> Result<(), YamlRefusal> {
                     node_start = false;
                 }
                 ',' if flow_depth > 0 => node_start = true,
-                '-' | '?' if node_start
-                    && chars.get(i + 1).is_none_or(|n| *n == ' ' || *n == '\t') =>
+                '-' | '?'
+                    if node_start && chars.get(i + 1).is_none_or(|n| *n == ' ' || *n == '\t') =>
                 {
                     entries_on_line += 1;
                     if indent + entries_on_line > MAX_INDENT || entries_on_line > MAX_DEPTH {
@@ -137,7 +137,8 @@ pub fn check(text: &str) -> Result<(), YamlRefusal> {
         }
         // `key: |` or `- >-`: the lines indented further are text.
         let trimmed = line.split(" #").next().unwrap_or("").trim_end();
-        let indicator = trimmed.trim_end_matches(|c: char| c == '+' || c == '-' || c.is_ascii_digit());
+        let indicator =
+            trimmed.trim_end_matches(|c: char| c == '+' || c == '-' || c.is_ascii_digit());
         if open_quote.is_none()
             && flow_depth == 0
             && (indicator.ends_with('|') || indicator.ends_with('>'))

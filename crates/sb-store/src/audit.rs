@@ -221,7 +221,10 @@ pub(crate) fn age(
              ON CONFLICT (id) DO UPDATE SET seq = ?1, hash = ?2",
             params![seq as i64, hash],
         )?;
-        tx.execute("DELETE FROM audit_digests WHERE audit_seq <= ?1", [seq as i64])?;
+        tx.execute(
+            "DELETE FROM audit_digests WHERE audit_seq <= ?1",
+            [seq as i64],
+        )?;
         insert_digest(&tx, &vouch(seq, &hash))?;
     }
     tx.commit()?;

@@ -24,6 +24,21 @@ pub use event_log::{
     events_after, EventLog, EventLogWriter, EventRecord, NewEvent, AGENT_TIME_STREAM,
     BATCH_EVENTS_METRIC, COMMIT_SECONDS_METRIC, LIVE_STREAM, RECORD_STREAM,
 };
+/// Who saves a checkpoint: its owner (the first to save it), or an administrator, who
+/// may move anyone's.
+#[derive(Debug, Clone, Copy)]
+pub enum CheckpointWriter<'a> {
+    Owner(&'a str),
+    Administrator(&'a str),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckpointSaved {
+    Saved,
+    /// Not saved: the checkpoint belongs to this principal.
+    OwnedBy(String),
+}
+
 pub use sqlite::{readable_by_others, SqliteStore, DATABASE_FILE, SCHEMA_VERSION};
 pub use streams::{BeforeRetention, PublicStream, StreamPage};
 pub use types::{
@@ -72,13 +87,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<StreamPage, StoreError>;
     /// Remove a stream's events older than `before_ms` (retention); returns how many.
     fn trim_stream(&self, stream: PublicStream, before_ms: i64) -> Result<u64, StoreError>;
-    /// Remember where a named consumer got to in a stream.
+    /// Remember where a named consumer got to in a stream. A checkpoint belongs to
+    /// whoever saved it first; another principal's save is refused, unless by an
+    /// administrator.
     fn save_checkpoint(
         &self,
         consumer: &str,
         stream: PublicStream,
         seq: u64,
-    ) -> Result<(), StoreError>;
+        by: CheckpointWriter<'_>,
+    ) -> Result<CheckpointSaved, StoreError>;
     fn checkpoint(&self, consumer: &str, stream: PublicStream) -> Result<Option<u64>, StoreError>;
 
     /// Pre-aggregated historical sums for the 15-minute intervals in [from, to):

@@ -164,7 +164,9 @@ pub(crate) fn defined_names(sql: &str) -> Vec<String> {
             tokens.push(Token::Word(quoted(&mut i, close)));
         } else if c.is_alphanumeric() || c == '_' || c == '$' {
             let start = i;
-            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '$') {
+            while i < chars.len()
+                && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '$')
+            {
                 i += 1;
             }
             tokens.push(Token::Word(chars[start..i].iter().collect()));
@@ -177,7 +179,8 @@ pub(crate) fn defined_names(sql: &str) -> Vec<String> {
             i += 1;
         }
     }
-    let keyword = |t: Option<&Token>, k: &str| matches!(t, Some(Token::Word(w)) if w.eq_ignore_ascii_case(k));
+    let keyword =
+        |t: Option<&Token>, k: &str| matches!(t, Some(Token::Word(w)) if w.eq_ignore_ascii_case(k));
     let mut names = Vec::new();
     for (at, token) in tokens.iter().enumerate() {
         let Token::Word(name) = token else { continue };
@@ -284,7 +287,11 @@ pub fn run(
             "a common table expression may not take the name of a table or view ('{name}')"
         )));
     }
-    connection.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+    connection
+        .set_limit(
+            rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH,
+            MAX_VALUE_BYTES,
+        )
         .map_err(|e| QueryError::Open(e.to_string()))?;
     connection.authorizer(Some(authorizer()));
     let started = Instant::now();

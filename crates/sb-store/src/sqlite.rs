@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS stream_checkpoints (
     stream     TEXT NOT NULL,
     seq        INTEGER NOT NULL,
     updated_at TEXT NOT NULL,
+    owner      TEXT,
     PRIMARY KEY (consumer, stream)
 );
 CREATE TABLE IF NOT EXISTS user_logins (
@@ -132,6 +133,7 @@ impl SqliteStore {
         connection.execute_batch(crate::live_log::SCHEMA)?;
         connection.execute_batch(crate::agent_states::SCHEMA)?;
         crate::live_log::migrate(&connection)?;
+        add_checkpoint_owner(&connection)?;
         connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         let lookups = Connection::open(&path)?;
         lookups.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -188,7 +190,12 @@ pub fn readable_by_others(data_dir: &Path) -> Vec<(std::path::PathBuf, u32)> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let files = ["", DATABASE_FILE, "switchboard.db-wal", "switchboard.db-shm"];
+        let files = [
+            "",
+            DATABASE_FILE,
+            "switchboard.db-wal",
+            "switchboard.db-shm",
+        ];
         for name in files {
             let path = if name.is_empty() {
                 data_dir.to_path_buf()
@@ -204,6 +211,20 @@ pub fn readable_by_others(data_dir: &Path) -> Vec<(std::path::PathBuf, u32)> {
         }
     }
     wide
+}
+
+/// Checkpoints made before they had owners gain the column; the first principal to
+/// save such a checkpoint again becomes its owner.
+fn add_checkpoint_owner(connection: &Connection) -> rusqlite::Result<()> {
+    let has_owner: bool = connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('stream_checkpoints') WHERE name = 'owner')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_owner {
+        connection.execute_batch("ALTER TABLE stream_checkpoints ADD COLUMN owner TEXT")?;
+    }
+    Ok(())
 }
 
 fn check_writable(dir: &Path) -> Result<(), StoreError> {
@@ -513,13 +534,29 @@ impl Store for SqliteStore {
         consumer: &str,
         stream: PublicStream,
         seq: u64,
-    ) -> Result<(), StoreError> {
-        self.conn().execute(
-            "INSERT INTO stream_checkpoints (consumer, stream, seq, updated_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (consumer, stream) DO UPDATE SET seq = ?3, updated_at = ?4",
-            params![consumer, stream.name(), seq as i64, now()],
+        by: crate::CheckpointWriter<'_>,
+    ) -> Result<crate::CheckpointSaved, StoreError> {
+        let conn = self.conn();
+        let (owner, anyone) = match by {
+            crate::CheckpointWriter::Owner(owner) => (owner, false),
+            crate::CheckpointWriter::Administrator(name) => (name, true),
+        };
+        let changed = conn.execute(
+            "INSERT INTO stream_checkpoints (consumer, stream, seq, updated_at, owner) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (consumer, stream) DO UPDATE SET seq = ?3, updated_at = ?4,
+                 owner = COALESCE(owner, ?5)
+             WHERE ?6 OR owner IS NULL OR owner = ?5",
+            params![consumer, stream.name(), seq as i64, now(), owner, anyone],
         )?;
-        Ok(())
+        if changed > 0 {
+            return Ok(crate::CheckpointSaved::Saved);
+        }
+        let owner: String = conn.query_row(
+            "SELECT owner FROM stream_checkpoints WHERE consumer = ?1 AND stream = ?2",
+            params![consumer, stream.name()],
+            |r| r.get(0),
+        )?;
+        Ok(crate::CheckpointSaved::OwnedBy(owner))
     }
 
     fn checkpoint(&self, consumer: &str, stream: PublicStream) -> Result<Option<u64>, StoreError> {

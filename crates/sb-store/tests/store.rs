@@ -59,7 +59,10 @@ macro_rules! store_conformance {
             #[test]
             fn concurrent_sign_in_updates_are_never_lost() {
                 let (s, _guard) = store();
-                assert!(s.update_user_login("nobody", &mut |_| {}).unwrap().is_none());
+                assert!(s
+                    .update_user_login("nobody", &mut |_| {})
+                    .unwrap()
+                    .is_none());
                 s.save_user_login(&sb_store::UserLogin {
                     user: "alice".into(),
                     ..Default::default()
@@ -492,13 +495,28 @@ mod streams {
             None
         );
         store
-            .save_checkpoint("etl", PublicStream::ContactEvents, 42)
+            .save_checkpoint(
+                "etl",
+                PublicStream::ContactEvents,
+                42,
+                sb_store::CheckpointWriter::Owner("ci"),
+            )
             .unwrap();
         store
-            .save_checkpoint("etl", PublicStream::ContactEvents, 57)
+            .save_checkpoint(
+                "etl",
+                PublicStream::ContactEvents,
+                57,
+                sb_store::CheckpointWriter::Owner("ci"),
+            )
             .unwrap();
         store
-            .save_checkpoint("wallboard", PublicStream::ContactEvents, 3)
+            .save_checkpoint(
+                "wallboard",
+                PublicStream::ContactEvents,
+                3,
+                sb_store::CheckpointWriter::Owner("ci"),
+            )
             .unwrap();
         assert_eq!(
             store
@@ -509,6 +527,53 @@ mod streams {
         assert_eq!(
             store.checkpoint("etl", PublicStream::AgentEvents).unwrap(),
             None
+        );
+        // Review L4: another principal cannot move it; an administrator can.
+        assert_eq!(
+            store
+                .save_checkpoint(
+                    "etl",
+                    PublicStream::ContactEvents,
+                    1,
+                    sb_store::CheckpointWriter::Owner("frank")
+                )
+                .unwrap(),
+            sb_store::CheckpointSaved::OwnedBy("ci".into())
+        );
+        assert_eq!(
+            store
+                .checkpoint("etl", PublicStream::ContactEvents)
+                .unwrap(),
+            Some(57)
+        );
+        assert_eq!(
+            store
+                .save_checkpoint(
+                    "etl",
+                    PublicStream::ContactEvents,
+                    50,
+                    sb_store::CheckpointWriter::Administrator("erin")
+                )
+                .unwrap(),
+            sb_store::CheckpointSaved::Saved
+        );
+        assert_eq!(
+            store
+                .checkpoint("etl", PublicStream::ContactEvents)
+                .unwrap(),
+            Some(50)
+        );
+        assert_eq!(
+            store
+                .save_checkpoint(
+                    "etl",
+                    PublicStream::ContactEvents,
+                    57,
+                    sb_store::CheckpointWriter::Owner("ci")
+                )
+                .unwrap(),
+            sb_store::CheckpointSaved::Saved,
+            "still the owner's"
         );
         // Durable: a new opener sees it.
         drop(store);
@@ -794,10 +859,7 @@ mod sql {
                 LIMIT,
             )
             .map(|r| r.rows.iter().flatten().map(|v| v.to_string().len()).max());
-        assert!(
-            matches!(made, Err(_) | Ok(Some(..=1024))),
-            "{made:?}"
-        );
+        assert!(matches!(made, Err(_) | Ok(Some(..=1024))), "{made:?}");
         // Many values under it, together past the result's cap.
         let err = store
             .query(

@@ -181,7 +181,11 @@ pub(crate) struct ServeArgs {
     pub max_connections: usize,
     /// Most connections held at once from one address. Behind a load balancer that does
     /// not keep the client's address, every connection comes from the balancer's.
-    #[arg(long, default_value_t = 4_096, env = "SWITCHBOARD_MAX_CONNECTIONS_PER_SOURCE")]
+    #[arg(
+        long,
+        default_value_t = 4_096,
+        env = "SWITCHBOARD_MAX_CONNECTIONS_PER_SOURCE"
+    )]
     pub max_connections_per_source: usize,
     /// Seconds a connection may take to send a request's head, and may stay idle
     /// between requests, before it is closed.

@@ -32,7 +32,9 @@ impl From<RuntimeError> for ApiError {
     fn from(e: RuntimeError) -> Self {
         match e {
             RuntimeError::NotReady | RuntimeError::Stopped => ApiError::Unavailable(e.to_string()),
-            RuntimeError::UnknownContact(_) => ApiError::NotFound(e.to_string()),
+            RuntimeError::UnknownContact(_) | RuntimeError::UnknownAgent(_) => {
+                ApiError::NotFound(e.to_string())
+            }
             RuntimeError::BadToken => ApiError::BadCredential,
             RuntimeError::RateLimited { .. } => ApiError::TooManyRequests(e.to_string()),
             RuntimeError::NotAnAgent(_) => ApiError::Forbidden(e.to_string()),
@@ -52,7 +54,7 @@ fn error_code(e: &RuntimeError) -> &'static str {
     match e {
         RuntimeError::MessageTooLong { .. } => "message_too_long",
         RuntimeError::RateLimited { .. } => "rate_limited",
-        RuntimeError::UnknownContact(_) => "not_found",
+        RuntimeError::UnknownContact(_) | RuntimeError::UnknownAgent(_) => "not_found",
         RuntimeError::BadToken => "bad_credential",
         _ => "bad_request",
     }
@@ -136,6 +138,7 @@ pub(crate) struct ChatSocketQuery {
 pub(crate) async fn chat_socket(
     State(state): State<AppState>,
     Query(q): Query<ChatSocketQuery>,
+    connection: Option<Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
@@ -144,13 +147,38 @@ pub(crate) async fn chat_socket(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string)
-        .or(q.token)
-        .ok_or(ApiError::Unauthenticated)?;
+        .or(q.token);
     let (tx, rx) = mpsc::channel(SOCKET_BUFFER);
-    let session = state
-        .runtime
-        .attach_customer(q.contact.clone(), token, q.after, tx)
-        .await?;
+    let attached = match token {
+        None => Err(ApiError::Unauthenticated),
+        Some(token) => state
+            .runtime
+            .attach_customer(q.contact.clone(), token, q.after, tx)
+            .await
+            .map_err(ApiError::from),
+    };
+    let session = match attached {
+        Ok(session) => session,
+        Err(e) => {
+            // A refused participant token is a refused credential: recorded like any.
+            let mut record = sb_runtime::audit::AuditRecord::now("chat:Connect");
+            record.outcome = "denied".into();
+            record.status = Some(e.status().as_u16());
+            record.error = Some(e.to_string());
+            record.authenticated_by = "participant_token".into();
+            record.parameters = serde_json::json!({ "contact": q.contact });
+            record.source_address =
+                connection.map(|Extension(axum::extract::ConnectInfo(a))| a.ip().to_string());
+            record.request_id = headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            if let Err(failure) = state.runtime.audit(&record).await {
+                tracing::error!(error = %failure, "audit record not written");
+            }
+            return Err(e);
+        }
+    };
     let runtime = state.runtime.clone();
     let contact = q.contact;
     Ok(super::with_client_limits(ws)
@@ -454,6 +482,7 @@ pub(crate) struct SetStatusRequest {
     params(("agent" = String, Path)), request_body = SetStatusRequest,
     responses((status = 200, body = Object, description = "the agent's state afterwards"),
         (status = 400, body = ErrorBody, description = "no such status"),
+        (status = 404, body = ErrorBody, description = "no agent by that name"),
         (status = 409, body = ErrorBody, description = "the agent is not logged in")))]
 pub(crate) async fn set_agent_status(
     State(state): State<AppState>,

@@ -58,10 +58,14 @@ pub(crate) async fn login(
         .get("user-agent")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    record.request_id = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    record.request_id = header("x-request-id");
+    record.client_request_id = header(crate::telemetry::CLIENT_REQUEST_ID);
     let outcome = attempt(&state, &request).await;
     match &outcome {
         Ok(_) => record.status = Some(200),

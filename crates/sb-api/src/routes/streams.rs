@@ -282,15 +282,13 @@ pub(crate) async fn subscribe_stream(
         tail,
         Subscriber::new(tx, gzip),
     ));
-    let frames = futures_util::stream::unfold(
-        (rx, credential_ended),
-        |(mut rx, mut ended)| async move {
+    let frames =
+        futures_util::stream::unfold((rx, credential_ended), |(mut rx, mut ended)| async move {
             tokio::select! {
                 bytes = rx.recv() => bytes.map(|b| (Ok::<_, Infallible>(b), (rx, ended))),
                 () = &mut ended => None,
             }
-        },
-    );
+        });
     let mut response = (
         [
             (header::CONTENT_TYPE, "text/event-stream"),
@@ -508,6 +506,7 @@ pub(crate) async fn get_checkpoint(
     responses((status = 200, body = Checkpoint)))]
 pub(crate) async fn put_checkpoint(
     State(state): State<AppState>,
+    axum::Extension(principal): axum::Extension<sb_security::Principal>,
     Path((stream, consumer)): Path<(String, String)>,
     Json(body): Json<Checkpoint>,
 ) -> Result<Json<Checkpoint>, ApiError> {
@@ -522,8 +521,24 @@ pub(crate) async fn put_checkpoint(
     }
     let store = state.store.clone();
     let seq = body.seq;
-    tokio::task::spawn_blocking(move || store.save_checkpoint(&consumer, stream, seq))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    // A checkpoint is its first writer's: one pipeline cannot make another replay or
+    // skip. An administrator may move any (to repair a pipeline).
+    let administrator = principal.role.name == sb_security::Role::Admin.as_str();
+    let user = principal.user.clone();
+    let saved = tokio::task::spawn_blocking(move || {
+        let by = if administrator {
+            sb_store::CheckpointWriter::Administrator(&user)
+        } else {
+            sb_store::CheckpointWriter::Owner(&user)
+        };
+        store.save_checkpoint(&consumer, stream, seq, by)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    if let sb_store::CheckpointSaved::OwnedBy(owner) = saved {
+        return Err(ApiError::Forbidden(format!(
+            "this checkpoint belongs to {owner}; choose a consumer name of your own"
+        )));
+    }
     Ok(Json(Checkpoint { seq }))
 }

@@ -656,7 +656,10 @@ fn a_sensitive_attribute_set_by_a_flow_is_never_traced() {
     c.sensitive_attributes = vec!["account_number".into()];
     c.attributes.insert("typed".into(), "ACCT-5150".into());
     let step = resume(&env, &mut run, &mut c, Input::Begin);
-    assert_eq!(c.attributes["account_number"], "ACCT-5150", "set all the same");
+    assert_eq!(
+        c.attributes["account_number"], "ACCT-5150",
+        "set all the same"
+    );
     let traced = serde_json::to_string(&step.trace).unwrap();
     assert!(!traced.contains("ACCT-5150"), "{traced}");
     assert!(traced.contains("\"account_number\":\"***\""), "{traced}");

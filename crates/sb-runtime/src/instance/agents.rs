@@ -434,11 +434,15 @@ impl Owner {
                 // The event is a copy like the record: sensitive values sealed under the
                 // contact's key, so streams show ciphertext and erasure reaches it.
                 let mut attributes = attributes;
-                crate::vault::seal_attributes(&c.key, &c.data.sensitive_attributes, &mut attributes);
+                crate::vault::seal_attributes(
+                    &c.key,
+                    &c.data.sensitive_attributes,
+                    &mut attributes,
+                );
                 self.touch(&contact);
                 self.contact_event(
                     &contact,
-                    "ATTRIBUTES_UPDATED",
+                    super::contact_events::ContactEventType::AttributesUpdated,
                     json!({"ContactId": contact, "Attributes": attributes, "By": user}),
                 );
             }
@@ -614,7 +618,7 @@ impl Owner {
                     let chat = c.data.channel == sb_model::Channel::Chat;
                     self.contact_event(
                         &contact,
-                        "CONNECTED_TO_AGENT",
+                        super::contact_events::ContactEventType::ConnectedToAgent,
                         json!({"ContactId": contact, "Agent": agent}),
                     );
                     self.send_agent(

@@ -27,6 +27,8 @@ pub enum RuntimeError {
     UnknownStatus(String),
     #[error("agent '{0}' is not logged in; a status is set for an agent who is")]
     NotLoggedIn(String),
+    #[error("no agent named '{0}' in the deployed spec (a user with a routing profile)")]
+    UnknownAgent(String),
     #[error("{0}")]
     Routing(String),
     #[error("{0}")]

@@ -131,7 +131,7 @@ impl Owner {
         self.touch(contact);
         self.contact_event(
             contact,
-            "CALLBACK_ATTEMPT_FAILED",
+            super::contact_events::ContactEventType::CallbackAttemptFailed,
             json!({"ContactId": contact, "Agent": user, "AttemptsLeft": attempts_left}),
         );
         if attempts_left == 0 {

@@ -247,12 +247,17 @@ impl Owner {
         });
     }
 
-    pub(crate) fn contact_event(&mut self, id: &str, kind: &str, payload: serde_json::Value) {
+    pub(crate) fn contact_event(
+        &mut self,
+        id: &str,
+        kind: super::contact_events::ContactEventType,
+        payload: serde_json::Value,
+    ) {
         self.outbox.event(NewEvent {
             at_ms: self.clock.now_ms(),
             stream: "contact".into(),
             key: id.to_string(),
-            kind: kind.to_string(),
+            kind: kind.as_str().to_string(),
             payload: payload.to_string(),
         });
     }
@@ -386,11 +391,15 @@ impl Owner {
         );
         self.contact_event(
             &id,
-            "INITIATED",
+            super::contact_events::ContactEventType::Initiated,
             json!({"ContactId": id, "Channel": channel, "InitiationMethod": method,
                    "InitialContactId": initial, "PreviousContactId": previous}),
         );
-        self.contact_event(&id, "CONNECTED_TO_SYSTEM", json!({"ContactId": id}));
+        self.contact_event(
+            &id,
+            super::contact_events::ContactEventType::ConnectedToSystem,
+            json!({"ContactId": id}),
+        );
         Ok(id)
     }
 
@@ -673,7 +682,11 @@ impl Owner {
                     {
                         c.data.recorded_participants = recorded;
                     }
-                    self.contact_event(id, "RECORDING_BEHAVIOR", behavior);
+                    self.contact_event(
+                        id,
+                        super::contact_events::ContactEventType::RecordingBehavior,
+                        behavior,
+                    );
                 }
                 Effect::InvokeFunctionAsync { function, event } => self.call_function(
                     id,
@@ -683,11 +696,9 @@ impl Owner {
                     sb_flow::interpret::ResponseType::Json,
                     false,
                 ),
-                other => self.contact_event(
-                    id,
-                    "FLOW_EFFECT",
-                    serde_json::to_value(&other).unwrap_or_default(),
-                ),
+                // The rest change nothing outside the flow (its own logging, for one):
+                // internal, and no public event (the flow log shows the action).
+                other => tracing::debug!(contact = id, effect = ?other, "flow effect"),
             }
         }
         match step.next {
@@ -792,7 +803,7 @@ impl Owner {
                 });
                 self.contact_event(
                     id,
-                    "QUEUED",
+                    super::contact_events::ContactEventType::Queued,
                     json!({"ContactId": id, "Queue": {"Name": queue}}),
                 );
                 true
@@ -874,7 +885,11 @@ impl Owner {
             }
             Outcome::Error { reason } => {
                 tracing::warn!(contact = id, reason, "flow ended in error");
-                self.contact_event(id, "FLOW_ERROR", json!({"reason": reason}));
+                self.contact_event(
+                    id,
+                    super::contact_events::ContactEventType::FlowError,
+                    json!({"reason": reason}),
+                );
                 self.end_contact(id, "CONTACT_FLOW_ERROR");
             }
         }
@@ -1070,7 +1085,7 @@ impl Owner {
         let stage = c.stage.clone();
         self.contact_event(
             id,
-            "DISCONNECTED",
+            super::contact_events::ContactEventType::Disconnected,
             json!({"ContactId": id, "DisconnectReason": reason}),
         );
         if let Some(tx) = customer {

@@ -12,6 +12,7 @@ mod agents;
 mod api;
 mod callbacks;
 mod clock;
+mod contact_events;
 mod contacts;
 mod criteria;
 mod env;

@@ -77,7 +77,18 @@ impl Owner {
         by: &str,
     ) -> Result<sb_routing::AgentSnapshot, RuntimeError> {
         if !self.agents.contains_key(agent) {
-            return Err(RuntimeError::NotLoggedIn(agent.into()));
+            // Nobody by that name is a different answer from an agent who is away.
+            let is_agent = self.config.as_ref().is_some_and(|c| {
+                c.spec
+                    .users
+                    .get(agent)
+                    .is_some_and(|u| u.routing_profile.is_some())
+            });
+            return Err(if is_agent {
+                RuntimeError::NotLoggedIn(agent.into())
+            } else {
+                RuntimeError::UnknownAgent(agent.into())
+            });
         }
         self.choose_status(agent, status)?;
         tracing::info!(agent = %agent, status = %status, by = %by, "agent status set by a supervisor");

@@ -184,7 +184,7 @@ impl Owner {
         }
         self.contact_event(
             contact,
-            "TRANSFERRED",
+            super::contact_events::ContactEventType::Transferred,
             json!({"ContactId": contact, "NextContactId": new, "By": user}),
         );
         self.end_contact(contact, "AGENT_DISCONNECT");

@@ -33,7 +33,9 @@ async fn trail_made(age_ms: impl Fn(usize) -> Option<i64>) -> Trail {
             None => append(&log, &r).await.unwrap(),
             Some(age) => {
                 let at_ms = jiff::Timestamp::now().as_millisecond() - age;
-                r.at = jiff::Timestamp::from_millisecond(at_ms).unwrap().to_string();
+                r.at = jiff::Timestamp::from_millisecond(at_ms)
+                    .unwrap()
+                    .to_string();
                 log.append(vec![sb_store::NewEvent {
                     at_ms,
                     stream: sb_store::audit::AUDIT_STREAM.into(),
@@ -93,7 +95,9 @@ fn sign_position_for_test(
     sb_store::audit::AuditDigest {
         audit_seq: seq,
         at_ms,
-        signature: signer.sign(&sb_store::audit::AuditDigest::signed_bytes(seq, at_ms, hash)),
+        signature: signer.sign(&sb_store::audit::AuditDigest::signed_bytes(
+            seq, at_ms, hash,
+        )),
         chain_hash: hash.into(),
         key_id: signer.key_id(),
     }
@@ -200,9 +204,9 @@ async fn a_deleted_digest_is_found() {
     let signed = sb_store::audit::AuditDigest {
         audit_seq: 10,
         at_ms: an_hour_on,
-        signature: t
-            .signer
-            .sign(&sb_store::audit::AuditDigest::signed_bytes(10, an_hour_on, &hash)),
+        signature: t.signer.sign(&sb_store::audit::AuditDigest::signed_bytes(
+            10, an_hour_on, &hash,
+        )),
         chain_hash: hash,
         key_id: t.signer.key_id(),
     };
@@ -298,8 +302,14 @@ async fn a_rewritten_end_with_its_digests_deleted_is_not_intact() {
     t.sql("DELETE FROM audit_digests WHERE audit_seq > 5");
     let later = jiff::Timestamp::now().as_millisecond() + 10 * 60_000;
     let report = verify(&t.store, &t.public_key, None, None, None, later).unwrap();
-    assert_eq!(report.problems, Vec::<String>::new(), "the chain itself holds");
-    let tail = report.unsigned_tail.expect("records 6 to 10 are vouched for by nothing");
+    assert_eq!(
+        report.problems,
+        Vec::<String>::new(),
+        "the chain itself holds"
+    );
+    let tail = report
+        .unsigned_tail
+        .expect("records 6 to 10 are vouched for by nothing");
     assert_eq!((tail.from, tail.to), (6, 10));
     // With the kept digest, it is tampering outright.
     let report = verify(&t.store, &t.public_key, None, None, Some(&t.kept), later).unwrap();
@@ -324,7 +334,10 @@ async fn a_deleted_start_behind_a_fake_floor_is_found() {
          DELETE FROM audit_log WHERE seq <= 5;
          DELETE FROM audit_digests WHERE audit_seq <= 5;",
     );
-    says(&t.problems(), "no signed digest vouches for the retention floor at 5");
+    says(
+        &t.problems(),
+        "no signed digest vouches for the retention floor at 5",
+    );
 }
 
 /// Review M6: the end cut off while its digest is still stored.
@@ -333,7 +346,10 @@ async fn a_cut_end_is_found_by_its_own_stored_digest() {
     let t = trail().await;
     t.sql("DELETE FROM audit_log WHERE seq > 7");
     let report = verify(&t.store, &t.public_key, None, None, None, 0).unwrap();
-    says(&report.problems, "a signed digest covers record 10: records were removed from the end");
+    says(
+        &report.problems,
+        "a signed digest covers record 10: records were removed from the end",
+    );
 }
 
 /// Retention removes only an intact prefix: a record tampered with before its removal

@@ -32,11 +32,7 @@ fn open(
 
 /// The key digests are checked with: the one given, else the public half of the key
 /// directory's signing key — read, never made (an empty key directory is an error).
-fn verifying_key(
-    dir: &Path,
-    keys: &KeysArg,
-    public_key: Option<&str>,
-) -> anyhow::Result<String> {
+fn verifying_key(dir: &Path, keys: &KeysArg, public_key: Option<&str>) -> anyhow::Result<String> {
     if let Some(key) = public_key {
         let key = key.trim();
         if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {

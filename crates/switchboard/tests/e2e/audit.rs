@@ -364,9 +364,17 @@ fn a_clean_stop_leaves_the_trail_signed_and_verifying_needs_only_the_public_key(
     let mut server = Server::start(data.path(), &[]);
     let (status, _) = server.get("/v1/config/versions", Some(&server.token.clone()));
     assert_eq!(status, 200);
-    assert_eq!(server.stop_with("TERM", std::time::Duration::from_secs(30)).map(|s| s.success()), Some(true));
+    assert_eq!(
+        server
+            .stop_with("TERM", std::time::Duration::from_secs(30))
+            .map(|s| s.success()),
+        Some(true)
+    );
     let (records, signed_to) = covered();
-    assert_eq!(signed_to, records, "the newest record is signed after SIGTERM");
+    assert_eq!(
+        signed_to, records,
+        "the newest record is signed after SIGTERM"
+    );
     // A command run while no server is up signs its own record.
     credential(data.path(), "ivy", "Auditor");
     let (records, signed_to) = covered();
@@ -376,7 +384,11 @@ fn a_clean_stop_leaves_the_trail_signed_and_verifying_needs_only_the_public_key(
     let public_key = server
         .banner
         .lines()
-        .chain(std::fs::read_to_string(data.path().join("server.log")).unwrap_or_default().lines())
+        .chain(
+            std::fs::read_to_string(data.path().join("server.log"))
+                .unwrap_or_default()
+                .lines(),
+        )
         .find_map(|l| {
             let at = l.find("\"public_key\":\"")? + 14;
             Some(l[at..at + 64].to_string())
@@ -384,10 +396,56 @@ fn a_clean_stop_leaves_the_trail_signed_and_verifying_needs_only_the_public_key(
         .expect("the server logs its audit public key");
     let empty = tempfile::tempdir().unwrap();
     let e = empty.path().to_str().unwrap();
-    let out = run(&["audit", "verify", "--data", d, "--public-key", &public_key, "--keys", e]);
+    let out = run(&[
+        "audit",
+        "verify",
+        "--data",
+        d,
+        "--public-key",
+        &public_key,
+        "--keys",
+        e,
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let out = run(&["audit", "verify", "--data", d, "--keys", e]);
     assert!(!out.status.success());
-    assert!(text(&out).contains("no audit signing key"), "{}", text(&out));
-    assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0, "no key was made");
+    assert!(
+        text(&out).contains("no audit signing key"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read_dir(empty.path()).unwrap().count(),
+        0,
+        "no key was made"
+    );
+}
+
+/// Review L5: a refused participant token is in the audit trail like any refused
+/// credential, with where it came from.
+#[test]
+fn refused_participant_tokens_are_audited() {
+    let data = steady_deployment();
+    let auditor = credential(data.path(), "grace", "Auditor");
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        for token in ["not-a-token", "sbp_forged.forged"] {
+            let refused =
+                crate::clients::connect(&server, "/v1/chat/ws?contact=c-does-not-exist", token)
+                    .await;
+            assert!(refused.is_err(), "a bad participant token was taken");
+        }
+    });
+    let (status, page) = server.get("/v1/audit?action=chat:Connect", Some(&auditor));
+    assert_eq!(status, 200, "{page}");
+    let refusals: Vec<&Value> = page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["record"])
+        .filter(|r| r["outcome"] == "denied")
+        .collect();
+    assert_eq!(refusals.len(), 2, "{page}");
+    assert_eq!(refusals[0]["source_address"], "127.0.0.1");
+    assert_eq!(refusals[0]["parameters"]["contact"], "c-does-not-exist");
 }

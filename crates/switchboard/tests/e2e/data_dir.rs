@@ -17,7 +17,12 @@ fn the_data_directory_and_its_database_are_private() {
     let data = tempfile::tempdir().unwrap();
     let fresh = data.path().join("fresh");
     let spec = steady_acme();
-    let applied = run(&["apply", spec.path().to_str().unwrap(), "--data", fresh.to_str().unwrap()]);
+    let applied = run(&[
+        "apply",
+        spec.path().to_str().unwrap(),
+        "--data",
+        fresh.to_str().unwrap(),
+    ]);
     assert!(applied.status.success(), "{}", text(&applied));
     assert_eq!(mode(&fresh), 0o700);
     for file in ["switchboard.db", "switchboard.db-wal", "switchboard.db-shm"] {
@@ -27,9 +32,19 @@ fn the_data_directory_and_its_database_are_private() {
         }
     }
     let backup = data.path().join("backup.db");
-    let out = run(&["backup", "--to", backup.to_str().unwrap(), "--data", fresh.to_str().unwrap()]);
+    let out = run(&[
+        "backup",
+        "--to",
+        backup.to_str().unwrap(),
+        "--data",
+        fresh.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(mode(&backup), 0o600, "a backup holds what the database holds");
+    assert_eq!(
+        mode(&backup),
+        0o600,
+        "a backup holds what the database holds"
+    );
 }
 
 #[test]
@@ -44,7 +59,10 @@ fn keys_are_never_inside_the_data_directory() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    assert!(!data.join("switchboard.keys").exists(), "keys made inside the data");
+    assert!(
+        !data.join("switchboard.keys").exists(),
+        "keys made inside the data"
+    );
     assert!(parent.path().join("d2.keys").is_dir());
     // An explicit key directory inside the data directory is refused.
     let out = run(&[
@@ -56,7 +74,11 @@ fn keys_are_never_inside_the_data_directory() {
         data.join("keys").to_str().unwrap(),
     ]);
     assert!(!out.status.success());
-    assert!(text(&out).contains("inside the data directory"), "{}", text(&out));
+    assert!(
+        text(&out).contains("inside the data directory"),
+        "{}",
+        text(&out)
+    );
     assert!(!data.join("keys").exists());
 }
 

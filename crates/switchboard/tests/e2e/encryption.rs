@@ -179,8 +179,7 @@ fn customer_data_is_sealed_at_rest_readable_when_allowed_and_erasable() {
         );
         // Nor do the streams an analyst and an integration read.
         for token in [&analyst, &website] {
-            let (status, page) =
-                get(&server, "/v1/streams/contact-events?limit=1000", token).await;
+            let (status, page) = get(&server, "/v1/streams/contact-events?limit=1000", token).await;
             assert_eq!(status, 200, "{page}");
             let updated = page["events"]
                 .as_array()
@@ -299,7 +298,11 @@ fn customer_data_is_sealed_at_rest_readable_when_allowed_and_erasable() {
         );
         assert_eq!(
             opened["unreadable"],
-            json!(["Attributes.account_number", "Attributes.date_of_birth", "CustomerEndpoint"])
+            json!([
+                "Attributes.account_number",
+                "Attributes.date_of_birth",
+                "CustomerEndpoint"
+            ])
         );
         // The erased contact's flow log is gone with it (it held resolved values).
         let (status, logs) = get(
@@ -366,7 +369,10 @@ fn customer_data_is_sealed_at_rest_readable_when_allowed_and_erasable() {
     assert!(out.status.success(), "{}", text(&out));
     let exported = String::from_utf8_lossy(&out.stdout);
     for marker in ["ZQMSG7F3A", "ZQAGENT7F3A", "ZQDOB7F3A"] {
-        assert!(!exported.contains(marker), "{marker} came back from the backup: {exported}");
+        assert!(
+            !exported.contains(marker),
+            "{marker} came back from the backup: {exported}"
+        );
     }
 
     // Rotation: a new KEK re-wraps every data key; the old one can then be retired,

@@ -261,6 +261,21 @@ fn only_tls_1_2_and_1_3_with_aead_suites_are_accepted() {
         server.port,
         &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"]
     ));
+    // The server's order decides (review L17): a client preferring ChaCha20 still gets
+    // AES-256-GCM, the server's first choice.
+    let chosen = Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{}", server.port),
+        ])
+        .args(["-servername", "localhost", "-tls1_3", "-ciphersuites"])
+        .arg("TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("openssl runs");
+    let said = String::from_utf8_lossy(&chosen.stdout);
+    assert!(said.contains("TLS_AES_256_GCM_SHA384"), "{said}");
 }
 
 #[test]

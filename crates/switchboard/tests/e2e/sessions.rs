@@ -46,7 +46,10 @@ async fn exchange(server: &Server, client: &reqwest::Client, token: &str, body: 
 
 /// Whether `call` answers `status` within ten seconds (a server notices a version
 /// applied from the CLI within two).
-async fn soon<F: std::future::Future<Output = u16>>(mut call: impl FnMut() -> F, status: u16) -> bool {
+async fn soon<F: std::future::Future<Output = u16>>(
+    mut call: impl FnMut() -> F,
+    status: u16,
+) -> bool {
     for _ in 0..100 {
         if call().await == status {
             return true;
@@ -69,26 +72,49 @@ fn sessions_end_with_the_password_the_role_and_the_user() {
         let (status, body) = sign_in(&server, &client, login.clone()).await;
         assert_eq!(status, 200, "{body}");
         let signed_in = body["token"].as_str().unwrap().to_string();
-        let signed_in_until: jiff::Timestamp = body["expires_at"].as_str().unwrap().parse().unwrap();
+        let signed_in_until: jiff::Timestamp =
+            body["expires_at"].as_str().unwrap().parse().unwrap();
 
         // M3: a sixty-minute sign-in asked for twelve hours gets its own sixty.
-        let long = exchange(&server, &client, &signed_in, json!({"duration_seconds": 43200})).await;
+        let long = exchange(
+            &server,
+            &client,
+            &signed_in,
+            json!({"duration_seconds": 43200}),
+        )
+        .await;
         let long_until: jiff::Timestamp = long["expires_at"].as_str().unwrap().parse().unwrap();
-        assert!(long_until <= signed_in_until, "{long_until} after {signed_in_until}");
+        assert!(
+            long_until <= signed_in_until,
+            "{long_until} after {signed_in_until}"
+        );
         let exchanged = long["token"].as_str().unwrap().to_string();
-        let again = exchange(&server, &client, &exchanged, json!({"duration_seconds": 43200})).await;
+        let again = exchange(
+            &server,
+            &client,
+            &exchanged,
+            json!({"duration_seconds": 43200}),
+        )
+        .await;
         let again_until: jiff::Timestamp = again["expires_at"].as_str().unwrap().parse().unwrap();
         assert!(again_until <= signed_in_until);
         assert_eq!(status_with(&server, &client, &exchanged).await, 200);
 
         // A new password ends the session and every token exchanged from it.
-        assert!(set_password(data.path(), "frank", "analyst4frank2").status.success());
+        assert!(set_password(data.path(), "frank", "analyst4frank2")
+            .status
+            .success());
         for token in [&signed_in, &exchanged] {
             assert_eq!(status_with(&server, &client, token).await, 401);
         }
 
         // Demoted in the spec: the Analyst's token no longer works, as any role.
-        let (_, body) = sign_in(&server, &client, json!({"user": "frank", "password": "analyst4frank2"})).await;
+        let (_, body) = sign_in(
+            &server,
+            &client,
+            json!({"user": "frank", "password": "analyst4frank2"}),
+        )
+        .await;
         let token = body["token"].as_str().unwrap().to_string();
         let query = |token: String| {
             let client = client.clone();
@@ -110,7 +136,11 @@ fn sessions_end_with_the_password_the_role_and_the_user() {
         let before = std::fs::read_to_string(&users).unwrap();
         let frank_at = before.find("username: frank").unwrap();
         let role_at = frank_at + before[frank_at..].find("role: Analyst").unwrap();
-        let demoted = format!("{}role: Auditor{}", &before[..role_at], &before[role_at + "role: Analyst".len()..]);
+        let demoted = format!(
+            "{}role: Auditor{}",
+            &before[..role_at],
+            &before[role_at + "role: Analyst".len()..]
+        );
         std::fs::write(&users, demoted).unwrap();
         let applied = run(&["apply", spec.path().to_str().unwrap(), "--data", d]);
         assert!(applied.status.success(), "{}", text(&applied));
@@ -120,10 +150,20 @@ fn sessions_end_with_the_password_the_role_and_the_user() {
         );
 
         // "Sign out everywhere", from the API and from the CLI.
-        let (status, body) = sign_in(&server, &client, json!({"user": "frank", "password": "analyst4frank2"})).await;
+        let (status, body) = sign_in(
+            &server,
+            &client,
+            json!({"user": "frank", "password": "analyst4frank2"}),
+        )
+        .await;
         assert_eq!(status, 200, "{body}");
         let first = body["token"].as_str().unwrap().to_string();
-        let (_, body) = sign_in(&server, &client, json!({"user": "frank", "password": "analyst4frank2"})).await;
+        let (_, body) = sign_in(
+            &server,
+            &client,
+            json!({"user": "frank", "password": "analyst4frank2"}),
+        )
+        .await;
         let second = body["token"].as_str().unwrap().to_string();
         let out = client
             .post(format!("{}/v1/auth/sign-out", server.url))
@@ -132,10 +172,23 @@ fn sessions_end_with_the_password_the_role_and_the_user() {
             .await
             .unwrap();
         assert_eq!(out.status(), 204);
-        assert_eq!(status_with(&server, &client, &second).await, 401, "every session ended");
-        let (_, body) = sign_in(&server, &client, json!({"user": "frank", "password": "analyst4frank2"})).await;
+        assert_eq!(
+            status_with(&server, &client, &second).await,
+            401,
+            "every session ended"
+        );
+        let (_, body) = sign_in(
+            &server,
+            &client,
+            json!({"user": "frank", "password": "analyst4frank2"}),
+        )
+        .await;
         let third = body["token"].as_str().unwrap().to_string();
-        assert_eq!(status_with(&server, &client, &third).await, 200, "a fresh sign-in works");
+        assert_eq!(
+            status_with(&server, &client, &third).await,
+            200,
+            "a fresh sign-in works"
+        );
         let out = run(&["user", "sign-out", "--user", "frank", "--data", d]);
         assert!(out.status.success(), "{}", text(&out));
         assert_eq!(status_with(&server, &client, &third).await, 401);
@@ -149,16 +202,28 @@ fn sessions_end_with_the_password_the_role_and_the_user() {
         assert_eq!(out.status(), 400);
 
         // Removed from the spec: refused, and no longer able to sign in.
-        let (_, body) = sign_in(&server, &client, json!({"user": "frank", "password": "analyst4frank2"})).await;
+        let (_, body) = sign_in(
+            &server,
+            &client,
+            json!({"user": "frank", "password": "analyst4frank2"}),
+        )
+        .await;
         let token = body["token"].as_str().unwrap().to_string();
         let now = std::fs::read_to_string(&users).unwrap();
         let start = now.find("  - username: frank").unwrap();
-        let end = now[start + 4..].find("  - username:").map_or(now.len(), |e| start + 4 + e);
+        let end = now[start + 4..]
+            .find("  - username:")
+            .map_or(now.len(), |e| start + 4 + e);
         std::fs::write(&users, format!("{}{}", &now[..start], &now[end..])).unwrap();
         let applied = run(&["apply", spec.path().to_str().unwrap(), "--data", d]);
         assert!(applied.status.success(), "{}", text(&applied));
         assert!(soon(|| status_with(&server, &client, &token), 401).await);
-        let (status, _) = sign_in(&server, &client, json!({"user": "frank", "password": "analyst4frank2"})).await;
+        let (status, _) = sign_in(
+            &server,
+            &client,
+            json!({"user": "frank", "password": "analyst4frank2"}),
+        )
+        .await;
         assert_eq!(status, 401);
     });
 }
@@ -171,8 +236,12 @@ fn parallel_sign_ins_cannot_outguess_the_lockout_or_reuse_a_code() {
     let data = steady_deployment();
     let d = data.path().to_str().unwrap();
     assert!(set_password(data.path(), "frank", FRANK).status.success());
-    assert!(set_password(data.path(), "erin", "admin4erin2026").status.success());
-    assert!(set_password(data.path(), "dana", "super4dana2026").status.success());
+    assert!(set_password(data.path(), "erin", "admin4erin2026")
+        .status
+        .success());
+    assert!(set_password(data.path(), "dana", "super4dana2026")
+        .status
+        .success());
     let enrol = |user: &str| {
         let enrol = run(&["user", "enrol-totp", "--user", user, "--data", d]);
         assert!(enrol.status.success(), "{}", text(&enrol));
@@ -197,8 +266,11 @@ fn parallel_sign_ins_cannot_outguess_the_lockout_or_reuse_a_code() {
         let parallel = |body: Value, n: usize| {
             let tries: Vec<_> = (0..n)
                 .map(|_| {
-                    let (client, url, body) =
-                        (client.clone(), format!("{}/v1/auth/login", server.url), body.clone());
+                    let (client, url, body) = (
+                        client.clone(),
+                        format!("{}/v1/auth/login", server.url),
+                        body.clone(),
+                    );
                     tokio::spawn(async move {
                         let r = client.post(url).json(&body).send().await.unwrap();
                         let status = r.status().as_u16();
@@ -217,9 +289,17 @@ fn parallel_sign_ins_cannot_outguess_the_lockout_or_reuse_a_code() {
         // Forty wrong guesses at once: at most ten are judged, the rest find the lock,
         // and the lock holds against the right password.
         let answers = parallel(json!({"user": "frank", "password": "wrong-guess-123"}), 40).await;
-        let judged = answers.iter().filter(|(_, t)| !t.contains("locked out")).count();
+        let judged = answers
+            .iter()
+            .filter(|(_, t)| !t.contains("locked out"))
+            .count();
         assert!(judged <= 10, "{judged} guesses judged: {answers:?}");
-        let (status, body) = sign_in(&server, &client, json!({"user": "frank", "password": FRANK})).await;
+        let (status, body) = sign_in(
+            &server,
+            &client,
+            json!({"user": "frank", "password": FRANK}),
+        )
+        .await;
         assert_eq!(status, 401, "{body}");
         assert!(body.to_string().contains("locked out"), "{body}");
 
@@ -234,12 +314,19 @@ fn parallel_sign_ins_cannot_outguess_the_lockout_or_reuse_a_code() {
         .unwrap()
         .trim()
         .to_string();
-        let answers = parallel(json!({"user": "erin", "password": "admin4erin2026", "code": code}), 8).await;
+        let answers = parallel(
+            json!({"user": "erin", "password": "admin4erin2026", "code": code}),
+            8,
+        )
+        .await;
         let signed_in = answers.iter().filter(|(s, _)| *s == 200).count();
         assert_eq!(signed_in, 1, "{answers:?}");
         // One recovery code, eight times at once: one sign-in.
-        let answers =
-            parallel(json!({"user": "dana", "password": "super4dana2026", "code": recovery}), 8).await;
+        let answers = parallel(
+            json!({"user": "dana", "password": "super4dana2026", "code": recovery}),
+            8,
+        )
+        .await;
         let signed_in = answers.iter().filter(|(s, _)| *s == 200).count();
         assert_eq!(signed_in, 1, "{answers:?}");
     });
@@ -261,7 +348,10 @@ fn revocation_closes_open_sockets_and_streams() {
         .args(["-sS", "-N", "--max-time", "40", "--cacert"])
         .arg(&server.ca)
         .args(["-H", &format!("Authorization: Bearer {analyst_key}")])
-        .arg(format!("{}/v1/streams/contact-events/subscribe", server.url))
+        .arg(format!(
+            "{}/v1/streams/contact-events/subscribe",
+            server.url
+        ))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -301,5 +391,8 @@ fn revocation_closes_open_sockets_and_streams() {
         subscription.try_wait().unwrap().is_some()
     });
     let _ = subscription.kill();
-    assert!(ended, "the stream subscription outlived its revoked credential");
+    assert!(
+        ended,
+        "the stream subscription outlived its revoked credential"
+    );
 }

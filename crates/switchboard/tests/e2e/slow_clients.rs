@@ -32,7 +32,9 @@ fn tls_config(server: &Server) -> Arc<rustls::ClientConfig> {
 async fn handshake(port: u16, tls: Arc<rustls::ClientConfig>) -> std::io::Result<Tls> {
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    tokio_rustls::TlsConnector::from(tls).connect(name, tcp).await
+    tokio_rustls::TlsConnector::from(tls)
+        .connect(name, tcp)
+        .await
 }
 
 /// Whether the server has closed `stream`: a read ends (EOF or error) within `limit`.
@@ -71,7 +73,9 @@ fn slow_connections_are_closed_and_capped_while_others_are_served() {
         let mut partial = Vec::new();
         for _ in 0..20 {
             let mut s = handshake(server.port, tls.clone()).await.unwrap();
-            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: loc").await.unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: loc")
+                .await
+                .unwrap();
             s.flush().await.unwrap();
             partial.push(s);
         }
@@ -109,6 +113,13 @@ fn slow_connections_are_closed_and_capped_while_others_are_served() {
         .arg(format!("{}/healthz", server.url))
         .output()
         .expect("curl runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ok"), "{out:?}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ok"),
+        "{out:?}"
+    );
 }
