@@ -8,6 +8,9 @@
 //! | `socket_frame` | a text frame on a chat or agent WebSocket | customers, agents |
 //! | `credential` | a bearer credential: API key or signed token | any caller |
 //! | `record_token` | a record search's `next_token` | any caller with `contact:Read` |
+//! | `card_text` | text a customer or agent types, masked for card numbers | customers, agents, integrations |
+//! | `sql_query` | an analyst's SQL: the scan for common-table-expression names | any caller with `query:Run` |
+//! | `yaml_text` | a spec file's text before the YAML parser (aliases, depth) | a spec in review |
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,13 +24,43 @@ use sb_model::Channel;
 pub type Target = fn(&[u8]);
 
 /// Every target by name, for the stable corpus run and the `cargo fuzz` binaries.
-pub const TARGETS: [(&str, Target); 5] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("flow_document", flow_document),
     ("spec_file", spec_file),
     ("socket_frame", socket_frame),
     ("credential", credential),
     ("record_token", record_token),
+    ("card_text", card_text),
+    ("sql_query", sql_query),
+    ("yaml_text", yaml_text),
 ];
+
+/// Masking never panics, and masked text masks to itself.
+pub fn card_text(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let once = sb_model::pci::redact_card_numbers(&text).into_owned();
+    let twice = sb_model::pci::redact_card_numbers(&once).into_owned();
+    assert_eq!(once, twice, "masking masked text changed it");
+}
+
+/// The scan for CTE names never panics, and every name it finds is in the text.
+pub fn sql_query(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    for name in sb_store::query::defined_names(&text) {
+        assert!(
+            text.contains(name.as_str())
+                || name.contains('"')
+                || name.contains('`')
+                || name.contains(']')
+        );
+    }
+}
+
+/// The spec files' pre-parse guard never panics; what it passes, the parser may take.
+pub fn yaml_text(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = sb_spec::yaml_guard::check(&text);
+}
 
 const FLOW_TYPES: [FlowType; 10] = [
     FlowType::ContactFlow,

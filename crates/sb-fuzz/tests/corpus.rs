@@ -162,13 +162,31 @@ fn record_tokens_never_panic() {
 }
 
 #[test]
+fn card_texts_never_panic() {
+    run("card_text", sb_fuzz::card_text, MUTANTS);
+}
+
+#[test]
+fn sql_queries_never_panic() {
+    run("sql_query", sb_fuzz::sql_query, MUTANTS);
+}
+
+#[test]
+fn yaml_texts_never_panic() {
+    run("yaml_text", sb_fuzz::yaml_text, MUTANTS);
+}
+
+#[test]
 fn every_target_is_run_here() {
-    let here: [&str; 5] = [
+    let here: [&str; 8] = [
         "flow_document",
         "spec_file",
         "socket_frame",
         "credential",
         "record_token",
+        "card_text",
+        "sql_query",
+        "yaml_text",
     ];
     let listed: Vec<&str> = sb_fuzz::TARGETS.iter().map(|(name, _)| *name).collect();
     assert_eq!(listed, here);

@@ -110,7 +110,7 @@ pub enum QueryError {
 /// identifier followed by an optional column list and `AS (` or `AS [NOT] MATERIALIZED (`.
 /// A lexer only as far as that needs: strings, quoted identifiers and comments are
 /// skipped whole, so nothing inside them is taken for a name.
-pub(crate) fn defined_names(sql: &str) -> Vec<String> {
+pub fn defined_names(sql: &str) -> Vec<String> {
     #[derive(PartialEq)]
     enum Token {
         Word(String),

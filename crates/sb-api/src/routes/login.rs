@@ -43,7 +43,8 @@ pub(crate) struct LoginResponse {
 #[utoipa::path(post, path = "/v1/auth/login", tag = "operations",
     request_body = LoginRequest,
     responses((status = 200, body = LoginResponse),
-        (status = 401, description = "wrong user, password or code, or locked out")))]
+        (status = 401, description = "wrong user, password or code, or locked out"),
+        (status = 429, description = "too many failed sign-ins from this address lately")))]
 pub(crate) async fn login(
     State(state): State<AppState>,
     connection: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -66,19 +67,105 @@ pub(crate) async fn login(
     };
     record.request_id = header("x-request-id");
     record.client_request_id = header(crate::telemetry::CLIENT_REQUEST_ID);
-    let outcome = attempt(&state, &request).await;
+    let source = connection.map(|Extension(ConnectInfo(addr))| addr.ip());
+    // An address that keeps failing is slowed before any account is: guessing, and
+    // locking known users out, from one address are bounded by it.
+    // Each attempt takes its place as a failure before it runs (so parallel attempts
+    // cannot all pass a check made before any had failed), and gives it back if it
+    // signs in.
+    let outcome = if source.is_some_and(|s| !THROTTLE.admit(s)) {
+        Err(Refused::Throttled)
+    } else {
+        let outcome = attempt(&state, &request).await.map_err(Refused::Account);
+        if let (Ok(_), Some(source)) = (&outcome, source) {
+            THROTTLE.succeeded(source);
+        }
+        outcome
+    };
     match &outcome {
         Ok(_) => record.status = Some(200),
         Err(e) => {
             record.outcome = "denied".into();
-            record.status = Some(401);
-            record.error = Some(e.clone());
+            record.status = Some(e.status());
+            record.error = Some(e.to_string());
         }
     }
     if let Err(e) = state.runtime.audit(&record).await {
         tracing::error!(error = %e, "audit record not written");
     }
-    outcome.map(Json).map_err(ApiError::Unauthorized)
+    outcome.map(Json).map_err(|refused| match refused {
+        Refused::Account(why) => ApiError::Unauthorized(why),
+        Refused::Throttled => ApiError::TooManyRequests(Refused::Throttled.to_string()),
+    })
+}
+
+/// Failed sign-ins one address may make in [`THROTTLE_WINDOW`] before it must wait.
+const FAILURES_PER_SOURCE: usize = 30;
+const THROTTLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
+
+static THROTTLE: SourceThrottle = SourceThrottle {
+    failures: std::sync::Mutex::new(None),
+};
+
+/// Recent failed sign-ins per source address, in memory (a restart forgets them; the
+/// per-account lockout is durable).
+struct SourceThrottle {
+    failures: std::sync::Mutex<
+        Option<std::collections::HashMap<std::net::IpAddr, Vec<std::time::Instant>>>,
+    >,
+}
+
+impl SourceThrottle {
+    fn recent(
+        map: &mut std::collections::HashMap<std::net::IpAddr, Vec<std::time::Instant>>,
+        source: std::net::IpAddr,
+    ) -> &mut Vec<std::time::Instant> {
+        let times = map.entry(source).or_default();
+        times.retain(|t| t.elapsed() < THROTTLE_WINDOW);
+        times
+    }
+
+    /// Whether `source` may try now; if so, the try counts as a failure until
+    /// [`Self::succeeded`] takes it back.
+    fn admit(&self, source: std::net::IpAddr) -> bool {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let map = failures.get_or_insert_with(Default::default);
+        let recent = Self::recent(map, source);
+        if recent.len() >= FAILURES_PER_SOURCE {
+            return false;
+        }
+        recent.push(std::time::Instant::now());
+        // Forget addresses that stopped failing, now and then.
+        if map.len() > 10_000 {
+            map.retain(|_, times| times.iter().any(|t| t.elapsed() < THROTTLE_WINDOW));
+        }
+        true
+    }
+
+    fn succeeded(&self, source: std::net::IpAddr) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(times) = failures.as_mut().and_then(|m| m.get_mut(&source)) {
+            times.pop();
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Refused {
+    /// Why, never which part was wrong.
+    #[error("{0}")]
+    Account(String),
+    #[error("too many failed sign-ins from this address; wait a few minutes")]
+    Throttled,
+}
+
+impl Refused {
+    fn status(&self) -> u16 {
+        match self {
+            Refused::Account(_) => 401,
+            Refused::Throttled => 429,
+        }
+    }
 }
 
 /// How one attempt ended, decided inside the sign-in state's transaction.
