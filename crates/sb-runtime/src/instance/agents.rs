@@ -433,7 +433,6 @@ impl Owner {
                 c.record.attributes = merged;
                 // The event is a copy like the record: sensitive values sealed under the
                 // contact's key, so streams show ciphertext and erasure reaches it.
-                let mut attributes = attributes;
                 crate::vault::seal_attributes(
                     &c.key,
                     &c.data.sensitive_attributes,
