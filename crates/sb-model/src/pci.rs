@@ -29,7 +29,8 @@ const LONGEST_COMMON_CARD: usize = 16;
 /// single digits (`1 2 3 4 …`) is not a card number.
 const MIN_JOINED_GROUP: usize = 2;
 
-fn luhn_valid(digits: &[u8]) -> bool {
+/// Whether `digits` (values 0 to 9) pass the Luhn check.
+pub fn luhn_valid(digits: &[u8]) -> bool {
     let sum: u32 = digits
         .iter()
         .rev()

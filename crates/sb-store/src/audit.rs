@@ -243,15 +243,7 @@ fn intact_prefix_end(tx: &Transaction<'_>, last: i64) -> rusqlite::Result<Option
     let mut stmt = tx.prepare_cached(
         "SELECT seq, at_ms, record, prev_hash, hash FROM audit_archive WHERE seq <= ?1 ORDER BY seq",
     )?;
-    let rows = stmt.query_map([last], |r| {
-        Ok(AuditRow {
-            seq: r.get::<_, i64>(0)? as u64,
-            at_ms: r.get(1)?,
-            record: r.get(2)?,
-            prev_hash: r.get(3)?,
-            hash: r.get(4)?,
-        })
-    })?;
+    let rows = stmt.query_map([last], row_of)?;
     for row in rows {
         let row = row?;
         if row.seq != expected || row.prev_hash != prev || row.hashed() == RowHash::Mismatch {
@@ -282,6 +274,17 @@ pub(crate) fn append(
     Ok(())
 }
 
+/// A row selected as `seq, at_ms, record, prev_hash, hash`.
+fn row_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
+    Ok(AuditRow {
+        seq: r.get::<_, i64>(0)? as u64,
+        at_ms: r.get(1)?,
+        record: r.get(2)?,
+        prev_hash: r.get(3)?,
+        hash: r.get(4)?,
+    })
+}
+
 pub(crate) fn read_rows(conn: &Connection, from: u64, to: u64) -> rusqlite::Result<Vec<AuditRow>> {
     let mut stmt = conn.prepare_cached(
         "SELECT seq, at_ms, record, prev_hash, hash FROM audit_archive WHERE seq >= ?1 AND seq <= ?2
@@ -289,15 +292,7 @@ pub(crate) fn read_rows(conn: &Connection, from: u64, to: u64) -> rusqlite::Resu
          SELECT seq, at_ms, record, prev_hash, hash FROM audit_log WHERE seq >= ?1 AND seq <= ?2
          ORDER BY 1",
     )?;
-    let rows = stmt.query_map(params![from as i64, to as i64], |r| {
-        Ok(AuditRow {
-            seq: r.get::<_, i64>(0)? as u64,
-            at_ms: r.get(1)?,
-            record: r.get(2)?,
-            prev_hash: r.get(3)?,
-            hash: r.get(4)?,
-        })
-    })?;
+    let rows = stmt.query_map(params![from as i64, to as i64], row_of)?;
     rows.collect()
 }
 

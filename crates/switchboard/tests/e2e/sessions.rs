@@ -20,6 +20,13 @@ async fn sign_in(server: &Server, client: &reqwest::Client, body: Value) -> (u16
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+/// A sign-in that must succeed: its token.
+async fn token_of(server: &Server, client: &reqwest::Client, user: &str, password: &str) -> String {
+    let (status, body) = sign_in(server, client, json!({"user": user, "password": password})).await;
+    assert_eq!(status, 200, "{body}");
+    body["token"].as_str().unwrap().to_string()
+}
+
 /// The status of a call every role may make (`api:Describe`): 200 while the token lives.
 async fn status_with(server: &Server, client: &reqwest::Client, token: &str) -> u16 {
     client
@@ -109,13 +116,7 @@ fn sessions_end_with_the_password_the_role_and_the_user() {
         }
 
         // Demoted in the spec: the Analyst's token no longer works, as any role.
-        let (_, body) = sign_in(
-            &server,
-            &client,
-            json!({"user": "frank", "password": "analyst4frank2"}),
-        )
-        .await;
-        let token = body["token"].as_str().unwrap().to_string();
+        let token = token_of(&server, &client, "frank", "analyst4frank2").await;
         let query = |token: String| {
             let client = client.clone();
             let url = format!("{}/v1/query", server.url);
@@ -150,21 +151,8 @@ fn sessions_end_with_the_password_the_role_and_the_user() {
         );
 
         // "Sign out everywhere", from the API and from the CLI.
-        let (status, body) = sign_in(
-            &server,
-            &client,
-            json!({"user": "frank", "password": "analyst4frank2"}),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        let first = body["token"].as_str().unwrap().to_string();
-        let (_, body) = sign_in(
-            &server,
-            &client,
-            json!({"user": "frank", "password": "analyst4frank2"}),
-        )
-        .await;
-        let second = body["token"].as_str().unwrap().to_string();
+        let first = token_of(&server, &client, "frank", "analyst4frank2").await;
+        let second = token_of(&server, &client, "frank", "analyst4frank2").await;
         let out = client
             .post(format!("{}/v1/auth/sign-out", server.url))
             .bearer_auth(&first)
@@ -177,13 +165,7 @@ fn sessions_end_with_the_password_the_role_and_the_user() {
             401,
             "every session ended"
         );
-        let (_, body) = sign_in(
-            &server,
-            &client,
-            json!({"user": "frank", "password": "analyst4frank2"}),
-        )
-        .await;
-        let third = body["token"].as_str().unwrap().to_string();
+        let third = token_of(&server, &client, "frank", "analyst4frank2").await;
         assert_eq!(
             status_with(&server, &client, &third).await,
             200,
@@ -202,13 +184,7 @@ fn sessions_end_with_the_password_the_role_and_the_user() {
         assert_eq!(out.status(), 400);
 
         // Removed from the spec: refused, and no longer able to sign in.
-        let (_, body) = sign_in(
-            &server,
-            &client,
-            json!({"user": "frank", "password": "analyst4frank2"}),
-        )
-        .await;
-        let token = body["token"].as_str().unwrap().to_string();
+        let token = token_of(&server, &client, "frank", "analyst4frank2").await;
         let now = std::fs::read_to_string(&users).unwrap();
         let start = now.find("  - username: frank").unwrap();
         let end = now[start + 4..]
