@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::clients::post;
-use crate::support::{block_on, credential, have_tool, steady_deployment, Server};
+use crate::clients::{available, billing_chat_offered, expect, get, is, ok, post, send};
+use crate::support::{block_on, credential, have_tool, repo, steady_deployment, Server};
 
 /// A `curl --compressed` subscription: its event ids and types, as curl prints them.
 struct Curl {
@@ -148,4 +148,80 @@ fn gzip_subscribers_from_the_backlog_or_mid_stream_get_every_event_once() {
         tail_of_first,
         "both read the same stream"
     );
+}
+
+/// The types documented for `stream` in docs/metrics.md: the backquoted upper-case
+/// words of its row in the streams table, and for `contact-events` the first column of
+/// its own table.
+fn documented_types(stream: &str) -> Vec<String> {
+    let docs = std::fs::read_to_string(repo().join("docs/metrics.md")).unwrap();
+    let words = |line: &str| -> Vec<String> {
+        line.split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+            .map(str::to_string)
+            .collect()
+    };
+    if stream == "contact-events" {
+        return docs
+            .lines()
+            .filter(|l| l.contains("| Connect |") || l.contains("| Switchboard |"))
+            .flat_map(|l| words(l.split('|').nth(1).unwrap()).into_iter().take(1))
+            .collect();
+    }
+    let row = docs
+        .lines()
+        .find(|l| l.starts_with(&format!("| `{stream}` |")))
+        .unwrap_or_else(|| panic!("docs/metrics.md has no row for {stream}"));
+    words(row.split('|').nth(2).unwrap())
+}
+
+/// Security review item 18: a contact through the sample's flows to an agent and back
+/// writes only documented event types on every public stream.
+#[test]
+fn every_public_stream_carries_only_its_documented_types() {
+    let data = steady_deployment();
+    let integration = credential(data.path(), "website", "Integration");
+    let agent_key = credential(data.path(), "carol", "Agent");
+    let admin = credential(data.path(), "erin", "Admin");
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        let mut agent = available(&server, &agent_key).await;
+        let (contact, mut customer) = billing_chat_offered(&server, &integration, &mut agent).await;
+        send(&mut agent, serde_json::json!({"type": "accept", "contact": contact})).await;
+        expect(&mut agent, is("connected")).await;
+        send(
+            &mut agent,
+            serde_json::json!({"type": "set_attributes", "contact": contact, "attributes": {"resolution": "refund"}}),
+        )
+        .await;
+        ok(&mut agent).await;
+        send(&mut agent, serde_json::json!({"type": "end", "contact": contact})).await;
+        expect(&mut customer, is("ended")).await;
+        send(&mut agent, serde_json::json!({"type": "complete", "contact": contact})).await;
+        // The record after after-contact work is the last thing written.
+        for _ in 0..100 {
+            let (_, page) = get(&server, "/v1/streams/contact-records?limit=1000", &admin).await;
+            if page["events"].as_array().is_some_and(|e| e.len() >= 2) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        for stream in ["contact-events", "agent-events", "contact-records", "flow-logs"] {
+            let documented = documented_types(stream);
+            let (status, page) =
+                get(&server, &format!("/v1/streams/{stream}?limit=1000"), &admin).await;
+            assert_eq!(status, 200, "{page}");
+            let events = page["events"].as_array().unwrap();
+            assert!(!events.is_empty(), "{stream} is empty");
+            for event in events {
+                let kind = event["type"].as_str().unwrap();
+                assert!(
+                    documented.iter().any(|d| d == kind),
+                    "{stream} carries {kind}, which docs/metrics.md does not list ({documented:?})"
+                );
+            }
+        }
+    });
 }
