@@ -87,13 +87,13 @@ fn files_in(dir: &Path) -> Vec<Vec<u8>> {
 }
 
 /// Each target's seeds: the sample's own flows and spec files, the real Connect exports
-/// beside the repository (../shared/fixtures), and the hand-made ones under `seeds/`.
+/// in the repository (fixtures/connect-flows), and the hand-made ones under `seeds/`.
 fn seeds(target: &str) -> Vec<Vec<u8>> {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     let sample = sb_fuzz::sample_dir();
     match target {
         "flow_document" => files_in(&sample.join("flows")),
-        "connect_export" => files_in(&here.join("../../../shared/fixtures/connect-flows")),
+        "connect_export" => files_in(&here.join("../../fixtures/connect-flows")),
         "spec_file" => sb_fuzz::SPEC_FILES
             .iter()
             .enumerate()

@@ -1,4 +1,4 @@
-//! The forty real flows exported from Amazon Connect (../shared/fixtures/connect-flows):
+//! The forty real flows exported from Amazon Connect (fixtures/connect-flows in the repository):
 //! each imports and validates, or fails only by naming unsupported action types; each
 //! whose types are all supported runs to an outcome in the simulator along every menu
 //! branch, without panicking.
@@ -17,7 +17,7 @@ use sb_spec::{load, FlowSet, SourceBundle, SpecEnv};
 
 fn fixtures() -> Vec<PathBuf> {
     let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/connect-flows");
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/connect-flows");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("the Connect fixtures at {} are missing: {e}", dir.display()))
         .map(|e| e.unwrap().path())

@@ -121,7 +121,7 @@ fn bad_simulator_arguments_are_clear_errors() {
 #[test]
 fn import_maps_arns_and_writes_into_the_spec() {
     let spec = acme_copy();
-    let fixture = repo().join("../shared/fixtures/connect-flows/005-gitlab-queue-transfer.json");
+    let fixture = repo().join("fixtures/connect-flows/005-gitlab-queue-transfer.json");
     let out = run(&[
         "flow",
         "import",
@@ -167,7 +167,7 @@ fn import_maps_arns_and_writes_into_the_spec() {
 #[test]
 fn import_reports_what_it_could_not_name() {
     let spec = acme_copy();
-    let fixture = repo().join("../shared/fixtures/connect-flows/004-gitlab-main.json");
+    let fixture = repo().join("fixtures/connect-flows/004-gitlab-main.json");
     let out = run(&[
         "flow",
         "import",
