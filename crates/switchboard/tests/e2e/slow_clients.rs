@@ -53,6 +53,9 @@ async fn closed_within(stream: &mut Tls, limit: Duration) -> bool {
 
 #[test]
 fn slow_connections_are_closed_and_capped_while_others_are_served() {
+    if !have_tool("curl") {
+        return;
+    }
     let data = steady_deployment();
     let server = Server::start(
         data.path(),
