@@ -144,6 +144,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(public.layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .merge(configuration.layer(DefaultBodyLimit::max(CONFIG_BODY_LIMIT)))
         .merge(protected.layer(DefaultBodyLimit::max(BODY_LIMIT)))
+        .fallback(no_such_route)
         .layer(middleware::from_fn(
             crate::error::refusals_in_the_error_body,
         ))
@@ -152,6 +153,12 @@ pub fn build_router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(middleware::from_fn(crate::telemetry::edge_headers))
         .with_state(state)
+}
+
+/// A path no route serves: a 404 in the error body, like every other error.
+async fn no_such_route(uri: axum::http::Uri) -> crate::error::ApiError {
+    let path: String = uri.path().chars().take(200).collect();
+    crate::error::ApiError::NotFound(format!("no endpoint at {path}; /openapi.json lists them"))
 }
 
 /// Add the bearer scheme, and each operation's action as `x-switchboard-action`.

@@ -1237,3 +1237,14 @@ async fn request_ids_are_the_servers_and_answers_carry_hsts() {
     );
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
 }
+
+/// Newcomer review D26: a path no route serves gets the error body too.
+#[tokio::test]
+async fn an_unknown_path_is_a_404_in_the_error_body() {
+    let f = Fixture::new().await;
+    for path in ["/", "/v1/nonexistent"] {
+        let (status, body) = f.call("GET", path, None, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(body["error"]["code"], "not_found", "{path}: {body}");
+    }
+}

@@ -16,8 +16,7 @@ use sb_spec::flow_env::MetricValues;
 use sb_spec::{load, FlowSet, SourceBundle, SpecEnv};
 
 fn fixtures() -> Vec<PathBuf> {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/connect-flows");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/connect-flows");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("the Connect fixtures at {} are missing: {e}", dir.display()))
         .map(|e| e.unwrap().path())

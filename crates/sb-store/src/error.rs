@@ -22,6 +22,8 @@ pub enum StoreError {
     BeforeRetention(#[from] crate::streams::BeforeRetention),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("{} exists already; a backup never overwrites: choose a new file, or move that one away", .0.display())]
+    BackupExists(PathBuf),
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
 }

@@ -741,10 +741,7 @@ impl Store for SqliteStore {
 
     fn backup_to(&self, to: &Path) -> Result<(), StoreError> {
         if to.exists() {
-            return Err(StoreError::Corrupt(format!(
-                "{} exists already; a backup never overwrites",
-                to.display()
-            )));
+            return Err(StoreError::BackupExists(to.to_path_buf()));
         }
         let conn = self.conn();
         // A backup holds what the database holds: readable by its owner only.

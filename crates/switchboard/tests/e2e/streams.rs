@@ -189,7 +189,11 @@ fn every_public_stream_carries_only_its_documented_types() {
     block_on(async {
         let mut agent = available(&server, &agent_key).await;
         let (contact, mut customer) = billing_chat_offered(&server, &integration, &mut agent).await;
-        send(&mut agent, serde_json::json!({"type": "accept", "contact": contact})).await;
+        send(
+            &mut agent,
+            serde_json::json!({"type": "accept", "contact": contact}),
+        )
+        .await;
         expect(&mut agent, is("connected")).await;
         send(
             &mut agent,
@@ -197,9 +201,17 @@ fn every_public_stream_carries_only_its_documented_types() {
         )
         .await;
         ok(&mut agent).await;
-        send(&mut agent, serde_json::json!({"type": "end", "contact": contact})).await;
+        send(
+            &mut agent,
+            serde_json::json!({"type": "end", "contact": contact}),
+        )
+        .await;
         expect(&mut customer, is("ended")).await;
-        send(&mut agent, serde_json::json!({"type": "complete", "contact": contact})).await;
+        send(
+            &mut agent,
+            serde_json::json!({"type": "complete", "contact": contact}),
+        )
+        .await;
         // The record after after-contact work is the last thing written.
         for _ in 0..100 {
             let (_, page) = get(&server, "/v1/streams/contact-records?limit=1000", &admin).await;
@@ -208,7 +220,12 @@ fn every_public_stream_carries_only_its_documented_types() {
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        for stream in ["contact-events", "agent-events", "contact-records", "flow-logs"] {
+        for stream in [
+            "contact-events",
+            "agent-events",
+            "contact-records",
+            "flow-logs",
+        ] {
             let documented = documented_types(stream);
             let (status, page) =
                 get(&server, &format!("/v1/streams/{stream}?limit=1000"), &admin).await;
