@@ -282,6 +282,26 @@ pub(crate) struct TargetArgs {
 }
 
 impl DataArg {
+    /// The data directory of an instance that exists already: every command but
+    /// `apply` and `serve` works on one, and never makes one (nor keys for it) on a
+    /// mistyped path.
+    pub(crate) fn existing(&self) -> anyhow::Result<PathBuf> {
+        let dir = self.resolve(false);
+        if !dir.join(sb_store::DATABASE_FILE).is_file() {
+            let demo = self.resolve(true);
+            let hint = if self.data.is_none() && demo.join(sb_store::DATABASE_FILE).is_file() {
+                format!(" (the demo's is {}: give --data)", demo.display())
+            } else {
+                String::new()
+            };
+            anyhow::bail!(
+                "no data directory at {}{hint}; `switchboard apply SPEC --data DIR` or `switchboard serve --data DIR` makes one",
+                dir.display()
+            );
+        }
+        Ok(dir)
+    }
+
     pub(crate) fn resolve(&self, demo: bool) -> PathBuf {
         if let Some(dir) = &self.data {
             return dir.clone();

@@ -44,7 +44,9 @@ async fn audited_change(
 }
 
 impl Target {
-    pub(crate) fn open(args: &TargetArgs) -> anyhow::Result<Self> {
+    /// The target of a command; `creates` for one that may make a new data directory
+    /// (apply), where the others refuse a path with no instance.
+    pub(crate) fn open(args: &TargetArgs, creates: bool) -> anyhow::Result<Self> {
         if let Some(server) = &args.server {
             return Ok(Target::Remote(ApiClient::new(
                 server,
@@ -52,7 +54,11 @@ impl Target {
                 args.ca_cert.as_deref(),
             )?));
         }
-        let dir = args.data.resolve(false);
+        let dir = if creates {
+            args.data.resolve(false)
+        } else {
+            args.data.existing()?
+        };
         let store = SqliteStore::open(&dir)
             .with_context(|| format!("opening the data directory {}", dir.display()))?;
         let actor = args

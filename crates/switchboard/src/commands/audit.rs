@@ -14,7 +14,7 @@ fn open(
     data: &DataArg,
     keys: &KeysArg,
 ) -> anyhow::Result<(SqliteStore, sb_security::signing::Signer)> {
-    let dir = data.resolve(false);
+    let dir = data.existing()?;
     let store = SqliteStore::open(&dir)
         .with_context(|| format!("opening the data directory {}", dir.display()))?;
     let keys_dir = keys.resolve(&dir)?;
@@ -54,7 +54,7 @@ pub(crate) fn verify(
     kept: Option<&Path>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let dir = data.resolve(false);
+    let dir = data.existing()?;
     let store = SqliteStore::open(&dir)
         .with_context(|| format!("opening the data directory {}", dir.display()))?;
     let public_key = verifying_key(&dir, keys, public_key)?;
@@ -125,7 +125,7 @@ pub(crate) async fn export(
     from: Option<u64>,
     to: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
-    let dir = data.resolve(false);
+    let dir = data.existing()?;
     let store = SqliteStore::open(&dir)
         .with_context(|| format!("opening the data directory {}", dir.display()))?;
     let (head, _) = store.audit_head()?;

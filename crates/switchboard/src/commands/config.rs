@@ -64,7 +64,7 @@ fn print_warnings(problems: &sb_spec::Problems) {
 
 pub(crate) async fn plan(dir: &Path, target: &TargetArgs, json: bool) -> anyhow::Result<ExitCode> {
     let bundle = read_spec(dir)?;
-    let outcome = Target::open(target)?.plan(&bundle).await?;
+    let outcome = Target::open(target, false)?.plan(&bundle).await?;
     if json {
         print_json(&outcome);
     } else {
@@ -106,7 +106,9 @@ pub(crate) async fn apply(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let bundle = read_spec(dir)?;
-    let applied = Target::open(target)?.apply(&bundle, expect_version).await?;
+    let applied = Target::open(target, true)?
+        .apply(&bundle, expect_version)
+        .await?;
     report(&applied, json);
     Ok(ExitCode::SUCCESS)
 }
@@ -117,13 +119,15 @@ pub(crate) async fn rollback(
     target: &TargetArgs,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let applied = Target::open(target)?.rollback(to, expect_version).await?;
+    let applied = Target::open(target, false)?
+        .rollback(to, expect_version)
+        .await?;
     report(&applied, json);
     Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) async fn versions(target: &TargetArgs, json: bool) -> anyhow::Result<ExitCode> {
-    let versions = Target::open(target)?.versions().await?;
+    let versions = Target::open(target, false)?.versions().await?;
     if json {
         print_json(&versions);
         return Ok(ExitCode::SUCCESS);

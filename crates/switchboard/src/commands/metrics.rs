@@ -56,7 +56,7 @@ pub(crate) async fn run(args: &MetricsArgs) -> anyhow::Result<ExitCode> {
             if !args.queues.is_empty() {
                 query.queues = Some(args.queues.iter().cloned().collect());
             }
-            let dir = args.target.data.resolve(false);
+            let dir = args.target.data.existing()?;
             let store = SqliteStore::open(&dir)
                 .with_context(|| format!("opening the data directory {}", dir.display()))?;
             answer(&store, &query)?

@@ -38,13 +38,11 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Metrics(args) => metrics::run(&args).await,
         Command::User { command } => match command {
             UserCommand::SetPassword { user, data } => {
-                user::set_password(&user, &data.resolve(false)).await
+                user::set_password(&user, &data.existing()?).await
             }
-            UserCommand::SignOut { user, data } => {
-                user::sign_out(&user, &data.resolve(false)).await
-            }
+            UserCommand::SignOut { user, data } => user::sign_out(&user, &data.existing()?).await,
             UserCommand::EnrolTotp { user, data, keys } => {
-                user::enrol_totp(&user, &data.resolve(false), &keys).await
+                user::enrol_totp(&user, &data.existing()?, &keys).await
             }
         },
         Command::Audit { command } => match command {
@@ -81,16 +79,16 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 role,
                 description,
                 data,
-            } => config::create_credential(&user, &role, &description, &data.resolve(false)).await,
+            } => config::create_credential(&user, &role, &description, &data.existing()?).await,
             CredentialCommand::Rotate { id, data } => {
-                config::rotate_credential(&id, &data.resolve(false)).await
+                config::rotate_credential(&id, &data.existing()?).await
             }
             CredentialCommand::Revoke { id, data } => {
-                config::revoke_credential(&id, &data.resolve(false)).await
+                config::revoke_credential(&id, &data.existing()?).await
             }
         },
         Command::Backup { to, data } => {
-            let data = data.resolve(false);
+            let data = data.existing()?;
             let store = sb_store::SqliteStore::open(&data)
                 .with_context(|| format!("opening the data directory {}", data.display()))?;
             sb_store::Store::backup_to(&store, &to)
@@ -100,10 +98,10 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys { command } => match command {
-            KeysCommand::List { data, keys } => keys::list(&data.resolve(false), &keys),
-            KeysCommand::Rotate { data, keys } => keys::rotate(&data.resolve(false), &keys).await,
+            KeysCommand::List { data, keys } => keys::list(&data.existing()?, &keys),
+            KeysCommand::Rotate { data, keys } => keys::rotate(&data.existing()?, &keys).await,
             KeysCommand::Retire { id, data, keys } => {
-                keys::retire(&id, &data.resolve(false), &keys).await
+                keys::retire(&id, &data.existing()?, &keys).await
             }
         },
         Command::Privacy { command } => match command {
@@ -111,12 +109,12 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 customer,
                 data,
                 keys,
-            } => privacy::export(&customer, &data.resolve(false), &keys).await,
+            } => privacy::export(&customer, &data.existing()?, &keys).await,
             PrivacyCommand::Erase {
                 customer,
                 data,
                 keys,
-            } => privacy::erase(&customer, &data.resolve(false), &keys).await,
+            } => privacy::erase(&customer, &data.existing()?, &keys).await,
         },
         Command::Versions { target, json } => config::versions(&target, json).await,
         Command::Rollback {

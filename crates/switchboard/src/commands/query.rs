@@ -33,7 +33,7 @@ pub(crate) async fn run(
             .await?
         }
         None => {
-            let dir = target.data.resolve(false);
+            let dir = target.data.existing()?;
             let store = std::sync::Arc::new(
                 SqliteStore::open(&dir)
                     .with_context(|| format!("opening the data directory {}", dir.display()))?,

@@ -147,10 +147,7 @@ fn an_invalid_spec_is_refused_and_changes_nothing() {
 
 #[test]
 fn a_data_directory_from_a_newer_version_is_refused() {
-    let data = tempfile::tempdir().unwrap();
-    assert!(run(&["versions", "--data", data.path().to_str().unwrap()])
-        .status
-        .success());
+    let data = steady_deployment();
     let db = data.path().join("switchboard.db");
     let conn = rusqlite_free_bump(&db);
     assert!(conn, "bumped the schema version");

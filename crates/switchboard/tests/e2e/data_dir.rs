@@ -51,7 +51,13 @@ fn the_data_directory_and_its_database_are_private() {
 fn keys_are_never_inside_the_data_directory() {
     let parent = tempfile::tempdir().unwrap();
     let data = parent.path().join("d2");
-    std::fs::create_dir(&data).unwrap();
+    let applied = run(&[
+        "apply",
+        steady_acme().path().to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(applied.status.success(), "{}", text(&applied));
     // `--data .` from inside it: the keys go beside it.
     let out = command()
         .current_dir(&data)
@@ -113,4 +119,42 @@ fn changes_made_on_the_data_directory_are_audited() {
     let failed = of("config:Rollback", "failed");
     assert!(failed["error"].as_str().unwrap().contains('9'), "{failed}");
     assert_eq!(of("config:Rollback", "allowed")["authenticated_by"], "cli");
+}
+
+/// Newcomer review D6: a command on a path with no instance says so and makes
+/// nothing there — no database, no key directory, no key.
+#[test]
+fn commands_on_a_wrong_path_refuse_and_make_nothing() {
+    let parent = tempfile::tempdir().unwrap();
+    let wrong = parent.path().join("no-such-instance");
+    let w = wrong.to_str().unwrap();
+    for args in [
+        vec!["versions", "--data", w],
+        vec!["query", "SELECT 1", "--data", w],
+        vec!["keys", "list", "--data", w],
+        vec!["audit", "verify", "--data", w],
+        vec![
+            "credential",
+            "create",
+            "--user",
+            "x",
+            "--role",
+            "Agent",
+            "--data",
+            w,
+        ],
+    ] {
+        let out = run(&args);
+        assert!(!out.status.success(), "{args:?}: {}", text(&out));
+        assert!(
+            text(&out).contains("no data directory at"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(parent.path()).unwrap().count(),
+        0,
+        "something was made beside or at the wrong path"
+    );
 }
