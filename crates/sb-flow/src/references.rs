@@ -92,6 +92,23 @@ pub fn references(flow: &FlowDocument) -> Vec<Reference> {
                 }
             }
         }
+        // A loop of messages names a prompt in each: {"Messages": [{"PromptId": ...}]}.
+        if action.kind == "MessageParticipantIteratively" {
+            if let Some(Value::Array(messages)) = action.parameters.get("Messages") {
+                for (i, message) in messages.iter().enumerate() {
+                    if let Some(Value::String(target)) = message.get("PromptId") {
+                        if !is_dynamic(target) {
+                            found.push(Reference {
+                                action: action.identifier.clone(),
+                                location: format!("Parameters.Messages[{i}].PromptId"),
+                                kind: ReferenceKind::Prompt,
+                                target: target.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
         // Event hooks name flows: {"CustomerQueue": "<flow>", "AgentWhisper": ...}.
         if action.kind == "UpdateContactEventHooks" {
             if let Some(Value::Object(hooks)) = action.parameters.get("EventHooks") {
@@ -111,4 +128,37 @@ pub fn references(flow: &FlowDocument) -> Vec<Reference> {
         }
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Newcomer review D7: the prompts of a message loop are references like any.
+    #[test]
+    fn the_prompts_of_a_message_loop_are_references() {
+        let flow = crate::parse(
+            &serde_json::json!({
+                "Version": "2019-10-30",
+                "StartAction": "loop",
+                "Actions": [{
+                    "Identifier": "loop",
+                    "Type": "MessageParticipantIteratively",
+                    "Parameters": {"Messages": [
+                        {"Text": "Please hold"},
+                        {"PromptId": "NoSuchPrompt"},
+                        {"PromptId": "$.Attributes.prompt"}
+                    ]},
+                    "Transitions": {}
+                }]
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let found = references(&flow);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].kind, ReferenceKind::Prompt);
+        assert_eq!(found[0].target, "NoSuchPrompt");
+        assert_eq!(found[0].location, "Parameters.Messages[1].PromptId");
+    }
 }
