@@ -220,3 +220,23 @@ fn apply_killed_half_way_leaves_all_or_nothing() {
         assert!(out.status.success(), "{}", text(&out));
     }
 }
+
+/// Newcomer review D23: output into a pipe closed early ends quietly, as with other
+/// Unix tools, instead of a panic.
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    let data = steady_deployment();
+    // About a megabyte, far more than a pipe holds: the pipe is closed long before all
+    // of it is written.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' query \"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 1000) SELECT x, printf('%.*c', 1000, 'y') FROM c\" --data '{}' --json | head -c 1 >/dev/null",
+            bin(),
+            data.path().display()
+        ))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!said.contains("panicked"), "{said}");
+}
