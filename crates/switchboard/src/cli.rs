@@ -341,7 +341,8 @@ pub(crate) struct FlowRunArgs {
     /// The flow's type, when it is not one of the instance's flows (default: guessed).
     #[arg(long, value_name = "TYPE")]
     pub r#type: Option<String>,
-    #[arg(long, value_enum, default_value_t = ChannelArg::Voice)]
+    /// The contact's channel: voice, chat or task (any case, as Connect spells them).
+    #[arg(long, value_enum, ignore_case = true, default_value_t = ChannelArg::Voice)]
     pub channel: ChannelArg,
     /// Answer the next GetParticipantInput (repeatable; when they run out, the customer is silent).
     #[arg(long = "input", value_name = "VALUE")]

@@ -240,3 +240,52 @@ fn a_closed_pipe_ends_the_command_quietly() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(!said.contains("panicked"), "{said}");
 }
+
+/// Newcomer review D11 and D33: the channel as the docs spell it (CHAT), and a text log
+/// written to a file has no colour codes.
+#[test]
+fn channel_names_take_any_case_and_text_logs_to_a_file_are_plain() {
+    let out = run(&[
+        "flow",
+        "run",
+        "examples/acme/flows/main-ivr.json",
+        "--instance",
+        "examples/acme",
+        "--channel",
+        "CHAT",
+        "--at",
+        "2026-11-30T15:00:00Z",
+        "--input",
+        "3",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let data = steady_deployment();
+    let log_file = data.path().join("text.log");
+    let mut server = command()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "text",
+            "--data",
+        ])
+        .arg(data.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log_file).unwrap())
+        .spawn()
+        .unwrap();
+    let banner = std::io::BufReader::new(server.stdout.take().unwrap());
+    let up = std::io::BufRead::lines(banner)
+        .map_while(Result::ok)
+        .any(|l| l.starts_with("Stop with"));
+    assert!(up, "the server printed its banner");
+    std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    server.wait().unwrap();
+    let log = std::fs::read(&log_file).unwrap();
+    assert!(!log.is_empty());
+    assert!(!log.contains(&0x1b), "ANSI escape codes in the log file");
+}
