@@ -85,15 +85,22 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("loading the deployed configuration")?;
 
     let mut demo_tokens = Vec::new();
+    let mut demo_applied = None;
+    let mut replaced: Option<sb_store::VersionSummary> = None;
     if args.demo {
         let spec_dir = find_demo_spec()?;
         let bundle = SourceBundle::read_dir(&spec_dir)?;
+        // A version someone else deployed since is replaced: say so, with the way back.
+        replaced = deployer.versions()?.pop().filter(|v| v.actor != DEMO_ACTOR);
         let applied = deployer
-            .apply(&bundle, "demo", None)
+            .apply(&bundle, DEMO_ACTOR, None)
             .with_context(|| format!("applying the demo spec {}", spec_dir.display()))?;
         if let Some(v) = &applied.version {
             tracing::info!(version = v.version, "demo spec applied");
+        } else {
+            replaced = None;
         }
+        demo_applied = applied.version.map(|v| v.version);
         if bootstrap.is_some() {
             demo_tokens = create_demo_credentials(store.as_ref(), &deployer)?;
         }
@@ -108,10 +115,49 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         bootstrap.as_ref(),
         &demo_tokens,
         args.demo,
+        replaced.as_ref(),
     );
 
     let (event_log, _writer) =
         sb_store::EventLog::start(&data).context("starting the event log")?;
+    // What the server itself changed before it served anything is audited like the rest.
+    let mut own_changes = Vec::new();
+    if let Some(b) = &bootstrap {
+        own_changes.push((
+            "credential:Create",
+            serde_json::json!({"id": b.id, "user": "bootstrap-admin", "role": "Admin"}),
+        ));
+    }
+    if let Some(version) = demo_applied {
+        own_changes.push((
+            "config:Apply",
+            serde_json::json!({"actor": DEMO_ACTOR, "version": version}),
+        ));
+    }
+    for (user, role, token) in &demo_tokens {
+        let id = token
+            .trim_start_matches("sb_")
+            .split('.')
+            .next()
+            .unwrap_or_default();
+        own_changes.push((
+            "credential:Create",
+            serde_json::json!({"id": id, "user": user, "role": role}),
+        ));
+    }
+    for (action, parameters) in own_changes {
+        let mut record = sb_runtime::audit::AuditRecord::now(action);
+        record.authenticated_by = "server".into();
+        record.user = Some(if action == "config:Apply" {
+            DEMO_ACTOR.into()
+        } else {
+            "switchboard serve".into()
+        });
+        record.parameters = parameters;
+        sb_runtime::audit::append(&event_log, &record)
+            .await
+            .context("recording the server's own changes in the audit trail")?;
+    }
     let keys = sb_runtime::keys::KeyDir::open(&keys_dir)
         .with_context(|| format!("opening the key directory {}", keys_dir.display()))?;
     let signer = keys
@@ -260,6 +306,11 @@ fn find_demo_spec() -> anyhow::Result<PathBuf> {
 }
 
 /// One API credential per user of the demo spec, with that user's role.
+/// Who the demo's versions are by.
+const DEMO_ACTOR: &str = "demo";
+
+/// The demo's credentials: one per user of the sample with a built-in role, and one for
+/// an integration (`website`, the Integration role) that starts chats and tasks.
 fn create_demo_credentials(
     store: &dyn Store,
     deployer: &Deployer,
@@ -268,24 +319,23 @@ fn create_demo_credentials(
         return Ok(Vec::new());
     };
     let mut tokens = Vec::new();
-    for user in config.spec.users.values() {
-        let Some(role) = Role::parse(user.role.as_str()) else {
-            continue;
-        };
+    let users = config
+        .spec
+        .users
+        .values()
+        .filter_map(|u| Some((u.username.to_string(), Role::parse(u.role.as_str())?)))
+        .chain([("website".to_string(), Role::Integration)]);
+    for (username, role) in users {
         let issued = ApiKey::issue()?;
         store.insert_credential(&StoredCredential {
             id: issued.id.clone(),
             secret_sha256: issued.secret_sha256,
-            principal: user.username.to_string(),
+            principal: username.clone(),
             role: role.as_str().into(),
             description: "demo credential".into(),
-            created_at: String::new(),
+            created_at: jiff::Timestamp::now().to_string(),
         })?;
-        tokens.push((
-            user.username.to_string(),
-            role.as_str().to_string(),
-            issued.token,
-        ));
+        tokens.push((username, role.as_str().to_string(), issued.token));
     }
     Ok(tokens)
 }
@@ -297,6 +347,7 @@ fn print_banner(
     bootstrap: Option<&sb_api::BootstrapCredential>,
     demo_tokens: &[(String, String, String)],
     demo: bool,
+    replaced: Option<&sb_store::VersionSummary>,
 ) {
     let url = format!(
         "https://{}",
@@ -329,8 +380,19 @@ fn print_banner(
         println!();
         println!("Demo credentials, shown this once:");
         for (user, role, token) in demo_tokens {
-            println!("  {user:<6} {role:<11} {token}");
+            println!("  {user:<7} {role:<11} {token}");
         }
+    }
+    if let Some(v) = replaced {
+        println!();
+        println!(
+            "Note: the demo re-applied the sample over version {} ({}, by {}). To go back: switchboard rollback --to {} --data {}",
+            v.version,
+            v.summary,
+            v.actor,
+            v.version,
+            data.display()
+        );
     }
     let ca = material
         .ca_certificate
@@ -338,7 +400,11 @@ fn print_banner(
         .map(|p| format!(" --cacert {}", p.display()))
         .unwrap_or_default();
     println!();
-    println!("Try:");
+    if bootstrap.is_some() {
+        println!("Try (TOKEN is the bootstrap administrator credential above: export TOKEN=sb_…):");
+    } else {
+        println!("Try (TOKEN is an administrator's credential):");
+    }
     println!("  curl{ca} {url}/readyz");
     println!("  curl{ca} -H \"Authorization: Bearer $TOKEN\" {url}/v1/config/versions");
     println!("  curl{ca} -H \"Authorization: Bearer $TOKEN\" {url}/openapi.json");

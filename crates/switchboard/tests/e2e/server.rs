@@ -418,3 +418,58 @@ fn generated_requests_to_every_endpoint_get_only_answers_the_api_description_lis
     assert!(out.status.success(), "{report}");
     assert!(report.contains("passed"), "{report}");
 }
+
+/// Newcomer review D5 and D18: the demo's own changes (its apply, the credentials it
+/// makes) are in the audit trail; it makes an Integration key that starts chats; and a
+/// restart that re-applies the sample over someone's version says so and how to go back.
+#[test]
+fn the_demo_audits_its_changes_and_says_when_it_replaces_a_version() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--demo"]);
+    let website = server
+        .banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("website"))
+        .map(|l| l.split_whitespace().last().unwrap().to_string())
+        .expect("the demo prints an Integration credential");
+    let (status, page) = server.get("/v1/audit?limit=100", Some(&server.token));
+    assert_eq!(status, 200, "{page}");
+    let records = page["records"].to_string();
+    assert!(records.contains("\"config:Apply\""), "{records}");
+    assert_eq!(
+        records.matches("\"credential:Create\"").count(),
+        9,
+        "bootstrap, 7 users, website: {records}"
+    );
+    assert!(
+        !records.contains(website.split('.').nth(1).unwrap()),
+        "no secret in the trail"
+    );
+    drop(server);
+    // An operator's version, then the demo again.
+    let spec = acme_copy();
+    replace_in(
+        &spec.path().join("hours.yaml"),
+        "{ day: MONDAY, start: \"08:00\", end: \"20:00\" }",
+        "{ day: MONDAY, start: \"00:00\", end: \"24:00\" }",
+    );
+    let d = data.path().to_str().unwrap();
+    let applied = run(&[
+        "apply",
+        spec.path().to_str().unwrap(),
+        "--data",
+        d,
+        "--actor",
+        "ops",
+    ]);
+    assert!(applied.status.success(), "{}", text(&applied));
+    let again = Server::start(data.path(), &["--demo"]);
+    assert!(
+        again
+            .banner
+            .contains("re-applied the sample over version 2")
+            && again.banner.contains("rollback --to 2"),
+        "{}",
+        again.banner
+    );
+}
