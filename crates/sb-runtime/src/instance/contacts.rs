@@ -960,6 +960,21 @@ impl Owner {
         frames: mpsc::Sender<CustomerFrame>,
     ) -> Result<u64, RuntimeError> {
         let session = self.new_id();
+        if !self.contacts.contains_key(id) {
+            // Ended before the customer came: what the flow said, then the end.
+            let now = self.clock.now_ms();
+            let lines = self
+                .unheard
+                .take(now, id, token, after)?
+                .ok_or_else(|| RuntimeError::UnknownContact(id.into()))?;
+            self.outbox.after(move |_| {
+                for line in lines {
+                    let _ = frames.try_send(CustomerFrame::Message(line));
+                }
+                let _ = frames.try_send(CustomerFrame::Ended);
+            });
+            return Ok(session);
+        }
         let c = self
             .contacts
             .get_mut(id)
@@ -1082,16 +1097,27 @@ impl Owner {
             agent.after_contact_work_start_timestamp = Some(rfc3339(now));
         }
         let customer = c.customer.take().map(|(_, tx)| tx);
+        // Kept for a customer who has not connected yet (see `unheard`).
+        let unheard = match (&customer, &c.token_sha256) {
+            (None, Some(token)) => Some((token.clone(), c.transcript.clone())),
+            _ => None,
+        };
         let stage = c.stage.clone();
         self.contact_event(
             id,
             super::contact_events::ContactEventType::Disconnected,
             json!({"ContactId": id, "DisconnectReason": reason}),
         );
-        if let Some(tx) = customer {
-            self.outbox.after(move |_| {
+        match customer {
+            Some(tx) => self.outbox.after(move |_| {
                 let _ = tx.try_send(CustomerFrame::Ended);
-            });
+            }),
+            // No socket to tell: the customer who connects soon still hears the end.
+            None => {
+                if let Some((token, transcript)) = unheard {
+                    self.unheard.keep(now, id, &token, transcript);
+                }
+            }
         }
         if matches!(
             stage,

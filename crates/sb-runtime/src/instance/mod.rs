@@ -21,6 +21,7 @@ mod realtime;
 mod recovery;
 mod supervisor;
 mod transfer;
+mod unheard;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -66,6 +67,8 @@ pub(crate) struct Owner {
     /// Finished contacts of chats that were transferred → the contact the chat went on
     /// to, so a customer reconnecting with an old id finds the conversation.
     chat_aliases: HashMap<String, String>,
+    /// Chats that ended before their customer connected (see `unheard`).
+    unheard: unheard::UnheardEndings,
     /// Flow timers: (deadline ms, timer id, contact).
     timers: BTreeSet<(i64, u64, String)>,
     next_id: u64,
@@ -145,6 +148,7 @@ pub fn start_with_clock(
         contacts: HashMap::new(),
         agents: HashMap::new(),
         chat_aliases: HashMap::new(),
+        unheard: Default::default(),
         timers: BTreeSet::new(),
         next_id: 0,
         outbox: Outbox::start(log),

@@ -1337,3 +1337,50 @@ fn a_silent_agent_socket_is_dead_and_its_offer_goes_back_in_line() {
         assert_eq!(carol_now["status"]["kind"], "offline", "{agents}");
     });
 }
+
+/// Newcomer review D2: a chat the flow ends at once (after hours: "we are closed",
+/// then disconnect) still tells its customer, who connects a moment later, everything
+/// the flow said, then that it ended — not "unknown contact".
+#[test]
+fn a_customer_who_connects_after_the_flow_ended_the_chat_still_hears_it() {
+    let spec = acme_copy();
+    let hours = spec.path().join("hours.yaml");
+    let text = std::fs::read_to_string(&hours).unwrap();
+    let at = text.find("    weekly:\n").unwrap();
+    let end = at + text[at..].find("    overrides:").unwrap();
+    // The store never opens.
+    std::fs::write(
+        &hours,
+        format!("{}    weekly: []\n{}", &text[..at], &text[end..]),
+    )
+    .unwrap();
+    let data = deployment_of(&spec);
+    let website = credential(data.path(), "website", "Integration");
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        let (status, started) = post(
+            &server,
+            "/v1/chat",
+            &website,
+            json!({"display_name": "Ana"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{started}");
+        let contact = started["contact_id"].as_str().unwrap();
+        let token = started["participant_token"].as_str().unwrap();
+        // The flow has ended the chat by now.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let mut customer = connect(&server, &format!("/v1/chat/ws?contact={contact}"), token)
+            .await
+            .expect("the customer's socket opens on the ended chat");
+        let closed = expect(&mut customer, |f| f["type"] == "message").await;
+        assert!(!closed["text"].as_str().unwrap().is_empty(), "{closed}");
+        expect(&mut customer, is("ended")).await;
+        // Heard once: the chat is gone after that.
+        assert!(
+            connect(&server, &format!("/v1/chat/ws?contact={contact}"), token)
+                .await
+                .is_err()
+        );
+    });
+}
