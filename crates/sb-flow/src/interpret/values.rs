@@ -100,9 +100,10 @@ fn interpolate(contact: &ContactData, text: &str) -> String {
                 end -= 1;
             }
             let path = &text[i..end];
-            match resolve_path(contact, path) {
-                Some(value) => out.push_str(&value),
-                None => out.push_str(path),
+            // A value that is not there reads as nothing, as a whole path does (and as
+            // Connect speaks it): a customer never sees a raw `$.` reference.
+            if let Some(value) = resolve_path(contact, path) {
+                out.push_str(&value);
             }
             i = end;
         } else {
@@ -150,6 +151,10 @@ mod tests {
             "You are in Billing, tier gold!"
         );
         assert_eq!(resolve(&c, "Price: $5 ü"), "Price: $5 ü");
+        assert_eq!(
+            resolve(&c, "You are number $.Queue.Position in line."),
+            "You are number  in line."
+        );
     }
 
     #[test]

@@ -590,14 +590,24 @@ impl Owner {
             let Some(run) = c.flow.as_mut() else { return };
             // A queue flow can tell the customer where they stand (worked out only
             // when some flow asks: it walks the queue).
-            let position = match c.stage {
-                Stage::Queued if c.config.flows.reads_queue_standing() => self.engine.position(id),
-                _ => None,
+            let reads = c.config.flows.reads_queue_standing();
+            let (position, wait_seconds) = match c.stage {
+                Stage::Queued if reads => self
+                    .engine
+                    .position(id)
+                    .map(|p| {
+                        (
+                            p.position as u64,
+                            (p.estimated_wait_ms.max(0) / 1000) as u64,
+                        )
+                    })
+                    .unzip(),
+                // Offered to an agent: first in line, with no wait left to tell.
+                Stage::Offered(_) if reads => (Some(1), Some(0)),
+                _ => (None, None),
             };
-            c.data.queue_position = position.as_ref().map(|p| p.position as u64);
-            c.data.queue_wait_seconds = position
-                .as_ref()
-                .map(|p| (p.estimated_wait_ms.max(0) / 1000) as u64);
+            c.data.queue_position = position;
+            c.data.queue_wait_seconds = wait_seconds;
             c.function_epoch += 1;
             c.timer = None;
             let env = RuntimeEnv {

@@ -748,3 +748,46 @@ async fn the_agent_event_stream_follows_logins_heartbeats_and_logouts() {
         ]
     );
 }
+
+/// Newcomer review D3: while an offer is pending, the queue flow's "You are number
+/// $.Queue.Position in line…" reaches the customer with values, and nothing any flow
+/// sends a customer holds a raw `$.` reference.
+#[tokio::test]
+async fn a_customer_is_never_sent_a_raw_placeholder() {
+    let instance = Instance::start(steady_acme(120)).await;
+    // In line first: the queue flow tells the place, then waits 30 s.
+    let mut ana = instance.chat_to_billing("Ana").await;
+    next_frame(
+        &mut ana.frames,
+        |f| matches!(f, CustomerFrame::Message(m) if m.text.starts_with("You are number")),
+    )
+    .await;
+    instance.advance(25_000).await;
+    // Offered to carol 25 s in, who does not answer: the offer is still pending when
+    // the hold loop comes round at 30 s.
+    let mut carol = instance.agent("carol").await;
+    instance.act(&carol, status("Available")).await.unwrap();
+    offers(&mut carol, 1).await;
+    let mut said = Vec::new();
+    for _ in 0..8 {
+        instance.advance(1_000).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        while let Ok(frame) = ana.frames.try_recv() {
+            if let CustomerFrame::Message(line) = frame {
+                said.push(line.text);
+            }
+        }
+    }
+    // The loop's second round came while the offer was pending.
+    let told: Vec<&String> = said
+        .iter()
+        .filter(|t| t.starts_with("You are number"))
+        .collect();
+    assert!(!told.is_empty(), "{said:?}");
+    assert!(
+        told.iter()
+            .all(|t| t.starts_with("You are number 1 in line")),
+        "{said:?}"
+    );
+    assert!(!said.iter().any(|t| t.contains("$.")), "{said:?}");
+}
