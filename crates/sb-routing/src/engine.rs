@@ -1239,6 +1239,47 @@ impl Engine {
         }
     }
 
+    /// A queue flow moves a waiting contact to another queue
+    /// (DequeueContactAndTransferToQueue): it leaves its line and joins `queue`'s under
+    /// the same id, as a new arrival there. Only a contact waiting in line moves (one
+    /// being offered is the agent's to take or miss); nothing changes when the new queue
+    /// refuses it (full, or being removed).
+    pub fn move_to_queue(
+        &mut self,
+        now: Millis,
+        contact: &str,
+        queue: &str,
+        options: EnqueueOptions,
+    ) -> Result<(), RoutingError> {
+        self.advance(now);
+        let c = self.contact_ix_of(contact)?;
+        let q = *self
+            .queue_ix
+            .get(queue)
+            .ok_or_else(|| RoutingError::UnknownQueue(queue.into()))?;
+        let moving = self.contacts.get(c).expect("indexed");
+        if !matches!(moving.state, ContactState::Waiting) {
+            return Err(RoutingError::NotWaiting(contact.into()));
+        }
+        if moving.queue != q {
+            let target = &self.queues[q as usize];
+            if target.draining {
+                return Err(RoutingError::QueueDraining(target.name.clone()));
+            }
+            if let Some(max) = target.max_contacts.filter(|&max| target.count >= max) {
+                return Err(RoutingError::QueueAtCapacity {
+                    queue: target.name.clone(),
+                    max,
+                });
+            }
+        }
+        let channel = CHANNELS[moving.channel];
+        self.leave_line(c);
+        self.release_from_queue(c, DequeueReason::Transferred);
+        self.forget(c);
+        self.admit(contact, q, None, channel, options)
+    }
+
     /// A queued callback's dial did not reach the customer: try again after the gap,
     /// or give up when no attempts are left. The agent wraps up either way.
     pub fn callback_failed(&mut self, now: Millis, contact: &str) -> Result<(), RoutingError> {

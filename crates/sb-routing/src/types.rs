@@ -137,6 +137,8 @@ pub enum RoutingError {
     UnknownProfile(String),
     #[error("contact '{0}' is already routed")]
     DuplicateContact(String),
+    #[error("contact '{0}' is not waiting in line (an agent has it, or it is offered)")]
+    NotWaiting(String),
     #[error("agent '{0}' is already logged in")]
     AlreadyLoggedIn(String),
     #[error("queue '{queue}' is at capacity ({max} contacts)")]

@@ -814,3 +814,53 @@ fn a_restarted_runtime_gives_agents_their_contacts_back() {
     );
     checked(&e);
 }
+
+/// DequeueContactAndTransferToQueue: a waiting contact moves to another queue under its
+/// own id and is offered from there; a full queue refuses it and nothing changes; one
+/// being offered stays with its offer.
+#[test]
+fn a_queue_flow_moves_a_waiting_contact_to_another_queue() {
+    let mut e = Engine::new(config(
+        &[("Orders", None), ("Escalations", Some(1))],
+        vec![profile(
+            "Esc",
+            [1, 1, 1],
+            vec![entry("Escalations", Channel::Chat, 1, 0)],
+        )],
+    ))
+    .unwrap();
+    e.enqueue(0, "c1", "Orders", Channel::Chat, EnqueueOptions::default())
+        .unwrap();
+    e.enqueue(
+        0,
+        "c0",
+        "Escalations",
+        Channel::Chat,
+        EnqueueOptions::default(),
+    )
+    .unwrap();
+    e.drain_outputs();
+    // Escalations is full (one at most): c1 stays in Orders.
+    assert!(matches!(
+        e.move_to_queue(1 * S, "c1", "Escalations", EnqueueOptions::default()),
+        Err(RoutingError::QueueAtCapacity { .. })
+    ));
+    assert!(e.drain_outputs().is_empty(), "nothing changed");
+    e.end(2 * S, "c0").unwrap();
+    e.move_to_queue(3 * S, "c1", "Escalations", EnqueueOptions::default())
+        .unwrap();
+    let out = e.drain_outputs();
+    assert!(out.contains(&Output::Dequeued {
+        contact: "c1".into(),
+        queue: "Orders".into(),
+        reason: DequeueReason::Transferred
+    }));
+    e.login(4 * S, "eve", agent("Esc"), AgentStatus::Routable)
+        .unwrap();
+    assert_eq!(offers(&e.drain_outputs()), [pair("c1", "eve")]);
+    assert!(matches!(
+        e.move_to_queue(5 * S, "c1", "Orders", EnqueueOptions::default()),
+        Err(RoutingError::NotWaiting(_))
+    ));
+    checked(&e);
+}

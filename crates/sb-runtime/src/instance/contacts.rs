@@ -738,8 +738,19 @@ impl Owner {
                 timeout_seconds,
                 response,
             } => self.call_function(id, function, event, timeout_seconds, response, true),
-            Next::Enqueue { queue, .. } => {
-                let accepted = self.enqueue(id, &queue);
+            Next::Enqueue {
+                queue,
+                from_queue_flow,
+            } => {
+                let waiting = self
+                    .contacts
+                    .get(id)
+                    .is_some_and(|c| c.stage == Stage::Queued);
+                let accepted = if from_queue_flow && waiting {
+                    self.move_to_queue(id, &queue)
+                } else {
+                    self.enqueue(id, &queue)
+                };
                 self.drive(id, Input::Enqueue { accepted });
             }
             Next::ThirdParty { .. } => self.drive(
@@ -786,6 +797,37 @@ impl Owner {
                 }
             });
         });
+    }
+
+    /// A queue flow's DequeueContactAndTransferToQueue: the waiting contact leaves its
+    /// queue for `queue`, where it is a new arrival; its record names the new queue.
+    fn move_to_queue(&mut self, id: &str, queue: &str) -> bool {
+        let Some(c) = self.contacts.get(id) else {
+            return false;
+        };
+        let options = enqueue_options(id, &c.data, c.callback.as_ref(), 0);
+        let from = c.record.queue.as_ref().map(|q| q.name.clone());
+        let now = self.clock.now_ms();
+        if let Err(e) = self.engine.move_to_queue(now, id, queue, options) {
+            tracing::info!(contact = id, queue, error = %e, "move to another queue refused");
+            return false;
+        }
+        self.moved.insert(queue.to_string());
+        self.moved.extend(from);
+        self.touch(id);
+        let c = self.contacts.get_mut(id).expect("exists");
+        c.record.queue = Some(QueueInfo {
+            name: queue.to_string(),
+            enqueue_timestamp: rfc3339(now),
+            dequeue_timestamp: None,
+            duration: None,
+        });
+        self.contact_event(
+            id,
+            super::contact_events::ContactEventType::Queued,
+            json!({"ContactId": id, "Queue": {"Name": queue}}),
+        );
+        true
     }
 
     /// Put the contact in line: `queue` is a queue name, or `agent:NAME` for an agent queue.

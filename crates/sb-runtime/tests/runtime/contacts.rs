@@ -791,3 +791,47 @@ async fn a_customer_is_never_sent_a_raw_placeholder() {
     );
     assert!(!said.iter().any(|t| t.contains("$.")), "{said:?}");
 }
+
+/// Newcomer review D4: the sample's queue flow, its hold loops spent, moves the chat to
+/// Escalations (DequeueContactAndTransferToQueue), as Connect and the simulator do.
+#[tokio::test]
+async fn the_queue_flow_escalates_a_long_wait_to_another_queue() {
+    let mut bundle = steady_acme(120);
+    for (from, to) in [
+        ("\"LoopCount\": \"20\"", "\"LoopCount\": \"1\""),
+        (
+            "\"TimeLimitSeconds\": \"30\"",
+            "\"TimeLimitSeconds\": \"5\"",
+        ),
+    ] {
+        let text = bundle
+            .text("flows/queue-hold.json")
+            .unwrap()
+            .replace(from, to);
+        bundle
+            .insert("flows/queue-hold.json".into(), text.into_bytes())
+            .unwrap();
+    }
+    let instance = Instance::start(bundle).await;
+    let ana = instance.chat_to_billing("Ana").await;
+    for _ in 0..12 {
+        instance.advance(1_000).await;
+    }
+    let mut queue = None;
+    for _ in 0..200 {
+        let live = instance.rt().list_contacts().await.unwrap();
+        queue = live
+            .iter()
+            .find(|c| c.contact_id == ana.contact)
+            .and_then(|c| c.queue.clone());
+        if queue.as_deref() == Some("Escalations") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(queue.as_deref(), Some("Escalations"));
+    assert_eq!(
+        instance.stage(&ana.contact).await.map(|s| s.0).as_deref(),
+        Some("queued")
+    );
+}
