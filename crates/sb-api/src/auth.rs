@@ -133,13 +133,31 @@ fn action_for(method: &Method, route: &str) -> Result<Action, ApiError> {
     })
 }
 
+/// The request's credential: `Authorization: Bearer …`, or — for a WebSocket upgrade
+/// only, since a browser cannot set headers on one — a `token` query parameter (as the
+/// customer's chat socket takes; audit records show it as `***`).
 fn bearer_of(request: &Request) -> Option<String> {
-    request
+    let from_header = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_string())
+        .map(|t| t.trim().to_string());
+    let upgrade = request
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    from_header.or_else(|| {
+        upgrade
+            .then(|| request.uri().query())
+            .flatten()
+            .and_then(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == "token")
+                    .map(|(_, v)| v.into_owned())
+            })
+    })
 }
 
 /// How often a long-lived connection's credential is checked again.

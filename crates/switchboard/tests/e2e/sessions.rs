@@ -394,3 +394,34 @@ fn revocation_closes_open_sockets_and_streams() {
         "the stream subscription outlived its revoked credential"
     );
 }
+
+/// Newcomer review D8: a browser cannot set headers on a WebSocket, so the agent's and
+/// the metrics sockets take the credential as `token=` too (only on an upgrade: an
+/// ordinary request with `?token=` is still refused).
+#[test]
+fn browser_sockets_authenticate_with_a_token_parameter() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let data = steady_deployment();
+    let alice = credential(data.path(), "alice", "Agent");
+    let frank = credential(data.path(), "frank", "Analyst");
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        for (path, token) in [("/v1/agent/ws", &alice), ("/v1/metrics/current/ws", &frank)] {
+            let url = format!(
+                "{}{path}?token={token}",
+                server.url.replace("https://", "wss://")
+            );
+            let request = url.into_client_request().unwrap();
+            let connected = tokio_tungstenite::connect_async_tls_with_config(
+                request,
+                None,
+                false,
+                Some(crate::clients::tls(&server)),
+            )
+            .await;
+            assert!(connected.is_ok(), "{path}: {:?}", connected.err());
+        }
+    });
+    let (status, _) = server.get(&format!("/v1/agent?token={alice}"), None);
+    assert_eq!(status, 401, "not an upgrade: the header is the way");
+}
