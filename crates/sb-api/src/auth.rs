@@ -374,6 +374,12 @@ async fn verify(state: &AppState, key: ApiKey) -> Result<Principal, ApiError> {
         tracing::warn!(credential = %key.id, "rejected credential");
         return Err(ApiError::BadCredential);
     };
+    // A key of a person follows them: while they are locked out, their keys are too
+    // (and so are the tokens exchanged for them).
+    if locked_out(state, &stored.principal)? {
+        tracing::warn!(credential = %key.id, user = %stored.principal, "credential of a locked-out user");
+        return Err(ApiError::BadCredential);
+    }
     // A custom role removed from the spec leaves its credentials with no rights.
     let role = state.roles.grant(state, &stored.role).ok_or_else(|| {
         ApiError::Forbidden(format!(
@@ -391,6 +397,15 @@ async fn verify(state: &AppState, key: ApiKey) -> Result<Principal, ApiError> {
         mfa_present: false,
         session: None,
     })
+}
+
+/// Whether `user` is locked out of signing in now (after ten failures).
+fn locked_out(state: &AppState, user: &str) -> Result<bool, ApiError> {
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    Ok(state
+        .store
+        .user_login(user)?
+        .is_some_and(|l| l.locked_until_ms > now_ms))
 }
 
 /// A short-lived token's holder, while the credential it came from still exists.
@@ -426,10 +441,10 @@ async fn from_session_token(
                     .user_login(user)?
                     .is_some_and(|l| l.locked_until_ms <= now_ms && l.session_epoch == claims.epoch)
         }
-        None => state
-            .store
-            .credential(&claims.credential)?
-            .is_some_and(|c| c.role == claims.base_role()),
+        None => match state.store.credential(&claims.credential)? {
+            Some(c) => c.role == claims.base_role() && !locked_out(state, &c.principal)?,
+            None => false,
+        },
     };
     if !live {
         // Revoking a credential revokes every token exchanged for it.

@@ -212,6 +212,7 @@ fn parallel_sign_ins_cannot_outguess_the_lockout_or_reuse_a_code() {
     let data = steady_deployment();
     let d = data.path().to_str().unwrap();
     assert!(set_password(data.path(), "frank", FRANK).status.success());
+    let frank_key = credential(data.path(), "frank", "Analyst");
     assert!(set_password(data.path(), "erin", "admin4erin2026")
         .status
         .success());
@@ -295,6 +296,8 @@ fn parallel_sign_ins_cannot_outguess_the_lockout_or_reuse_a_code() {
         .await;
         assert_eq!(status, 401, "{body}");
         assert!(body.to_string().contains("locked out"), "{body}");
+        // Newcomer review D29: the locked-out user's API key is locked out too.
+        assert_eq!(status_with(&server, &client, &frank_key).await, 401);
 
         // One TOTP code, eight times at once: one sign-in.
         let code = String::from_utf8(
