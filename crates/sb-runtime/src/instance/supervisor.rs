@@ -76,7 +76,9 @@ impl Owner {
         status: &str,
         by: &str,
     ) -> Result<sb_routing::AgentSnapshot, RuntimeError> {
-        if !self.agents.contains_key(agent) {
+        // Logged in means a desktop (or the REST desk) is there now: an agent whose
+        // socket dropped is remembered, but nobody would receive its offers.
+        if !self.agents.get(agent).is_some_and(|s| s.logged_in) {
             // Nobody by that name is a different answer from an agent who is away.
             let is_agent = self.config.as_ref().is_some_and(|c| {
                 c.spec

@@ -255,3 +255,33 @@ async fn a_supervisor_sets_an_agents_status_as_if_the_agent_had() {
     let carol_now = agents.iter().find(|a| a.agent == "carol").unwrap();
     assert_eq!(carol_now.next_status, Some(AgentStatus::Offline));
 }
+
+/// Newcomer review D19: an agent whose desktop is gone cannot be made Available by a
+/// supervisor (offers would go to nobody); nobody by that name is a different answer.
+#[tokio::test]
+async fn a_supervisor_cannot_route_work_to_an_agent_who_is_gone() {
+    let instance = Instance::start(steady_acme(120)).await;
+    let rt = instance.rt();
+    let carol = instance.agent("carol").await;
+    instance.act(&carol, status("Available")).await.unwrap();
+    rt.detach_agent(carol.user.clone(), carol.session).await;
+    assert!(matches!(
+        rt.set_agent_status("carol".into(), "Available".into(), "dana".into())
+            .await,
+        Err(RuntimeError::NotLoggedIn(_))
+    ));
+    assert!(matches!(
+        rt.set_agent_status("zed".into(), "Available".into(), "dana".into())
+            .await,
+        Err(RuntimeError::UnknownAgent(_))
+    ));
+    let waiting = instance.chat_to_billing("Ana").await;
+    assert_eq!(
+        instance
+            .stage(&waiting.contact)
+            .await
+            .map(|s| s.0)
+            .as_deref(),
+        Some("queued")
+    );
+}
