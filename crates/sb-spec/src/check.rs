@@ -424,6 +424,22 @@ fn check_queues(ctx: &mut Ctx<'_>) {
     let spec = &ctx.draft.spec;
     for q in spec.queues.values() {
         let n = q.name.as_str();
+        // A queue no routing profile serves holds its contacts for ever.
+        let served: Vec<&str> = spec
+            .routing_profiles
+            .values()
+            .flat_map(|p| p.queues.iter())
+            .filter(|entry| entry.queue == q.name)
+            .map(|entry| entry.channel.as_str())
+            .collect();
+        if served.is_empty() {
+            let file = ctx.file("queues", n);
+            ctx.problems.warning(
+                file,
+                format!("queues[{n}]"),
+                "no routing profile serves this queue: contacts put in it are never offered to an agent".to_string(),
+            );
+        }
         ctx.reference(
             "queues",
             n,

@@ -365,3 +365,26 @@ fn a_user_may_have_a_custom_role() {
     let (spec, _) = load(&b).unwrap_or_else(|p| panic!("{p}"));
     assert!(spec.roles.contains_key("QualityAnalyst"));
 }
+
+/// Newcomer review D28: a queue no routing profile serves is worth a warning (its
+/// contacts would wait for ever).
+#[test]
+fn a_queue_no_routing_profile_serves_is_a_warning() {
+    let mut bundle = acme();
+    let queues = bundle.text("queues.yaml").unwrap().to_string();
+    let loyalty = "  - name: Loyalty\n    hours: Store Hours\n";
+    bundle
+        .insert(
+            "queues.yaml".into(),
+            queues
+                .replacen("queues:\n", &format!("queues:\n{loyalty}"), 1)
+                .into_bytes(),
+        )
+        .unwrap();
+    let (_, warnings) = load(&bundle).unwrap_or_else(|p| panic!("{p}"));
+    let said = warnings.to_string();
+    assert!(
+        said.contains("queues[Loyalty]") && said.contains("no routing profile serves"),
+        "{said}"
+    );
+}
