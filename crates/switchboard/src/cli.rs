@@ -28,20 +28,24 @@ pub(crate) enum Command {
     },
     /// Show what applying a spec would add, change and remove.
     Plan {
+        /// The spec directory (YAML files and flows/).
         dir: PathBuf,
         #[command(flatten)]
         target: TargetArgs,
+        /// Print JSON instead of text (for scripts).
         #[arg(long)]
         json: bool,
     },
     /// Deploy a spec as the next version, all or nothing.
     Apply {
+        /// The spec directory (YAML files and flows/).
         dir: PathBuf,
         /// Refuse unless the deployed version is exactly N (0: nothing deployed yet).
         #[arg(long, value_name = "N")]
         expect_version: Option<u64>,
         #[command(flatten)]
         target: TargetArgs,
+        /// Print JSON instead of text (for scripts).
         #[arg(long)]
         json: bool,
     },
@@ -49,6 +53,7 @@ pub(crate) enum Command {
     Versions {
         #[command(flatten)]
         target: TargetArgs,
+        /// Print JSON instead of text (for scripts).
         #[arg(long)]
         json: bool,
     },
@@ -80,6 +85,7 @@ pub(crate) enum Command {
         time_limit_seconds: u64,
         #[command(flatten)]
         target: TargetArgs,
+        /// Print JSON instead of text (for scripts).
         #[arg(long)]
         json: bool,
     },
@@ -114,12 +120,15 @@ pub(crate) enum Command {
     },
     /// Deploy version N's content again, as a new version.
     Rollback {
+        /// The version to go back to (see `switchboard versions`).
         #[arg(long, value_name = "N")]
         to: u64,
+        /// Refuse unless the deployed version is exactly N (0: nothing deployed yet).
         #[arg(long, value_name = "N")]
         expect_version: Option<u64>,
         #[command(flatten)]
         target: TargetArgs,
+        /// Print JSON instead of text (for scripts).
         #[arg(long)]
         json: bool,
     },
@@ -153,6 +162,7 @@ pub(crate) struct MetricsArgs {
     pub service_level_threshold: Option<u32>,
     #[command(flatten)]
     pub target: TargetArgs,
+    /// Print JSON instead of text (for scripts).
     #[arg(long)]
     pub json: bool,
 }
@@ -191,6 +201,7 @@ pub(crate) struct ServeArgs {
     /// between requests, before it is closed.
     #[arg(long, default_value_t = 10)]
     pub header_timeout_seconds: u64,
+    /// Log lines as JSON (for collectors) or as text (for people).
     #[arg(long, value_enum, default_value_t = LogFormat::Json, env = "SWITCHBOARD_LOG_FORMAT")]
     pub log_format: LogFormat,
     #[command(flatten)]
@@ -423,13 +434,16 @@ pub(crate) struct SimulateArgs {
     /// After-contact work in seconds (constant).
     #[arg(long, default_value_t = 0.0)]
     pub acw: f64,
+    /// Hours of the day to simulate.
     #[arg(long, default_value_t = 8.0)]
     pub hours: f64,
+    /// Seed of the arrivals: the same seed replays the same day.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Service-level threshold in seconds (repeatable).
     #[arg(long = "threshold", default_values_t = [20u64, 60u64])]
     pub thresholds: Vec<u64>,
+    /// Print JSON instead of text (for scripts).
     #[arg(long)]
     pub json: bool,
 }
@@ -441,7 +455,7 @@ pub(crate) enum CredentialCommand {
         /// Who it is for: a user of the instance (an agent's socket uses this name) or an integration.
         #[arg(long)]
         user: String,
-        /// Admin, Supervisor, Agent, Analyst, Auditor or Integration.
+        /// A built-in role (Admin, Supervisor, Agent, Analyst, Auditor, Integration) or a custom role of the deployed spec.
         #[arg(long)]
         role: String,
         #[arg(long, default_value = "")]
@@ -492,6 +506,7 @@ pub(crate) enum AuditCommand {
         /// the end since then are found.
         #[arg(long, value_name = "FILE")]
         kept: Option<PathBuf>,
+        /// Print JSON instead of text (for scripts).
         #[arg(long)]
         json: bool,
     },
@@ -521,6 +536,7 @@ pub(crate) enum UserCommand {
     /// Set a user's password, read from the first line of standard input. At least 12
     /// characters with letters and digits, none of the last four.
     SetPassword {
+        /// The user, by their username in the spec.
         #[arg(long)]
         user: String,
         #[command(flatten)]
@@ -529,6 +545,7 @@ pub(crate) enum UserCommand {
     /// Sign a user out everywhere: every token they hold is refused from now on (a
     /// running server also closes their open sockets and streams within seconds).
     SignOut {
+        /// The user, by their username in the spec.
         #[arg(long)]
         user: String,
         #[command(flatten)]
@@ -536,6 +553,7 @@ pub(crate) enum UserCommand {
     },
     /// Enrol an authenticator app (TOTP): prints the secret and its otpauth URI, once.
     EnrolTotp {
+        /// The user, by their username in the spec.
         #[arg(long)]
         user: String,
         #[command(flatten)]
@@ -589,6 +607,7 @@ pub(crate) enum PrivacyCommand {
     /// Destroy the data keys of a customer's finished contacts: their transcripts and
     /// sensitive fields can never be read again; counts and durations stay.
     Erase {
+        /// The customer's email address or phone number, in any spelling.
         #[arg(long)]
         customer: String,
         #[command(flatten)]
