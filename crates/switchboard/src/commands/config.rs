@@ -136,10 +136,26 @@ pub(crate) async fn versions(target: &TargetArgs, json: bool) -> anyhow::Result<
         println!("No version deployed yet.");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:>7}  {:<27}  {:<32}  SUMMARY", "VERSION", "TIME", "WHO");
+    // Columns as wide as their widest entry, so a long actor does not push the rest.
+    let time = versions
+        .iter()
+        .map(|v| v.created_at.len())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let who = versions
+        .iter()
+        .map(|v| v.actor.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(3);
+    println!(
+        "{:>7}  {:<time$}  {:<who$}  SUMMARY",
+        "VERSION", "TIME", "WHO"
+    );
     for v in versions {
         println!(
-            "{:>7}  {:<27}  {:<32}  {}",
+            "{:>7}  {:<time$}  {:<who$}  {}",
             v.version, v.created_at, v.actor, v.summary
         );
     }

@@ -55,7 +55,7 @@ pub(crate) async fn rotate(data: &Path, keys: &KeysArg) -> anyhow::Result<ExitCo
         keyring.current_id()
     );
     println!(
-        "A running server picks the new key up within a minute; run `keys rotate` again after that if `keys list` still shows data keys under {}.",
+        "A running server picks the new key up within 30 seconds; run `keys rotate` again after that if `keys list` still shows data keys under {}.",
         before.current_id()
     );
     Ok(ExitCode::SUCCESS)
