@@ -13,7 +13,7 @@ use crate::vault::{open_json, open_record, Vault, VaultError};
 #[derive(Debug, Serialize)]
 pub struct ExportedContact {
     pub contact_id: String,
-    /// The record as stored (sealed fields sealed), or none while the contact goes on.
+    /// The record with its sealed fields opened, or none while the contact goes on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<serde_json::Value>,
     /// The record's sealed fields, opened.
@@ -62,6 +62,20 @@ pub fn export(store: &dyn Store, vault: &Vault, endpoint: &str) -> Result<Export
                 serde_json::from_str::<Vec<serde_json::Value>>(&e.event.payload).unwrap_or_default()
             })
             .collect();
+        // The record as the customer would read it: its sealed fields opened in place
+        // (a field whose key is gone stays as stored, and `sensitive` says so).
+        let record = record.map(|mut r| {
+            for (name, value) in &sensitive.attributes {
+                r.attributes.insert(name.clone(), value.clone());
+            }
+            if let (Some(stored), Some(opened)) = (
+                r.customer_endpoint.as_mut(),
+                sensitive.customer_endpoint.as_ref(),
+            ) {
+                stored.address = opened.address.clone();
+            }
+            r
+        });
         contacts.push(ExportedContact {
             contact_id: id,
             record: record.and_then(|r| serde_json::to_value(r).ok()),

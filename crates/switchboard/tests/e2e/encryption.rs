@@ -249,6 +249,8 @@ fn customer_data_is_sealed_at_rest_readable_when_allowed_and_erasable() {
         for marker in ["ZQACCT7F3A", "ZQMSG7F3A", "ZQAGENT7F3A", "zq.mail.7f3a"] {
             assert!(found.contains(&marker), "{marker} missing from {export}");
         }
+        // Newcomer review D38: the record in an export is opened, not ciphertext.
+        assert!(!export.to_string().contains("sb1:"), "{export}");
         let (status, _) = get(
             &server,
             &format!("/v1/privacy/export?customer={EMAIL}"),
