@@ -63,6 +63,8 @@ pub struct Simulation {
     pub end: SimulationEnd,
     /// The contact as the flow left it.
     pub contact: ContactData,
+    /// Scripted inputs the flow never asked for (it took another branch, or ended).
+    pub unused_inputs: Vec<String>,
 }
 
 /// Run `flow` for a new contact on `channel` with `attributes`, answering every wait
@@ -80,7 +82,7 @@ pub fn simulate(
     contact.attributes = attributes;
     let mut run = FlowRun::start(flow);
     let mut steps: Vec<(Step, Option<Input>)> = Vec::new();
-    let finish = |steps: Vec<(Step, Option<Input>)>, end, contact| {
+    let finish = |steps: Vec<(Step, Option<Input>)>, end, contact, unused: VecDeque<String>| {
         let trace = steps
             .iter()
             .flat_map(|(s, _)| s.trace.iter().cloned())
@@ -95,6 +97,7 @@ pub fn simulate(
             effects,
             end,
             contact,
+            unused_inputs: unused.into(),
         }
     };
     let mut input = Input::Begin;
@@ -104,7 +107,7 @@ pub fn simulate(
             Next::Done(outcome) => {
                 let end = SimulationEnd::Finished(outcome.clone());
                 steps.push((step, None));
-                return finish(steps, end, contact);
+                return finish(steps, end, contact, std::mem::take(&mut script.inputs));
             }
             Next::Input { .. } => match script.inputs.pop_front() {
                 Some(text) => Input::Customer { text },
@@ -130,7 +133,12 @@ pub fn simulate(
                 ..
             } => {
                 steps.push((step, None));
-                return finish(steps, still_running(0), contact);
+                return finish(
+                    steps,
+                    still_running(0),
+                    contact,
+                    std::mem::take(&mut script.inputs),
+                );
             }
             Next::Enqueue { queue, .. } => Input::Enqueue {
                 accepted: !script.full_queues.contains(queue),
@@ -141,7 +149,7 @@ pub fn simulate(
         };
         steps.push((step, Some(input.clone())));
     }
-    finish(steps, still_running(MAX_WAITS), contact)
+    finish(steps, still_running(MAX_WAITS), contact, script.inputs)
 }
 
 /// An environment for a flow run without an instance: every name the flow uses is

@@ -267,6 +267,13 @@ fn print_text(simulation: &Simulation) {
         SimulationEnd::StillRunning { waits, .. } => format!("still running after {waits} waits"),
     };
     println!("Outcome: {outcome}");
+    if !simulation.unused_inputs.is_empty() {
+        println!(
+            "Note: {} scripted input(s) were never asked for: {} (the flow took another branch; for a flow that checks hours, --at chooses the time)",
+            simulation.unused_inputs.len(),
+            simulation.unused_inputs.join(", ")
+        );
+    }
 }
 
 fn slug(name: &str) -> String {

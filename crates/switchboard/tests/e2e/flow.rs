@@ -49,11 +49,18 @@ fn the_simulator_follows_hours_to_the_after_hours_flow() {
         "examples/acme",
         "--at",
         "2026-11-26T15:00:00Z",
+        "--input",
+        "3",
     ]);
     assert!(out.status.success(), "{}", text(&out));
     let said = text(&out);
     assert!(said.contains("[After Hours] closed"), "{said}");
     assert!(said.contains("Outcome: disconnected"), "{said}");
+    // Newcomer review D12: the key pressed for a menu that never came is pointed out.
+    assert!(
+        said.contains("1 scripted input(s) were never asked for: 3"),
+        "{said}"
+    );
 }
 
 #[test]
