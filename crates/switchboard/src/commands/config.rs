@@ -174,13 +174,26 @@ pub(crate) async fn create_credential(
             .with_context(|| format!("opening the data directory {}", data.display()))?,
     );
     // A built-in role, or a custom role of the deployed spec.
-    let custom: Vec<String> = {
-        let live = sb_runtime::LiveConfig::new();
-        sb_runtime::Deployer::new(store.clone(), live.clone()).refresh()?;
-        live.current()
-            .map(|c| c.spec.roles.keys().map(|r| r.to_string()).collect())
-            .unwrap_or_default()
-    };
+    let live = sb_runtime::LiveConfig::new();
+    sb_runtime::Deployer::new(store.clone(), live.clone()).refresh()?;
+    let deployed = live.current();
+    let custom: Vec<String> = deployed
+        .as_ref()
+        .map(|c| c.spec.roles.keys().map(|r| r.to_string()).collect())
+        .unwrap_or_default();
+    // Said, not refused: whoever holds the data directory decides, but should know.
+    if let Some(config) = &deployed {
+        match config.spec.users.get(user) {
+            Some(u) if u.role.as_str() != role => eprintln!(
+                "warning: {user} is {} in the deployed spec; this credential acts as {role}",
+                u.role
+            ),
+            Some(_) => {}
+            None => eprintln!(
+                "warning: the deployed spec has no user '{user}': the credential is for an integration (it cannot connect as an agent)"
+            ),
+        }
+    }
     if sb_security::Role::parse(role).is_none() && !custom.iter().any(|c| c == role) {
         anyhow::bail!(
             "unknown role '{role}': use Admin, Supervisor, Agent, Analyst, Auditor, Integration{}",

@@ -289,3 +289,53 @@ fn channel_names_take_any_case_and_text_logs_to_a_file_are_plain() {
     assert!(!log.is_empty());
     assert!(!log.contains(&0x1b), "ANSI escape codes in the log file");
 }
+
+/// Newcomer review D30: a credential that does not match the spec is issued, with a
+/// warning that says how it differs.
+#[test]
+fn a_credential_at_odds_with_the_spec_is_pointed_out() {
+    let data = steady_deployment();
+    let d = data.path().to_str().unwrap();
+    let wider = run(&[
+        "credential",
+        "create",
+        "--user",
+        "alice",
+        "--role",
+        "Admin",
+        "--data",
+        d,
+    ]);
+    assert!(wider.status.success());
+    assert!(
+        text(&wider).contains("alice is Agent in the deployed spec"),
+        "{}",
+        text(&wider)
+    );
+    let stranger = run(&[
+        "credential",
+        "create",
+        "--user",
+        "mallory",
+        "--role",
+        "Agent",
+        "--data",
+        d,
+    ]);
+    assert!(
+        text(&stranger).contains("no user 'mallory'"),
+        "{}",
+        text(&stranger)
+    );
+    let matching = run(&[
+        "credential",
+        "create",
+        "--user",
+        "alice",
+        "--role",
+        "Agent",
+        "--data",
+        d,
+    ]);
+    assert!(!text(&matching).contains("warning"), "{}", text(&matching));
+}
