@@ -56,11 +56,17 @@ impl OfferExplanation {
                 self.contact, self.agent
             ),
             OfferRule::LongestAvailableFirstInLine => format!(
-                "{} had been available since {} ms, longest among the agents eligible for it; {} was the first eligible contact (waiting {} s) in {}'s highest-priority queues (priority {}, queue {})",
-                self.agent, self.agent_available_since, self.contact, self.waited_ms / 1000, self.agent, self.priority, self.queue
+                "{} had been available for {}, longest among the agents eligible for it; {} was the first eligible contact (waiting {}) in {}'s highest-priority queues (priority {}, queue {})",
+                self.agent, seconds(self.at - self.agent_available_since), self.contact, seconds(self.waited_ms), self.agent, self.priority, self.queue
             ),
         }
     }
+}
+
+/// A span in words, to the tenth of a second: people read these, not programs (the
+/// structured fields carry the milliseconds).
+fn seconds(ms: i64) -> String {
+    format!("{:.1} s", ms.max(0) as f64 / 1000.0)
 }
 
 /// Why a contact is where it is.
@@ -91,11 +97,14 @@ impl Engine {
         let c = *self.contact_ix.get(contact)?;
         let x = self.contacts.get(c)?;
         let state = match &x.state {
-            ContactState::Scheduled { at } => format!("scheduled callback, due at {at}"),
+            ContactState::Scheduled { at } => {
+                format!("scheduled callback, due in {}", seconds(at - self.now))
+            }
             ContactState::Waiting => "waiting".into(),
             ContactState::Offered { agent, expires } => format!(
-                "offered to {} until {expires}",
-                self.agents.get(*agent).map_or("?", |a| a.id.as_str())
+                "offered to {}, {} left to accept",
+                self.agents.get(*agent).map_or("?", |a| a.id.as_str()),
+                seconds(expires - self.now)
             ),
             ContactState::Connected { agent, .. } => format!(
                 "connected to {}",

@@ -783,7 +783,12 @@ fn each_offer_is_explained() {
         .unwrap();
     let why = e.explain_offer("c1").unwrap();
     assert_eq!((why.agent.as_str(), why.queue.as_str()), ("ann", "Sales"));
-    assert!(why.reason().contains("available since"), "{}", why.reason());
+    // In spans people read (newcomer review D36: it said "since 1796633292270 ms").
+    assert!(
+        why.reason().contains("had been available for 1.0 s"),
+        "{}",
+        why.reason()
+    );
 }
 
 #[test]
