@@ -24,6 +24,10 @@ pub struct InstanceSettings {
     /// its offers go back in line.
     #[serde(default = "default_agent_silence_limit")]
     pub agent_silence_limit_seconds: u32,
+    /// A chat whose customer has had no socket open this long (they closed the window
+    /// and did not come back) ends, wherever it is — as Connect ends an idle chat.
+    #[serde(default = "default_customer_absence_limit")]
+    pub chat_customer_absence_limit_seconds: u32,
     /// How long each event stream keeps its events, in days.
     #[serde(default)]
     pub stream_retention_days: StreamRetention,
@@ -60,6 +64,10 @@ fn default_task_expiry_days() -> u32 {
 
 fn default_agent_silence_limit() -> u32 {
     90
+}
+
+fn default_customer_absence_limit() -> u32 {
+    600
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

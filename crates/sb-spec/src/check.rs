@@ -225,6 +225,13 @@ fn check_instance(ctx: &mut Ctx<'_>) {
             "must be between 5 and 600 seconds",
         );
     }
+    if !(30..=604_800).contains(&settings.chat_customer_absence_limit_seconds) {
+        ctx.problems.error(
+            &file,
+            "instance.chat_customer_absence_limit_seconds",
+            "must be between 30 seconds and 7 days (604800)",
+        );
+    }
     let r = &settings.stream_retention_days;
     for (stream, days) in [
         ("contact_events", r.contact_events),

@@ -121,6 +121,7 @@ impl InstanceSpec {
                 chat_message_max_chars: 1024,
                 task_expiry_days: 7,
                 agent_silence_limit_seconds: 90,
+                chat_customer_absence_limit_seconds: 600,
                 stream_retention_days: Default::default(),
             },
             security: SecuritySettings::default(),

@@ -191,6 +191,7 @@ impl Owner {
                 if let Some(c) = self.contacts.get_mut(&contact) {
                     if c.customer.as_ref().is_some_and(|(s, _)| *s == session) {
                         c.customer = None;
+                        self.customer_absent(&contact);
                     }
                 }
             }
@@ -421,6 +422,8 @@ impl Owner {
         contact.token_sha256 = Some(token_sha256);
         contact.customer_name = Some(chat.display_name);
         contact.flow = Some(FlowRun::start(&flow));
+        // Until the customer's socket opens, the chat waits for it like for one gone.
+        self.customer_absent(&id);
         self.drive(&id, Input::Begin);
         Ok(ChatStarted {
             contact_id: id,
@@ -501,6 +504,44 @@ impl Owner {
         ));
     }
 
+    /// The chat's customer has no socket open from now: if none is open again within
+    /// the instance's `chat_customer_absence_limit_seconds`, the chat ends (as Connect
+    /// ends an idle chat), wherever it is — in the flow, in line, with an agent.
+    pub(crate) fn customer_absent(&mut self, id: &str) {
+        let Some(limit) = self
+            .contacts
+            .get(id)
+            .filter(|c| c.data.channel == Channel::Chat)
+            .map(|c| i64::from(c.config.spec.instance.chat_customer_absence_limit_seconds) * 1000)
+        else {
+            return;
+        };
+        let now = self.clock.now_ms();
+        self.customer_absent_since.insert(id.to_string(), now);
+        let timer = self.new_id();
+        self.timers
+            .insert((now + limit, timer, format!("absent:{id}")));
+    }
+
+    fn customer_absence_elapsed(&mut self, id: &str) {
+        let now = self.clock.now_ms();
+        let gone_long_enough = match (self.contacts.get(id), self.customer_absent_since.get(id)) {
+            (Some(c), Some(&since)) => {
+                let limit = i64::from(c.config.spec.instance.chat_customer_absence_limit_seconds);
+                c.customer.is_none() && c.ended_at.is_none() && now - since >= limit * 1000
+            }
+            _ => false,
+        };
+        if gone_long_enough {
+            self.customer_absent_since.remove(id);
+            tracing::info!(
+                contact = id,
+                "the chat's customer has been gone too long; the chat ends"
+            );
+            self.end_contact(id, "CUSTOMER_DISCONNECT");
+        }
+    }
+
     pub(crate) fn set_timer(&mut self, id: &str, at: i64) -> u64 {
         let timer = self.new_id();
         self.timers.insert((at, timer, id.to_string()));
@@ -555,6 +596,10 @@ impl Owner {
     }
 
     pub(crate) fn flow_timer_fired(&mut self, key: &str, timer: u64) {
+        if let Some(id) = key.strip_prefix("absent:") {
+            self.customer_absence_elapsed(id);
+            return;
+        }
         if let Some(id) = key.strip_prefix("expire:") {
             if self.contacts.contains_key(id) {
                 self.end_contact(id, "EXPIRED");
@@ -1048,6 +1093,7 @@ impl Owner {
             .collect();
         c.customer = Some((session, frames.clone()));
         c.told_position = None;
+        self.customer_absent_since.remove(id);
         if let Some(q) = c.record.queue.as_ref().filter(|_| c.stage == Stage::Queued) {
             self.moved.insert(q.name.clone());
         }
@@ -1216,6 +1262,7 @@ impl Owner {
     /// The contact is done with: its final record, and it is forgotten.
     pub(crate) fn finish(&mut self, id: &str) {
         self.write_record(id);
+        self.customer_absent_since.remove(id);
         if let Some(c) = self.contacts.remove(id) {
             self.forget_chat(id, c.record.next_contact_id);
         }

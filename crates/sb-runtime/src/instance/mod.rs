@@ -69,6 +69,8 @@ pub(crate) struct Owner {
     chat_aliases: HashMap<String, String>,
     /// Chats that ended before their customer connected (see `unheard`).
     unheard: unheard::UnheardEndings,
+    /// Chats whose customer has no socket open, since when (see `customer_absent`).
+    customer_absent_since: HashMap<String, i64>,
     /// Flow timers: (deadline ms, timer id, contact).
     timers: BTreeSet<(i64, u64, String)>,
     next_id: u64,
@@ -149,6 +151,7 @@ pub fn start_with_clock(
         agents: HashMap::new(),
         chat_aliases: HashMap::new(),
         unheard: Default::default(),
+        customer_absent_since: HashMap::new(),
         timers: BTreeSet::new(),
         next_id: 0,
         outbox: Outbox::start(log),

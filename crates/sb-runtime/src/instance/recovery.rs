@@ -166,6 +166,8 @@ impl Owner {
             if let Some(at) = p.timer_at {
                 self.set_timer(&id, at.max(now));
             }
+            // No customer's socket survives a restart: the absence counts from now.
+            self.customer_absent(&id);
             if channel == sb_model::Channel::Task {
                 let created = self.contacts[&id]
                     .record

@@ -835,3 +835,40 @@ async fn the_queue_flow_escalates_a_long_wait_to_another_queue() {
         Some("queued")
     );
 }
+
+/// Newcomer review D37: a chat whose customer closed the window and never came back
+/// ends after the instance's absence limit (ten minutes by default), in line or not;
+/// one whose customer comes back in time goes on.
+#[tokio::test]
+async fn a_chat_whose_customer_is_gone_ends_after_the_absence_limit() {
+    let instance = Instance::start(steady_acme(120)).await;
+    let gone = instance.chat_to_billing("Ana").await;
+    let back = instance.chat_to_billing("Bea").await;
+    instance
+        .rt()
+        .detach_customer(gone.contact.clone(), gone.session)
+        .await;
+    instance
+        .rt()
+        .detach_customer(back.contact.clone(), back.session)
+        .await;
+    // A question answered after the detaches: the owner has taken them before the
+    // clock moves.
+    instance.stage(&back.contact).await;
+    instance.advance(300_000).await;
+    let (tx, _frames) = mpsc::channel(64);
+    instance
+        .rt()
+        .attach_customer(back.contact.clone(), back.token.clone(), 0, tx)
+        .await
+        .unwrap();
+    instance.advance(301_000).await;
+    let record = instance
+        .record(&gone.contact, |r| r["DisconnectReason"].is_string())
+        .await;
+    assert_eq!(record["DisconnectReason"], "CUSTOMER_DISCONNECT");
+    assert!(
+        instance.stage(&back.contact).await.is_some(),
+        "the customer who came back is still in line"
+    );
+}
