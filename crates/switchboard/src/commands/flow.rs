@@ -323,6 +323,7 @@ pub(crate) fn import(args: &FlowImportArgs) -> anyhow::Result<ExitCode> {
     let report = map_arns(&mut document, &known);
     let name = args.name.clone().unwrap_or_else(|| file_stem(&args.file));
     sb_model::Name::new(name.clone()).map_err(|e| anyhow!("flow name '{name}': {e}"))?;
+    let guessed = args.r#type.is_none();
     let kind = match &args.r#type {
         Some(t) => parse_type(t)?,
         None => guess_type(&document),
@@ -336,13 +337,15 @@ pub(crate) fn import(args: &FlowImportArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let index = dir.join("imported-flows.yaml");
+    // The type as the spec spells it (CONTACT_FLOW, AGENT_WHISPER, …).
+    let spelled = serde_json::to_value(kind)
+        .expect("flow type")
+        .as_str()
+        .expect("string")
+        .to_string();
     let entry = format!(
-        "  - {{ name: {}, type: {}, file: {relative} }}\n",
+        "  - {{ name: {}, type: {spelled}, file: {relative} }}\n",
         serde_json::to_string(&name).expect("string"),
-        serde_json::to_value(kind)
-            .expect("flow type")
-            .as_str()
-            .expect("string")
     );
     let mut index_text = std::fs::read_to_string(&index).unwrap_or_else(|_| {
         "# Flows imported with `switchboard flow import`.\nflows:\n".to_string()
@@ -353,7 +356,12 @@ pub(crate) fn import(args: &FlowImportArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(&target, json).with_context(|| format!("writing {}", target.display()))?;
     std::fs::write(&index, index_text).with_context(|| format!("writing {}", index.display()))?;
 
-    println!("Imported '{name}' ({kind:?}) as {relative}, listed in imported-flows.yaml.");
+    println!("Imported '{name}' ({spelled}) as {relative}, listed in imported-flows.yaml.");
+    if guessed {
+        println!(
+            "  ! the type {spelled} was guessed from the actions the flow uses (an export does not say); if it is a whisper, queue, transfer or module flow, import again with --type"
+        );
+    }
     for m in &report.mappings {
         let kind = m.kind.unwrap_or("resource");
         if m.derived {

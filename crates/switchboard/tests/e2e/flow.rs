@@ -143,9 +143,10 @@ fn import_maps_arns_and_writes_into_the_spec() {
     assert!(out.status.success(), "{}", text(&out));
     let said = text(&out);
     assert!(
-        said.contains("Imported 'Gitlab Transfer' (QueueTransfer) as flows/gitlab-transfer.json"),
+        said.contains("Imported 'Gitlab Transfer' (QUEUE_TRANSFER) as flows/gitlab-transfer.json"),
         "{said}"
     );
+    assert!(!said.contains("was guessed"), "the type was given: {said}");
     let written = std::fs::read_to_string(spec.path().join("flows/gitlab-transfer.json")).unwrap();
     assert!(
         !written.contains("\"arn:aws:connect"),
@@ -186,4 +187,9 @@ fn import_reports_what_it_could_not_name() {
     let said = text(&out);
     assert!(said.contains("has no name in the export"), "{said}");
     assert!(said.contains("does not validate yet"), "{said}");
+    // Newcomer review D35: a guessed type says so, in the spec's spelling.
+    assert!(
+        said.contains("(CONTACT_FLOW)") && said.contains("was guessed"),
+        "{said}"
+    );
 }
