@@ -763,9 +763,11 @@ impl<'a> Machine<'a> {
         }
     }
 
-    fn end_module(&mut self, action: &Action) -> Control {
+    fn end_module(&mut self, _action: &Action) -> Control {
+        // A module run on its own (the simulator's `--type MODULE`) has no caller to
+        // return to: its end is the run's end, not an error.
         let Some(caller) = self.run.modules.pop() else {
-            return self.error(action, "NoMatchingError");
+            return Control::Finish(Outcome::Ended);
         };
         self.run.flow = caller.flow;
         let invoke = self.flow().and_then(|f| f.action(&caller.action));

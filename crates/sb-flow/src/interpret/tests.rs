@@ -471,6 +471,29 @@ fn modules_return_to_the_caller() {
     assert_eq!(step.next, Next::Done(Outcome::Disconnected));
 }
 
+/// Newcomer review D10: a module run on its own ends normally at its
+/// EndFlowModuleExecution.
+#[test]
+fn a_module_run_alone_ends_at_its_end() {
+    let module = flow(
+        "say",
+        &[
+            (
+                "say",
+                "MessageParticipant",
+                json!({"Text": "Hello from the module"}),
+                json!({"NextAction": "done", "Errors": []}),
+            ),
+            ("done", "EndFlowModuleExecution", json!({}), json!({})),
+        ],
+    );
+    let env = TestEnv::default().with("M", FlowType::Module, &module);
+    let mut run = FlowRun::start("M");
+    let mut c = contact();
+    let step = resume(&env, &mut run, &mut c, Input::Begin);
+    assert_eq!(step.next, Next::Done(Outcome::Ended));
+}
+
 #[test]
 fn dynamic_transfers_are_limited_in_depth() {
     let ping = flow(
