@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -185,6 +185,19 @@ pub(crate) async fn chat_socket(
         .on_upgrade(move |socket| customer_loop(socket, runtime, contact, session, rx)))
 }
 
+/// The close a read error calls for: 1009 for a message over the size limit (the peer
+/// learns why it was cut off); none for a connection that simply broke.
+pub(crate) fn close_code_for(e: &axum::Error) -> Option<CloseFrame> {
+    let text = e.to_string();
+    (text.contains("Space limit exceeded")
+        || text.contains("too long")
+        || text.contains("Capacity"))
+    .then(|| CloseFrame {
+        code: 1009,
+        reason: "a message was over the 256 KiB limit".into(),
+    })
+}
+
 /// Frames already waiting that go out with the one just received, at most.
 const BURST_FRAMES: usize = 64;
 
@@ -225,29 +238,62 @@ async fn customer_loop(
 ) {
     let (mut sink, mut stream) = socket.split();
     let (errors_tx, mut errors) = mpsc::channel::<CustomerFrame>(16);
+    // How the reader asks the writer to close: a message over the size limit is 1009.
+    let (close_tx, mut close_rx) = tokio::sync::oneshot::channel::<CloseFrame>();
     let writer = tokio::spawn(async move {
         loop {
             let frame = tokio::select! {
                 Some(f) = frames.recv() => f,
                 Some(f) = errors.recv() => f,
+                Ok(close) = &mut close_rx => {
+                    let _ = sink.send(Message::Close(Some(close))).await;
+                    break;
+                }
                 else => break,
             };
             let sent = send_burst(&mut sink, frame, [&mut frames, &mut errors], |f| {
                 *f == CustomerFrame::Ended
             })
             .await;
-            if !matches!(sent, Ok(false)) {
-                let _ = sink.close().await;
-                break;
+            match sent {
+                Ok(false) => {}
+                // The chat ended: a normal close (1000), with why.
+                Ok(true) => {
+                    let ended = CloseFrame {
+                        code: 1000,
+                        reason: "the chat ended".into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(ended))).await;
+                    break;
+                }
+                Err(_) => break,
             }
         }
     });
-    while let Some(Ok(message)) = stream.next().await {
-        let Message::Text(text) = message else {
-            if matches!(message, Message::Close(_)) {
+    let mut close_tx = Some(close_tx);
+    while let Some(read) = stream.next().await {
+        let message = match read {
+            Ok(message) => message,
+            Err(e) => {
+                if let (Some(close), Some(code)) = (close_tx.take(), close_code_for(&e)) {
+                    let _ = close.send(code);
+                }
                 break;
             }
-            continue;
+        };
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Close(_) => break,
+            Message::Binary(_) => {
+                let _ = errors_tx
+                    .send(CustomerFrame::Error {
+                        code: "bad_frame".into(),
+                        message: "send chat frames as text (JSON), not binary".into(),
+                    })
+                    .await;
+                continue;
+            }
+            Message::Ping(_) | Message::Pong(_) => continue,
         };
         let event = match serde_json::from_str::<CustomerEvent>(&text) {
             Ok(e) => e,

@@ -1118,13 +1118,19 @@ fn a_message_over_the_socket_limit_closes_the_socket_and_the_chat_goes_on() {
         let ended = tokio::time::timeout(Duration::from_secs(10), async {
             loop {
                 match customer.next().await {
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                    None | Some(Err(_)) => return None,
                     Some(Ok(_)) => continue,
                 }
             }
         })
         .await;
-        assert!(ended.is_ok(), "the oversized message ends the socket");
+        // Newcomer review D32: with 1009, so the client knows why.
+        assert_eq!(
+            ended.ok(),
+            Some(Some(1009)),
+            "the oversized message ends the socket with 1009"
+        );
 
         // The chat itself is untouched: the customer reconnects and goes on.
         let mut again = connect(&server, &format!("/v1/chat/ws?contact={contact}"), &token)
@@ -1382,5 +1388,37 @@ fn a_customer_who_connects_after_the_flow_ended_the_chat_still_hears_it() {
                 .await
                 .is_err()
         );
+    });
+}
+
+/// Newcomer review D32: a binary frame gets `bad_frame` (the socket stays), and a chat
+/// that ends closes its socket with 1000.
+#[test]
+fn binary_frames_are_refused_and_an_ended_chat_closes_normally() {
+    let data = steady_deployment();
+    let website = credential(data.path(), "website", "Integration");
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        let (_, _, mut customer) =
+            chat_at_menu(&server, &website, json!({"display_name": "Ana"})).await;
+        customer
+            .send(Message::Binary(vec![1u8, 2, 3].into()))
+            .await
+            .unwrap();
+        let refused = expect(&mut customer, is("error")).await;
+        assert_eq!(refused["code"], "bad_frame", "{refused}");
+        send(&mut customer, json!({"type": "disconnect"})).await;
+        let code = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match customer.next().await {
+                    Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                    None | Some(Err(_)) => return None,
+                    Some(Ok(_)) => continue,
+                }
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(code, Some(1000));
     });
 }
