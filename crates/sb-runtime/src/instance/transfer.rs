@@ -69,6 +69,11 @@ impl Owner {
         let spec = &config.spec;
         let next = match &target {
             TransferTarget::Queue(queue) => {
+                // An unknown name is bad input, like an unknown agent or quick connect;
+                // a full queue is the instance's state (a conflict).
+                if !spec.queues.contains_key(queue.as_str()) {
+                    return Err(RuntimeError::Invalid(format!("no queue named '{queue}'")));
+                }
                 self.engine
                     .admission(queue, None)
                     .map_err(|e| RuntimeError::Routing(e.to_string()))?;

@@ -872,3 +872,31 @@ async fn a_chat_whose_customer_is_gone_ends_after_the_absence_limit() {
         "the customer who came back is still in line"
     );
 }
+
+/// Newcomer review D27: a transfer to a queue that does not exist is bad input (400),
+/// like one to an unknown agent or quick connect, not a conflict.
+#[tokio::test]
+async fn a_transfer_to_an_unknown_queue_is_invalid() {
+    let instance = Instance::start(steady_acme(120)).await;
+    let ana = instance.chat_to_billing("Ana").await;
+    let carol = instance.agent_on_next_chat("carol").await;
+    let refused = instance
+        .act(
+            &carol,
+            AgentAction::Transfer {
+                contact: ana.contact.clone(),
+                queue: Some("Nowhere".into()),
+                agent: None,
+                quick_connect: None,
+            },
+        )
+        .await;
+    assert!(
+        matches!(&refused, Err(RuntimeError::Invalid(m)) if m.contains("no queue named 'Nowhere'")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        instance.stage(&ana.contact).await.map(|s| s.0).as_deref(),
+        Some("connected")
+    );
+}
