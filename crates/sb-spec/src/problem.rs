@@ -14,7 +14,10 @@ pub struct Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = if self.warning { "warning" } else { "error" };
-        if self.location.is_empty() {
+        if self.file.is_empty() {
+            // About the whole spec, not one file.
+            write!(f, "{kind}: {}", self.message)
+        } else if self.location.is_empty() {
             write!(f, "{kind}: {}: {}", self.file, self.message)
         } else {
             write!(
@@ -84,3 +87,26 @@ impl fmt::Display for Problems {
 }
 
 impl std::error::Error for Problems {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Newcomer review D14: a problem about the whole spec names no empty file.
+    #[test]
+    fn a_problem_of_no_file_says_no_file() {
+        let mut problems = Problems::default();
+        problems.warning("", "", "cross-reference checks skipped");
+        problems.error("queues.yaml", "queues[0]", "bad");
+        let text = problems.to_string();
+        assert!(
+            text.contains("warning: cross-reference checks skipped"),
+            "{text}"
+        );
+        assert!(!text.contains(": :"), "{text}");
+        assert!(
+            text.contains("error: queues.yaml: queues[0]: bad"),
+            "{text}"
+        );
+    }
+}
