@@ -138,8 +138,9 @@ fn field_changes(old: &Value, new: &Value) -> Vec<FieldChange> {
 }
 
 /// Keys by which list items are matched, so that inserting one flow action does not
-/// show every later action as changed.
-const ITEM_KEYS: &[&str] = &["Identifier", "name", "username", "queue"];
+/// show every later action as changed. A list is matched by key only when every item
+/// has one and no two share it (two Monday shifts do not); otherwise by equality.
+const ITEM_KEYS: &[&str] = &["Identifier", "name", "username", "queue", "day"];
 
 fn item_key(value: &Value) -> Option<String> {
     let object = value.as_object()?;
@@ -154,6 +155,16 @@ fn item_key(value: &Value) -> Option<String> {
         }
     }
     None
+}
+
+/// Each item with its key, if all items have distinct keys.
+fn keyed_items(list: &[Value]) -> Option<Vec<(String, &Value)>> {
+    let keyed: Vec<(String, &Value)> = list
+        .iter()
+        .map(|v| item_key(v).map(|k| (k, v)))
+        .collect::<Option<_>>()?;
+    let distinct: BTreeSet<&String> = keyed.iter().map(|(k, _)| k).collect();
+    (distinct.len() == keyed.len()).then_some(keyed)
 }
 
 fn join(path: &str, part: &str) -> String {
@@ -175,36 +186,21 @@ fn diff_value(path: String, old: Option<&Value>, new: Option<&Value>, out: &mut 
                 diff_value(join(&path, key), a.get(key), b.get(key), out);
             }
         }
-        (Some(Value::Array(a)), Some(Value::Array(b))) => {
-            let keyed_a: Option<Vec<(String, &Value)>> =
-                a.iter().map(|v| item_key(v).map(|k| (k, v))).collect();
-            let keyed_b: Option<Vec<(String, &Value)>> =
-                b.iter().map(|v| item_key(v).map(|k| (k, v))).collect();
-            match (keyed_a, keyed_b) {
-                (Some(ka), Some(kb)) => {
-                    let mut keys: Vec<&String> = Vec::new();
-                    for (k, _) in ka.iter().chain(kb.iter()) {
-                        if !keys.contains(&k) {
-                            keys.push(k);
-                        }
-                    }
-                    for key in keys {
-                        let (x, y) = (find_keyed(&ka, key), find_keyed(&kb, key));
-                        diff_value(join(&path, &format!("[{key}]")), x, y, out);
+        (Some(Value::Array(a)), Some(Value::Array(b))) => match (keyed_items(a), keyed_items(b)) {
+            (Some(ka), Some(kb)) => {
+                let mut keys: Vec<&String> = Vec::new();
+                for (k, _) in ka.iter().chain(kb.iter()) {
+                    if !keys.contains(&k) {
+                        keys.push(k);
                     }
                 }
-                _ if a.len() == b.len() => {
-                    for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                        diff_value(join(&path, &format!("[{i}]")), Some(x), Some(y), out);
-                    }
+                for key in keys {
+                    let (x, y) = (find_keyed(&ka, key), find_keyed(&kb, key));
+                    diff_value(join(&path, &format!("[{key}]")), x, y, out);
                 }
-                _ => out.push(FieldChange {
-                    path,
-                    old: old.cloned(),
-                    new: new.cloned(),
-                }),
             }
-        }
+            _ => diff_list(&path, a, b, out),
+        },
         _ => out.push(FieldChange {
             path,
             old: old.cloned(),
@@ -213,15 +209,67 @@ fn diff_value(path: String, old: Option<&Value>, new: Option<&Value>, out: &mut 
     }
 }
 
+/// A list whose items have no key: items equal in both are matched in order (a longest
+/// common subsequence), and between two matches the items that differ are compared one
+/// to one, the rest shown as removed or added. The path's index is the item's place in
+/// the new list (in the old one for a removed item).
+fn diff_list(path: &str, a: &[Value], b: &[Value], out: &mut Vec<FieldChange>) {
+    // Lists in a spec are short (days, shifts, queues of a profile); the quadratic table
+    // is bounded by the spec's own size limits.
+    let (n, m) = (a.len(), b.len());
+    let mut common = vec![vec![0usize; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            common[i][j] = if a[i] == b[j] {
+                common[i + 1][j + 1] + 1
+            } else {
+                common[i + 1][j].max(common[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j) = (0, 0);
+    let (mut removed, mut added): (Vec<usize>, Vec<usize>) = (vec![], vec![]);
+    let flush = |removed: &mut Vec<usize>, added: &mut Vec<usize>, out: &mut Vec<FieldChange>| {
+        let paired = removed.len().min(added.len());
+        for (&x, &y) in removed.iter().zip(added.iter()) {
+            diff_value(join(path, &format!("[{y}]")), Some(&a[x]), Some(&b[y]), out);
+        }
+        for &x in &removed[paired..] {
+            diff_value(join(path, &format!("[{x}]")), Some(&a[x]), None, out);
+        }
+        for &y in &added[paired..] {
+            diff_value(join(path, &format!("[{y}]")), None, Some(&b[y]), out);
+        }
+        removed.clear();
+        added.clear();
+    };
+    while i < n || j < m {
+        if i < n && j < m && a[i] == b[j] {
+            flush(&mut removed, &mut added, out);
+            i += 1;
+            j += 1;
+        } else if j < m && (i == n || common[i][j + 1] >= common[i + 1][j]) {
+            added.push(j);
+            j += 1;
+        } else {
+            removed.push(i);
+            i += 1;
+        }
+    }
+    flush(&mut removed, &mut added, out);
+}
+
 fn find_keyed<'v>(list: &[(String, &'v Value)], key: &str) -> Option<&'v Value> {
     list.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
 }
 
+/// A value for one line of the plan. Changes are shown down to the field that differs,
+/// so only a long whole value (an added flow action, say) is cut, and `--json` has it.
 fn short(value: &Value) -> String {
     let text = value.to_string();
-    if text.chars().count() > 72 {
-        let cut: String = text.chars().take(69).collect();
-        format!("{cut}...")
+    if text.chars().count() > 160 {
+        let cut: String = text.chars().take(150).collect();
+        format!("{cut}… (whole in --json)")
     } else {
         text
     }
@@ -268,5 +316,56 @@ impl fmt::Display for Plan {
             }
         }
         writeln!(f, "\nPlan: {}.", self.summary())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn changes(old: Value, new: Value) -> Vec<(String, Option<Value>, Option<Value>)> {
+        field_changes(&old, &new)
+            .into_iter()
+            .map(|c| (c.path, c.old, c.new))
+            .collect()
+    }
+
+    #[test]
+    fn an_item_inserted_into_an_unkeyed_list_is_one_addition() {
+        let old = json!({"shifts": [{"day": "MONDAY", "start": "08:00"}, {"day": "MONDAY", "start": "13:00"}]});
+        let new = json!({"shifts": [{"day": "MONDAY", "start": "08:00"}, {"day": "MONDAY", "start": "11:00"}, {"day": "MONDAY", "start": "13:00"}]});
+        assert_eq!(
+            changes(old, new),
+            vec![(
+                "shifts[1]".into(),
+                None,
+                Some(json!({"day": "MONDAY", "start": "11:00"}))
+            )]
+        );
+    }
+
+    #[test]
+    fn an_edited_item_among_removals_is_shown_field_by_field() {
+        let old = json!({"l": [1, {"a": 1, "b": 2}, 3, 4]});
+        let new = json!({"l": [1, {"a": 1, "b": 5}]});
+        assert_eq!(
+            changes(old, new),
+            vec![
+                ("l[1].b".into(), Some(json!(2)), Some(json!(5))),
+                ("l[2]".into(), Some(json!(3)), None),
+                ("l[3]".into(), Some(json!(4)), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_removed_keyed_item_is_named_by_its_key() {
+        let old = json!({"q": [{"name": "A"}, {"name": "B"}]});
+        let new = json!({"q": [{"name": "B"}]});
+        assert_eq!(
+            changes(old, new),
+            vec![("q[A]".into(), Some(json!({"name": "A"})), None)]
+        );
     }
 }

@@ -388,3 +388,23 @@ fn a_queue_no_routing_profile_serves_is_a_warning() {
         "{said}"
     );
 }
+
+#[test]
+fn plan_shows_the_changed_day_inside_the_weekly_hours() {
+    let (before, _) = load(&acme()).unwrap();
+    let mut b = acme();
+    edit(
+        &mut b,
+        "hours.yaml",
+        r#"- { day: MONDAY, start: "08:00", end: "20:00" }"#,
+        r#"- { day: MONDAY, start: "00:00", end: "20:00" }
+      - { day: SUNDAY, start: "10:00", end: "16:00" }"#,
+    );
+    let (after, _) = load(&b).unwrap();
+    let text = Plan::between(Some(&before), &after).to_string();
+    assert!(
+        text.contains("~ hours_of_operation \"Store Hours\"\n      weekly[MONDAY].start: \"08:00\" → \"00:00\"\n      + weekly[SUNDAY]: {"),
+        "{text}"
+    );
+    assert!(!text.contains('…'), "nothing is cut off: {text}");
+}
