@@ -78,7 +78,7 @@ fn main() {
             acw_timeout_ms: None,
         };
         engine
-            .login(now, &format!("agent{a}"), agent, AgentStatus::Routable)
+            .login(now, &format!("agent{a}"), agent, AgentStatus::available())
             .unwrap();
     }
     engine.drain_outputs();

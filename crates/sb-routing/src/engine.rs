@@ -605,12 +605,12 @@ impl Engine {
             .agents
             .get(a)
             .is_some_and(|x| x.slots.iter().any(|s| s.state != SlotState::Offered));
-        let leaving = status != AgentStatus::Routable;
+        let leaving = !status.is_routable();
         let agent_ref = self.agents.get_mut(a).expect("agent exists");
         if busy && leaving {
             agent_ref.next_status = Some(status);
         } else {
-            if !leaving && (agent_ref.status != AgentStatus::Routable || agent_ref.missed) {
+            if !leaving && (!agent_ref.status.is_routable() || agent_ref.missed) {
                 agent_ref.idle_since = self.now;
             }
             agent_ref.status = status;
@@ -652,7 +652,7 @@ impl Engine {
 
     /// Whether the agent may be offered anything at all now.
     pub(crate) fn routable(agent: &Agent) -> bool {
-        agent.status == AgentStatus::Routable && !agent.missed && agent.next_status.is_none()
+        agent.status.is_routable() && !agent.missed && agent.next_status.is_none()
     }
 
     /// Whether the agent has room for one more contact on `channel`.
@@ -689,7 +689,7 @@ impl Engine {
         let Some(agent) = self.agents.get(a) else {
             return;
         };
-        let staffed = agent.status == AgentStatus::Routable || agent.next_status.is_some();
+        let staffed = agent.status.is_routable() || agent.next_status.is_some();
         let routable = Self::routable(agent);
         let room: [bool; 3] = [0, 1, 2].map(|c| routable && self.has_room(agent, c));
         let key = agent.idle_since;

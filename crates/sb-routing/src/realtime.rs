@@ -135,7 +135,7 @@ impl Engine {
                 let busy_elsewhere = |channel: usize| {
                     !profile.cross_channel && agent.slots.iter().any(|s| s.channel != channel)
                 };
-                let routable = agent.status == AgentStatus::Routable && !agent.missed;
+                let routable = agent.status.is_routable() && !agent.missed;
                 let slots = std::array::from_fn(|channel| {
                     let capacity = u32::from(profile.concurrency[channel]);
                     let used = agent.slots.iter().filter(|s| s.channel == channel).count() as u32;
@@ -312,7 +312,7 @@ fn values(snapshot: &RealtimeSnapshot, tally: &Tally) -> BTreeMap<&'static str, 
         (
             "AGENTS_AVAILABLE",
             count(&|a| {
-                a.status == AgentStatus::Routable
+                a.status.is_routable()
                     && !a.missed
                     && a.slots.iter().any(|&(_, _, free)| free > 0)
             }),

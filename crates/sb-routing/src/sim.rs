@@ -192,7 +192,7 @@ pub fn run(config: &SimConfig, clock: &mut dyn FnMut() -> u64) -> Result<SimRepo
     for (i, (name, agent)) in config.agents.iter().enumerate() {
         let mut r = Ok(());
         timed(&mut report, clock, &mut || {
-            r = engine.login(0, name, agent.clone(), AgentStatus::Routable)
+            r = engine.login(0, name, agent.clone(), AgentStatus::available())
         });
         r.map_err(|e| e.to_string())?;
         if config.behaviour.breaks_per_hour > 0.0 {
@@ -350,7 +350,7 @@ pub fn run(config: &SimConfig, clock: &mut dyn FnMut() -> u64) -> Result<SimRepo
                 Event::BreakEnd(i) => {
                     let name = &config.agents[i].0;
                     timed(&mut report, clock, &mut || {
-                        result = engine.set_status(now, name, AgentStatus::Routable)
+                        result = engine.set_status(now, name, AgentStatus::available())
                     });
                     if now < end {
                         let at = now
@@ -397,7 +397,7 @@ pub fn run(config: &SimConfig, clock: &mut dyn FnMut() -> u64) -> Result<SimRepo
                     }
                     // A missed offer parks the agent; simulated agents come back at once.
                     if snapshot.missed {
-                        let _ = engine.set_status(now, &snapshot.agent, AgentStatus::Routable);
+                        let _ = engine.set_status(now, &snapshot.agent, AgentStatus::available());
                     }
                 }
                 _ => {}

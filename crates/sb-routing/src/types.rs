@@ -7,11 +7,24 @@ pub type Millis = i64;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "name")]
 pub enum AgentStatus {
-    /// Takes contacts (Connect's "Available").
-    Routable,
+    /// Takes contacts (Connect's "Available"), under the name the spec gives it: a spec
+    /// may define several routable statuses, and a supervisor must see which is set.
+    Routable(String),
     /// A non-productive status such as Break or Lunch.
     Custom(String),
     Offline,
+}
+
+impl AgentStatus {
+    /// Connect's default routable status, "Available".
+    pub fn available() -> Self {
+        AgentStatus::Routable("Available".into())
+    }
+
+    /// Whether this status takes contacts, whatever its name.
+    pub fn is_routable(&self) -> bool {
+        matches!(self, AgentStatus::Routable(_))
+    }
 }
 
 /// The agent's state as routing sees it, for agent events and metrics.

@@ -121,7 +121,7 @@ fn autoscaling_gauges(state: &AppState) {
             "after_contact_work"
         } else {
             match a.status {
-                AgentStatus::Routable => "available",
+                AgentStatus::Routable(_) => "available",
                 AgentStatus::Custom(_) => "non_productive",
                 AgentStatus::Offline => "offline",
             }

@@ -89,7 +89,7 @@ fn apply(e: &mut Engine, now: &mut Millis, op: &Op) {
     let queue = |q: usize| ["A", "B", "C"][q];
     let channel = |ch: usize| [Channel::Voice, Channel::Chat][ch];
     let statuses = [
-        AgentStatus::Routable,
+        AgentStatus::available(),
         AgentStatus::Custom("Break".into()),
         AgentStatus::Offline,
         AgentStatus::Custom("Undefined".into()),
@@ -105,7 +105,7 @@ fn apply(e: &mut Engine, now: &mut Millis, op: &Op) {
                 acw_timeout_ms: Some(15_000),
                 ..crate::support::agent(profiles[*p])
             },
-            AgentStatus::Routable,
+            AgentStatus::available(),
         ),
         Op::Logout(a) => e.logout(*now, &agent(*a)),
         Op::Status(a, s) => e.set_status(*now, &agent(*a), statuses[*s as usize].clone()),

@@ -27,7 +27,7 @@ fn center() -> Engine {
         ],
     ))
     .unwrap();
-    e.login(0, "ann", agent("Front"), AgentStatus::Routable)
+    e.login(0, "ann", agent("Front"), AgentStatus::available())
         .unwrap();
     e.login(
         0,
@@ -36,7 +36,7 @@ fn center() -> Engine {
         AgentStatus::Custom("Break".into()),
     )
     .unwrap();
-    e.login(0, "cat", agent("Back"), AgentStatus::Routable)
+    e.login(0, "cat", agent("Back"), AgentStatus::available())
         .unwrap();
     e
 }

@@ -24,7 +24,7 @@ fn one_queue() -> Engine {
 #[test]
 fn a_contact_goes_to_an_available_agent_and_through_after_contact_work() {
     let mut e = one_queue();
-    e.login(0, "ann", agent("P"), AgentStatus::Routable)
+    e.login(0, "ann", agent("P"), AgentStatus::available())
         .unwrap();
     e.drain_outputs();
     e.enqueue(1 * S, "c1", "Sales", voice(), EnqueueOptions::default())
@@ -54,15 +54,15 @@ fn a_contact_goes_to_an_available_agent_and_through_after_contact_work() {
 #[test]
 fn the_agent_available_longest_gets_the_contact() {
     let mut e = one_queue();
-    e.login(0, "ann", agent("P"), AgentStatus::Routable)
+    e.login(0, "ann", agent("P"), AgentStatus::available())
         .unwrap();
-    e.login(5 * S, "bob", agent("P"), AgentStatus::Routable)
+    e.login(5 * S, "bob", agent("P"), AgentStatus::available())
         .unwrap();
-    e.login(9 * S, "cat", agent("P"), AgentStatus::Routable)
+    e.login(9 * S, "cat", agent("P"), AgentStatus::available())
         .unwrap();
     e.set_status(10 * S, "ann", AgentStatus::Custom("Break".into()))
         .unwrap();
-    e.set_status(11 * S, "ann", AgentStatus::Routable).unwrap();
+    e.set_status(11 * S, "ann", AgentStatus::available()).unwrap();
     e.drain_outputs();
     e.enqueue(12 * S, "c1", "Sales", voice(), EnqueueOptions::default())
         .unwrap();
@@ -120,7 +120,7 @@ fn fifo_within_a_queue_adjusted_by_priority_and_time_adjustment() {
             proficiencies: vec![],
             acw_timeout_ms: None,
         },
-        AgentStatus::Routable,
+        AgentStatus::available(),
     )
     .unwrap();
     let order: Vec<String> = offers(&e.drain_outputs())
@@ -186,7 +186,7 @@ fn priority_beats_delay_and_delay_holds_contacts_back() {
         10 * S,
         "carol",
         agent("Billing Specialist"),
-        AgentStatus::Routable,
+        AgentStatus::available(),
     )
     .unwrap();
     assert!(
@@ -239,7 +239,7 @@ fn a_delay_passing_routes_the_contact_by_itself() {
         )],
     );
     let mut e = Engine::new(cfg).unwrap();
-    e.login(0, "dan", agent("Late"), AgentStatus::Routable)
+    e.login(0, "dan", agent("Late"), AgentStatus::available())
         .unwrap();
     e.enqueue(0, "c", "Orders", voice(), EnqueueOptions::default())
         .unwrap();
@@ -261,7 +261,7 @@ fn a_contact_back_after_a_restart_keeps_its_wait_for_places_and_delays() {
         )],
     );
     let mut e = Engine::new(cfg).unwrap();
-    e.login(100 * S, "dan", agent("Late"), AgentStatus::Routable)
+    e.login(100 * S, "dan", agent("Late"), AgentStatus::available())
         .unwrap();
     // Back in line at 100 s: "old" had waited 20 s, "new" 5 s; "new" comes back first.
     let waited = |s: i64| EnqueueOptions {
@@ -284,7 +284,7 @@ fn a_contact_back_after_a_restart_keeps_its_wait_for_places_and_delays() {
 #[test]
 fn a_missed_offer_keeps_the_contacts_place_and_parks_the_agent() {
     let mut e = one_queue();
-    e.login(0, "ann", agent("P"), AgentStatus::Routable)
+    e.login(0, "ann", agent("P"), AgentStatus::available())
         .unwrap();
     e.enqueue(1 * S, "first", "Sales", voice(), EnqueueOptions::default())
         .unwrap();
@@ -305,14 +305,14 @@ fn a_missed_offer_keeps_the_contacts_place_and_parks_the_agent() {
         offers(&out).is_empty(),
         "the agent who missed is not routable"
     );
-    e.login(23 * S, "bob", agent("P"), AgentStatus::Routable)
+    e.login(23 * S, "bob", agent("P"), AgentStatus::available())
         .unwrap();
     assert_eq!(
         offers(&e.drain_outputs()),
         [pair("first", "bob")],
         "first keeps its place ahead of second"
     );
-    e.set_status(24 * S, "ann", AgentStatus::Routable).unwrap();
+    e.set_status(24 * S, "ann", AgentStatus::available()).unwrap();
     assert_eq!(offers(&e.drain_outputs()), [pair("second", "ann")]);
     checked(&e);
 }
@@ -320,7 +320,7 @@ fn a_missed_offer_keeps_the_contacts_place_and_parks_the_agent() {
 #[test]
 fn a_next_status_waits_for_the_contact_to_finish() {
     let mut e = one_queue();
-    e.login(0, "ann", agent("P"), AgentStatus::Routable)
+    e.login(0, "ann", agent("P"), AgentStatus::available())
         .unwrap();
     e.enqueue(0, "c1", "Sales", Channel::Chat, EnqueueOptions::default())
         .unwrap();
@@ -332,7 +332,7 @@ fn a_next_status_waits_for_the_contact_to_finish() {
     assert_eq!(
         (snap.status, snap.next_status),
         (
-            AgentStatus::Routable,
+            AgentStatus::available(),
             Some(AgentStatus::Custom("Lunch".into()))
         )
     );
@@ -372,7 +372,7 @@ fn after_contact_work_ends_at_the_users_timeout() {
             acw_timeout_ms: Some(30 * S),
             ..agent("P")
         },
-        AgentStatus::Routable,
+        AgentStatus::available(),
     )
     .unwrap();
     e.enqueue(0, "c1", "Sales", voice(), EnqueueOptions::default())
@@ -430,7 +430,7 @@ fn adopted_after_contact_work_keeps_its_time_limit_from_when_it_began() {
 #[test]
 fn concurrency_and_cross_channel() {
     let mut e = one_queue();
-    e.login(0, "ann", agent("P"), AgentStatus::Routable)
+    e.login(0, "ann", agent("P"), AgentStatus::available())
         .unwrap();
     for i in 0..3 {
         e.enqueue(
@@ -460,7 +460,7 @@ fn agent_queues_go_to_one_agent_and_hold_ten() {
     let mut e = one_queue();
     e.login(0, "ann", agent("P"), AgentStatus::Custom("Break".into()))
         .unwrap();
-    e.login(0, "bob", agent("P"), AgentStatus::Routable)
+    e.login(0, "bob", agent("P"), AgentStatus::available())
         .unwrap();
     for i in 0..10 {
         e.enqueue_for_agent(
@@ -489,7 +489,7 @@ fn agent_queues_go_to_one_agent_and_hold_ten() {
         "bob never gets ann's contacts"
     );
     checked(&e);
-    e.set_status(2 * S, "ann", AgentStatus::Routable).unwrap();
+    e.set_status(2 * S, "ann", AgentStatus::available()).unwrap();
     assert_eq!(offers(&e.drain_outputs()), [pair("p0", "ann")]);
     checked(&e);
 }
@@ -513,9 +513,9 @@ fn routing_criteria_steps_then_anyone() {
         }],
         ..agent("P")
     };
-    e.login(0, "novice", french(2), AgentStatus::Routable)
+    e.login(0, "novice", french(2), AgentStatus::available())
         .unwrap();
-    e.login(0, "nobody", agent("P"), AgentStatus::Routable)
+    e.login(0, "nobody", agent("P"), AgentStatus::available())
         .unwrap();
     let criteria = RoutingCriteria {
         steps: vec![
@@ -578,9 +578,9 @@ fn routing_criteria_steps_then_anyone() {
 #[test]
 fn preferred_agents_first_then_the_queue() {
     let mut e = one_queue();
-    e.login(0, "ann", agent("P"), AgentStatus::Routable)
+    e.login(0, "ann", agent("P"), AgentStatus::available())
         .unwrap();
-    e.login(5 * S, "bea", agent("P"), AgentStatus::Routable)
+    e.login(5 * S, "bea", agent("P"), AgentStatus::available())
         .unwrap();
     e.set_status(6 * S, "bea", AgentStatus::Offline).unwrap();
     let criteria = RoutingCriteria {
@@ -611,7 +611,7 @@ fn preferred_agents_first_then_the_queue() {
             .any(|(r, n)| r.contains("not a preferred agent") && *n == 1),
         "{why:?}"
     );
-    e.set_status(20 * S, "bea", AgentStatus::Routable).unwrap();
+    e.set_status(20 * S, "bea", AgentStatus::available()).unwrap();
     assert_eq!(offers(&e.drain_outputs()), [pair("c", "bea")]);
     checked(&e);
     e.reject(21 * S, "bea", "c").unwrap();
@@ -627,7 +627,7 @@ fn preferred_agents_first_then_the_queue() {
 #[test]
 fn queued_callbacks_wait_then_retry_then_expire() {
     let mut e = one_queue();
-    e.login(0, "ann", agent("P"), AgentStatus::Routable)
+    e.login(0, "ann", agent("P"), AgentStatus::available())
         .unwrap();
     let cb = EnqueueOptions {
         not_before: Some(60 * S),
@@ -679,9 +679,9 @@ fn transfers_and_bad_commands() {
         )],
     );
     let mut e = Engine::new(cfg).unwrap();
-    e.login(0, "ann", agent("P"), AgentStatus::Routable)
+    e.login(0, "ann", agent("P"), AgentStatus::available())
         .unwrap();
-    e.login(0, "bob", agent("P"), AgentStatus::Routable)
+    e.login(0, "bob", agent("P"), AgentStatus::available())
         .unwrap();
     e.enqueue(0, "c", "Sales", voice(), EnqueueOptions::default())
         .unwrap();
@@ -744,7 +744,7 @@ fn removing_a_queue_with_contacts_drains_it() {
             .unwrap_err(),
         RoutingError::QueueDraining("Old".into())
     );
-    e.login(3 * S, "ann", agent("P"), AgentStatus::Routable)
+    e.login(3 * S, "ann", agent("P"), AgentStatus::available())
         .unwrap();
     assert_eq!(
         offers(&e.drain_outputs()),
@@ -777,7 +777,7 @@ fn positions_and_estimated_waits() {
 #[test]
 fn each_offer_is_explained() {
     let mut e = one_queue();
-    e.login(0, "ann", agent("P"), AgentStatus::Routable)
+    e.login(0, "ann", agent("P"), AgentStatus::available())
         .unwrap();
     e.enqueue(1 * S, "c1", "Sales", voice(), EnqueueOptions::default())
         .unwrap();
@@ -794,7 +794,7 @@ fn each_offer_is_explained() {
 #[test]
 fn a_restarted_runtime_gives_agents_their_contacts_back() {
     let mut e = one_queue();
-    e.login(0, "ann", agent("P"), AgentStatus::Routable)
+    e.login(0, "ann", agent("P"), AgentStatus::available())
         .unwrap();
     let held = |contact| HeldContact {
         contact,
@@ -860,7 +860,7 @@ fn a_queue_flow_moves_a_waiting_contact_to_another_queue() {
         queue: "Orders".into(),
         reason: DequeueReason::Transferred
     }));
-    e.login(4 * S, "eve", agent("Esc"), AgentStatus::Routable)
+    e.login(4 * S, "eve", agent("Esc"), AgentStatus::available())
         .unwrap();
     assert_eq!(offers(&e.drain_outputs()), [pair("c1", "eve")]);
     assert!(matches!(

@@ -52,7 +52,7 @@ fn time_state(snapshot: &AgentSnapshot) -> &'static str {
         return "on_contact";
     }
     match snapshot.status {
-        AgentStatus::Routable => "available",
+        AgentStatus::Routable(_) => "available",
         AgentStatus::Custom(_) => "non_productive",
         AgentStatus::Offline => "offline",
     }
@@ -103,7 +103,7 @@ struct ConnectContact<'a> {
 
 fn connect_status(status: &AgentStatus, since: i64) -> ConnectStatus<'_> {
     let (name, kind) = match status {
-        AgentStatus::Routable => ("Available", "ROUTABLE"),
+        AgentStatus::Routable(name) => (name.as_str(), "ROUTABLE"),
         AgentStatus::Custom(name) => (name.as_str(), "CUSTOM"),
         AgentStatus::Offline => ("Offline", "OFFLINE"),
     };

@@ -42,7 +42,7 @@ impl Owner {
             .get(name)
             .ok_or_else(|| RuntimeError::UnknownStatus(name.into()))?;
         let status = match defined.kind {
-            AgentStatusKind::Routable => AgentStatus::Routable,
+            AgentStatusKind::Routable => AgentStatus::Routable(name.into()),
             AgentStatusKind::Custom => AgentStatus::Custom(name.into()),
             AgentStatusKind::Offline => AgentStatus::Offline,
         };

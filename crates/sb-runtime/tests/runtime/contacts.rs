@@ -113,12 +113,12 @@ async fn an_agent_back_after_a_restart_has_the_status_it_chose() {
     let alice = instance.agent("alice").await;
     let agents = instance.rt().list_agents().await.unwrap();
     let alice_now = agents.iter().find(|a| a.agent == alice.user).unwrap();
-    assert_eq!(alice_now.status, sb_routing::AgentStatus::Routable);
+    assert_eq!(alice_now.status, sb_routing::AgentStatus::available());
 
     // A script working through the REST desk is back in its status as well, with its
     // chat.
     let desk = instance.rt().agent_desk("bob".into(), None).await.unwrap();
-    assert_eq!(desk.snapshot.status, sb_routing::AgentStatus::Routable);
+    assert_eq!(desk.snapshot.status, sb_routing::AgentStatus::available());
     assert_eq!(desk.contacts[0].contact, cy.contact);
 
     // Back from her break, carol takes the chat that waited.

@@ -232,7 +232,7 @@ async fn a_supervisor_sets_an_agents_status_as_if_the_agent_had() {
         .set_agent_status("carol".into(), "Offline".into(), "dana".into())
         .await
         .unwrap();
-    assert_eq!(snapshot.status, AgentStatus::Routable, "{snapshot:?}");
+    assert_eq!(snapshot.status, AgentStatus::available(), "{snapshot:?}");
     assert_eq!(
         snapshot.next_status,
         Some(AgentStatus::Offline),

@@ -472,6 +472,7 @@ fn contacts_survive_kill_9() {
         let mut agent = connect(&server, "/v1/agent/ws", &carol).await.unwrap();
         let state = expect(&mut agent, is("state")).await;
         assert_eq!(state["snapshot"]["status"]["kind"], "routable", "{state}");
+        assert_eq!(state["snapshot"]["status"]["name"], "Available", "the routable status by its name: {state}");
         let back = expect(&mut agent, is("connected")).await;
         assert_eq!(back["contact"], queued.0.as_str());
         send(
