@@ -75,7 +75,11 @@ pub fn load(bundle: &SourceBundle) -> Result<(InstanceSpec, Problems), Problems>
         };
         match document::parse(text) {
             Ok(doc) => merge(&mut draft, path, doc, &mut problems),
-            Err(message) => problems.error(path, "", message),
+            Err(found) => {
+                for problem in found {
+                    problems.error(path, problem.location, problem.message);
+                }
+            }
         }
     }
     if yaml_files == 0 {

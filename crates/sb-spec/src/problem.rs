@@ -3,8 +3,13 @@ use std::fmt;
 /// One thing wrong (or worth a warning) in a spec, pointing at the file and the place in it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Problem {
+    /// The file, relative to the spec directory; absent (empty) for a problem of the
+    /// whole spec, such as a missing instance section.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub file: String,
-    /// Where inside the file: `queues[Billing].hours`, `line 4 column 3`, `Actions[menu]...`.
+    /// Where inside the file: `queues[Billing].hours`, `queues[Orders].hours, line 4
+    /// column 12`, `line 5 column 17`, `Actions[menu]...`; absent when the whole file.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub location: String,
     pub message: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -408,3 +408,22 @@ fn plan_shows_the_changed_day_inside_the_weekly_hours() {
     );
     assert!(!text.contains('…'), "nothing is cut off: {text}");
 }
+
+/// Newcomer review D15: every resource of the wrong shape in a file is reported, each
+/// at its place, not only the first.
+#[test]
+fn every_wrongly_typed_resource_in_a_file_is_reported() {
+    let mut b = acme();
+    let text = b.text("queues.yaml").unwrap().to_string();
+    let broken = text.replace("hours: Store Hours", "hours: [Store Hours]");
+    b.insert("queues.yaml".into(), broken.into_bytes()).unwrap();
+    let out = problems(&b);
+    for queue in ["Orders", "Returns", "Billing"] {
+        let expected = format!("queues[{queue}].hours");
+        assert!(out.contains(&expected), "missing «{expected}» in:\n{out}");
+    }
+    assert!(
+        out.contains("queues[Orders].hours, line "),
+        "the first has its line: {out}"
+    );
+}
