@@ -146,10 +146,7 @@ fn load_flows(draft: &mut Draft, bundle: &SourceBundle, problems: &mut Problems)
             problems.error(
                 declared_in,
                 format!("flows[{name}].file"),
-                format!(
-                    "flow file '{}' does not exist in the spec directory",
-                    entry.file
-                ),
+                bundle.missing_file(&entry.file, "flow"),
             );
             continue;
         };
@@ -737,12 +734,7 @@ fn check_prompts(ctx: &mut Ctx<'_>, bundle: &SourceBundle) {
                 if let Err(e) = crate::source::check_path(file) {
                     ctx.error("prompts", n, "audio", e.to_string());
                 } else if !bundle.files.contains_key(file) {
-                    ctx.error(
-                        "prompts",
-                        n,
-                        "audio",
-                        format!("audio file '{file}' does not exist in the spec directory"),
-                    );
+                    ctx.error("prompts", n, "audio", bundle.missing_file(file, "audio"));
                 }
             }
             _ => ctx.error(
@@ -828,8 +820,14 @@ fn check_flows(ctx: &mut Ctx<'_>) {
                 ReferenceKind::Prompt => spec.prompts.contains_key(r.target.as_str()),
                 ReferenceKind::Function => spec.functions.contains_key(r.target.as_str()),
                 ReferenceKind::User => spec.users.contains_key(r.target.as_str()),
+                // A declared flow whose file was refused was reported already; the
+                // flows that name it are not wrong, so no second error about them.
                 ReferenceKind::Flow | ReferenceKind::Module => {
                     spec.flows.contains_key(r.target.as_str())
+                        || ctx
+                            .draft
+                            .origins
+                            .contains_key(&("flows", r.target.to_string()))
                 }
             };
             if !exists {

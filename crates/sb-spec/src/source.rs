@@ -16,6 +16,11 @@ pub const MAX_FILES: usize = 2_000;
 pub struct SourceBundle {
     /// Relative path (with `/`) → contents.
     pub files: BTreeMap<String, SourceFile>,
+    /// Symbolic links met when reading a directory, which are not followed (a link
+    /// could reach outside the spec): kept only so that a file missing because of one
+    /// is reported as a link, not as absent.
+    #[serde(skip)]
+    pub skipped_links: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,9 +106,6 @@ impl SourceBundle {
                     pending.push(path);
                     continue;
                 }
-                if !kind.is_file() {
-                    continue;
-                }
                 let relative = path
                     .strip_prefix(dir)
                     .expect("walked below dir")
@@ -111,6 +113,13 @@ impl SourceBundle {
                     .map(|c| c.as_os_str().to_string_lossy())
                     .collect::<Vec<_>>()
                     .join("/");
+                if kind.is_symlink() {
+                    bundle.skipped_links.insert(relative);
+                    continue;
+                }
+                if !kind.is_file() {
+                    continue;
+                }
                 let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
                 total += bytes.len();
                 bundle.insert(relative, bytes)?;
@@ -164,6 +173,21 @@ impl SourceBundle {
             return Err(BundleError::TooLarge);
         }
         Ok(())
+    }
+
+    /// Why a `what` file (flow, audio) named by the spec cannot be read as one: it is
+    /// absent, a symbolic link that was not followed, or (for a text file) not text.
+    pub fn missing_file(&self, path: &str, what: &str) -> String {
+        if self.skipped_links.contains(path) {
+            format!(
+                "{what} file '{path}' is a symbolic link; links are not followed (one could \
+                 reach outside the spec directory): copy the file in"
+            )
+        } else if self.files.contains_key(path) {
+            format!("{what} file '{path}' is not UTF-8 text")
+        } else {
+            format!("{what} file '{path}' does not exist in the spec directory")
+        }
     }
 
     pub fn text(&self, path: &str) -> Option<&str> {

@@ -253,6 +253,34 @@ fn path_traversal_in_a_flow_file_is_refused() {
         out.contains("flows[After Hours].file: file name '../../etc/passwd' is not allowed"),
         "{out}"
     );
+    // Newcomer review D16: the flows that name the refused one are not wrong.
+    assert!(
+        !out.contains("unknown flow 'After Hours'"),
+        "one error, not a cascade: {out}"
+    );
+    assert_eq!(out.matches("error:").count(), 1, "{out}");
+}
+
+/// Newcomer review D16: a flow file that is a symbolic link is reported as one.
+#[test]
+fn a_symlinked_flow_file_is_reported_as_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = acme();
+    for path in sample.files.keys() {
+        let to = dir.path().join(path);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::write(&to, sample.bytes(path).unwrap().unwrap()).unwrap();
+    }
+    let flow = dir.path().join("flows/after-hours.json");
+    let outside = dir.path().join(".outside.json");
+    std::fs::rename(&flow, &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, &flow).unwrap();
+    let bundle = SourceBundle::read_dir(dir.path()).unwrap();
+    let out = problems(&bundle);
+    assert!(
+        out.contains("flow file 'flows/after-hours.json' is a symbolic link; links are not followed"),
+        "{out}"
+    );
 }
 
 #[test]
