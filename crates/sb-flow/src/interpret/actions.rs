@@ -199,6 +199,7 @@ impl<'a> Machine<'a> {
             branch,
             parameters,
             duration_ms: 0,
+            effects_so_far: self.effects.len(),
         });
     }
 
@@ -378,6 +379,7 @@ impl<'a> Machine<'a> {
                 branch: label,
                 parameters: Value::Null,
                 duration_ms,
+                effects_so_far: self.effects.len(),
             });
         }
         Some(control)

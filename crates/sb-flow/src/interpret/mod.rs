@@ -286,6 +286,11 @@ pub struct Executed {
     /// decide at once, the wait for actions that wait for input, a function or a timer.
     #[serde(default)]
     pub duration_ms: u64,
+    /// How many of the step's effects had happened when this action was done: the
+    /// effects from the previous entry's count to this one are this action's, so a
+    /// trace can show each message under the action that sent it.
+    #[serde(skip)]
+    pub effects_so_far: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

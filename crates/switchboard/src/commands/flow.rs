@@ -95,7 +95,7 @@ pub(crate) fn run(args: &FlowRunArgs) -> anyhow::Result<ExitCode> {
     };
     let declared_type = args.r#type.as_deref().map(parse_type).transpose()?;
 
-    let simulation = match &args.instance {
+    let (simulation, prompts) = match &args.instance {
         Some(dir) => {
             let spec = load_instance(dir)?;
             let (name, kind) = match spec_flow_for(&spec, dir, &args.file) {
@@ -117,13 +117,14 @@ pub(crate) fn run(args: &FlowRunArgs) -> anyhow::Result<ExitCode> {
                 metric_defaults: &metric_defaults,
                 tracing: true,
             };
-            simulate(
+            let simulation = simulate(
                 &env as &dyn Env,
                 &name,
                 args.channel.channel(),
                 attributes,
                 script,
-            )
+            );
+            (simulation, prompt_texts(&spec))
         }
         None => {
             let name = file_stem(&args.file);
@@ -134,13 +135,14 @@ pub(crate) fn run(args: &FlowRunArgs) -> anyhow::Result<ExitCode> {
                 closed: args.closed,
                 metrics: metric_defaults,
             };
-            simulate(&env, &name, args.channel.channel(), attributes, script)
+            let simulation = simulate(&env, &name, args.channel.channel(), attributes, script);
+            (simulation, PromptTexts::new())
         }
     };
     if args.json {
         print_json(&simulation);
     } else {
-        print_text(&simulation);
+        print_text(&simulation, &prompts);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -176,22 +178,61 @@ fn print_json(simulation: &Simulation) {
     println!("{end}");
 }
 
-fn describe_message(m: &sb_flow::interpret::Message) -> String {
+/// A message as the customer gets it: a prompt by its text when the instance has it.
+fn describe_message(m: &sb_flow::interpret::Message, prompts: &PromptTexts) -> String {
     match (&m.text, &m.ssml, &m.prompt) {
         (Some(t), _, _) => t.clone(),
         (_, Some(s), _) => format!("(SSML) {s}"),
-        (_, _, Some(p)) => format!("(prompt) {p}"),
+        (_, _, Some(p)) => match prompts.get(p.as_str()) {
+            Some(PromptText::Spoken(text)) => format!("{text}  (prompt {p})"),
+            Some(PromptText::Audio(file)) => format!("(prompt {p}: audio {file})"),
+            None => format!("(prompt) {p}"),
+        },
         _ => String::new(),
     }
 }
 
-fn print_text(simulation: &Simulation) {
+/// What each prompt of the instance says, for the trace (empty without `--instance`).
+type PromptTexts = BTreeMap<String, PromptText>;
+
+enum PromptText {
+    Spoken(String),
+    Audio(String),
+}
+
+fn prompt_texts(spec: &InstanceSpec) -> PromptTexts {
+    spec.prompts
+        .values()
+        .filter_map(|p| {
+            let said = match (&p.text, &p.audio) {
+                (Some(text), _) => PromptText::Spoken(text.clone()),
+                (None, Some(file)) => PromptText::Audio(file.clone()),
+                (None, None) => return None,
+            };
+            Some((p.name.to_string(), said))
+        })
+        .collect()
+}
+
+fn print_effect(effect: &Effect, prompts: &PromptTexts) {
+    match effect {
+        Effect::Message(m) => println!("      » {}", describe_message(m, prompts)),
+        other => println!(
+            "      · {}",
+            serde_json::to_string(other).expect("effect serialises")
+        ),
+    }
+}
+
+fn print_text(simulation: &Simulation, prompts: &PromptTexts) {
     let main_flow = simulation
         .trace
         .first()
         .map(|e| e.flow.clone())
         .unwrap_or_default();
     for (step, answer) in &simulation.steps {
+        // Each action's line, then what it sent or did.
+        let mut shown = 0;
         for e in &step.trace {
             let place = if e.flow == main_flow {
                 e.identifier.clone()
@@ -199,15 +240,14 @@ fn print_text(simulation: &Simulation) {
                 format!("[{}] {}", e.flow, e.identifier)
             };
             println!("  {place:<40} {:<34} → {}", e.kind, e.branch);
-        }
-        for effect in &step.effects {
-            match effect {
-                Effect::Message(m) => println!("      » {}", describe_message(m)),
-                other => println!(
-                    "      · {}",
-                    serde_json::to_string(other).expect("effect serialises")
-                ),
+            let upto = e.effects_so_far.clamp(shown, step.effects.len());
+            for effect in &step.effects[shown..upto] {
+                print_effect(effect, prompts);
             }
+            shown = upto;
+        }
+        for effect in &step.effects[shown..] {
+            print_effect(effect, prompts);
         }
         let said = match (&step.next, answer) {
             (

@@ -80,6 +80,19 @@ fn a_full_queue_offers_a_callback() {
     ]);
     let said = text(&out);
     assert!(said.contains("enqueues in Orders: queue full"), "{said}");
+    // Newcomer review D13: a prompt shows as what it says, right under the action that
+    // played it, not after the whole block.
+    let welcome = said
+        .find("welcome ")
+        .unwrap_or_else(|| panic!("{said}"));
+    let next_action = said[welcome..]
+        .find("check-hours")
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(
+        said[welcome..welcome + next_action]
+            .contains("» Thank you for calling Acme Outfitters. This call may be recorded for quality.  (prompt Welcome)"),
+        "{said}"
+    );
     assert!(said.contains("\"type\":\"create_callback\""), "{said}");
 }
 
