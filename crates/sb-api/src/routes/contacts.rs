@@ -709,6 +709,11 @@ pub(crate) async fn search_contacts(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::BadRequest("limit must be 1 to 1000".into()));
     }
+    let first_page = cursor.is_none();
+    let (named_queue, named_agent): (Vec<String>, Vec<String>) = (
+        q.queue.iter().cloned().collect(),
+        q.agent.iter().cloned().collect(),
+    );
     let filter = RecordFilter {
         from_ms: from,
         to_ms: to,
@@ -723,6 +728,12 @@ pub(crate) async fn search_contacts(
     let page = tokio::task::spawn_blocking(move || store.search_records(&filter))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
+    super::refuse_unknown_names_when_empty(
+        &state,
+        first_page && page.records.is_empty(),
+        &named_queue,
+        &named_agent,
+    )?;
     Ok(Json(ContactPage {
         contacts: page
             .records

@@ -66,9 +66,13 @@ pub(crate) async fn get_historical_metrics(
     query.queues = super::comma_list(&params.queues).map(|v| v.into_iter().collect());
     query.channels = super::comma_list(&params.channels).map(|v| v.into_iter().collect());
     query.agents = super::comma_list(&params.agents).map(|v| v.into_iter().collect());
+    let named_queues: Vec<String> = query.queues.iter().flatten().cloned().collect();
+    let named_agents: Vec<String> = query.agents.iter().flatten().cloned().collect();
     let store = state.store.clone();
     let rows = tokio::task::spawn_blocking(move || answer(&*store, &query))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let found_nothing = rows.iter().all(|row| row.metrics.values().all(|v| v.unwrap_or(0.0) == 0.0));
+    super::refuse_unknown_names_when_empty(&state, found_nothing, &named_queues, &named_agents)?;
     Ok(Json(HistoricalBody { rows }))
 }

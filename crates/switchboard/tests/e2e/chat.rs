@@ -181,6 +181,19 @@ fn a_chat_from_flow_to_agent_to_record() {
         let (status, body) = get(&server, "/v1/contacts?next_token=garbage", &analyst).await;
         assert_eq!(status, 400, "{body}");
         assert!(body.to_string().contains("next_token"), "{body}");
+        // Newcomer review D27: a misspelt name is a 400, as in current metrics, not an
+        // empty answer; a known queue with nothing in it is an empty 200.
+        let (status, body) = get(&server, "/v1/contacts?queue=Nowhere", &analyst).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("no queue named 'Nowhere'"),
+            "{body}"
+        );
+        let (status, body) = get(&server, "/v1/contacts?queue=Returns", &analyst).await;
+        assert_eq!((status, body["contacts"].as_array().map(Vec::len)), (200, Some(0)), "{body}");
 
         // The sample flow enables flow logging first thing: every action is there.
         let (status, log) = get(
@@ -233,6 +246,19 @@ fn a_chat_from_flow_to_agent_to_record() {
         )
         .await;
         assert_eq!(status, 200, "{historical}");
+        for (query, says) in [
+            ("queues=NoSuchQueue", "no queue named 'NoSuchQueue'"),
+            ("agents=zed", "no agent named 'zed'"),
+        ] {
+            let (status, body) = get(
+                &server,
+                &format!("/v1/metrics/historical?from={from}&to={to}&{query}"),
+                &analyst,
+            )
+            .await;
+            assert_eq!(status, 400, "{query}: {body}");
+            assert!(body.to_string().contains(says), "{query}: {body}");
+        }
         let row = &historical["rows"][0];
         assert_eq!(row["dimensions"]["AGENT"], "carol", "{historical}");
         assert_eq!(row["metrics"]["CONTACTS_HANDLED"], 1.0, "{historical}");
