@@ -61,6 +61,15 @@ pub(crate) fn channel_index(channel: Channel) -> usize {
     }
 }
 
+/// The channel of an index from [`channel_index`].
+pub(crate) fn channel_of_index(index: usize) -> Channel {
+    match index {
+        0 => Channel::Voice,
+        1 => Channel::Chat,
+        _ => Channel::Task,
+    }
+}
+
 impl RoutingConfig {
     pub const DEFAULT_OFFER_TIMEOUT_MS: Millis = 20_000;
 

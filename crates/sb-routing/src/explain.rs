@@ -82,6 +82,10 @@ pub struct ContactExplanation {
     pub agents_by_reason: Vec<(String, usize)>,
     /// A few named examples per reason.
     pub examples: Vec<(String, String)>,
+    /// What stands out when no agent could take the contact: no routing profile serves
+    /// the queue on this channel (it is never offered), or no agent of one is logged in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_offer: Option<OfferExplanation>,
 }
@@ -133,7 +137,7 @@ impl Engine {
             } else if agent.missed {
                 "missed an offer; must set a status".into()
             } else if let Some(next) = &agent.next_status {
-                format!("going to {next:?} after current contacts")
+                format!("going to {} after current contacts", next.name())
             } else if !self.has_room(agent, x.channel) {
                 "no free slot for this channel".into()
             } else if waited < delay {
@@ -172,9 +176,28 @@ impl Engine {
                 examples.push((agent.id.clone(), reason));
             }
         }
+        let queue = &self.queues[x.queue as usize].name;
+        let channel = crate::config::channel_of_index(x.channel);
+        let served = self
+            .profiles
+            .iter()
+            .any(|p| p.entries.iter().any(|e| e.0 == x.queue && e.1 == x.channel));
+        let note = if !served {
+            Some(format!(
+                "no routing profile serves {queue} for {channel}: the contact is never offered; \
+                 add the queue to a profile or transfer the contact"
+            ))
+        } else if counts.is_empty() {
+            Some(format!(
+                "no agent whose routing profile serves {queue} for {channel} is logged in"
+            ))
+        } else {
+            None
+        };
         Some(ContactExplanation {
             contact: x.id.clone(),
-            queue: self.queues[x.queue as usize].name.clone(),
+            queue: queue.clone(),
+            note,
             state,
             position: self.position(contact),
             agents_by_reason: counts.into_iter().collect(),

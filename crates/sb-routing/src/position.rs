@@ -10,8 +10,15 @@ pub struct QueuePosition {
     /// 1 for the next contact to be served.
     pub position: usize,
     /// Estimated wait from now: contacts ahead and this one, times the queue's average
-    /// handle time, spread over the agents staffed for it.
-    pub estimated_wait_ms: Millis,
+    /// handle time, spread over the agents staffed for it. `None` when no agent is
+    /// staffed for the queue on this channel: there is nothing to estimate from, and a
+    /// figure would be a promise nobody is there to keep.
+    pub estimated_wait_ms: Option<Millis>,
+}
+
+/// The wait for the contact at `place` in line (1 = next), or `None` unstaffed.
+fn estimate(place: usize, aht_ms: f64, staffed: u32) -> Option<Millis> {
+    (staffed > 0).then(|| (place as f64 * aht_ms / f64::from(staffed)) as Millis)
 }
 
 impl Engine {
@@ -24,11 +31,9 @@ impl Engine {
         }
         let queue = &self.queues[x.queue as usize];
         let ahead = queue.waiting[x.channel].range(..x.key).count();
-        let staffed = queue.staffed[x.channel].max(1) as f64;
-        let estimated_wait_ms = ((ahead + 1) as f64 * queue.aht_ms / staffed) as Millis;
         Some(QueuePosition {
             position: ahead + 1,
-            estimated_wait_ms,
+            estimated_wait_ms: estimate(ahead + 1, queue.aht_ms, queue.staffed[x.channel]),
         })
     }
 }
@@ -47,14 +52,13 @@ impl Engine {
         };
         let q = &self.queues[q as usize];
         let ch = crate::config::channel_index(channel);
-        let per_contact = q.aht_ms / f64::from(q.staffed[ch].max(1));
         for (i, key) in q.waiting[ch].iter().enumerate() {
             if let Some(c) = self.contacts.get(key.contact) {
                 visit(
                     &c.id,
                     QueuePosition {
                         position: i + 1,
-                        estimated_wait_ms: ((i + 1) as f64 * per_contact) as Millis,
+                        estimated_wait_ms: estimate(i + 1, q.aht_ms, q.staffed[ch]),
                     },
                 );
             }

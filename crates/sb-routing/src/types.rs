@@ -21,6 +21,14 @@ impl AgentStatus {
         AgentStatus::Routable("Available".into())
     }
 
+    /// The status's name from the spec (`Offline` for the built-in offline status).
+    pub fn name(&self) -> &str {
+        match self {
+            AgentStatus::Routable(name) | AgentStatus::Custom(name) => name,
+            AgentStatus::Offline => "Offline",
+        }
+    }
+
     /// Whether this status takes contacts, whatever its name.
     pub fn is_routable(&self) -> bool {
         matches!(self, AgentStatus::Routable(_))

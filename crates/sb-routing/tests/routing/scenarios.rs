@@ -769,9 +769,23 @@ fn positions_and_estimated_waits() {
     }
     let (a, c) = (e.position("a").unwrap(), e.position("c").unwrap());
     assert_eq!((a.position, c.position), (1, 3));
-    assert!(c.estimated_wait_ms > a.estimated_wait_ms);
-    e.end(5 * S, "a").unwrap();
-    assert_eq!(e.position("c").unwrap().position, 2, "the line moves");
+    assert_eq!(
+        (a.estimated_wait_ms, c.estimated_wait_ms),
+        (None, None),
+        "nobody staffed: the wait is unknown, not a guess"
+    );
+    // Ann logs in and takes a (one voice contact at a time): she is staffed, so the
+    // two behind her get estimates, the later one longer.
+    e.login(5 * S, "ann", agent("P"), AgentStatus::available())
+        .unwrap();
+    assert_eq!(offers(&e.drain_outputs()), [pair("a", "ann")]);
+    e.accept(6 * S, "ann", "a").unwrap();
+    let (b, c) = (e.position("b").unwrap(), e.position("c").unwrap());
+    assert_eq!((b.position, c.position), (1, 2));
+    assert!(b.estimated_wait_ms.is_some(), "{b:?}");
+    assert!(c.estimated_wait_ms > b.estimated_wait_ms, "{b:?} {c:?}");
+    e.end(7 * S, "b").unwrap();
+    assert_eq!(e.position("c").unwrap().position, 1, "the line moves");
 }
 
 #[test]
@@ -868,4 +882,32 @@ fn a_queue_flow_moves_a_waiting_contact_to_another_queue() {
         Err(RoutingError::NotWaiting(_))
     ));
     checked(&e);
+}
+
+/// Newcomer review D28: a contact in a queue no profile serves on its channel, or one
+/// no agent of a serving profile is logged in for, is explained as such.
+#[test]
+fn an_unserved_or_unstaffed_line_is_explained() {
+    let mut e = one_queue();
+    e.enqueue(0, "t", "Sales", Channel::Task, EnqueueOptions::default())
+        .unwrap();
+    let why = e.explain_contact("t").unwrap();
+    assert_eq!(
+        why.note.as_deref(),
+        Some("no routing profile serves Sales for TASK: the contact is never offered; add the queue to a profile or transfer the contact"),
+        "{why:?}"
+    );
+    e.enqueue(0, "v", "Sales", voice(), EnqueueOptions::default())
+        .unwrap();
+    let why = e.explain_contact("v").unwrap();
+    assert_eq!(
+        why.note.as_deref(),
+        Some("no agent whose routing profile serves Sales for VOICE is logged in"),
+        "{why:?}"
+    );
+    e.login(1 * S, "ann", agent("P"), AgentStatus::Custom("Break".into()))
+        .unwrap();
+    let why = e.explain_contact("v").unwrap();
+    assert_eq!(why.note, None, "{why:?}");
+    assert_eq!(why.agents_by_reason, vec![("in status Break".into(), 1)]);
 }

@@ -97,7 +97,8 @@ pub enum CustomerFrame {
     /// Where the customer stands in line, sent when it changes.
     Position {
         position: usize,
-        estimated_wait_seconds: i64,
+        /// `null` while no agent is staffed for the queue: the wait is unknown.
+        estimated_wait_seconds: Option<i64>,
     },
     Typing {
         from: String,

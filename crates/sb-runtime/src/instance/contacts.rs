@@ -575,7 +575,9 @@ impl Owner {
                         c.told_position = Some(position.position);
                         let frame = CustomerFrame::Position {
                             position: position.position,
-                            estimated_wait_seconds: position.estimated_wait_ms / 1000,
+                            estimated_wait_seconds: position
+                                .estimated_wait_ms
+                                .map(|ms| ms / 1000),
                         };
                         tell.push((tx.clone(), frame));
                     }
@@ -641,12 +643,10 @@ impl Owner {
                     .engine
                     .position(id)
                     .map(|p| {
-                        (
-                            p.position as u64,
-                            (p.estimated_wait_ms.max(0) / 1000) as u64,
-                        )
+                        let wait = p.estimated_wait_ms.map(|ms| (ms.max(0) / 1000) as u64);
+                        (Some(p.position as u64), wait)
                     })
-                    .unzip(),
+                    .unwrap_or((None, None)),
                 // Offered to an agent: first in line, with no wait left to tell.
                 Stage::Offered(_) if reads => (Some(1), Some(0)),
                 _ => (None, None),
