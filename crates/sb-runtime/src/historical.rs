@@ -107,6 +107,21 @@ fn invalid(message: impl Into<String>) -> HistoricalError {
 }
 
 impl HistoricalQuery {
+    /// Only contacts of these channels (VOICE, CHAT, TASK), as a caller names them.
+    pub fn only_channels(&mut self, channels: Option<Vec<String>>) -> Result<(), HistoricalError> {
+        if let Some(unknown) = channels
+            .iter()
+            .flatten()
+            .find(|c| !["VOICE", "CHAT", "TASK"].contains(&c.as_str()))
+        {
+            return Err(invalid(format!(
+                "unknown channel '{unknown}'; channels: VOICE, CHAT, TASK"
+            )));
+        }
+        self.channels = channels.map(|c| c.into_iter().collect());
+        Ok(())
+    }
+
     /// Check a question as a caller states it; every error says how to fix it.
     #[allow(clippy::too_many_arguments)]
     pub fn new(

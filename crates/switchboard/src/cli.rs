@@ -17,8 +17,10 @@ pub(crate) struct Cli {
 #[derive(Subcommand)]
 pub(crate) enum Command {
     /// Run the server (HTTPS only) on the embedded store.
+    #[command(after_help = "Examples:\n  switchboard serve --demo                       # the sample instance, demo credentials printed\n  switchboard serve --data /var/lib/switchboard --listen 0.0.0.0:8443 \\\n      --tls-cert cert.pem --tls-key key.pem")]
     Serve(ServeArgs),
     /// Check a spec directory and report every problem. Exit 0 when valid, 1 when not.
+    #[command(after_help = "Examples:\n  switchboard validate examples/acme\n  switchboard validate examples/acme --json | jq '.problems[].message'")]
     Validate {
         /// The spec directory (YAML files, flows, prompts).
         dir: PathBuf,
@@ -27,6 +29,7 @@ pub(crate) enum Command {
         json: bool,
     },
     /// Show what applying a spec would add, change and remove.
+    #[command(after_help = "Examples:\n  switchboard plan examples/acme --data ~/.local/share/switchboard-demo\n  switchboard plan examples/acme --server https://sb.example:8443 --token $TOKEN --ca-cert ca.pem")]
     Plan {
         /// The spec directory (YAML files and flows/).
         dir: PathBuf,
@@ -37,6 +40,7 @@ pub(crate) enum Command {
         json: bool,
     },
     /// Deploy a spec as the next version, all or nothing.
+    #[command(after_help = "Examples:\n  switchboard apply examples/acme --data ./data --expect-version 0\n  switchboard apply examples/acme --server https://sb.example:8443 --token $TOKEN --expect-version 4")]
     Apply {
         /// The spec directory (YAML files and flows/).
         dir: PathBuf,
@@ -44,12 +48,13 @@ pub(crate) enum Command {
         #[arg(long, value_name = "N")]
         expect_version: Option<u64>,
         #[command(flatten)]
-        target: TargetArgs,
+        change: ChangeArgs,
         /// Print JSON instead of text (for scripts).
         #[arg(long)]
         json: bool,
     },
     /// List the configuration history.
+    #[command(after_help = "Examples:\n  switchboard versions --data ./data\n  switchboard versions --server https://sb.example:8443 --token $TOKEN --json")]
     Versions {
         #[command(flatten)]
         target: TargetArgs,
@@ -71,9 +76,11 @@ pub(crate) enum Command {
     /// profiles on the real routing engine.
     Simulate(SimulateArgs),
     /// Historical metrics (Connect's names), from a data directory or a server.
+    #[command(after_help = "Examples:\n  switchboard metrics --from 2026-11-23T00:00:00Z --to 2026-11-30T00:00:00Z --interval DAY \\\n      --time-zone America/New_York --group-by QUEUE --channel CHAT --data ./data")]
     Metrics(MetricsArgs),
     /// Read-only SQL over contact records, contact and agent events and metric
     /// intervals (SQLite dialect), from a data directory or a server.
+    #[command(after_help = "Examples:\n  switchboard query \"SELECT queue, count(*) FROM contact_records GROUP BY queue\" --data ./data\n  switchboard query \"SELECT * FROM contact_events LIMIT 5\" --server https://sb.example:8443 --token $TOKEN --json")]
     Query {
         /// One SELECT statement.
         sql: String,
@@ -94,13 +101,14 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
-    /// The tamper-evident audit trail: verify it, or export its newest signed digest.
+    /// The tamper-evident audit trail: verify it, export its records, or sign its end.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
     },
     /// Copy the data directory's database, consistently, while the server runs. The
     /// copy holds customer data only sealed; keep the key directory apart from it.
+    #[command(after_help = "Examples:\n  switchboard backup --to /backups/switchboard-2026-12-07.db --data /var/lib/switchboard")]
     Backup {
         /// The new database file to write (never overwritten).
         #[arg(long, value_name = "FILE")]
@@ -119,6 +127,7 @@ pub(crate) enum Command {
         command: PrivacyCommand,
     },
     /// Deploy version N's content again, as a new version.
+    #[command(after_help = "Examples:\n  switchboard versions --data ./data          # find the version to go back to\n  switchboard rollback --to 3 --expect-version 5 --data ./data --actor erin")]
     Rollback {
         /// The version to go back to (see `switchboard versions`).
         #[arg(long, value_name = "N")]
@@ -127,7 +136,7 @@ pub(crate) enum Command {
         #[arg(long, value_name = "N")]
         expect_version: Option<u64>,
         #[command(flatten)]
-        target: TargetArgs,
+        change: ChangeArgs,
         /// Print JSON instead of text (for scripts).
         #[arg(long)]
         json: bool,
@@ -157,6 +166,12 @@ pub(crate) struct MetricsArgs {
     /// Only these queues (repeatable).
     #[arg(long = "queue", value_name = "NAME")]
     pub queues: Vec<String>,
+    /// Only these channels: VOICE, CHAT or TASK (repeatable).
+    #[arg(long = "channel", value_name = "CHANNEL")]
+    pub channels: Vec<String>,
+    /// Only these agents, by username (repeatable).
+    #[arg(long = "agent", value_name = "USER")]
+    pub agents: Vec<String>,
     /// Seconds, for SERVICE_LEVEL.
     #[arg(long)]
     pub service_level_threshold: Option<u32>,
@@ -287,7 +302,15 @@ pub(crate) struct TargetArgs {
     /// CA certificate (PEM) to trust for --server, e.g. DATA/tls/ca.pem of a self-signed server.
     #[arg(long, value_name = "FILE", env = "SWITCHBOARD_CA_CERT")]
     pub ca_cert: Option<PathBuf>,
-    /// Who is applying, recorded in the history (with --data). Default: $USER.
+}
+
+/// Where a configuration change goes, and who makes it.
+#[derive(Args)]
+pub(crate) struct ChangeArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Who is making the change, recorded in the history and the audit trail (with
+    /// --data; a server records its credential's user). Default: $USER.
     #[arg(long)]
     pub actor: Option<String>,
 }
@@ -335,9 +358,11 @@ impl DataArg {
 #[derive(Subcommand)]
 pub(crate) enum FlowCommand {
     /// Run a flow offline with scripted inputs and print each executed action.
+    #[command(after_help = "Examples:\n  switchboard flow run examples/acme/flows/main-ivr.json --instance examples/acme \\\n      --at 2026-11-30T15:00:00Z --input 3 --channel chat\n  switchboard flow run exported.json --type CUSTOMER_QUEUE --json")]
     Run(FlowRunArgs),
     /// Import a flow exported from Amazon Connect into a spec directory, mapping its
     /// ARNs to names.
+    #[command(after_help = "Examples:\n  switchboard flow import ~/Downloads/MainMenu.json --instance examples/acme\n  switchboard flow import whisper.json --instance examples/acme --type AGENT_WHISPER")]
     Import(FlowImportArgs),
 }
 
@@ -451,6 +476,7 @@ pub(crate) struct SimulateArgs {
 #[derive(Subcommand)]
 pub(crate) enum CredentialCommand {
     /// Issue an API credential. The secret is printed once; only its hash is stored.
+    #[command(after_help = "Examples:\n  switchboard credential create --user alice --role Agent --data ./data\n  switchboard credential create --user wallboard --role Analyst --description \"wallboard, 3rd floor\"")]
     Create {
         /// Who it is for: a user of the instance (an agent's socket uses this name) or an integration.
         #[arg(long)]
@@ -458,6 +484,7 @@ pub(crate) enum CredentialCommand {
         /// A built-in role (Admin, Supervisor, Agent, Analyst, Auditor, Integration) or a custom role of the deployed spec.
         #[arg(long)]
         role: String,
+        /// What it is for, shown in the audit trail (e.g. "wallboard in the Leeds office").
         #[arg(long, default_value = "")]
         description: String,
         #[command(flatten)]
@@ -487,6 +514,7 @@ pub(crate) enum AuditCommand {
     /// Check the chain and its signed digests; exit 1 if anything was edited, deleted,
     /// reordered, forged, cut from either end, or a digest is missing; exit 2 if only
     /// the newest records are not yet signed (a server that crashed; `audit digest`).
+    #[command(after_help = "Examples:\n  switchboard audit verify --data /var/lib/switchboard\n  switchboard audit verify --data restored/ --public-key 3b6a27bc…   # the hex key the server logs at start")]
     Verify {
         #[command(flatten)]
         data: DataArg,
@@ -535,6 +563,7 @@ pub(crate) enum AuditCommand {
 pub(crate) enum UserCommand {
     /// Set a user's password, read from the first line of standard input. At least 12
     /// characters with letters and digits, none of the last four.
+    #[command(after_help = "Examples:\n  printf '%s\\n' \"$NEW_PASSWORD\" | switchboard user set-password --user erin --data ./data")]
     SetPassword {
         /// The user, by their username in the spec.
         #[arg(long)]
@@ -552,6 +581,7 @@ pub(crate) enum UserCommand {
         data: DataArg,
     },
     /// Enrol an authenticator app (TOTP): prints the secret and its otpauth URI, once.
+    #[command(after_help = "Examples:\n  switchboard user enrol-totp --user erin --data ./data   # then: oathtool --totp -b SECRET")]
     EnrolTotp {
         /// The user, by their username in the spec.
         #[arg(long)]
@@ -606,6 +636,7 @@ pub(crate) enum PrivacyCommand {
     },
     /// Destroy the data keys of a customer's finished contacts: their transcripts and
     /// sensitive fields can never be read again; counts and durations stay.
+    #[command(after_help = "Examples:\n  switchboard privacy export --customer ana@example.com --data ./data > ana.json\n  switchboard privacy erase --customer \"+1 (555) 555-0142\" --data ./data")]
     Erase {
         /// The customer's email address or phone number, in any spelling.
         #[arg(long)]

@@ -8,7 +8,7 @@ use sb_spec::SourceBundle;
 use sb_store::{SqliteStore, VersionSummary};
 use serde_json::json;
 
-use crate::cli::TargetArgs;
+use crate::cli::{ChangeArgs, TargetArgs};
 use crate::client::ApiClient;
 
 pub(crate) enum Target {
@@ -44,9 +44,19 @@ async fn audited_change(
 }
 
 impl Target {
-    /// The target of a command; `creates` for one that may make a new data directory
-    /// (apply), where the others refuse a path with no instance.
-    pub(crate) fn open(args: &TargetArgs, creates: bool) -> anyhow::Result<Self> {
+    /// The target of a command that reads (plan, versions, query, metrics).
+    pub(crate) fn open(args: &TargetArgs) -> anyhow::Result<Self> {
+        Self::open_as(args, None, false)
+    }
+
+    /// The target of a configuration change, made by its `--actor`; `creates` for one
+    /// that may make a new data directory (apply), where the others refuse a path with
+    /// no instance.
+    pub(crate) fn open_for_change(args: &ChangeArgs, creates: bool) -> anyhow::Result<Self> {
+        Self::open_as(&args.target, args.actor.as_deref(), creates)
+    }
+
+    fn open_as(args: &TargetArgs, actor: Option<&str>, creates: bool) -> anyhow::Result<Self> {
         if let Some(server) = &args.server {
             return Ok(Target::Remote(ApiClient::new(
                 server,
@@ -61,9 +71,8 @@ impl Target {
         };
         let store = SqliteStore::open(&dir)
             .with_context(|| format!("opening the data directory {}", dir.display()))?;
-        let actor = args
-            .actor
-            .clone()
+        let actor = actor
+            .map(str::to_string)
             .or_else(|| std::env::var("USER").ok())
             .unwrap_or_else(|| "local".into());
         Ok(Target::Local {

@@ -64,7 +64,9 @@ pub(crate) async fn get_historical_metrics(
     )
     .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     query.queues = super::comma_list(&params.queues).map(|v| v.into_iter().collect());
-    query.channels = super::comma_list(&params.channels).map(|v| v.into_iter().collect());
+    query
+        .only_channels(super::comma_list(&params.channels))
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     query.agents = super::comma_list(&params.agents).map(|v| v.into_iter().collect());
     let named_queues: Vec<String> = query.queues.iter().flatten().cloned().collect();
     let named_agents: Vec<String> = query.agents.iter().flatten().cloned().collect();

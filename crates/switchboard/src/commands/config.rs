@@ -7,7 +7,7 @@ use anyhow::Context;
 use sb_runtime::Applied;
 use sb_spec::{load, SourceBundle};
 
-use crate::cli::TargetArgs;
+use crate::cli::{ChangeArgs, TargetArgs};
 use crate::target::Target;
 
 fn read_spec(dir: &Path) -> anyhow::Result<SourceBundle> {
@@ -64,7 +64,7 @@ fn print_warnings(problems: &sb_spec::Problems) {
 
 pub(crate) async fn plan(dir: &Path, target: &TargetArgs, json: bool) -> anyhow::Result<ExitCode> {
     let bundle = read_spec(dir)?;
-    let outcome = Target::open(target, false)?.plan(&bundle).await?;
+    let outcome = Target::open(target)?.plan(&bundle).await?;
     if json {
         print_json(&outcome);
     } else {
@@ -102,11 +102,11 @@ fn report(applied: &Applied, json: bool) {
 pub(crate) async fn apply(
     dir: &Path,
     expect_version: Option<u64>,
-    target: &TargetArgs,
+    change: &ChangeArgs,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let bundle = read_spec(dir)?;
-    let applied = Target::open(target, true)?
+    let applied = Target::open_for_change(change, true)?
         .apply(&bundle, expect_version)
         .await?;
     report(&applied, json);
@@ -116,10 +116,10 @@ pub(crate) async fn apply(
 pub(crate) async fn rollback(
     to: u64,
     expect_version: Option<u64>,
-    target: &TargetArgs,
+    change: &ChangeArgs,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let applied = Target::open(target, false)?
+    let applied = Target::open_for_change(change, false)?
         .rollback(to, expect_version)
         .await?;
     report(&applied, json);
@@ -127,7 +127,7 @@ pub(crate) async fn rollback(
 }
 
 pub(crate) async fn versions(target: &TargetArgs, json: bool) -> anyhow::Result<ExitCode> {
-    let versions = Target::open(target, false)?.versions().await?;
+    let versions = Target::open(target)?.versions().await?;
     if json {
         print_json(&versions);
         return Ok(ExitCode::SUCCESS);

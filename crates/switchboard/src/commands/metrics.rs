@@ -28,6 +28,8 @@ pub(crate) async fn run(args: &MetricsArgs) -> anyhow::Result<ExitCode> {
                 ("groupings", &args.groupings),
                 ("metrics", &args.metrics),
                 ("queues", &args.queues),
+                ("channels", &args.channels),
+                ("agents", &args.agents),
             ] {
                 if !values.is_empty() {
                     query.append_pair(name, &values.join(","));
@@ -53,9 +55,12 @@ pub(crate) async fn run(args: &MetricsArgs) -> anyhow::Result<ExitCode> {
                 args.service_level_threshold,
                 jiff::Timestamp::now(),
             )?;
-            if !args.queues.is_empty() {
-                query.queues = Some(args.queues.iter().cloned().collect());
+            fn only<T: FromIterator<String>>(given: &[String]) -> Option<T> {
+                (!given.is_empty()).then(|| given.iter().cloned().collect())
             }
+            query.queues = only(&args.queues);
+            query.only_channels(only(&args.channels))?;
+            query.agents = only(&args.agents);
             let dir = args.target.data.existing()?;
             let store = SqliteStore::open(&dir)
                 .with_context(|| format!("opening the data directory {}", dir.display()))?;

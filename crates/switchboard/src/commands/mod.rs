@@ -27,9 +27,9 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply {
             dir,
             expect_version,
-            target,
+            change,
             json,
-        } => config::apply(&dir, expect_version, &target, json).await,
+        } => config::apply(&dir, expect_version, &change, json).await,
         Command::Flow { command } => match command {
             FlowCommand::Run(args) => flow::run(&args),
             FlowCommand::Import(args) => flow::import(&args),
@@ -120,9 +120,9 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rollback {
             to,
             expect_version,
-            target,
+            change,
             json,
-        } => config::rollback(to, expect_version, &target, json).await,
+        } => config::rollback(to, expect_version, &change, json).await,
     }
 }
 

@@ -339,3 +339,70 @@ fn a_credential_at_odds_with_the_spec_is_pointed_out() {
     ]);
     assert!(!text(&matching).contains("warning"), "{}", text(&matching));
 }
+
+/// Newcomer review D39: help says what each flag is for, shows examples, and offers
+/// `--actor` only where something is changed.
+#[test]
+fn help_shows_examples_and_only_the_flags_that_apply() {
+    for command in [
+        &["apply"][..],
+        &["plan"],
+        &["rollback"],
+        &["query"],
+        &["metrics"],
+        &["flow", "run"],
+        &["credential", "create"],
+        &["privacy", "erase"],
+    ] {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let help = text(&run(&args));
+        assert!(help.contains("Examples:\n  switchboard"), "{command:?}: {help}");
+    }
+    for (command, has_actor) in [
+        (&["apply"][..], true),
+        (&["rollback"], true),
+        (&["plan"], false),
+        (&["versions"], false),
+        (&["query"], false),
+        (&["metrics"], false),
+    ] {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let help = text(&run(&args));
+        assert_eq!(help.contains("--actor"), has_actor, "{command:?}: {help}");
+    }
+    let help = text(&run(&["metrics", "--help"]));
+    assert!(help.contains("--channel") && help.contains("--agent"), "{help}");
+    let help = text(&run(&["audit", "--help"]));
+    assert!(help.contains("export its records"), "{help}");
+}
+
+#[test]
+fn metrics_refuses_an_unknown_channel() {
+    let data = tempfile::tempdir().unwrap();
+    let applied = run(&[
+        "apply",
+        "examples/acme",
+        "--data",
+        data.path().to_str().unwrap(),
+    ]);
+    assert!(applied.status.success(), "{}", text(&applied));
+    let out = run(&[
+        "metrics",
+        "--from",
+        "2026-11-23T00:00:00Z",
+        "--to",
+        "2026-11-24T00:00:00Z",
+        "--channel",
+        "FAX",
+        "--data",
+        data.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("unknown channel 'FAX'; channels: VOICE, CHAT, TASK"),
+        "{}",
+        text(&out)
+    );
+}
