@@ -351,6 +351,7 @@ impl Owner {
         }
         let now = self.clock.now_ms();
         let routing = |e: sb_routing::RoutingError| RuntimeError::Routing(e.to_string());
+        let audit = super::agent_audit::audit_entry(&action);
         match action {
             AgentAction::SetStatus { status } => self.choose_status(user, &status)?,
             AgentAction::Accept { contact } => {
@@ -483,6 +484,9 @@ impl Owner {
             }
             AgentAction::CallbackFailed { contact } => self.callback_failed(user, &contact)?,
             AgentAction::Heartbeat => {}
+        }
+        if let Some((action, parameters)) = audit {
+            self.audit_agent_action(user, action, parameters);
         }
         self.route();
         Ok(())

@@ -6,6 +6,7 @@
 //! calls are released only after the events that caused them are durable, in the order
 //! they were produced (see [`outbox`]).
 
+mod agent_audit;
 mod agent_feed;
 mod agent_status;
 mod agents;

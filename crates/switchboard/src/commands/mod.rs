@@ -138,6 +138,22 @@ pub(crate) async fn audit_local(
 
 /// Record a command on the local data directory in the audit trail, with how it ended:
 /// `failure` is the error of a change that was refused (nothing changed).
+/// Who runs this command, for the audit trail: the login name, or the numeric user id
+/// where the environment names nobody (a service, a container).
+fn local_operator() -> String {
+    use std::os::unix::fs::MetadataExt;
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|name| !name.is_empty())
+        .or_else(|| {
+            std::fs::metadata("/proc/self")
+                .ok()
+                .map(|m| format!("uid {}", m.uid()))
+        })
+        .unwrap_or_else(|| "unknown local user".into())
+}
+
 pub(crate) async fn audit_local_outcome(
     data: &Path,
     action: &str,
@@ -150,7 +166,7 @@ pub(crate) async fn audit_local_outcome(
         record.error = Some(error);
     }
     record.authenticated_by = "cli".into();
-    record.user = std::env::var("USER").ok();
+    record.user = Some(local_operator());
     record.parameters = parameters;
     let (log, writer) =
         sb_store::EventLog::start(data).context("starting the event log to audit this")?;

@@ -1035,6 +1035,7 @@ fn a_script_handles_a_chat_over_the_rest_agent_api() {
     let data = steady_deployment();
     let bob = credential(data.path(), "bob", "Agent");
     let website = credential(data.path(), "website", "Integration");
+    let auditor = credential(data.path(), "grace", "Auditor");
     let server = Server::start(data.path(), &[]);
     block_on(async {
         let (status, desk) = get(&server, "/v1/agent", &bob).await;
@@ -1128,6 +1129,51 @@ fn a_script_handles_a_chat_over_the_rest_agent_api() {
         .await;
         assert_eq!(status, 200, "{desk}");
         assert!(desk["contacts"].as_array().unwrap().is_empty(), "{desk}");
+
+        // Newcomer review D5: each thing bob did to the contact is in the audit trail,
+        // once, by him (the refused ones are not); his message is in the transcript, not
+        // the trail.
+        let (status, trail) = get(&server, "/v1/audit?limit=1000", &auditor).await;
+        assert_eq!(status, 200, "{trail}");
+        let done: Vec<String> = trail["records"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{trail}"))
+            .iter()
+            .map(|r| &r["record"])
+            .filter(|r| r["user"] == "bob" && r["action"].as_str().unwrap().starts_with("agent:"))
+            .map(|r| {
+                assert_eq!(r["authenticated_by"], "agent_session", "{r}");
+                format!(
+                    "{} {}",
+                    r["action"].as_str().unwrap(),
+                    r["parameters"]["contact"].as_str().or(r["parameters"]["status"].as_str()).unwrap_or("")
+                )
+            })
+            .collect();
+        for r in trail["records"].as_array().unwrap() {
+            if r["record"]["authenticated_by"] == "cli" {
+                assert!(
+                    r["record"]["user"].is_string(),
+                    "a command-line change names its operator: {r}"
+                );
+            }
+        }
+        let mut done_in_order = done;
+        done_in_order.sort_by_key(|d| {
+            ["agent:SetStatus", "agent:Accept", "agent:End", "agent:Complete"]
+                .iter()
+                .position(|a| d.starts_with(a))
+        });
+        assert_eq!(
+            done_in_order,
+            vec![
+                "agent:SetStatus Available".to_string(),
+                format!("agent:Accept {contact}"),
+                format!("agent:End {contact}"),
+                format!("agent:Complete {contact}"),
+            ],
+            "{trail}"
+        );
     });
 }
 
