@@ -365,6 +365,26 @@ async fn write_audit(state: &AppState, record: &sb_runtime::audit::AuditRecord) 
     }
 }
 
+/// A key of a role that must sign in with a second factor, where the instance says
+/// such roles use no keys (`security.allow_api_keys_for_mfa_roles: false`).
+fn refuse_key_of_mfa_role(state: &AppState, id: &str, role: &str) -> Result<(), ApiError> {
+    let Some(config) = state.deployer.live().current() else {
+        return Ok(());
+    };
+    let security = &config.spec.security;
+    if security.allow_api_keys_for_mfa_roles
+        || !security.mfa_required_roles.iter().any(|r| r.as_str() == role)
+    {
+        return Ok(());
+    }
+    tracing::warn!(credential = %id, role, "API key of a role that must sign in with MFA");
+    Err(ApiError::Forbidden(format!(
+        "credential {id} is an API key of role '{role}', which must sign in with a second \
+         factor (security.mfa_required_roles), and this instance allows no API keys for it \
+         (security.allow_api_keys_for_mfa_roles: false): sign in with POST /v1/auth/login"
+    )))
+}
+
 async fn verify(state: &AppState, key: ApiKey) -> Result<Principal, ApiError> {
     // A point lookup on the store's own lookup connection, made inline: a blocking
     // thread would add two hand-offs to every API call, and on the shared connection it
@@ -380,6 +400,7 @@ async fn verify(state: &AppState, key: ApiKey) -> Result<Principal, ApiError> {
         tracing::warn!(credential = %key.id, user = %stored.principal, "credential of a locked-out user");
         return Err(ApiError::BadCredential);
     }
+    refuse_key_of_mfa_role(state, &stored.id, &stored.role)?;
     // A custom role removed from the spec leaves its credentials with no rights.
     let role = state.roles.grant(state, &stored.role).ok_or_else(|| {
         ApiError::Forbidden(format!(

@@ -51,6 +51,30 @@ pub enum ApiError {
     },
     #[error("internal error: {0}")]
     Internal(String),
+    /// What the instance owner answered; its status and code come from one table,
+    /// [`runtime_status_and_code`], which the sockets' error frames use too.
+    #[error("{0}")]
+    Runtime(sb_runtime::instance::RuntimeError),
+}
+
+/// The HTTP status and error code of a runtime error.
+pub(crate) fn runtime_status_and_code(
+    e: &sb_runtime::instance::RuntimeError,
+) -> (StatusCode, &'static str) {
+    use sb_runtime::instance::RuntimeError as E;
+    match e {
+        E::NotReady | E::Stopped => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        E::UnknownContact(_) | E::UnknownAgent(_) => (StatusCode::NOT_FOUND, "not_found"),
+        E::BadToken => (StatusCode::UNAUTHORIZED, "bad_credential"),
+        E::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        E::NotAnAgent(_) => (StatusCode::FORBIDDEN, "forbidden"),
+        E::Routing(_) | E::NotLoggedIn(_) => (StatusCode::CONFLICT, "conflict"),
+        E::MessageTooLong { .. } => (StatusCode::BAD_REQUEST, "message_too_long"),
+        E::UnknownFlow(_) | E::NotAContactFlow(_) | E::UnknownStatus(_) | E::Invalid(_) => {
+            (StatusCode::BAD_REQUEST, "bad_request")
+        }
+        E::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -94,6 +118,7 @@ impl ApiError {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
             }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::Runtime(e) => runtime_status_and_code(e),
         }
     }
 }

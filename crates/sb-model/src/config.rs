@@ -297,6 +297,15 @@ pub struct SecuritySettings {
     /// ones are archived, still verified and exported by `switchboard audit`.
     #[serde(default = "default_audit_online_days")]
     pub audit_online_days: u32,
+    /// Whether API keys may be issued to and used with a role in `mfa_required_roles`.
+    /// A key is not a sign-in and carries no second factor; `false` makes those roles
+    /// act only through a password-and-code sign-in (PCI DSS 8.4 for every path).
+    #[serde(default = "default_true")]
+    pub allow_api_keys_for_mfa_roles: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl Default for SecuritySettings {
@@ -309,6 +318,7 @@ impl Default for SecuritySettings {
             sensitive_attributes: Vec::new(),
             audit_retention_days: default_audit_retention_days(),
             audit_online_days: default_audit_online_days(),
+            allow_api_keys_for_mfa_roles: true,
         }
     }
 }

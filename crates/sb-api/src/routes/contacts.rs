@@ -30,34 +30,14 @@ const SOCKET_BUFFER: usize = 1024;
 
 impl From<RuntimeError> for ApiError {
     fn from(e: RuntimeError) -> Self {
-        match e {
-            RuntimeError::NotReady | RuntimeError::Stopped => ApiError::Unavailable(e.to_string()),
-            RuntimeError::UnknownContact(_) | RuntimeError::UnknownAgent(_) => {
-                ApiError::NotFound(e.to_string())
-            }
-            RuntimeError::BadToken => ApiError::BadCredential,
-            RuntimeError::RateLimited { .. } => ApiError::TooManyRequests(e.to_string()),
-            RuntimeError::NotAnAgent(_) => ApiError::Forbidden(e.to_string()),
-            RuntimeError::Routing(_) | RuntimeError::NotLoggedIn(_) => {
-                ApiError::Conflict(e.to_string())
-            }
-            RuntimeError::UnknownFlow(_)
-            | RuntimeError::NotAContactFlow(_)
-            | RuntimeError::MessageTooLong { .. }
-            | RuntimeError::UnknownStatus(_)
-            | RuntimeError::Invalid(_) => ApiError::BadRequest(e.to_string()),
-        }
+        ApiError::Runtime(e)
     }
 }
 
+/// The code a socket's `error` frame carries: the same as the HTTP body's for the same
+/// error, so a desktop and a script read one table.
 fn error_code(e: &RuntimeError) -> &'static str {
-    match e {
-        RuntimeError::MessageTooLong { .. } => "message_too_long",
-        RuntimeError::RateLimited { .. } => "rate_limited",
-        RuntimeError::UnknownContact(_) | RuntimeError::UnknownAgent(_) => "not_found",
-        RuntimeError::BadToken => "bad_credential",
-        _ => "bad_request",
-    }
+    crate::error::runtime_status_and_code(e).1
 }
 
 #[derive(Deserialize, ToSchema)]

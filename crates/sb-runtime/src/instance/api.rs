@@ -31,8 +31,13 @@ pub enum RuntimeError {
     UnknownAgent(String),
     #[error("{0}")]
     Routing(String),
+    /// The caller's mistake: what it asked for cannot be done as asked.
     #[error("{0}")]
     Invalid(String),
+    /// The server's own failure (storage, randomness): nothing the caller can change,
+    /// so never answered as a client error.
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error("the runtime has stopped")]
     Stopped,
 }
@@ -402,7 +407,7 @@ impl RuntimeHandle {
     /// Record `record` in the audit trail; resolves once it is durable and chained.
     pub async fn audit(&self, record: &crate::audit::AuditRecord) -> Result<(), RuntimeError> {
         crate::audit::append(&self.log, record).await.map_err(|e| {
-            RuntimeError::Invalid(format!("the audit trail could not record this: {e}"))
+            RuntimeError::Internal(format!("the audit trail could not record this: {e}"))
         })
     }
 

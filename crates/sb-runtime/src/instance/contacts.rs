@@ -317,14 +317,14 @@ impl Owner {
         let id = self
             .clock
             .contact_id()
-            .map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+            .map_err(|e| RuntimeError::Internal(e.to_string()))?;
         // The contact's own data key, kept (wrapped) with its first events: everything
         // about the customer that is stored is sealed under it.
         let (key, stored_key) = self
             .vault
             .new_contact_key(&id, customer_endpoint.as_ref().map(|e| e.address.as_str()))
             .map_err(|e| {
-                RuntimeError::Invalid(format!("cannot make the contact's data key: {e}"))
+                RuntimeError::Internal(format!("cannot make the contact's data key: {e}"))
             })?;
         self.outbox.event(NewEvent {
             at_ms: now,
@@ -409,7 +409,7 @@ impl Owner {
         let flow = Self::entry_flow(&config, chat.flow)?;
         Self::check_attributes(&chat.attributes)?;
         let (token, token_sha256) =
-            sb_security::issue_secret().map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+            sb_security::issue_secret().map_err(|e| RuntimeError::Internal(e.to_string()))?;
         let id = self.new_contact(
             config,
             Channel::Chat,

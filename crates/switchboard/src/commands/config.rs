@@ -200,6 +200,15 @@ pub(crate) async fn create_credential(
             custom.iter().map(|c| format!(", {c}")).collect::<String>()
         );
     }
+    if let Some(security) = deployed.as_ref().map(|c| &c.spec.security) {
+        if !security.allow_api_keys_for_mfa_roles
+            && security.mfa_required_roles.iter().any(|r| r.as_str() == role)
+        {
+            anyhow::bail!(
+                "role '{role}' must sign in with a second factor (security.mfa_required_roles) and the deployed spec allows no API keys for it (security.allow_api_keys_for_mfa_roles: false); its users sign in with a password and code instead"
+            );
+        }
+    }
     let store = store.as_ref();
     let issued = sb_security::ApiKey::issue()?;
     sb_store::Store::insert_credential(

@@ -876,7 +876,21 @@ fn transfers_hand_the_chat_on_through_a_quick_connect_and_to_an_agent() {
                 error["message"].as_str().unwrap().contains(says_what),
                 "{error}"
             );
+            assert_eq!(error["code"], "bad_request", "{error}");
         }
+        // The socket's error codes are the REST answer's for the same mistake: accepting
+        // a contact that was never offered is a conflict (409) on both.
+        send(&mut carol_ws, json!({"type": "accept", "contact": "never-offered"})).await;
+        let error = expect(&mut carol_ws, is("error")).await;
+        assert_eq!(error["code"], "conflict", "{error}");
+        let (status, body) = post(
+            &server,
+            "/v1/agent/actions",
+            &carol,
+            json!({"type": "accept", "contact": "never-offered"}),
+        )
+        .await;
+        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("conflict")), "{body}");
 
         // Through the quick connect: its transfer flow puts the chat in Returns.
         let mut alice_ws = available(&server, &alice).await;
@@ -1278,7 +1292,8 @@ fn an_agents_commands_sent_together_are_answered_in_their_order() {
                 "error bad_request",
                 "ok",
                 "ok",
-                "error bad_request"
+                // As on REST: accepting what is no longer offered is a conflict (409).
+                "error conflict"
             ]
         );
         expect(&mut customer, says("first")).await;

@@ -83,3 +83,59 @@ fn custom_roles_allow_only_what_their_statements_say_where_they_say() {
         assert!(body.to_string().contains("auth:GetToken"), "{body}");
     });
 }
+
+/// Newcomer review D9: an instance can make its second-factor roles sign-in only. A key
+/// issued before the setting is refused with what to do instead; no new one is issued;
+/// other roles' keys are untouched.
+#[test]
+fn roles_that_need_a_second_factor_can_be_made_sign_in_only() {
+    let spec = steady_acme();
+    let data = deployment_of(&spec);
+    let admin = credential(data.path(), "erin", "Admin");
+    let supervisor = credential(data.path(), "dana", "Supervisor");
+    replace_in(
+        &spec.path().join("instance.yaml"),
+        "  mfa_required_roles: [Admin, Supervisor]\n",
+        "  mfa_required_roles: [Admin, Supervisor]\n  allow_api_keys_for_mfa_roles: false\n",
+    );
+    let applied = run(&[
+        "apply",
+        spec.path().to_str().unwrap(),
+        "--data",
+        data.path().to_str().unwrap(),
+    ]);
+    assert!(applied.status.success(), "{}", text(&applied));
+    let refused = run(&[
+        "credential",
+        "create",
+        "--user",
+        "erin",
+        "--role",
+        "Admin",
+        "--data",
+        data.path().to_str().unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("allow_api_keys_for_mfa_roles: false"),
+        "{}",
+        text(&refused)
+    );
+    let analyst = credential(data.path(), "frank", "Analyst");
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        for key in [&admin, &supervisor] {
+            let (status, body) = get(&server, "/v1/contacts/live", key).await;
+            assert_eq!(status, 403, "{body}");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("sign in with POST /v1/auth/login"),
+                "{body}"
+            );
+        }
+        let (status, body) = get(&server, "/v1/metrics/historical?from=2026-11-23T00:00:00Z&to=2026-11-24T00:00:00Z", &analyst).await;
+        assert_eq!(status, 200, "an Analyst's key still works: {body}");
+    });
+}
