@@ -133,16 +133,20 @@ fn action_for(method: &Method, route: &str) -> Result<Action, ApiError> {
     })
 }
 
+/// The credential in an `Authorization: Bearer …` header.
+pub(crate) fn bearer_header(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string())
+}
+
 /// The request's credential: `Authorization: Bearer …`, or — for a WebSocket upgrade
 /// only, since a browser cannot set headers on one — a `token` query parameter (as the
 /// customer's chat socket takes; audit records show it as `***`).
 fn bearer_of(request: &Request) -> Option<String> {
-    let from_header = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_string());
+    let from_header = bearer_header(request.headers());
     let upgrade = request
         .headers()
         .get(header::UPGRADE)

@@ -122,12 +122,7 @@ pub(crate) async fn chat_socket(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string)
-        .or(q.token);
+    let token = crate::auth::bearer_header(&headers).or(q.token);
     let (tx, rx) = mpsc::channel(SOCKET_BUFFER);
     let attached = match token {
         None => Err(ApiError::Unauthenticated),

@@ -370,17 +370,7 @@ impl Owner {
                         "'{contact}' is not a chat; only chats take messages"
                     )));
                 }
-                let max = self.contacts[&contact]
-                    .config
-                    .spec
-                    .instance
-                    .chat_message_max_chars as usize;
-                if text.chars().count() > max {
-                    return Err(RuntimeError::MessageTooLong {
-                        len: text.chars().count(),
-                        max,
-                    });
-                }
+                super::contacts::check_message_length(&self.contacts[&contact].config, &text)?;
                 let text = super::contacts::mask_card_numbers(text);
                 self.say(&contact, "AGENT", Some(user.to_string()), text);
             }
@@ -424,12 +414,7 @@ impl Owner {
                 super::contacts::mask_attributes(&mut attributes);
                 let mut merged = c.data.attributes.clone();
                 merged.extend(attributes.clone());
-                let bytes: usize = merged.iter().map(|(k, v)| k.len() + v.len()).sum();
-                if bytes > 32 * 1024 {
-                    return Err(RuntimeError::Invalid(format!(
-                        "attributes would be {bytes} bytes; at most 32768"
-                    )));
-                }
+                Self::check_attributes(&merged)?;
                 c.data.attributes = merged.clone();
                 c.record.attributes = merged;
                 // The event is a copy like the record: sensitive values sealed under the

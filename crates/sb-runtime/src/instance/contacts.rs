@@ -31,6 +31,19 @@ const POSITION_PERIOD_MS: i64 = 1_000;
 /// Connect's limit on a contact's attributes.
 const MAX_ATTRIBUTE_BYTES: usize = 32 * 1024;
 
+/// A chat message from either side within the instance's `chat_message_max_chars`.
+pub(crate) fn check_message_length(
+    config: &DeployedConfig,
+    text: &str,
+) -> Result<(), RuntimeError> {
+    let max = config.spec.instance.chat_message_max_chars as usize;
+    let len = text.chars().count();
+    if len > max {
+        return Err(RuntimeError::MessageTooLong { len, max });
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Stage {
     Scheduled,
@@ -291,7 +304,9 @@ impl Owner {
         }
     }
 
-    fn check_attributes(attributes: &BTreeMap<String, String>) -> Result<(), RuntimeError> {
+    pub(crate) fn check_attributes(
+        attributes: &BTreeMap<String, String>,
+    ) -> Result<(), RuntimeError> {
         let bytes: usize = attributes.iter().map(|(k, v)| k.len() + v.len()).sum();
         if bytes > MAX_ATTRIBUTE_BYTES {
             return Err(RuntimeError::Invalid(format!(
@@ -1121,11 +1136,7 @@ impl Owner {
         }
         match event {
             CustomerEvent::Message { text } => {
-                let max = c.config.spec.instance.chat_message_max_chars as usize;
-                let len = text.chars().count();
-                if len > max {
-                    return Err(RuntimeError::MessageTooLong { len, max });
-                }
+                check_message_length(&c.config, &text)?;
                 if text.trim().is_empty() {
                     return Err(RuntimeError::Invalid("an empty message".into()));
                 }
