@@ -135,7 +135,9 @@ impl Engine {
                 let busy_elsewhere = |channel: usize| {
                     !profile.cross_channel && agent.slots.iter().any(|s| s.channel != channel)
                 };
-                let routable = agent.status.is_routable() && !agent.missed;
+                // The engine's own test: an agent going to another status after its
+                // contacts is offered nothing new, so has no free slot here either.
+                let routable = Engine::routable(agent);
                 let slots = std::array::from_fn(|channel| {
                     let capacity = u32::from(profile.concurrency[channel]);
                     let used = agent.slots.iter().filter(|s| s.channel == channel).count() as u32;
@@ -311,11 +313,8 @@ fn values(snapshot: &RealtimeSnapshot, tally: &Tally) -> BTreeMap<&'static str, 
         ("AGENTS_ONLINE", count(&online)),
         (
             "AGENTS_AVAILABLE",
-            count(&|a| {
-                a.status.is_routable()
-                    && !a.missed
-                    && a.slots.iter().any(|&(_, _, free)| free > 0)
-            }),
+            // A free slot is one the engine would offer a contact into.
+            count(&|a| a.slots.iter().any(|&(_, _, free)| free > 0)),
         ),
         ("AGENTS_ON_CONTACT", count(&|a| a.connected)),
         (

@@ -124,6 +124,21 @@ fn each_metric_follows_its_definition() {
     );
     assert_eq!(one(&rows, "AGENTS_ERROR"), 1);
     assert_eq!(one(&rows, "SLOTS_ACTIVE"), 1);
+
+    // ann, on her chat, chooses Break for after it: she is offered nothing new, so she
+    // is not available and her second chat slot is not free (the engine's own test of
+    // an agent that takes contacts, not a second definition of it).
+    e.set_status(31 * S, "ann", AgentStatus::Custom("Break".into()))
+        .unwrap();
+    let rows = current_metrics(
+        &e.realtime_snapshot(3),
+        &MetricFilter::default(),
+        &[],
+        31 * S,
+    );
+    assert_eq!(one(&rows, "AGENTS_AVAILABLE"), 0, "{rows:?}");
+    assert_eq!(one(&rows, "SLOTS_AVAILABLE"), 0, "{rows:?}");
+    assert_eq!(one(&rows, "AGENTS_ON_CONTACT"), 1, "still on her chat");
 }
 
 #[test]
