@@ -57,6 +57,30 @@ pub enum ApiError {
     Runtime(sb_runtime::instance::RuntimeError),
 }
 
+/// What the routing engine refused, for a caller: a status name it does not know is the
+/// caller's mistake, a configuration routing cannot use is the server's, and the rest
+/// (no such offer, not connected, not waiting, already routed, queue full or closing,
+/// the contact gone) are conflicts with the contact's state as it is now.
+fn routing_status_and_code(e: &sb_routing::RoutingError) -> (StatusCode, &'static str) {
+    use sb_routing::RoutingError as R;
+    match e {
+        R::UnknownStatus(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+        R::InvalidConfig(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        R::UnknownAgent(_)
+        | R::UnknownContact(_)
+        | R::UnknownQueue(_)
+        | R::UnknownProfile(_)
+        | R::DuplicateContact(_)
+        | R::NotWaiting(_)
+        | R::AlreadyLoggedIn(_)
+        | R::QueueAtCapacity { .. }
+        | R::QueueDraining(_)
+        | R::NoSuchOffer { .. }
+        | R::NotConnected { .. }
+        | R::AgentBusy(_) => (StatusCode::CONFLICT, "conflict"),
+    }
+}
+
 /// The HTTP status and error code of a runtime error.
 pub(crate) fn runtime_status_and_code(
     e: &sb_runtime::instance::RuntimeError,
@@ -68,7 +92,8 @@ pub(crate) fn runtime_status_and_code(
         E::BadToken => (StatusCode::UNAUTHORIZED, "bad_credential"),
         E::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         E::NotAnAgent(_) => (StatusCode::FORBIDDEN, "forbidden"),
-        E::Routing(_) | E::NotLoggedIn(_) => (StatusCode::CONFLICT, "conflict"),
+        E::Routing(routing) => routing_status_and_code(routing),
+        E::NotLoggedIn(_) => (StatusCode::CONFLICT, "conflict"),
         E::MessageTooLong { .. } => (StatusCode::BAD_REQUEST, "message_too_long"),
         E::UnknownFlow(_) | E::NotAContactFlow(_) | E::UnknownStatus(_) | E::Invalid(_) => {
             (StatusCode::BAD_REQUEST, "bad_request")

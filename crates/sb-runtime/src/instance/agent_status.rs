@@ -48,7 +48,7 @@ impl Owner {
         };
         self.engine
             .set_status(self.clock.now_ms(), user, status)
-            .map_err(|e| RuntimeError::Routing(e.to_string()))?;
+            .map_err(RuntimeError::Routing)?;
         self.statuses.resumable.remove(user);
         if self.statuses.chosen.get(user).map(String::as_str) != Some(name) {
             self.statuses.chosen.insert(user.into(), name.into());

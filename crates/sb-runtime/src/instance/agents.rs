@@ -227,7 +227,7 @@ impl Owner {
         };
         self.engine
             .login(self.clock.now_ms(), user, agent, AgentStatus::Offline)
-            .map_err(|e| RuntimeError::Routing(e.to_string()))?;
+            .map_err(RuntimeError::Routing)?;
         self.give_back_contacts(user);
         Ok(())
     }
@@ -350,7 +350,7 @@ impl Owner {
             return Err(RuntimeError::NotAnAgent(user.into()));
         }
         let now = self.clock.now_ms();
-        let routing = |e: sb_routing::RoutingError| RuntimeError::Routing(e.to_string());
+        let routing = RuntimeError::Routing;
         let audit = super::agent_audit::audit_entry(&action);
         match action {
             AgentAction::SetStatus { status } => self.choose_status(user, &status)?,

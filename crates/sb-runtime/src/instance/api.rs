@@ -29,8 +29,9 @@ pub enum RuntimeError {
     NotLoggedIn(String),
     #[error("no agent named '{0}' in the deployed spec (a user with a routing profile)")]
     UnknownAgent(String),
+    /// What the routing engine refused, with its kind kept.
     #[error("{0}")]
-    Routing(String),
+    Routing(#[from] sb_routing::RoutingError),
     /// The caller's mistake: what it asked for cannot be done as asked.
     #[error("{0}")]
     Invalid(String),

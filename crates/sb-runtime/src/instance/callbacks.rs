@@ -117,7 +117,7 @@ impl Owner {
         let now = self.clock.now_ms();
         self.engine
             .callback_failed(now, contact)
-            .map_err(|e| RuntimeError::Routing(e.to_string()))?;
+            .map_err(RuntimeError::Routing)?;
         let c = self.contacts.get_mut(contact).expect("checked above");
         c.stage = Stage::Queued;
         c.connected_at = None;

@@ -76,7 +76,7 @@ impl Owner {
                 }
                 self.engine
                     .admission(queue, None)
-                    .map_err(|e| RuntimeError::Routing(e.to_string()))?;
+                    .map_err(RuntimeError::Routing)?;
                 Next::Enqueue(queue.clone())
             }
             TransferTarget::Agent(agent) => {
@@ -93,7 +93,7 @@ impl Owner {
                 if self.engine.agent_snapshot(agent).is_some() {
                     self.engine
                         .admission(&home, Some(agent))
-                        .map_err(|e| RuntimeError::Routing(e.to_string()))?;
+                        .map_err(RuntimeError::Routing)?;
                 }
                 Next::Enqueue(format!("agent:{agent}"))
             }
