@@ -142,9 +142,31 @@ pub(crate) fn bearer_header(headers: &axum::http::HeaderMap) -> Option<String> {
         .map(|t| t.trim().to_string())
 }
 
+/// The WebSocket subprotocol every socket speaks, and the one the server selects.
+pub(crate) const SOCKET_PROTOCOL: &str = "switchboard.v1";
+/// A browser, which cannot set headers on a WebSocket, offers its credential as a
+/// second subprotocol, `bearer.<credential>`, beside [`SOCKET_PROTOCOL`]: the header is
+/// not logged, kept in history or sent on by proxies as a URL is, and the server never
+/// selects (echoes) it.
+const PROTOCOL_CREDENTIAL_PREFIX: &str = "bearer.";
+
+/// The credential offered as a `bearer.…` WebSocket subprotocol, if any.
+pub(crate) fn subprotocol_credential(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix(PROTOCOL_CREDENTIAL_PREFIX))
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+}
+
 /// The request's credential: `Authorization: Bearer …`, or — for a WebSocket upgrade
-/// only, since a browser cannot set headers on one — a `token` query parameter (as the
-/// customer's chat socket takes; audit records show it as `***`).
+/// only, since a browser cannot set headers on one — a `bearer.…` subprotocol or a
+/// `token` query parameter (as the customer's chat socket takes; audit records show it
+/// as `***`).
 fn bearer_of(request: &Request) -> Option<String> {
     let from_header = bearer_header(request.headers());
     let upgrade = request
@@ -153,14 +175,16 @@ fn bearer_of(request: &Request) -> Option<String> {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     from_header.or_else(|| {
-        upgrade
-            .then(|| request.uri().query())
-            .flatten()
-            .and_then(|q| {
+        if !upgrade {
+            return None;
+        }
+        subprotocol_credential(request.headers()).or_else(|| {
+            request.uri().query().and_then(|q| {
                 url::form_urlencoded::parse(q.as_bytes())
                     .find(|(k, _)| k == "token")
                     .map(|(_, v)| v.into_owned())
             })
+        })
     })
 }
 
@@ -377,7 +401,10 @@ fn refuse_key_of_mfa_role(state: &AppState, id: &str, role: &str) -> Result<(), 
     };
     let security = &config.spec.security;
     if security.allow_api_keys_for_mfa_roles
-        || !security.mfa_required_roles.iter().any(|r| r.as_str() == role)
+        || !security
+            .mfa_required_roles
+            .iter()
+            .any(|r| r.as_str() == role)
     {
         return Ok(());
     }

@@ -76,8 +76,10 @@ pub(crate) fn parse(text: &str) -> Result<SpecDocument, Vec<FileProblem>> {
         // (an unclosed `[` reads as a list where text was expected).
         Err(syntax) => {
             let mut problem = located(&syntax);
-            problem.message =
-                format!("{} (the rest of this file is checked once it parses)", problem.message);
+            problem.message = format!(
+                "{} (the rest of this file is checked once it parses)",
+                problem.message
+            );
             return Err(vec![problem]);
         }
     };
@@ -285,12 +287,11 @@ mod tests {
     fn a_syntax_error_has_its_line_as_the_location() {
         let problems = parse("queues:\n  - name: \"A\n").unwrap_err();
         assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].location.starts_with("line "), "{problems:?}");
         assert!(
-            problems[0].location.starts_with("line "),
-            "{problems:?}"
-        );
-        assert!(
-            problems[0].message.starts_with("found unexpected end of stream, while")
+            problems[0]
+                .message
+                .starts_with("found unexpected end of stream, while")
                 && problems[0].message.ends_with("checked once it parses)"),
             "{problems:?}"
         );

@@ -278,7 +278,9 @@ fn a_symlinked_flow_file_is_reported_as_a_link() {
     let bundle = SourceBundle::read_dir(dir.path()).unwrap();
     let out = problems(&bundle);
     assert!(
-        out.contains("flow file 'flows/after-hours.json' is a symbolic link; links are not followed"),
+        out.contains(
+            "flow file 'flows/after-hours.json' is a symbolic link; links are not followed"
+        ),
         "{out}"
     );
 }

@@ -17,10 +17,14 @@ pub(crate) struct Cli {
 #[derive(Subcommand)]
 pub(crate) enum Command {
     /// Run the server (HTTPS only) on the embedded store.
-    #[command(after_help = "Examples:\n  switchboard serve --demo                       # the sample instance, demo credentials printed\n  switchboard serve --data /var/lib/switchboard --listen 0.0.0.0:8443 \\\n      --tls-cert cert.pem --tls-key key.pem")]
+    #[command(
+        after_help = "Examples:\n  switchboard serve --demo                       # the sample instance, demo credentials printed\n  switchboard serve --data /var/lib/switchboard --listen 0.0.0.0:8443 \\\n      --tls-cert cert.pem --tls-key key.pem"
+    )]
     Serve(ServeArgs),
     /// Check a spec directory and report every problem. Exit 0 when valid, 1 when not.
-    #[command(after_help = "Examples:\n  switchboard validate examples/acme\n  switchboard validate examples/acme --json | jq '.problems[].message'")]
+    #[command(
+        after_help = "Examples:\n  switchboard validate examples/acme\n  switchboard validate examples/acme --json | jq '.problems[].message'"
+    )]
     Validate {
         /// The spec directory (YAML files, flows, prompts).
         dir: PathBuf,
@@ -29,7 +33,9 @@ pub(crate) enum Command {
         json: bool,
     },
     /// Show what applying a spec would add, change and remove.
-    #[command(after_help = "Examples:\n  switchboard plan examples/acme --data ~/.local/share/switchboard-demo\n  switchboard plan examples/acme --server https://sb.example:8443 --token $TOKEN --ca-cert ca.pem")]
+    #[command(
+        after_help = "Examples:\n  switchboard plan examples/acme --data ~/.local/share/switchboard-demo\n  switchboard plan examples/acme --server https://sb.example:8443 --token $TOKEN --ca-cert ca.pem"
+    )]
     Plan {
         /// The spec directory (YAML files and flows/).
         dir: PathBuf,
@@ -40,7 +46,9 @@ pub(crate) enum Command {
         json: bool,
     },
     /// Deploy a spec as the next version, all or nothing.
-    #[command(after_help = "Examples:\n  switchboard apply examples/acme --data ./data --expect-version 0\n  switchboard apply examples/acme --server https://sb.example:8443 --token $TOKEN --expect-version 4")]
+    #[command(
+        after_help = "Examples:\n  switchboard apply examples/acme --data ./data --expect-version 0\n  switchboard apply examples/acme --server https://sb.example:8443 --token $TOKEN --expect-version 4"
+    )]
     Apply {
         /// The spec directory (YAML files and flows/).
         dir: PathBuf,
@@ -54,7 +62,9 @@ pub(crate) enum Command {
         json: bool,
     },
     /// List the configuration history.
-    #[command(after_help = "Examples:\n  switchboard versions --data ./data\n  switchboard versions --server https://sb.example:8443 --token $TOKEN --json")]
+    #[command(
+        after_help = "Examples:\n  switchboard versions --data ./data\n  switchboard versions --server https://sb.example:8443 --token $TOKEN --json"
+    )]
     Versions {
         #[command(flatten)]
         target: TargetArgs,
@@ -76,11 +86,15 @@ pub(crate) enum Command {
     /// profiles on the real routing engine.
     Simulate(SimulateArgs),
     /// Historical metrics (Connect's names), from a data directory or a server.
-    #[command(after_help = "Examples:\n  switchboard metrics --from 2026-11-23T00:00:00Z --to 2026-11-30T00:00:00Z --interval DAY \\\n      --time-zone America/New_York --group-by QUEUE --channel CHAT --data ./data")]
+    #[command(
+        after_help = "Examples:\n  switchboard metrics --from 2026-11-23T00:00:00Z --to 2026-11-30T00:00:00Z --interval DAY \\\n      --time-zone America/New_York --group-by QUEUE --channel CHAT --data ./data"
+    )]
     Metrics(MetricsArgs),
     /// Read-only SQL over contact records, contact and agent events and metric
     /// intervals (SQLite dialect), from a data directory or a server.
-    #[command(after_help = "Examples:\n  switchboard query \"SELECT queue, count(*) FROM contact_records GROUP BY queue\" --data ./data\n  switchboard query \"SELECT * FROM contact_events LIMIT 5\" --server https://sb.example:8443 --token $TOKEN --json")]
+    #[command(
+        after_help = "Examples:\n  switchboard query \"SELECT queue, count(*) FROM contact_records GROUP BY queue\" --data ./data\n  switchboard query \"SELECT * FROM contact_events LIMIT 5\" --server https://sb.example:8443 --token $TOKEN --json"
+    )]
     Query {
         /// One SELECT statement.
         sql: String,
@@ -108,7 +122,9 @@ pub(crate) enum Command {
     },
     /// Copy the data directory's database, consistently, while the server runs. The
     /// copy holds customer data only sealed; keep the key directory apart from it.
-    #[command(after_help = "Examples:\n  switchboard backup --to /backups/switchboard-2026-12-07.db --data /var/lib/switchboard")]
+    #[command(
+        after_help = "Examples:\n  switchboard backup --to /backups/switchboard-2026-12-07.db --data /var/lib/switchboard"
+    )]
     Backup {
         /// The new database file to write (never overwritten).
         #[arg(long, value_name = "FILE")]
@@ -127,7 +143,9 @@ pub(crate) enum Command {
         command: PrivacyCommand,
     },
     /// Deploy version N's content again, as a new version.
-    #[command(after_help = "Examples:\n  switchboard versions --data ./data          # find the version to go back to\n  switchboard rollback --to 3 --expect-version 5 --data ./data --actor erin")]
+    #[command(
+        after_help = "Examples:\n  switchboard versions --data ./data          # find the version to go back to\n  switchboard rollback --to 3 --expect-version 5 --data ./data --actor erin"
+    )]
     Rollback {
         /// The version to go back to (see `switchboard versions`).
         #[arg(long, value_name = "N")]
@@ -358,11 +376,15 @@ impl DataArg {
 #[derive(Subcommand)]
 pub(crate) enum FlowCommand {
     /// Run a flow offline with scripted inputs and print each executed action.
-    #[command(after_help = "Examples:\n  switchboard flow run examples/acme/flows/main-ivr.json --instance examples/acme \\\n      --at 2026-11-30T15:00:00Z --input 3 --channel chat\n  switchboard flow run exported.json --type CUSTOMER_QUEUE --json")]
+    #[command(
+        after_help = "Examples:\n  switchboard flow run examples/acme/flows/main-ivr.json --instance examples/acme \\\n      --at 2026-11-30T15:00:00Z --input 3 --channel chat\n  switchboard flow run exported.json --type CUSTOMER_QUEUE --json"
+    )]
     Run(FlowRunArgs),
     /// Import a flow exported from Amazon Connect into a spec directory, mapping its
     /// ARNs to names.
-    #[command(after_help = "Examples:\n  switchboard flow import ~/Downloads/MainMenu.json --instance examples/acme\n  switchboard flow import whisper.json --instance examples/acme --type AGENT_WHISPER")]
+    #[command(
+        after_help = "Examples:\n  switchboard flow import ~/Downloads/MainMenu.json --instance examples/acme\n  switchboard flow import whisper.json --instance examples/acme --type AGENT_WHISPER"
+    )]
     Import(FlowImportArgs),
 }
 
@@ -476,7 +498,9 @@ pub(crate) struct SimulateArgs {
 #[derive(Subcommand)]
 pub(crate) enum CredentialCommand {
     /// Issue an API credential. The secret is printed once; only its hash is stored.
-    #[command(after_help = "Examples:\n  switchboard credential create --user alice --role Agent --data ./data\n  switchboard credential create --user wallboard --role Analyst --description \"wallboard, 3rd floor\"")]
+    #[command(
+        after_help = "Examples:\n  switchboard credential create --user alice --role Agent --data ./data\n  switchboard credential create --user wallboard --role Analyst --description \"wallboard, 3rd floor\""
+    )]
     Create {
         /// Who it is for: a user of the instance (an agent's socket uses this name) or an integration.
         #[arg(long)]
@@ -514,7 +538,9 @@ pub(crate) enum AuditCommand {
     /// Check the chain and its signed digests; exit 1 if anything was edited, deleted,
     /// reordered, forged, cut from either end, or a digest is missing; exit 2 if only
     /// the newest records are not yet signed (a server that crashed; `audit digest`).
-    #[command(after_help = "Examples:\n  switchboard audit verify --data /var/lib/switchboard\n  switchboard audit verify --data restored/ --public-key 3b6a27bc…   # the hex key the server logs at start")]
+    #[command(
+        after_help = "Examples:\n  switchboard audit verify --data /var/lib/switchboard\n  switchboard audit verify --data restored/ --public-key 3b6a27bc…   # the hex key the server logs at start"
+    )]
     Verify {
         #[command(flatten)]
         data: DataArg,
@@ -563,7 +589,9 @@ pub(crate) enum AuditCommand {
 pub(crate) enum UserCommand {
     /// Set a user's password, read from the first line of standard input. At least 12
     /// characters with letters and digits, none of the last four.
-    #[command(after_help = "Examples:\n  printf '%s\\n' \"$NEW_PASSWORD\" | switchboard user set-password --user erin --data ./data")]
+    #[command(
+        after_help = "Examples:\n  printf '%s\\n' \"$NEW_PASSWORD\" | switchboard user set-password --user erin --data ./data"
+    )]
     SetPassword {
         /// The user, by their username in the spec.
         #[arg(long)]
@@ -581,7 +609,9 @@ pub(crate) enum UserCommand {
         data: DataArg,
     },
     /// Enrol an authenticator app (TOTP): prints the secret and its otpauth URI, once.
-    #[command(after_help = "Examples:\n  switchboard user enrol-totp --user erin --data ./data   # then: oathtool --totp -b SECRET")]
+    #[command(
+        after_help = "Examples:\n  switchboard user enrol-totp --user erin --data ./data   # then: oathtool --totp -b SECRET"
+    )]
     EnrolTotp {
         /// The user, by their username in the spec.
         #[arg(long)]
@@ -636,7 +666,9 @@ pub(crate) enum PrivacyCommand {
     },
     /// Destroy the data keys of a customer's finished contacts: their transcripts and
     /// sensitive fields can never be read again; counts and durations stay.
-    #[command(after_help = "Examples:\n  switchboard privacy export --customer ana@example.com --data ./data > ana.json\n  switchboard privacy erase --customer \"+1 (555) 555-0142\" --data ./data")]
+    #[command(
+        after_help = "Examples:\n  switchboard privacy export --customer ana@example.com --data ./data > ana.json\n  switchboard privacy erase --customer \"+1 (555) 555-0142\" --data ./data"
+    )]
     Erase {
         /// The customer's email address or phone number, in any spelling.
         #[arg(long)]

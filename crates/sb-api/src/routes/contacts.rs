@@ -122,7 +122,9 @@ pub(crate) async fn chat_socket(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let token = crate::auth::bearer_header(&headers).or(q.token);
+    let token = crate::auth::bearer_header(&headers)
+        .or_else(|| crate::auth::subprotocol_credential(&headers))
+        .or(q.token);
     let (tx, rx) = mpsc::channel(SOCKET_BUFFER);
     let attached = match token {
         None => Err(ApiError::Unauthenticated),

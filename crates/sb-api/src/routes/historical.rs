@@ -74,7 +74,9 @@ pub(crate) async fn get_historical_metrics(
     let rows = tokio::task::spawn_blocking(move || answer(&*store, &query))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
-    let found_nothing = rows.iter().all(|row| row.metrics.values().all(|v| v.unwrap_or(0.0) == 0.0));
+    let found_nothing = rows
+        .iter()
+        .all(|row| row.metrics.values().all(|v| v.unwrap_or(0.0) == 0.0));
     super::refuse_unknown_names_when_empty(&state, found_nothing, &named_queues, &named_agents)?;
     Ok(Json(HistoricalBody { rows }))
 }

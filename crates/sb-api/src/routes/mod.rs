@@ -76,6 +76,9 @@ pub(crate) fn with_client_limits(
     ws.read_buffer_size(SOCKET_READ_BUFFER_BYTES)
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
+        // Selected when offered (a browser offering its credential as a subprotocol
+        // must offer this too, and gets it back; the credential is never echoed).
+        .protocols([crate::auth::SOCKET_PROTOCOL])
 }
 
 /// Run store or deployment work off the async workers.

@@ -62,7 +62,8 @@ fn the_agent_available_longest_gets_the_contact() {
         .unwrap();
     e.set_status(10 * S, "ann", AgentStatus::Custom("Break".into()))
         .unwrap();
-    e.set_status(11 * S, "ann", AgentStatus::available()).unwrap();
+    e.set_status(11 * S, "ann", AgentStatus::available())
+        .unwrap();
     e.drain_outputs();
     e.enqueue(12 * S, "c1", "Sales", voice(), EnqueueOptions::default())
         .unwrap();
@@ -312,7 +313,8 @@ fn a_missed_offer_keeps_the_contacts_place_and_parks_the_agent() {
         [pair("first", "bob")],
         "first keeps its place ahead of second"
     );
-    e.set_status(24 * S, "ann", AgentStatus::available()).unwrap();
+    e.set_status(24 * S, "ann", AgentStatus::available())
+        .unwrap();
     assert_eq!(offers(&e.drain_outputs()), [pair("second", "ann")]);
     checked(&e);
 }
@@ -489,7 +491,8 @@ fn agent_queues_go_to_one_agent_and_hold_ten() {
         "bob never gets ann's contacts"
     );
     checked(&e);
-    e.set_status(2 * S, "ann", AgentStatus::available()).unwrap();
+    e.set_status(2 * S, "ann", AgentStatus::available())
+        .unwrap();
     assert_eq!(offers(&e.drain_outputs()), [pair("p0", "ann")]);
     checked(&e);
 }
@@ -611,7 +614,8 @@ fn preferred_agents_first_then_the_queue() {
             .any(|(r, n)| r.contains("not a preferred agent") && *n == 1),
         "{why:?}"
     );
-    e.set_status(20 * S, "bea", AgentStatus::available()).unwrap();
+    e.set_status(20 * S, "bea", AgentStatus::available())
+        .unwrap();
     assert_eq!(offers(&e.drain_outputs()), [pair("c", "bea")]);
     checked(&e);
     e.reject(21 * S, "bea", "c").unwrap();
@@ -905,8 +909,13 @@ fn an_unserved_or_unstaffed_line_is_explained() {
         Some("no agent whose routing profile serves Sales for VOICE is logged in"),
         "{why:?}"
     );
-    e.login(1 * S, "ann", agent("P"), AgentStatus::Custom("Break".into()))
-        .unwrap();
+    e.login(
+        1 * S,
+        "ann",
+        agent("P"),
+        AgentStatus::Custom("Break".into()),
+    )
+    .unwrap();
     let why = e.explain_contact("v").unwrap();
     assert_eq!(why.note, None, "{why:?}");
     assert_eq!(why.agents_by_reason, vec![("in status Break".into(), 1)]);

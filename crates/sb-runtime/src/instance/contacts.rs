@@ -590,9 +590,7 @@ impl Owner {
                         c.told_position = Some(position.position);
                         let frame = CustomerFrame::Position {
                             position: position.position,
-                            estimated_wait_seconds: position
-                                .estimated_wait_ms
-                                .map(|ms| ms / 1000),
+                            estimated_wait_seconds: position.estimated_wait_ms.map(|ms| ms / 1000),
                         };
                         tell.push((tx.clone(), frame));
                     }

@@ -202,7 +202,10 @@ pub(crate) async fn create_credential(
     }
     if let Some(security) = deployed.as_ref().map(|c| &c.spec.security) {
         if !security.allow_api_keys_for_mfa_roles
-            && security.mfa_required_roles.iter().any(|r| r.as_str() == role)
+            && security
+                .mfa_required_roles
+                .iter()
+                .any(|r| r.as_str() == role)
         {
             anyhow::bail!(
                 "role '{role}' must sign in with a second factor (security.mfa_required_roles) and the deployed spec allows no API keys for it (security.allow_api_keys_for_mfa_roles: false); its users sign in with a password and code instead"

@@ -193,7 +193,11 @@ fn a_chat_from_flow_to_agent_to_record() {
             "{body}"
         );
         let (status, body) = get(&server, "/v1/contacts?queue=Returns", &analyst).await;
-        assert_eq!((status, body["contacts"].as_array().map(Vec::len)), (200, Some(0)), "{body}");
+        assert_eq!(
+            (status, body["contacts"].as_array().map(Vec::len)),
+            (200, Some(0)),
+            "{body}"
+        );
 
         // The sample flow enables flow logging first thing: every action is there.
         let (status, log) = get(
@@ -514,7 +518,10 @@ fn contacts_survive_kill_9() {
         let mut agent = connect(&server, "/v1/agent/ws", &carol).await.unwrap();
         let state = expect(&mut agent, is("state")).await;
         assert_eq!(state["snapshot"]["status"]["kind"], "routable", "{state}");
-        assert_eq!(state["snapshot"]["status"]["name"], "Available", "the routable status by its name: {state}");
+        assert_eq!(
+            state["snapshot"]["status"]["name"], "Available",
+            "the routable status by its name: {state}"
+        );
         let back = expect(&mut agent, is("connected")).await;
         assert_eq!(back["contact"], queued.0.as_str());
         send(
@@ -880,7 +887,11 @@ fn transfers_hand_the_chat_on_through_a_quick_connect_and_to_an_agent() {
         }
         // The socket's error codes are the REST answer's for the same mistake: accepting
         // a contact that was never offered is a conflict (409) on both.
-        send(&mut carol_ws, json!({"type": "accept", "contact": "never-offered"})).await;
+        send(
+            &mut carol_ws,
+            json!({"type": "accept", "contact": "never-offered"}),
+        )
+        .await;
         let error = expect(&mut carol_ws, is("error")).await;
         assert_eq!(error["code"], "conflict", "{error}");
         let (status, body) = post(
@@ -890,7 +901,11 @@ fn transfers_hand_the_chat_on_through_a_quick_connect_and_to_an_agent() {
             json!({"type": "accept", "contact": "never-offered"}),
         )
         .await;
-        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("conflict")), "{body}");
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (409, Some("conflict")),
+            "{body}"
+        );
 
         // Through the quick connect: its transfer flow puts the chat in Returns.
         let mut alice_ws = available(&server, &alice).await;
@@ -1160,7 +1175,10 @@ fn a_script_handles_a_chat_over_the_rest_agent_api() {
                 format!(
                     "{} {}",
                     r["action"].as_str().unwrap(),
-                    r["parameters"]["contact"].as_str().or(r["parameters"]["status"].as_str()).unwrap_or("")
+                    r["parameters"]["contact"]
+                        .as_str()
+                        .or(r["parameters"]["status"].as_str())
+                        .unwrap_or("")
                 )
             })
             .collect();
@@ -1174,9 +1192,14 @@ fn a_script_handles_a_chat_over_the_rest_agent_api() {
         }
         let mut done_in_order = done;
         done_in_order.sort_by_key(|d| {
-            ["agent:SetStatus", "agent:Accept", "agent:End", "agent:Complete"]
-                .iter()
-                .position(|a| d.starts_with(a))
+            [
+                "agent:SetStatus",
+                "agent:Accept",
+                "agent:End",
+                "agent:Complete",
+            ]
+            .iter()
+            .position(|a| d.starts_with(a))
         });
         assert_eq!(
             done_in_order,

@@ -357,7 +357,10 @@ fn help_shows_examples_and_only_the_flags_that_apply() {
         let mut args = command.to_vec();
         args.push("--help");
         let help = text(&run(&args));
-        assert!(help.contains("Examples:\n  switchboard"), "{command:?}: {help}");
+        assert!(
+            help.contains("Examples:\n  switchboard"),
+            "{command:?}: {help}"
+        );
     }
     for (command, has_actor) in [
         (&["apply"][..], true),
@@ -373,7 +376,10 @@ fn help_shows_examples_and_only_the_flags_that_apply() {
         assert_eq!(help.contains("--actor"), has_actor, "{command:?}: {help}");
     }
     let help = text(&run(&["metrics", "--help"]));
-    assert!(help.contains("--channel") && help.contains("--agent"), "{help}");
+    assert!(
+        help.contains("--channel") && help.contains("--agent"),
+        "{help}"
+    );
     let help = text(&run(&["audit", "--help"]));
     assert!(help.contains("export its records"), "{help}");
 }

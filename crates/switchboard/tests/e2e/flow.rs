@@ -82,9 +82,7 @@ fn a_full_queue_offers_a_callback() {
     assert!(said.contains("enqueues in Orders: queue full"), "{said}");
     // Newcomer review D13: a prompt shows as what it says, right under the action that
     // played it, not after the whole block.
-    let welcome = said
-        .find("welcome ")
-        .unwrap_or_else(|| panic!("{said}"));
+    let welcome = said.find("welcome ").unwrap_or_else(|| panic!("{said}"));
     let next_action = said[welcome..]
         .find("check-hours")
         .unwrap_or_else(|| panic!("{said}"));

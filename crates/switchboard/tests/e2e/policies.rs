@@ -135,7 +135,12 @@ fn roles_that_need_a_second_factor_can_be_made_sign_in_only() {
                 "{body}"
             );
         }
-        let (status, body) = get(&server, "/v1/metrics/historical?from=2026-11-23T00:00:00Z&to=2026-11-24T00:00:00Z", &analyst).await;
+        let (status, body) = get(
+            &server,
+            "/v1/metrics/historical?from=2026-11-23T00:00:00Z&to=2026-11-24T00:00:00Z",
+            &analyst,
+        )
+        .await;
         assert_eq!(status, 200, "an Analyst's key still works: {body}");
     });
 }

@@ -428,3 +428,62 @@ fn browser_sockets_authenticate_with_a_token_parameter() {
     let (status, _) = server.get(&format!("/v1/agent?token={alice}"), None);
     assert_eq!(status, 401, "not an upgrade: the header is the way");
 }
+
+/// A browser can also offer its credential as a WebSocket subprotocol,
+/// `bearer.<credential>` beside `switchboard.v1`, keeping it out of URLs (and so out of
+/// proxies' logs and the browser's history): the server selects `switchboard.v1`, never
+/// the credential, on every socket; a wrong credential offered that way is refused.
+#[test]
+fn browser_sockets_authenticate_with_a_subprotocol_credential() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let data = steady_deployment();
+    let alice = credential(data.path(), "alice", "Agent");
+    let frank = credential(data.path(), "frank", "Analyst");
+    let website = credential(data.path(), "website", "Integration");
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        let (status, chat) = crate::clients::post(
+            &server,
+            "/v1/chat",
+            &website,
+            serde_json::json!({"display_name": "Ana"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{chat}");
+        let chat_path = format!(
+            "/v1/chat/ws?contact={}",
+            chat["contact_id"].as_str().unwrap()
+        );
+        let participant = chat["participant_token"].as_str().unwrap().to_string();
+        for (path, token, good) in [
+            ("/v1/agent/ws", alice.as_str(), true),
+            ("/v1/metrics/current/ws", frank.as_str(), true),
+            (chat_path.as_str(), participant.as_str(), true),
+            ("/v1/agent/ws", "sb_KNOTAKEY.nosecret", false),
+        ] {
+            let url = format!("{}{path}", server.url.replace("https://", "wss://"));
+            let mut request = url.into_client_request().unwrap();
+            request.headers_mut().insert(
+                "sec-websocket-protocol",
+                format!("switchboard.v1, bearer.{token}").parse().unwrap(),
+            );
+            let connected = tokio_tungstenite::connect_async_tls_with_config(
+                request,
+                None,
+                false,
+                Some(crate::clients::tls(&server)),
+            )
+            .await;
+            if !good {
+                assert!(connected.is_err(), "{path}: a bad credential is refused");
+                continue;
+            }
+            let (_, response) = connected.unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert_eq!(
+                response.headers()["sec-websocket-protocol"],
+                "switchboard.v1",
+                "{path}"
+            );
+        }
+    });
+}
