@@ -104,8 +104,8 @@ impl Owner {
             return;
         };
         let user = user.to_string();
-        self.outbox.after(move |durable| {
-            if durable && tx.try_send(frame).is_err() {
+        self.outbox.when_durable(move || {
+            if tx.try_send(frame).is_err() {
                 tracing::warn!(agent = %user, "agent socket is not keeping up; frame dropped");
             }
         });
@@ -384,7 +384,7 @@ impl Owner {
                     .as_ref()
                     .map(|(_, tx)| tx.clone())
                 {
-                    self.outbox.after(move |_| {
+                    self.outbox.when_durable(move || {
                         let _ = tx.try_send(super::CustomerFrame::Typing {
                             from: "AGENT".into(),
                         });
@@ -399,7 +399,7 @@ impl Owner {
                 let c = &self.contacts[&contact];
                 super::contacts::check_read(c, seq)?;
                 if let Some(tx) = c.customer.as_ref().map(|(_, tx)| tx.clone()) {
-                    self.outbox.after(move |_| {
+                    self.outbox.when_durable(move || {
                         let _ = tx.try_send(super::CustomerFrame::Read { seq });
                     });
                 }

@@ -250,12 +250,12 @@ impl Owner {
         reply: Reply<T>,
         result: Result<T, RuntimeError>,
     ) {
-        self.outbox.after(move |durable| {
+        self.outbox.after_commit(move |durable| {
             let _ = reply.send(if durable {
                 result
             } else {
-                Err(RuntimeError::Invalid(
-                    "the event log could not record this; nothing was done".into(),
+                Err(RuntimeError::Internal(
+                    "the event log could not record this".into(),
                 ))
             });
         });
@@ -596,10 +596,8 @@ impl Owner {
                     }
                 });
             for (tx, frame) in tell {
-                self.outbox.after(move |durable| {
-                    if durable {
-                        let _ = tx.try_send(frame);
-                    }
+                self.outbox.when_durable(move || {
+                    let _ = tx.try_send(frame);
                 });
             }
         }
@@ -837,10 +835,7 @@ impl Owner {
         let contact = id.to_string();
         let commands = self.commands.clone();
         // The call leaves the process only once what led to it is durable.
-        self.outbox.after(move |durable| {
-            if !durable {
-                return;
-            }
+        self.outbox.when_durable(move || {
             tokio::spawn(async move {
                 let limit = std::time::Duration::from_secs_f64(timeout_seconds);
                 let result = invoker.invoke(&function, &event, limit, response).await;
@@ -1045,10 +1040,8 @@ impl Owner {
         }
         if let Some(tx) = customer {
             let frame = CustomerFrame::Message(item.clone());
-            self.outbox.after(move |durable| {
-                if durable {
-                    let _ = tx.try_send(frame);
-                }
+            self.outbox.when_durable(move || {
+                let _ = tx.try_send(frame);
             });
         }
         if let Some(agent) = agent {
@@ -1077,7 +1070,7 @@ impl Owner {
                 .unheard
                 .take(now, id, token, after)?
                 .ok_or_else(|| RuntimeError::UnknownContact(id.into()))?;
-            self.outbox.after(move |_| {
+            self.outbox.when_durable(move || {
                 for line in lines {
                     let _ = frames.try_send(CustomerFrame::Message(line));
                 }
@@ -1110,7 +1103,7 @@ impl Owner {
         if let Some(q) = c.record.queue.as_ref().filter(|_| c.stage == Stage::Queued) {
             self.moved.insert(q.name.clone());
         }
-        self.outbox.after(move |_| {
+        self.outbox.when_durable(move || {
             for frame in missed {
                 let _ = frames.try_send(frame);
             }
@@ -1216,7 +1209,7 @@ impl Owner {
             json!({"ContactId": id, "DisconnectReason": reason}),
         );
         match customer {
-            Some(tx) => self.outbox.after(move |_| {
+            Some(tx) => self.outbox.when_durable(move || {
                 let _ = tx.try_send(CustomerFrame::Ended);
             }),
             // No socket to tell: the customer who connects soon still hears the end.

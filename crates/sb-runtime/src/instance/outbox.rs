@@ -52,7 +52,20 @@ impl Outbox {
         self.events.push(event);
     }
 
-    pub(crate) fn after(&mut self, effect: impl FnOnce(bool) + Send + 'static) {
+    /// Do `effect` once this batch's events are durable, and never if they are not:
+    /// every frame, relay, publication and call to the outside goes this way, so no
+    /// effect is seen before its cause is on disk.
+    pub(crate) fn when_durable(&mut self, effect: impl FnOnce() + Send + 'static) {
+        self.effects.push(Box::new(move |durable| {
+            if durable {
+                effect()
+            }
+        }));
+    }
+
+    /// Do `effect` once this batch's commit is decided, told whether it succeeded: only
+    /// for answering a caller, who must hear of a failure too.
+    pub(crate) fn after_commit(&mut self, effect: impl FnOnce(bool) + Send + 'static) {
         self.effects.push(Box::new(effect));
     }
 

@@ -38,7 +38,7 @@ impl Owner {
         let snapshot = Arc::new(snapshot);
         let publish = self.realtime.clone();
         // Like any effect, readers see a state only once the events behind it are durable.
-        self.outbox.after(move |_| {
+        self.outbox.when_durable(move || {
             publish.send_replace(snapshot);
         });
     }

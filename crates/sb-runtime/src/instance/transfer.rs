@@ -180,10 +180,8 @@ impl Owner {
                 contact: new.clone(),
             };
             let moved = tx.clone();
-            self.outbox.after(move |durable| {
-                if durable {
-                    let _ = moved.try_send(frame);
-                }
+            self.outbox.when_durable(move || {
+                let _ = moved.try_send(frame);
             });
             self.contacts.get_mut(&new).expect("exists").customer = Some((session, tx));
         }

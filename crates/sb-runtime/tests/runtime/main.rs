@@ -3,6 +3,7 @@
 mod audit;
 mod contacts;
 mod deploy;
+mod durability;
 mod function_server;
 mod functions;
 mod harness;
