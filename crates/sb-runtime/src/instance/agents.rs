@@ -6,85 +6,17 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::contacts::Stage;
-use super::{
-    rfc3339, AgentAction, AgentFrame, AgentSession, Command, ContactSummary, Owner, RuntimeError,
-};
+use super::{rfc3339, AgentAction, AgentFrame, AgentSession, Owner, RuntimeError};
 
 impl Owner {
-    pub(crate) fn handle_agent_command(&mut self, command: Command) {
-        match command {
-            Command::AttachAgent {
-                user,
-                frames,
-                reply,
-            } => {
-                let result = self.attach_agent(&user, Some(frames));
-                self.reply(reply, result);
-            }
-            Command::Agent {
-                user,
-                action,
-                reply,
-            } => {
-                let result = self.agent_action(&user, action);
-                self.reply(reply, result);
-            }
-            Command::AgentDesk {
-                user,
-                action,
-                reply,
-            } => {
-                let result = self.agent_desk(&user, action);
-                self.reply(reply, result);
-            }
-            Command::DetachAgent { user, session } => self.detach_agent(&user, session),
-            Command::ListAgents { reply } => {
-                let mut users: Vec<&String> = self.agents.keys().collect();
-                users.sort();
-                let snapshots = users
-                    .into_iter()
-                    .filter_map(|u| self.engine.agent_snapshot(u))
-                    .collect();
-                self.reply(reply, Ok(snapshots));
-            }
-            Command::ListContacts { reply } => {
-                let mut list: Vec<ContactSummary> = self
-                    .contacts
-                    .iter()
-                    .map(|(id, c)| ContactSummary {
-                        contact_id: id.clone(),
-                        channel: c.data.channel,
-                        stage: c.stage.name().into(),
-                        queue: c.record.queue.as_ref().map(|q| q.name.clone()),
-                        agent: c.stage.agent().map(str::to_string),
-                        position: self.engine.position(id),
-                    })
-                    .collect();
-                list.sort_by(|a, b| a.contact_id.cmp(&b.contact_id));
-                self.reply(reply, Ok(list));
-            }
-            Command::SetAgentStatus {
-                agent,
-                status,
-                by,
-                reply,
-            } => {
-                let result = self.set_agent_status_for(&agent, &status, &by);
-                self.reply(reply, result);
-            }
-            Command::StopContact { contact, by, reply } => {
-                let result = self.stop_contact(&contact, &by);
-                self.reply(reply, result);
-            }
-            Command::Explain { contact, reply } => {
-                let result = self
-                    .engine
-                    .explain_contact(&contact)
-                    .ok_or(RuntimeError::UnknownContact(contact));
-                self.reply(reply, result);
-            }
-            _ => unreachable!("contact commands are handled in contacts.rs"),
-        }
+    /// Every logged-in agent's routing state, by name.
+    pub(super) fn list_agents(&self) -> Vec<sb_routing::AgentSnapshot> {
+        let mut users: Vec<&String> = self.agents.keys().collect();
+        users.sort();
+        users
+            .into_iter()
+            .filter_map(|u| self.engine.agent_snapshot(u))
+            .collect()
     }
 
     /// Each agent whose state changed in this turn gets its newest state, once: a
@@ -113,7 +45,7 @@ impl Owner {
 
     /// The REST equivalent of the socket: log in (without a socket) if not yet, do
     /// `action`, and show the desk.
-    fn agent_desk(
+    pub(super) fn agent_desk(
         &mut self,
         user: &str,
         action: Option<AgentAction>,
@@ -152,7 +84,7 @@ impl Owner {
         Ok(super::AgentDesk { snapshot, contacts })
     }
 
-    fn attach_agent(
+    pub(super) fn attach_agent(
         &mut self,
         user: &str,
         frames: Option<mpsc::Sender<AgentFrame>>,
@@ -314,7 +246,7 @@ impl Owner {
     /// The agent's socket is gone (closed, or its heartbeats stopped): offers are
     /// withdrawn and go back in line; the agent goes Offline once its current contacts
     /// are done, and can reconnect to finish them.
-    fn detach_agent(&mut self, user: &str, session: u64) {
+    pub(super) fn detach_agent(&mut self, user: &str, session: u64) {
         let Some(s) = self.agents.get_mut(user) else {
             return;
         };
@@ -345,7 +277,11 @@ impl Owner {
         }
     }
 
-    fn agent_action(&mut self, user: &str, action: AgentAction) -> Result<(), RuntimeError> {
+    pub(super) fn agent_action(
+        &mut self,
+        user: &str,
+        action: AgentAction,
+    ) -> Result<(), RuntimeError> {
         if !self.agents.contains_key(user) {
             return Err(RuntimeError::NotAnAgent(user.into()));
         }

@@ -17,8 +17,8 @@ use tokio::sync::mpsc;
 
 use super::env::RuntimeEnv;
 use super::{
-    rfc3339, AgentFrame, ChatItem, ChatStarted, Command, CustomerEvent, CustomerFrame, NewChat,
-    NewTask, Owner, Reply, RuntimeError,
+    rfc3339, AgentFrame, ChatItem, ChatStarted, Command, ContactSummary, CustomerEvent,
+    CustomerFrame, NewChat, NewTask, Owner, Reply, RuntimeError,
 };
 use crate::live::DeployedConfig;
 use crate::vault::{seal_json, seal_record};
@@ -167,81 +167,71 @@ fn text_of(config: &DeployedConfig, m: &Message) -> String {
 }
 
 impl Owner {
-    pub(crate) fn handle(&mut self, command: Command) {
-        match command {
-            Command::StartChat { chat, reply } => {
-                let result = self.start_chat(chat);
-                self.reply(reply, result);
+    /// A customer's socket closed: if it is still the contact's, the customer is away.
+    pub(super) fn detach_customer(&mut self, contact: &str, session: u64) {
+        let contact = self
+            .chat_head(contact)
+            .unwrap_or_else(|| contact.to_string());
+        if let Some(c) = self.contacts.get_mut(&contact) {
+            if c.customer.as_ref().is_some_and(|(s, _)| *s == session) {
+                c.customer = None;
+                self.customer_absent(&contact);
             }
-            Command::CreateTask { task, reply } => {
-                let result = self.create_task(task);
-                self.reply(reply, result);
-            }
-            Command::AttachCustomer {
-                contact,
-                token,
-                after,
-                frames,
-                reply,
-            } => {
-                // A transferred chat is found by any id of its chain.
-                let contact = self.chat_head(&contact).unwrap_or(contact);
-                let result = self.attach_customer(&contact, &token, after, frames);
-                self.reply(reply, result);
-            }
-            Command::Customer {
-                contact,
-                session,
-                event,
-                reply,
-            } => {
-                let contact = self.chat_head(&contact).unwrap_or(contact);
-                let result = self.customer_event(&contact, session, event);
-                self.reply(reply, result);
-            }
-            Command::DetachCustomer { contact, session } => {
-                let contact = self.chat_head(&contact).unwrap_or(contact);
-                if let Some(c) = self.contacts.get_mut(&contact) {
-                    if c.customer.as_ref().is_some_and(|(s, _)| *s == session) {
-                        c.customer = None;
-                        self.customer_absent(&contact);
-                    }
-                }
-            }
-            Command::FunctionDone {
-                contact,
-                epoch,
-                result,
-            } => {
-                if self
-                    .contacts
-                    .get(&contact)
-                    .is_some_and(|c| c.function_epoch == epoch)
-                {
-                    let result = match result {
-                        sb_flow::interpret::FunctionResult::Ok { mut response } => {
-                            mask_value(&mut response);
-                            sb_flow::interpret::FunctionResult::Ok { response }
-                        }
-                        failed => failed,
-                    };
-                    self.drive(&contact, Input::FunctionResult { result });
-                }
-            }
-            Command::LiveRecord { contact, reply } => {
-                let result = self
-                    .contacts
-                    .get(&contact)
-                    .map(|c| seal_record(&c.key, &c.data.sensitive_attributes, &c.record))
-                    .ok_or(RuntimeError::UnknownContact(contact));
-                self.reply(reply, result);
-            }
-            Command::Tick { reply } => {
-                self.fire_due();
-                self.reply(reply, Ok(()));
-            }
-            other => self.handle_agent_command(other),
         }
+    }
+
+    /// A function's answer, if the flow still waits for this call (`epoch`).
+    pub(super) fn function_done(
+        &mut self,
+        contact: &str,
+        epoch: u64,
+        result: sb_flow::interpret::FunctionResult,
+    ) {
+        // A late answer, to a call the flow has stopped waiting for, is dropped.
+        if self
+            .contacts
+            .get(contact)
+            .is_none_or(|c| c.function_epoch != epoch)
+        {
+            return;
+        }
+        let result = match result {
+            sb_flow::interpret::FunctionResult::Ok { mut response } => {
+                mask_value(&mut response);
+                sb_flow::interpret::FunctionResult::Ok { response }
+            }
+            failed => failed,
+        };
+        self.drive(contact, Input::FunctionResult { result });
+    }
+
+    /// A live contact's record so far, sealed as stored.
+    pub(super) fn live_record(
+        &self,
+        contact: String,
+    ) -> Result<sb_model::record::ContactRecord, RuntimeError> {
+        self.contacts
+            .get(&contact)
+            .map(|c| seal_record(&c.key, &c.data.sensitive_attributes, &c.record))
+            .ok_or(RuntimeError::UnknownContact(contact))
+    }
+
+    /// Every live contact, by id.
+    pub(super) fn list_contacts(&self) -> Vec<ContactSummary> {
+        let mut list: Vec<ContactSummary> = self
+            .contacts
+            .iter()
+            .map(|(id, c)| ContactSummary {
+                contact_id: id.clone(),
+                channel: c.data.channel,
+                stage: c.stage.name().into(),
+                queue: c.record.queue.as_ref().map(|q| q.name.clone()),
+                agent: c.stage.agent().map(str::to_string),
+                position: self.engine.position(id),
+            })
+            .collect();
+        list.sort_by(|a, b| a.contact_id.cmp(&b.contact_id));
+        list
     }
 
     /// Answer once the events so far are durable.
@@ -419,7 +409,7 @@ impl Owner {
         Ok(id)
     }
 
-    fn start_chat(&mut self, chat: NewChat) -> Result<ChatStarted, RuntimeError> {
+    pub(super) fn start_chat(&mut self, chat: NewChat) -> Result<ChatStarted, RuntimeError> {
         let config = self.config()?;
         let flow = Self::entry_flow(&config, chat.flow)?;
         Self::check_attributes(&chat.attributes)?;
@@ -446,7 +436,7 @@ impl Owner {
         })
     }
 
-    fn create_task(&mut self, task: NewTask) -> Result<String, RuntimeError> {
+    pub(super) fn create_task(&mut self, task: NewTask) -> Result<String, RuntimeError> {
         let config = self.config()?;
         if task.name.trim().is_empty() {
             return Err(RuntimeError::Invalid("a task needs a name".into()));
@@ -1055,7 +1045,7 @@ impl Owner {
         }
     }
 
-    fn attach_customer(
+    pub(super) fn attach_customer(
         &mut self,
         id: &str,
         token: &str,
@@ -1111,7 +1101,7 @@ impl Owner {
         Ok(session)
     }
 
-    fn customer_event(
+    pub(super) fn customer_event(
         &mut self,
         id: &str,
         session: u64,

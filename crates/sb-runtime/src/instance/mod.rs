@@ -16,6 +16,7 @@ mod clock;
 mod contact_events;
 mod contacts;
 mod criteria;
+mod dispatch;
 mod env;
 mod outbox;
 mod realtime;
