@@ -8,10 +8,9 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use sb_api::{build_router, endpoint_actions, AppState};
-use sb_runtime::{Deployer, LiveConfig};
 use sb_security::{ApiKey, Role};
 use sb_spec::SourceBundle;
-use sb_store::{SqliteStore, Store, StoredCredential};
+use sb_store::{Store, StoredCredential};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -19,29 +18,30 @@ struct Fixture {
     router: axum::Router,
     store: Arc<dyn Store>,
     runtime: sb_runtime::instance::RuntimeHandle,
+    /// Keeps the log's writer running for the test.
+    _running: sb_runtime::open::RunningInstance,
     _dir: tempfile::TempDir,
 }
 
 impl Fixture {
     async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
-        let live = LiveConfig::new();
-        let deployer = Arc::new(Deployer::new(store.clone(), live.clone()));
-        let (log, _writer) = sb_store::EventLog::start(dir.path()).unwrap();
         let kek = sb_security::envelope::Kek::from_bytes(
             &sb_security::envelope::Kek::generate_secret().unwrap(),
         )
         .unwrap();
-        let vault = Arc::new(
-            sb_runtime::vault::Vault::open(
-                store.as_ref(),
+        let running = sb_runtime::open::InstanceData::open(dir.path())
+            .unwrap()
+            .start(sb_runtime::open::StartOptions::new(
                 sb_security::envelope::Keyring::new(kek, vec![]),
-            )
-            .unwrap(),
+            ))
+            .unwrap();
+        let (store, deployer, vault, runtime) = (
+            running.data.store.clone(),
+            running.data.deployer.clone(),
+            running.vault.clone(),
+            running.runtime.clone(),
         );
-        let runtime =
-            sb_runtime::instance::start(live.clone(), store.clone(), log, vault.clone(), None);
         let router = build_router(AppState {
             runtime: runtime.clone(),
             deployer,
@@ -57,20 +57,19 @@ impl Fixture {
             roles: Default::default(),
             sessions: Default::default(),
         });
-        let fixture = Fixture {
+        // The runtime recovers (nothing, here) before it serves.
+        assert!(
+            running
+                .ready_within(std::time::Duration::from_secs(5))
+                .await
+        );
+        Fixture {
             router,
             store,
             runtime,
+            _running: running,
             _dir: dir,
-        };
-        // The runtime recovers (nothing, here) before it serves.
-        for _ in 0..5_000 {
-            if fixture.runtime.is_ready() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
-        fixture
     }
 
     fn token(&self, role: Role) -> String {

@@ -12,6 +12,7 @@ pub mod historical;
 pub mod instance;
 pub mod keys;
 pub mod live;
+pub mod open;
 pub mod privacy;
 pub mod retention;
 pub mod vault;

@@ -108,19 +108,10 @@ pub(crate) struct Owner {
     arrivals: u64,
 }
 
-/// Start the owner for an instance. It runs until every handle is dropped.
-pub fn start(
-    live: LiveConfig,
-    store: Arc<dyn Store>,
-    log: EventLog,
-    vault: Arc<Vault>,
-    function_ca: Option<Vec<u8>>,
-) -> RuntimeHandle {
-    start_with_clock(live, store, log, vault, function_ca, Clock::system())
-}
-
-/// [`start`] on a given clock (a test's, to move time along).
-pub fn start_with_clock(
+/// Start the owner for an instance on `clock` (the system's, or a test's to move time
+/// along). It runs until every handle is dropped. Only [`crate::open`] calls this: an
+/// instance is put together in one place.
+pub(crate) fn start_with_clock(
     live: LiveConfig,
     store: Arc<dyn Store>,
     log: EventLog,

@@ -14,7 +14,7 @@ use sb_runtime::instance::{
 use sb_runtime::{Deployer, LiveConfig};
 use sb_security::envelope::{Kek, Keyring};
 use sb_spec::SourceBundle;
-use sb_store::{EventLog, EventLogWriter, SqliteStore, Store};
+use sb_store::{EventLogWriter, SqliteStore, Store};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -92,29 +92,21 @@ impl Instance {
 
     /// Start the runtime as `serve` does: the deployed version, the log, the data keys.
     pub(crate) async fn run(&mut self) {
-        self.store = Arc::new(SqliteStore::open(self.dir.path()).unwrap());
-        let deployer = Deployer::new(self.store.clone(), LiveConfig::new());
-        deployer.load_latest().unwrap();
-        let (log, writer) = EventLog::start(self.dir.path()).unwrap();
         let keyring = Keyring::new(Kek::from_bytes(&self.kek).unwrap(), vec![]);
-        let vault = Arc::new(sb_runtime::vault::Vault::open(self.store.as_ref(), keyring).unwrap());
-        let runtime = sb_runtime::instance::start_with_clock(
-            deployer.live().clone(),
-            self.store.clone(),
-            log,
-            vault,
-            None,
-            self.clock.clone(),
+        let running = sb_runtime::open::InstanceData::open(self.dir.path())
+            .unwrap()
+            .start(sb_runtime::open::StartOptions {
+                clock: self.clock.clone(),
+                ..sb_runtime::open::StartOptions::new(keyring)
+            })
+            .unwrap();
+        assert!(
+            running.ready_within(Duration::from_secs(10)).await,
+            "the runtime recovered within 10 s"
         );
-        for _ in 0..10_000 {
-            if runtime.is_ready() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        assert!(runtime.is_ready(), "the runtime recovered within 10 s");
-        self.runtime = Some(runtime);
-        self.writer = Some(writer);
+        self.store = running.data.store;
+        self.runtime = Some(running.runtime);
+        self.writer = Some(running.writer);
     }
 
     pub(crate) async fn restart(&mut self) {

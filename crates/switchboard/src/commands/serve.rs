@@ -10,10 +10,10 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use sb_api::tls::{self, TlsSource};
 use sb_api::{AppState, ServeOptions};
-use sb_runtime::{Deployer, LiveConfig};
+use sb_runtime::Deployer;
 use sb_security::{ApiKey, Role};
 use sb_spec::SourceBundle;
-use sb_store::{SqliteStore, Store, StoredCredential};
+use sb_store::{Store, StoredCredential};
 
 use crate::cli::{LogFormat, ServeArgs};
 
@@ -46,10 +46,8 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let data = args.data.resolve(args.demo);
     // Before anything is created: keys inside the data directory would be copied with it.
     let keys_dir = args.keys.resolve(&data)?;
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&data)
-            .with_context(|| format!("opening the data directory {}", data.display()))?,
-    );
+    let instance = sb_runtime::open::InstanceData::open(&data)?;
+    let store = instance.store.clone();
     for (path, mode) in sb_store::readable_by_others(&data) {
         tracing::warn!(
             path = %path.display(),
@@ -79,10 +77,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let local = listener.local_addr()?;
 
     let bootstrap = sb_api::ensure_bootstrap_credential(store.as_ref())?;
-    let deployer = Arc::new(Deployer::new(store.clone(), LiveConfig::new()));
-    deployer
-        .load_latest()
-        .context("loading the deployed configuration")?;
+    let deployer = instance.deployer.clone();
 
     let mut demo_tokens = Vec::new();
     let mut demo_applied = None;
@@ -118,9 +113,8 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         replaced.as_ref(),
     );
 
-    let (event_log, _writer) =
-        sb_store::EventLog::start(&data).context("starting the event log")?;
-    // What the server itself changed before it served anything is audited like the rest.
+    // What the server itself changed before it served anything is audited like the rest
+    // (once the instance is started, below).
     let mut own_changes = Vec::new();
     if let Some(b) = &bootstrap {
         own_changes.push((
@@ -145,19 +139,6 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             serde_json::json!({"id": id, "user": user, "role": role}),
         ));
     }
-    for (action, parameters) in own_changes {
-        let mut record = sb_runtime::audit::AuditRecord::now(action);
-        record.authenticated_by = "server".into();
-        record.user = Some(if action == "config:Apply" {
-            DEMO_ACTOR.into()
-        } else {
-            "switchboard serve".into()
-        });
-        record.parameters = parameters;
-        sb_runtime::audit::append(&event_log, &record)
-            .await
-            .context("recording the server's own changes in the audit trail")?;
-    }
     let keys = sb_runtime::keys::KeyDir::open(&keys_dir)
         .with_context(|| format!("opening the key directory {}", keys_dir.display()))?;
     let signer = keys
@@ -170,21 +151,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .keyring(&kek_sources)
         .context("loading the key-encryption key")?;
     tracing::info!(kek = %keyring.current_id(), "data keys wrapped by this key-encryption key");
-    let vault = Arc::new(
-        sb_runtime::vault::Vault::open_with_erasures(
-            store.as_ref(),
-            keyring,
-            sb_runtime::privacy::ErasureLog::in_key_dir(&keys_dir),
-        )
-        .context("opening the instance's data keys")?,
-    );
-    tokio::spawn(follow_kek_rotation(
-        keys_dir.clone(),
-        kek_sources,
-        vault.clone(),
-    ));
     let signer = Arc::new(signer);
-    sb_runtime::audit::spawn_keeper(store.clone(), signer.clone(), deployer.live().clone());
     let function_ca = match &args.function_ca {
         Some(path) => Some(
             std::fs::read(path)
@@ -192,13 +159,32 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ),
         None => None,
     };
-    let runtime = sb_runtime::instance::start(
-        deployer.live().clone(),
-        store.clone(),
-        event_log,
-        vault.clone(),
+    let running = instance.start(sb_runtime::open::StartOptions {
+        erasures: Some(sb_runtime::privacy::ErasureLog::in_key_dir(&keys_dir)),
         function_ca,
-    );
+        audit_signer: Some(signer.clone()),
+        ..sb_runtime::open::StartOptions::new(keyring)
+    })?;
+    let (vault, runtime) = (running.vault.clone(), running.runtime.clone());
+    tokio::spawn(follow_kek_rotation(
+        keys_dir.clone(),
+        kek_sources,
+        vault.clone(),
+    ));
+    for (action, parameters) in own_changes {
+        let mut record = sb_runtime::audit::AuditRecord::now(action);
+        record.authenticated_by = "server".into();
+        record.user = Some(if action == "config:Apply" {
+            DEMO_ACTOR.into()
+        } else {
+            "switchboard serve".into()
+        });
+        record.parameters = parameters;
+        runtime
+            .audit(&record)
+            .await
+            .context("recording the server's own changes in the audit trail")?;
+    }
     let store_for_signing = store.clone();
     let state = AppState {
         runtime,
