@@ -7,6 +7,42 @@ use serde::{Deserialize, Serialize};
 
 use crate::Channel;
 
+/// Why a contact ended, as its record's `DisconnectReason` and its DISCONNECTED event
+/// say it: Connect's values, and two of Switchboard's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DisconnectReason {
+    CustomerDisconnect,
+    AgentDisconnect,
+    ContactFlowDisconnect,
+    ThirdPartyDisconnect,
+    /// Ended by a supervisor or a program (StopContact).
+    Api,
+    /// A task or callback past its expiry.
+    Expired,
+    Other,
+    /// Switchboard: the flow failed in a way that has no error branch.
+    ContactFlowError,
+    /// Switchboard: after a restart the contact's stored state could not be read back.
+    RecoveryFailed,
+}
+
+impl DisconnectReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisconnectReason::CustomerDisconnect => "CUSTOMER_DISCONNECT",
+            DisconnectReason::AgentDisconnect => "AGENT_DISCONNECT",
+            DisconnectReason::ContactFlowDisconnect => "CONTACT_FLOW_DISCONNECT",
+            DisconnectReason::ThirdPartyDisconnect => "THIRD_PARTY_DISCONNECT",
+            DisconnectReason::Api => "API",
+            DisconnectReason::Expired => "EXPIRED",
+            DisconnectReason::Other => "OTHER",
+            DisconnectReason::ContactFlowError => "CONTACT_FLOW_ERROR",
+            DisconnectReason::RecoveryFailed => "RECOVERY_FAILED",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum InitiationMethod {
@@ -182,5 +218,31 @@ mod tests {
             serde_json::from_str::<ContactRecord>(&json).unwrap(),
             record
         );
+    }
+}
+
+#[cfg(test)]
+mod disconnect_reason_tests {
+    use super::DisconnectReason;
+
+    /// The text a record carries is serde's spelling of the same value.
+    #[test]
+    fn the_spelling_is_the_serialised_one() {
+        for reason in [
+            DisconnectReason::CustomerDisconnect,
+            DisconnectReason::AgentDisconnect,
+            DisconnectReason::ContactFlowDisconnect,
+            DisconnectReason::ThirdPartyDisconnect,
+            DisconnectReason::Api,
+            DisconnectReason::Expired,
+            DisconnectReason::Other,
+            DisconnectReason::ContactFlowError,
+            DisconnectReason::RecoveryFailed,
+        ] {
+            assert_eq!(
+                serde_json::to_value(reason).unwrap(),
+                serde_json::Value::String(reason.as_str().into())
+            );
+        }
     }
 }

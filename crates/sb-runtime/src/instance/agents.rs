@@ -1,6 +1,7 @@
 //! Agents: their sessions, their actions, and what routing decides for them.
 
 use sb_model::record::AgentInfo;
+use sb_model::record::DisconnectReason;
 use sb_routing::{AgentConfig, AgentStatus, DequeueReason, Output};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -372,7 +373,7 @@ impl Owner {
                     Stage::Connected(a) => Some(a),
                     _ => None,
                 })?;
-                self.end_contact(&contact, "AGENT_DISCONNECT");
+                self.end_contact(&contact, DisconnectReason::AgentDisconnect);
             }
             AgentAction::Complete { contact } => {
                 self.holds(user, &contact, |s| match s {

@@ -7,6 +7,7 @@
 //! `callback_failed`, which frees the agent at once and puts the callback back in line
 //! after the retry gap, or ends it when no attempts are left.
 
+use sb_model::record::DisconnectReason;
 use sb_model::record::{Endpoint, EndpointType, InitiationMethod};
 use sb_model::Channel;
 use serde::{Deserialize, Serialize};
@@ -87,7 +88,7 @@ impl Owner {
         contact.customer_name = name;
         // Kept for a restart by the enqueue, or ended (and recorded) here.
         if !self.enqueue(&id, &request.queue) {
-            self.end_contact(&id, "OTHER");
+            self.end_contact(&id, DisconnectReason::Other);
             return Err(RuntimeError::Invalid(format!(
                 "the callback could not be queued in '{}'",
                 request.queue
@@ -138,7 +139,7 @@ impl Owner {
             // Routing has let it go (dequeued, expired): its record says so, then the
             // contact ends.
             self.route();
-            self.end_contact(contact, "EXPIRED");
+            self.end_contact(contact, DisconnectReason::Expired);
         }
         Ok(())
     }

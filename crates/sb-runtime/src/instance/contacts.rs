@@ -1,5 +1,6 @@
 //! Contacts: chats and tasks through their flows, into queues, to agents, to a record.
 
+use sb_model::record::DisconnectReason;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -543,7 +544,7 @@ impl Owner {
                 contact = id,
                 "the chat's customer has been gone too long; the chat ends"
             );
-            self.end_contact(id, "CUSTOMER_DISCONNECT");
+            self.end_contact(id, DisconnectReason::CustomerDisconnect);
         }
     }
 
@@ -605,7 +606,7 @@ impl Owner {
         }
         if let Some(id) = key.strip_prefix("expire:") {
             if self.contacts.contains_key(id) {
-                self.end_contact(id, "EXPIRED");
+                self.end_contact(id, DisconnectReason::Expired);
             }
             return;
         }
@@ -973,10 +974,10 @@ impl Owner {
                     Stage::Queued | Stage::Offered(_) | Stage::Connected(_) | Stage::AfterWork(_)
                 ) => {}
             Outcome::Ended | Outcome::Disconnected => {
-                self.end_contact(id, "CONTACT_FLOW_DISCONNECT")
+                self.end_contact(id, DisconnectReason::ContactFlowDisconnect)
             }
             Outcome::TransferredToThirdParty { .. } => {
-                self.end_contact(id, "THIRD_PARTY_DISCONNECT")
+                self.end_contact(id, DisconnectReason::ThirdPartyDisconnect)
             }
             Outcome::Error { reason } => {
                 tracing::warn!(contact = id, reason, "flow ended in error");
@@ -985,7 +986,7 @@ impl Owner {
                     super::contact_events::ContactEventType::FlowError,
                     json!({"reason": reason}),
                 );
-                self.end_contact(id, "CONTACT_FLOW_ERROR");
+                self.end_contact(id, DisconnectReason::ContactFlowError);
             }
         }
     }
@@ -1161,14 +1162,15 @@ impl Owner {
                     );
                 }
             }
-            CustomerEvent::Disconnect => self.end_contact(id, "CUSTOMER_DISCONNECT"),
+            CustomerEvent::Disconnect => self.end_contact(id, DisconnectReason::CustomerDisconnect),
         }
         Ok(())
     }
 
     /// The conversation is over: with an agent, after-contact work starts; otherwise
     /// the contact leaves routing and its record is written.
-    pub(crate) fn end_contact(&mut self, id: &str, reason: &str) {
+    pub(crate) fn end_contact(&mut self, id: &str, reason: DisconnectReason) {
+        let reason = reason.as_str();
         let now = self.clock.now_ms();
         let Some(c) = self.contacts.get_mut(id) else {
             return;

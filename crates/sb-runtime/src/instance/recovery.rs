@@ -2,6 +2,7 @@
 //! batch that changed it; on start, the owner rebuilds from each contact's newest state
 //! in the store (not the whole event log, so start-up does not grow with history).
 
+use sb_model::record::DisconnectReason;
 use std::sync::Arc;
 
 use sb_flow::interpret::{ContactData, FlowRun, FunctionResult, Input, Waiting};
@@ -232,7 +233,7 @@ impl Owner {
                 Ok(()) => self.contacts.get_mut(&id).expect("inserted").stage = Stage::Queued,
                 Err(e) => {
                     tracing::warn!(contact = %id, queue, error = %e, "cannot put a recovered contact back in line; ending it");
-                    self.end_contact(&id, "RECOVERY_FAILED");
+                    self.end_contact(&id, DisconnectReason::RecoveryFailed);
                 }
             }
         }

@@ -6,9 +6,7 @@
 
 use super::contacts::Stage;
 use super::{ContactStopped, Owner, RuntimeError};
-
-/// The record's DisconnectReason for a contact a supervisor stopped.
-const STOPPED_REASON: &str = "API";
+use sb_model::record::DisconnectReason;
 
 impl Owner {
     /// In a flow, scheduled, in line or offered: the contact ends at once and its record
@@ -31,13 +29,13 @@ impl Owner {
             Stage::AfterWork(agent) => self.complete_after_work_for(agent, id),
             Stage::Connected(agent) => {
                 let agent = agent.clone();
-                self.end_contact(id, STOPPED_REASON);
+                self.end_contact(id, DisconnectReason::Api);
                 if !self.routing_holds(&agent, id) {
                     self.complete_after_work_for(&agent, id);
                 }
             }
             Stage::Scheduled | Stage::InFlow | Stage::Queued | Stage::Offered(_) => {
-                self.end_contact(id, STOPPED_REASON)
+                self.end_contact(id, DisconnectReason::Api)
             }
         }
         self.route();

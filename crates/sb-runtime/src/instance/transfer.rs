@@ -6,6 +6,7 @@
 
 use sb_flow::interpret::{FlowRun, Input};
 use sb_model::config::QuickConnectTarget;
+use sb_model::record::DisconnectReason;
 use sb_model::record::InitiationMethod;
 use sb_model::Channel;
 use serde_json::json;
@@ -190,13 +191,13 @@ impl Owner {
             super::contact_events::ContactEventType::Transferred,
             json!({"ContactId": contact, "NextContactId": new, "By": user}),
         );
-        self.end_contact(contact, "AGENT_DISCONNECT");
+        self.end_contact(contact, DisconnectReason::AgentDisconnect);
         match next {
             Next::Enqueue(queue) => {
                 if !self.enqueue(&new, &queue) {
                     // Admission was checked a moment ago on this same task: unreachable
                     // unless the engine changed its mind; the contact must not vanish.
-                    self.end_contact(&new, "OTHER");
+                    self.end_contact(&new, DisconnectReason::Other);
                 }
             }
             Next::Flow { flow, queue, agent } => {
