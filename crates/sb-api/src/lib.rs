@@ -11,6 +11,7 @@ mod routes;
 mod server;
 mod telemetry;
 pub mod tls;
+mod wire;
 
 pub use auth::{
     endpoint_actions, ensure_bootstrap_credential, BootstrapCredential, PARTICIPANT_ENDPOINTS,

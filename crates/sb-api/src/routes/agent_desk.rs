@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::{Extension, Json};
-use sb_runtime::instance::{AgentAction, AgentDesk};
+use sb_runtime::instance::AgentAction;
 use sb_security::Principal;
 
 use crate::error::{ApiError, ErrorBody};
@@ -17,8 +17,10 @@ use crate::server::AppState;
 pub(crate) async fn desk(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-) -> Result<Json<AgentDesk>, ApiError> {
-    Ok(Json(state.runtime.agent_desk(principal.user, None).await?))
+) -> Result<Json<crate::wire::AgentDeskView>, ApiError> {
+    Ok(Json(
+        state.runtime.agent_desk(principal.user, None).await?.into(),
+    ))
 }
 
 /// Do what one agent-socket frame does — `{"type": "set_status", "status": "Available"}`,
@@ -31,11 +33,12 @@ pub(crate) async fn act(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Json(action): Json<AgentAction>,
-) -> Result<Json<AgentDesk>, ApiError> {
+) -> Result<Json<crate::wire::AgentDeskView>, ApiError> {
     Ok(Json(
         state
             .runtime
             .agent_desk(principal.user, Some(action))
-            .await?,
+            .await?
+            .into(),
     ))
 }

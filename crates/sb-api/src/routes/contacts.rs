@@ -182,16 +182,17 @@ const BURST_FRAMES: usize = 64;
 /// that a burst (an offer, the agent's new state, a transcript) is one write to the
 /// socket rather than one each. Stops after a frame that `is_last`; returns whether one
 /// was.
-async fn send_burst<F: Serialize>(
+async fn send_burst<F>(
     sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
     first: F,
     mut queues: [&mut mpsc::Receiver<F>; 2],
+    to_text: impl Fn(&F) -> String,
     is_last: impl Fn(&F) -> bool,
 ) -> Result<bool, axum::Error> {
     let mut next = Some(first);
     let mut fed = 0;
     while let Some(frame) = next.take() {
-        let text = serde_json::to_string(&frame).expect("frames serialise");
+        let text = to_text(&frame);
         sink.feed(Message::Text(text.into())).await?;
         if is_last(&frame) {
             sink.flush().await?;
@@ -204,6 +205,10 @@ async fn send_burst<F: Serialize>(
     }
     sink.flush().await?;
     Ok(false)
+}
+
+fn customer_frame_text(frame: &CustomerFrame) -> String {
+    serde_json::to_string(frame).expect("frames serialise")
 }
 
 async fn customer_loop(
@@ -228,9 +233,13 @@ async fn customer_loop(
                 }
                 else => break,
             };
-            let sent = send_burst(&mut sink, frame, [&mut frames, &mut errors], |f| {
-                *f == CustomerFrame::Ended
-            })
+            let sent = send_burst(
+                &mut sink,
+                frame,
+                [&mut frames, &mut errors],
+                customer_frame_text,
+                |f| *f == CustomerFrame::Ended,
+            )
             .await;
             match sent {
                 Ok(false) => {}
@@ -399,9 +408,15 @@ async fn agent_loop(
                 }
                 else => break,
             };
-            if send_burst(&mut sink, frame, [&mut frames, &mut answers], |_| false)
-                .await
-                .is_err()
+            if send_burst(
+                &mut sink,
+                frame,
+                [&mut frames, &mut answers],
+                crate::wire::agent_frame_text,
+                |_| false,
+            )
+            .await
+            .is_err()
             {
                 break;
             }
@@ -488,8 +503,9 @@ fn error_frame(e: &RuntimeError) -> AgentFrame {
 #[utoipa::path(get, path = "/v1/agents", tag = "agents", responses((status = 200, body = Vec<Object>)))]
 pub(crate) async fn list_agents(
     State(state): State<AppState>,
-) -> Result<Json<Vec<sb_routing::AgentSnapshot>>, ApiError> {
-    Ok(Json(state.runtime.list_agents().await?))
+) -> Result<Json<Vec<crate::wire::AgentState>>, ApiError> {
+    let agents = state.runtime.list_agents().await?;
+    Ok(Json(agents.iter().map(Into::into).collect()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -512,13 +528,12 @@ pub(crate) async fn set_agent_status(
     Extension(principal): Extension<Principal>,
     Path(agent): Path<String>,
     Json(r): Json<SetStatusRequest>,
-) -> Result<Json<sb_routing::AgentSnapshot>, ApiError> {
-    Ok(Json(
-        state
-            .runtime
-            .set_agent_status(agent, r.status, principal.user.clone())
-            .await?,
-    ))
+) -> Result<Json<crate::wire::AgentState>, ApiError> {
+    let snapshot = state
+        .runtime
+        .set_agent_status(agent, r.status, principal.user.clone())
+        .await?;
+    Ok(Json((&snapshot).into()))
 }
 
 /// Every live contact with its stage, queue, agent, and position and estimated wait.

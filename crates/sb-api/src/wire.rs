@@ -1,0 +1,155 @@
+//! The API's own shapes for what the routing core knows about an agent. The core's
+//! types are the engine's to change; what clients read is defined here and converted
+//! explicitly, so a rename inside `sb-routing` cannot change the public format (the
+//! e2e tests read these fields by name).
+
+use serde::Serialize;
+
+use sb_routing::{AgentSnapshot, AgentStatus, SlotState};
+
+/// An agent's state as clients see it: `GET /v1/agents`, the REST desk, the agent
+/// socket's `state` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct AgentState {
+    pub agent: String,
+    pub status: StatusView,
+    pub next_status: Option<StatusView>,
+    /// Missed an offer: offered nothing until the agent sets a status again.
+    pub missed: bool,
+    pub contacts: Vec<AgentContactView>,
+}
+
+/// `{"kind": "routable" | "custom" | "offline", "name": …}`; `offline` has no name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct StatusView {
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct AgentContactView {
+    pub contact: String,
+    pub channel: sb_model::Channel,
+    /// `offered`, `connected` or `after_contact_work`.
+    pub state: &'static str,
+}
+
+impl From<&AgentStatus> for StatusView {
+    fn from(status: &AgentStatus) -> Self {
+        let (kind, name) = match status {
+            AgentStatus::Routable(name) => ("routable", Some(name.clone())),
+            AgentStatus::Custom(name) => ("custom", Some(name.clone())),
+            AgentStatus::Offline => ("offline", None),
+        };
+        StatusView { kind, name }
+    }
+}
+
+impl From<&AgentSnapshot> for AgentState {
+    fn from(s: &AgentSnapshot) -> Self {
+        AgentState {
+            agent: s.agent.clone(),
+            status: (&s.status).into(),
+            next_status: s.next_status.as_ref().map(Into::into),
+            missed: s.missed,
+            contacts: s
+                .contacts
+                .iter()
+                .map(|c| AgentContactView {
+                    contact: c.contact.clone(),
+                    channel: c.channel,
+                    state: match c.state {
+                        SlotState::Offered => "offered",
+                        SlotState::Connected => "connected",
+                        SlotState::AfterContactWork => "after_contact_work",
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The REST desk: the agent's state and its contacts.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct AgentDeskView {
+    pub snapshot: AgentState,
+    pub contacts: Vec<sb_runtime::instance::DeskContact>,
+}
+
+impl From<sb_runtime::instance::AgentDesk> for AgentDeskView {
+    fn from(desk: sb_runtime::instance::AgentDesk) -> Self {
+        AgentDeskView {
+            snapshot: (&desk.snapshot).into(),
+            contacts: desk.contacts,
+        }
+    }
+}
+
+/// An agent socket frame as sent: the `state` frame in the API's shape, the others as
+/// the runtime gives them.
+pub(crate) fn agent_frame_text(frame: &sb_runtime::instance::AgentFrame) -> String {
+    #[derive(Serialize)]
+    struct StateFrame<'a> {
+        r#type: &'static str,
+        snapshot: &'a AgentState,
+    }
+    match frame {
+        sb_runtime::instance::AgentFrame::State { snapshot } => {
+            serde_json::to_string(&StateFrame {
+                r#type: "state",
+                snapshot: &snapshot.into(),
+            })
+        }
+        other => serde_json::to_string(other),
+    }
+    .expect("frames serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sb_routing::AgentContact;
+
+    /// The public shape, pinned: a change in the core does not move it.
+    #[test]
+    fn the_agent_state_keeps_its_public_shape() {
+        let snapshot = AgentSnapshot {
+            agent: "carol".into(),
+            status: AgentStatus::available(),
+            next_status: Some(AgentStatus::Custom("Break".into())),
+            missed: false,
+            contacts: vec![AgentContact {
+                contact: "c1".into(),
+                channel: sb_model::Channel::Chat,
+                state: SlotState::AfterContactWork,
+            }],
+        };
+        assert_eq!(
+            serde_json::to_value(AgentState::from(&snapshot)).unwrap(),
+            serde_json::json!({
+                "agent": "carol",
+                "status": {"kind": "routable", "name": "Available"},
+                "next_status": {"kind": "custom", "name": "Break"},
+                "missed": false,
+                "contacts": [{"contact": "c1", "channel": "CHAT", "state": "after_contact_work"}]
+            })
+        );
+        let offline = AgentSnapshot {
+            status: AgentStatus::Offline,
+            next_status: None,
+            contacts: vec![],
+            ..snapshot
+        };
+        assert_eq!(
+            serde_json::to_value(AgentState::from(&offline)).unwrap(),
+            serde_json::json!({
+                "agent": "carol",
+                "status": {"kind": "offline"},
+                "next_status": null,
+                "missed": false,
+                "contacts": []
+            })
+        );
+    }
+}
