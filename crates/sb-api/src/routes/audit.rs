@@ -50,15 +50,14 @@ pub(crate) async fn read_audit(
     }
     let from = query.from.unwrap_or(1).max(1);
     let store = state.store.clone();
-    let (rows, head) = tokio::task::spawn_blocking(move || {
+    let (rows, head) = super::blocking(move || {
         let (head, _) = store.audit_head()?;
         // The online records only; archived ones are read with `switchboard audit`.
         let from = from.max(store.audit_first_online()?);
         let rows = store.audit_rows(from, from.saturating_add(limit - 1))?;
         Ok::<_, sb_store::StoreError>((rows, head))
     })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    .await?;
     Ok(Json(AuditPage {
         records: rows
             .into_iter()

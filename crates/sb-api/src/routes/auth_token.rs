@@ -115,10 +115,7 @@ pub(crate) async fn sign_out(
     }
     let store = state.store.clone();
     let user = principal.user.clone();
-    tokio::task::spawn_blocking(move || {
-        store.update_user_login(&user, &mut |login| login.session_epoch += 1)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    super::blocking(move || store.update_user_login(&user, &mut |login| login.session_epoch += 1))
+        .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

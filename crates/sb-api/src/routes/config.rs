@@ -76,7 +76,7 @@ pub(crate) async fn plan(
     Json(request): Json<PlanRequest>,
 ) -> Result<Json<PlanResponse>, ApiError> {
     let deployer = state.deployer.clone();
-    let outcome = blocking(move || Ok(deployer.plan(&request.bundle)?)).await?;
+    let outcome = blocking(move || deployer.plan(&request.bundle)).await?;
     Ok(Json(PlanResponse {
         rendered: outcome.plan.to_string(),
         outcome,
@@ -96,10 +96,9 @@ pub(crate) async fn apply(
     Json(request): Json<ApplyRequest>,
 ) -> Result<Json<AppliedResponse>, ApiError> {
     let deployer = state.deployer.clone();
-    let applied = blocking(move || {
-        Ok(deployer.apply(&request.bundle, &principal.name, request.expect_version)?)
-    })
-    .await?;
+    let applied =
+        blocking(move || deployer.apply(&request.bundle, &principal.name, request.expect_version))
+            .await?;
     if let Some(v) = &applied.version {
         tracing::info!(version = v.version, actor = %v.actor, summary = %v.summary, "configuration applied");
     }
@@ -121,10 +120,9 @@ pub(crate) async fn rollback(
     Json(request): Json<RollbackRequest>,
 ) -> Result<Json<AppliedResponse>, ApiError> {
     let deployer = state.deployer.clone();
-    let applied = blocking(move || {
-        Ok(deployer.rollback(request.to, &principal.name, request.expect_version)?)
-    })
-    .await?;
+    let applied =
+        blocking(move || deployer.rollback(request.to, &principal.name, request.expect_version))
+            .await?;
     if let Some(v) = &applied.version {
         tracing::info!(version = v.version, actor = %v.actor, summary = %v.summary, "configuration rolled back");
     }
@@ -141,7 +139,7 @@ pub(crate) async fn versions(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<VersionSummary>>, ApiError> {
     let deployer = state.deployer.clone();
-    Ok(Json(blocking(move || Ok(deployer.versions()?)).await?))
+    Ok(Json(blocking(move || deployer.versions()).await?))
 }
 
 /// One version with its full spec content.
@@ -155,6 +153,6 @@ pub(crate) async fn version(
     Path(number): Path<u64>,
 ) -> Result<Json<VersionDetail>, ApiError> {
     let deployer = state.deployer.clone();
-    let (summary, bundle) = blocking(move || Ok(deployer.version_bundle(number)?)).await?;
+    let (summary, bundle) = blocking(move || deployer.version_bundle(number)).await?;
     Ok(Json(VersionDetail { summary, bundle }))
 }

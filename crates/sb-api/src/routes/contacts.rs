@@ -591,9 +591,7 @@ pub(crate) async fn get_contact(
 ) -> Result<Response, ApiError> {
     let store = state.store.clone();
     let id = contact.clone();
-    let stored = tokio::task::spawn_blocking(move || store.contact_record(&id))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let stored = super::blocking(move || store.contact_record(&id)).await?;
     if let Some(json) = stored {
         let value: serde_json::Value =
             serde_json::from_str(&json).map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -717,9 +715,7 @@ pub(crate) async fn search_contacts(
         after: cursor.map(|c| c.after),
     };
     let store = state.store.clone();
-    let page = tokio::task::spawn_blocking(move || store.search_records(&filter))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let page = super::blocking(move || store.search_records(&filter)).await?;
     super::refuse_unknown_names_when_empty(
         &state,
         first_page && page.records.is_empty(),
@@ -754,9 +750,7 @@ pub(crate) async fn flow_logs(
     Path(contact): Path<String>,
 ) -> Result<Response, ApiError> {
     let store = state.store.clone();
-    let rows = tokio::task::spawn_blocking(move || store.events_for("flow-log", &contact, 10_000))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let rows = super::blocking(move || store.events_for("flow-log", &contact, 10_000)).await?;
     let mut entries = Vec::new();
     for row in rows {
         let actions: Vec<serde_json::Value> =

@@ -71,9 +71,7 @@ pub(crate) async fn get_historical_metrics(
     let named_queues: Vec<String> = query.queues.iter().flatten().cloned().collect();
     let named_agents: Vec<String> = query.agents.iter().flatten().cloned().collect();
     let store = state.store.clone();
-    let rows = tokio::task::spawn_blocking(move || answer(&*store, &query))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let rows = super::blocking(move || answer(&*store, &query)).await?;
     let found_nothing = rows
         .iter()
         .all(|row| row.metrics.values().all(|v| v.unwrap_or(0.0) == 0.0));

@@ -82,10 +82,14 @@ pub(crate) fn with_client_limits(
 }
 
 /// Run store or deployment work off the async workers.
-pub(crate) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, crate::error::ApiError> + Send + 'static,
+pub(crate) async fn blocking<
+    T: Send + 'static,
+    E: Into<crate::error::ApiError> + Send + 'static,
+>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, crate::error::ApiError> {
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| crate::error::ApiError::Internal(e.to_string()))?
+        .map_err(Into::into)
 }

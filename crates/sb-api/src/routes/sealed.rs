@@ -77,7 +77,7 @@ pub(crate) async fn sensitive_fields(
         let key = vault
             .contact_key(store.as_ref(), &contact)
             .map_err(internal)?;
-        Ok(Json(open_record(key.as_ref(), &record)))
+        Ok::<_, ApiError>(Json(open_record(key.as_ref(), &record)))
     })
     .await
 }

@@ -110,10 +110,7 @@ async fn read_page(
     limit: usize,
 ) -> Result<StreamPage, ApiError> {
     let store = state.store.clone();
-    tokio::task::spawn_blocking(move || store.read_stream(stream, after, limit))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(ApiError::from)
+    super::blocking(move || store.read_stream(stream, after, limit)).await
 }
 
 async fn saved_checkpoint(
@@ -122,10 +119,7 @@ async fn saved_checkpoint(
     stream: PublicStream,
 ) -> Result<Option<u64>, ApiError> {
     let store = state.store.clone();
-    tokio::task::spawn_blocking(move || store.checkpoint(&consumer, stream))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(ApiError::from)
+    super::blocking(move || store.checkpoint(&consumer, stream)).await
 }
 
 fn check_consumer(name: &str) -> Result<(), ApiError> {
@@ -525,7 +519,7 @@ pub(crate) async fn put_checkpoint(
     // skip. An administrator may move any (to repair a pipeline).
     let administrator = principal.role.name == sb_security::Role::Admin.as_str();
     let user = principal.user.clone();
-    let saved = tokio::task::spawn_blocking(move || {
+    let saved = super::blocking(move || {
         let by = if administrator {
             sb_store::CheckpointWriter::Administrator(&user)
         } else {
@@ -533,8 +527,7 @@ pub(crate) async fn put_checkpoint(
         };
         store.save_checkpoint(&consumer, stream, seq, by)
     })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    .await?;
     if let sb_store::CheckpointSaved::OwnedBy(owner) = saved {
         return Err(ApiError::Forbidden(format!(
             "this checkpoint belongs to {owner}; choose a consumer name of your own"
