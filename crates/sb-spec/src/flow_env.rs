@@ -51,22 +51,49 @@ impl FlowSet {
     }
 }
 
+/// Where live queue figures (`CheckMetricData`, `$.Metrics.*`) come from: the routing
+/// engine on a server, scripted values in the simulator.
+pub trait QueueFigures {
+    /// A metric by the flow language's name for a queue; `None` if unknown.
+    fn metric(&self, queue: &str, metric: &str) -> Option<f64>;
+}
+
 /// Real-time metric values by (queue, flow-language metric name).
 pub type MetricValues = BTreeMap<(String, String), f64>;
 
+/// Scripted figures: per queue, else a value for every queue (the simulator's
+/// `--metric NAME=VALUE`).
+pub struct ScriptedFigures<'a> {
+    pub values: &'a MetricValues,
+    pub defaults: &'a BTreeMap<String, f64>,
+}
+
+impl QueueFigures for ScriptedFigures<'_> {
+    fn metric(&self, queue: &str, metric: &str) -> Option<f64> {
+        self.values
+            .get(&(queue.to_string(), metric.to_string()))
+            .or_else(|| self.defaults.get(metric))
+            .copied()
+    }
+}
+
+/// The interpreter's view of an instance: one spec version, its compiled flows, an
+/// instant, and live figures — the same for the simulator and for a live contact.
 pub struct SpecEnv<'a> {
     pub spec: &'a InstanceSpec,
     pub flows: &'a FlowSet,
     pub now: jiff::Timestamp,
-    pub metrics: &'a MetricValues,
-    /// Metric values that apply to every queue (the simulator's `--metric NAME=VALUE`).
-    pub metric_defaults: &'a BTreeMap<String, f64>,
+    pub figures: &'a dyn QueueFigures,
     pub tracing: bool,
 }
 
 impl Env for SpecEnv<'_> {
     fn flow(&self, name: &str) -> Option<&Flow> {
         self.flows.get(name)
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.now.as_millisecond()
     }
 
     fn hours_open(&self, hours: &str) -> Option<bool> {
@@ -98,10 +125,7 @@ impl Env for SpecEnv<'_> {
     }
 
     fn metric(&self, queue: &str, metric: &str) -> Option<f64> {
-        self.metrics
-            .get(&(queue.to_string(), metric.to_string()))
-            .or_else(|| self.metric_defaults.get(metric))
-            .copied()
+        self.figures.metric(queue, metric)
     }
 
     fn tracing(&self) -> bool {

@@ -12,7 +12,7 @@ use sb_flow::references::ReferenceKind;
 use sb_flow::simulate::{simulate, Script};
 use sb_model::config::FlowType;
 use sb_model::Channel;
-use sb_spec::flow_env::MetricValues;
+use sb_spec::flow_env::{MetricValues, ScriptedFigures};
 use sb_spec::{load, FlowSet, SourceBundle, SpecEnv};
 
 fn fixtures() -> Vec<PathBuf> {
@@ -184,12 +184,15 @@ fn every_connect_fixture_imports_validates_and_runs() {
         ));
         let metrics = MetricValues::new();
         let defaults = BTreeMap::new();
+        let figures = ScriptedFigures {
+            values: &metrics,
+            defaults: &defaults,
+        };
         let env = SpecEnv {
             spec: &spec,
             flows: &flows,
             now: jiff::Timestamp::now(),
-            metrics: &metrics,
-            metric_defaults: &defaults,
+            figures: &figures,
             tracing: true,
         };
         let mut scripts = vec![Script::default()];

@@ -16,7 +16,7 @@ use sb_store::{NewEvent, DATA_KEY_STREAM, LIVE_STREAM, RECORD_STREAM};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::env::RuntimeEnv;
+use super::env::EngineFigures;
 use super::{
     rfc3339, AgentFrame, ChatItem, ChatStarted, Command, ContactSummary, CustomerEvent,
     CustomerFrame, NewChat, NewTask, Owner, Reply, RuntimeError,
@@ -657,10 +657,13 @@ impl Owner {
             c.data.queue_wait_seconds = wait_seconds;
             c.function_epoch += 1;
             c.timer = None;
-            let env = RuntimeEnv {
-                config: &c.config,
-                engine: &self.engine,
+            let figures = EngineFigures(&self.engine);
+            let env = sb_spec::SpecEnv {
+                spec: &c.config.spec,
+                flows: &c.config.flows,
                 now: jiff::Timestamp::from_millisecond(now).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+                figures: &figures,
+                tracing: false,
             };
             let step = resume(&env, run, &mut c.data, input);
             // Whatever a flow put there is masked before it is kept (function results

@@ -10,7 +10,7 @@ use sb_flow::interpret::{Effect, Env, Flow, Input, Next};
 use sb_flow::simulate::{simulate, Script, Simulation, SimulationEnd, StandaloneEnv};
 use sb_flow::{FlowDocument, Severity};
 use sb_model::config::FlowType;
-use sb_spec::flow_env::MetricValues;
+use sb_spec::flow_env::{MetricValues, ScriptedFigures};
 use sb_spec::{load, FlowSet, InstanceSpec, SourceBundle, SpecEnv};
 
 use crate::cli::{FlowImportArgs, FlowRunArgs};
@@ -109,12 +109,15 @@ pub(crate) fn run(args: &FlowRunArgs) -> anyhow::Result<ExitCode> {
             let mut flows = FlowSet::compile(&spec);
             flows.insert(Flow::new(&name, kind, document));
             let metrics = MetricValues::new();
+            let figures = ScriptedFigures {
+                values: &metrics,
+                defaults: &metric_defaults,
+            };
             let env = SpecEnv {
                 spec: &spec,
                 flows: &flows,
                 now,
-                metrics: &metrics,
-                metric_defaults: &metric_defaults,
+                figures: &figures,
                 tracing: true,
             };
             let simulation = simulate(
