@@ -86,6 +86,45 @@ impl From<sb_runtime::instance::AgentDesk> for AgentDeskView {
     }
 }
 
+/// A live contact, for supervisors (`GET /v1/contacts/live`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct LiveContact {
+    pub contact_id: String,
+    pub channel: sb_model::Channel,
+    /// `scheduled`, `in_flow`, `queued`, `offered`, `connected` or `after_contact_work`.
+    pub stage: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<QueuePositionView>,
+}
+
+/// Where a waiting contact stands: 1 is next; the wait is `null` while nobody is
+/// staffed for its queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) struct QueuePositionView {
+    pub position: usize,
+    pub estimated_wait_ms: Option<i64>,
+}
+
+impl From<sb_runtime::instance::ContactSummary> for LiveContact {
+    fn from(c: sb_runtime::instance::ContactSummary) -> Self {
+        LiveContact {
+            contact_id: c.contact_id,
+            channel: c.channel,
+            stage: c.stage,
+            queue: c.queue,
+            agent: c.agent,
+            position: c.position.map(|p| QueuePositionView {
+                position: p.position,
+                estimated_wait_ms: p.estimated_wait_ms,
+            }),
+        }
+    }
+}
+
 /// An agent socket frame as sent: the `state` frame in the API's shape, the others as
 /// the runtime gives them.
 pub(crate) fn agent_frame_text(frame: &sb_runtime::instance::AgentFrame) -> String {
@@ -149,6 +188,31 @@ mod tests {
                 "next_status": null,
                 "missed": false,
                 "contacts": []
+            })
+        );
+    }
+
+    #[test]
+    fn a_live_contact_keeps_its_public_shape() {
+        let summary = sb_runtime::instance::ContactSummary {
+            contact_id: "c1".into(),
+            channel: sb_model::Channel::Chat,
+            stage: "queued".into(),
+            queue: Some("Billing".into()),
+            agent: None,
+            position: Some(sb_routing::QueuePosition {
+                position: 2,
+                estimated_wait_ms: None,
+            }),
+        };
+        assert_eq!(
+            serde_json::to_value(LiveContact::from(summary)).unwrap(),
+            serde_json::json!({
+                "contact_id": "c1",
+                "channel": "CHAT",
+                "stage": "queued",
+                "queue": "Billing",
+                "position": {"position": 2, "estimated_wait_ms": null}
             })
         );
     }

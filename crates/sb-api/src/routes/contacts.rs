@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use futures_util::{SinkExt, StreamExt};
 use sb_runtime::instance::{
-    AgentAction, AgentFrame, ChatStarted, ContactSummary, CustomerEvent, CustomerFrame, NewChat,
-    NewTask, RuntimeError,
+    AgentAction, AgentFrame, ChatStarted, CustomerEvent, CustomerFrame, NewChat, NewTask,
+    RuntimeError,
 };
 use sb_security::Principal;
 use sb_store::{RecordCursor, RecordFilter};
@@ -540,8 +540,9 @@ pub(crate) async fn set_agent_status(
 #[utoipa::path(get, path = "/v1/contacts/live", tag = "contacts", responses((status = 200, body = Vec<Object>)))]
 pub(crate) async fn live_contacts(
     State(state): State<AppState>,
-) -> Result<Json<Vec<ContactSummary>>, ApiError> {
-    Ok(Json(state.runtime.list_contacts().await?))
+) -> Result<Json<Vec<crate::wire::LiveContact>>, ApiError> {
+    let contacts = state.runtime.list_contacts().await?;
+    Ok(Json(contacts.into_iter().map(Into::into).collect()))
 }
 
 /// End a live contact wherever it is (Connect's StopContact): in a flow, scheduled, in
