@@ -125,6 +125,84 @@ impl From<sb_runtime::instance::ContactSummary> for LiveContact {
     }
 }
 
+/// Why a contact is where it is (`GET /v1/contacts/{id}/routing`):
+/// `{"explanation": {…}, "last_offer_reason": "…"}`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct RoutingAnswer {
+    pub explanation: RoutingExplanation,
+    pub last_offer_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct RoutingExplanation {
+    pub contact: String,
+    pub queue: String,
+    /// In words: `waiting`, `offered to alice, 12.0 s left to accept`, …
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<QueuePositionView>,
+    /// `[reason, how many agents]` for each reason an agent serving the queue is not
+    /// taking the contact.
+    pub agents_by_reason: Vec<(String, usize)>,
+    /// `[agent, reason]`, a few per reason.
+    pub examples: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_offer: Option<OfferView>,
+}
+
+/// Why the last offer went to its agent; times in Unix milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct OfferView {
+    pub contact: String,
+    pub agent: String,
+    pub queue: String,
+    pub at: i64,
+    /// `agent_queue` or `longest_available_first_in_line`.
+    pub rule: &'static str,
+    pub agent_available_since: i64,
+    pub waited_ms: i64,
+    pub priority: u8,
+}
+
+impl From<sb_routing::ContactExplanation> for RoutingAnswer {
+    fn from(e: sb_routing::ContactExplanation) -> Self {
+        let last_offer_reason = e.last_offer.as_ref().map(|o| o.reason());
+        let last_offer = e.last_offer.map(|o| OfferView {
+            contact: o.contact,
+            agent: o.agent,
+            queue: o.queue,
+            at: o.at,
+            rule: match o.rule {
+                sb_routing::OfferRule::AgentQueue => "agent_queue",
+                sb_routing::OfferRule::LongestAvailableFirstInLine => {
+                    "longest_available_first_in_line"
+                }
+            },
+            agent_available_since: o.agent_available_since,
+            waited_ms: o.waited_ms,
+            priority: o.priority,
+        });
+        RoutingAnswer {
+            explanation: RoutingExplanation {
+                contact: e.contact,
+                queue: e.queue,
+                state: e.state,
+                position: e.position.map(|p| QueuePositionView {
+                    position: p.position,
+                    estimated_wait_ms: p.estimated_wait_ms,
+                }),
+                agents_by_reason: e.agents_by_reason,
+                examples: e.examples,
+                note: e.note,
+                last_offer,
+            },
+            last_offer_reason,
+        }
+    }
+}
+
 /// An agent socket frame as sent: the `state` frame in the API's shape, the others as
 /// the runtime gives them.
 pub(crate) fn agent_frame_text(frame: &sb_runtime::instance::AgentFrame) -> String {

@@ -573,13 +573,8 @@ pub(crate) async fn stop_contact(
 pub(crate) async fn explain(
     State(state): State<AppState>,
     Path(contact): Path<String>,
-) -> Result<Response, ApiError> {
-    let explanation = state.runtime.explain(contact).await?;
-    let reason = explanation.last_offer.as_ref().map(|o| o.reason());
-    Ok(
-        Json(serde_json::json!({"explanation": explanation, "last_offer_reason": reason}))
-            .into_response(),
-    )
+) -> Result<Json<crate::wire::RoutingAnswer>, ApiError> {
+    Ok(Json(state.runtime.explain(contact).await?.into()))
 }
 
 /// A contact's record (Connect's field names); for a contact still going on, its

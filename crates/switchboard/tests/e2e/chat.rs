@@ -1553,3 +1553,67 @@ fn binary_frames_are_refused_and_an_ended_chat_closes_normally() {
         assert_eq!(code, Some(1000));
     });
 }
+
+/// A supervisor asks why a contact is where it is: first nobody who serves its queue is
+/// logged in (said as a note, with no wait estimated), then why the agent who got it
+/// got it. The answer's shape is the API's own (`sb-api/src/wire.rs`).
+#[test]
+fn a_supervisor_is_told_why_a_contact_waits_and_why_it_was_offered() {
+    let data = steady_deployment();
+    let website = credential(data.path(), "website", "Integration");
+    let carol = credential(data.path(), "carol", "Agent");
+    let dana = credential(data.path(), "dana", "Supervisor");
+    let server = Server::start(data.path(), &[]);
+    block_on(async {
+        let (contact, _, mut customer) =
+            chat_at_menu(&server, &website, json!({"display_name": "Ana"})).await;
+        send(&mut customer, json!({"type": "message", "text": "3"})).await;
+        let path = format!("/v1/contacts/{contact}/routing");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let waiting = loop {
+            let (status, why) = get(&server, &path, &dana).await;
+            if status == 200 && why["explanation"]["state"] == "waiting" {
+                break why;
+            }
+            assert!(std::time::Instant::now() < deadline, "{status} {why}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        };
+        let e = &waiting["explanation"];
+        assert_eq!(e["queue"], "Billing", "{waiting}");
+        assert_eq!(
+            e["note"], "no agent whose routing profile serves Billing for CHAT is logged in",
+            "{waiting}"
+        );
+        assert_eq!(e["position"]["position"], 1, "{waiting}");
+        assert!(e["position"]["estimated_wait_ms"].is_null(), "{waiting}");
+        assert!(waiting["last_offer_reason"].is_null(), "{waiting}");
+
+        // The offer may reach carol's socket before her status is acknowledged, so the
+        // supervisor's view is what is waited for.
+        let _agent = available(&server, &carol).await;
+        let offered = loop {
+            let (status, why) = get(&server, &path, &dana).await;
+            let state = why["explanation"]["state"].as_str().unwrap_or_default();
+            if status == 200 && state.starts_with("offered to carol") {
+                break why;
+            }
+            assert!(std::time::Instant::now() < deadline, "{status} {why}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        };
+        let e = &offered["explanation"];
+        assert_eq!(e["last_offer"]["agent"], "carol", "{offered}");
+        assert_eq!(
+            e["last_offer"]["rule"], "longest_available_first_in_line",
+            "{offered}"
+        );
+        assert!(
+            offered["last_offer_reason"]
+                .as_str()
+                .unwrap()
+                .contains("carol"),
+            "{offered}"
+        );
+        let (status, _) = get(&server, "/v1/contacts/nobody/routing", &dana).await;
+        assert_eq!(status, 404);
+    });
+}
