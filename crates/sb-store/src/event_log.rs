@@ -215,6 +215,49 @@ fn write_loop(
     }
 }
 
+/// Where an event is kept, by its stream: the declared table of what the writer keeps
+/// besides the log. Every home and projection is written in the event's own
+/// transaction, so a record is never ahead of its event, a wrapped data key is never in
+/// the log, and the audit chain is linked in commit order under the write lock; a
+/// second backend must keep each the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Home {
+    /// Wrapped data keys: their own table only, so that destroying one leaves no copy.
+    DataKeys,
+    /// Audit records: the hash chain is their only home, so its retention (online,
+    /// archived, removed) is the chain's, with nothing left behind.
+    AuditChain,
+    /// Each agent's chosen status: one row per agent, read at start.
+    AgentStates,
+    /// A live contact's state for recovery: only ever read as the newest per contact,
+    /// so kept in `live_log` alone (it is the largest and most frequent thing written).
+    LiveLog,
+    /// The `events` table, readable by position, with what is projected from it.
+    Log(Projection),
+}
+
+/// What is derived from an event kept in the log, in the same transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Projection {
+    None,
+    /// An agent's time span, added to the 15-minute metric intervals.
+    AgentTimeIntervals,
+    /// A contact record: its searchable row in `contact_records` and the interval sums.
+    ContactRecords,
+}
+
+fn home_of(stream: &str) -> Home {
+    match stream {
+        crate::data_keys::DATA_KEY_STREAM => Home::DataKeys,
+        crate::audit::AUDIT_STREAM => Home::AuditChain,
+        crate::agent_states::AGENT_STATE_STREAM => Home::AgentStates,
+        LIVE_STREAM => Home::LiveLog,
+        AGENT_TIME_STREAM => Home::Log(Projection::AgentTimeIntervals),
+        RECORD_STREAM => Home::Log(Projection::ContactRecords),
+        _ => Home::Log(Projection::None),
+    }
+}
+
 type StreamHeads = [watch::Sender<u64>; PublicStream::ALL.len()];
 
 /// Each append's positions, and per public stream the newest position written (0: none).
@@ -247,59 +290,56 @@ fn write_batch(
             let mut first = None;
             let mut last = 0;
             for e in &append.events {
-                if e.stream == crate::data_keys::DATA_KEY_STREAM {
-                    // Wrapped keys live in their own table only, so that destroying
-                    // one leaves no copy in the log.
-                    crate::data_keys::insert_event(&tx, &e.payload)?;
-                    continue;
-                }
-                if e.stream == crate::audit::AUDIT_STREAM {
-                    // The chain is the audit record's only home: its retention (online,
-                    // archived, removed) is the chain's, with no copy left behind.
-                    if chain.is_none() {
-                        chain = Some(crate::audit::head(&tx)?);
+                let projection = match home_of(&e.stream) {
+                    Home::DataKeys => {
+                        crate::data_keys::insert_event(&tx, &e.payload)?;
+                        continue;
                     }
-                    if let Some(head) = chain.as_mut() {
-                        crate::audit::append(&tx, head, e.at_ms, &e.payload)?;
+                    Home::AuditChain => {
+                        if chain.is_none() {
+                            chain = Some(crate::audit::head(&tx)?);
+                        }
+                        if let Some(head) = chain.as_mut() {
+                            crate::audit::append(&tx, head, e.at_ms, &e.payload)?;
+                        }
+                        continue;
                     }
-                    continue;
-                }
-                if e.stream == crate::agent_states::AGENT_STATE_STREAM {
-                    crate::agent_states::write(&tx, &e.key, &e.payload)?;
-                    continue;
-                }
-                if e.stream == LIVE_STREAM {
-                    // Recovery state is only ever read as the latest per contact: kept
-                    // in `live_log` alone, not also in the events (it is the largest
-                    // and most frequent thing written).
-                    let state = Some(e.payload.as_str()).filter(|p| *p != "null");
-                    live.write(&tx, &e.key, state)?;
-                    continue;
-                }
+                    Home::AgentStates => {
+                        crate::agent_states::write(&tx, &e.key, &e.payload)?;
+                        continue;
+                    }
+                    Home::LiveLog => {
+                        let state = Some(e.payload.as_str()).filter(|p| *p != "null");
+                        live.write(&tx, &e.key, state)?;
+                        continue;
+                    }
+                    Home::Log(projection) => projection,
+                };
                 insert.execute(params![e.at_ms, e.stream, e.key, e.kind, e.payload])?;
                 // Read now: the projections below insert rows of their own.
                 let seq = tx.last_insert_rowid() as u64;
                 if let Some(public) = PublicStream::of_internal(&e.stream) {
                     heads[public.index()] = seq;
                 }
-                if e.stream == AGENT_TIME_STREAM {
-                    crate::intervals::agent_time_written(&e.payload, &mut sums);
-                }
-                if e.stream == RECORD_STREAM {
-                    // The record projection and its interval sums commit with the
-                    // event that made them.
-                    let record = serde_json::from_str::<ContactRecord>(&e.payload).ok();
-                    crate::intervals::record_written(&tx, &e.key, record.as_ref(), &mut sums)?;
-                    let r = record.as_ref().map(RecordColumns::of).unwrap_or_default();
-                    project.execute(params![
-                        e.key,
-                        r.channel,
-                        r.queue,
-                        r.agent,
-                        r.initiation_ms,
-                        r.disconnect_ms,
-                        e.payload
-                    ])?;
+                match projection {
+                    Projection::None => {}
+                    Projection::AgentTimeIntervals => {
+                        crate::intervals::agent_time_written(&e.payload, &mut sums);
+                    }
+                    Projection::ContactRecords => {
+                        let record = serde_json::from_str::<ContactRecord>(&e.payload).ok();
+                        crate::intervals::record_written(&tx, &e.key, record.as_ref(), &mut sums)?;
+                        let r = record.as_ref().map(RecordColumns::of).unwrap_or_default();
+                        project.execute(params![
+                            e.key,
+                            r.channel,
+                            r.queue,
+                            r.agent,
+                            r.initiation_ms,
+                            r.disconnect_ms,
+                            e.payload
+                        ])?;
+                    }
                 }
                 first.get_or_insert(seq);
                 last = seq;
@@ -389,4 +429,31 @@ pub(crate) fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRec
             payload: r.get(5)?,
         },
     })
+}
+
+#[cfg(test)]
+mod home_tests {
+    use super::*;
+
+    /// The streams with a home of their own never reach the log; the two projected
+    /// streams keep their projection.
+    #[test]
+    fn every_special_stream_has_its_declared_home() {
+        assert_eq!(home_of(crate::data_keys::DATA_KEY_STREAM), Home::DataKeys);
+        assert_eq!(home_of(crate::audit::AUDIT_STREAM), Home::AuditChain);
+        assert_eq!(
+            home_of(crate::agent_states::AGENT_STATE_STREAM),
+            Home::AgentStates
+        );
+        assert_eq!(home_of(LIVE_STREAM), Home::LiveLog);
+        assert_eq!(
+            home_of(RECORD_STREAM),
+            Home::Log(Projection::ContactRecords)
+        );
+        assert_eq!(
+            home_of(AGENT_TIME_STREAM),
+            Home::Log(Projection::AgentTimeIntervals)
+        );
+        assert_eq!(home_of("contact"), Home::Log(Projection::None));
+    }
 }
