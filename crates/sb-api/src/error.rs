@@ -253,3 +253,9 @@ pub(crate) async fn refusals_in_the_error_body(
     *refusal.status_mut() = status;
     refusal
 }
+
+impl From<sb_runtime::instance::RuntimeError> for ApiError {
+    fn from(e: sb_runtime::instance::RuntimeError) -> Self {
+        ApiError::Runtime(e)
+    }
+}

@@ -19,8 +19,8 @@ use utoipa_axum::routes;
 
 use crate::auth::{endpoint_actions, require_credential};
 use crate::routes::{
-    agent_desk, audit, auth_token, config, contacts, historical, login, metrics, ops, query,
-    sealed, streams,
+    agent_desk, agent_socket, agents, audit, auth_token, chat, config, contacts, historical, login,
+    metrics, ops, query, sealed, streams, tasks,
 };
 use crate::telemetry::observe;
 use crate::tls::{self, TlsSource};
@@ -75,7 +75,7 @@ pub fn build_router(state: AppState) -> Router {
     let (public, public_api) = OpenApiRouter::<AppState>::new()
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
-        .routes(routes!(contacts::chat_socket))
+        .routes(routes!(chat::chat_socket))
         .routes(routes!(login::login))
         .route_layer(middleware::from_fn(observe))
         .split_for_parts();
@@ -100,18 +100,18 @@ pub fn build_router(state: AppState) -> Router {
         OpenApiRouter::<AppState>::new()
             .routes(routes!(ops::metrics))
             .routes(routes!(ops::openapi))
-            .routes(routes!(contacts::start_chat))
-            .routes(routes!(contacts::create_task))
-            .routes(routes!(contacts::agent_socket))
+            .routes(routes!(chat::start_chat))
+            .routes(routes!(tasks::create_task))
+            .routes(routes!(agent_socket::agent_socket))
             .routes(routes!(agent_desk::desk))
             .routes(routes!(agent_desk::act))
-            .routes(routes!(contacts::list_agents))
+            .routes(routes!(agents::list_agents))
             .routes(routes!(contacts::search_contacts))
             .routes(routes!(contacts::live_contacts))
             .routes(routes!(contacts::get_contact))
             .routes(routes!(contacts::explain))
             .routes(routes!(contacts::stop_contact))
-            .routes(routes!(contacts::set_agent_status))
+            .routes(routes!(agents::set_agent_status))
             .routes(routes!(contacts::flow_logs))
             .routes(routes!(sealed::transcript))
             .routes(routes!(sealed::sensitive_fields))

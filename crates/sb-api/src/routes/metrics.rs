@@ -262,7 +262,7 @@ async fn push_loop(
                 Some(Ok(_)) => continue,
             },
             () = &mut credential_ended => {
-                let close = super::contacts::credential_ended_frame();
+                let close = super::sockets::credential_ended_frame();
                 let _ = sink.send(Message::Close(Some(close))).await;
                 break;
             }

@@ -1,6 +1,9 @@
 pub(crate) mod agent_desk;
+pub(crate) mod agent_socket;
+pub(crate) mod agents;
 pub(crate) mod audit;
 pub(crate) mod auth_token;
+pub(crate) mod chat;
 pub(crate) mod config;
 pub(crate) mod contacts;
 pub(crate) mod historical;
@@ -9,9 +12,11 @@ pub(crate) mod metrics;
 pub(crate) mod ops;
 pub(crate) mod query;
 pub(crate) mod sealed;
+pub(crate) mod sockets;
 pub(crate) mod sse_gzip;
 pub(crate) mod stream_tail;
 pub(crate) mod streams;
+pub(crate) mod tasks;
 
 /// A comma-separated query parameter as its items, blanks dropped; `None` when absent.
 pub(crate) fn comma_list(value: &Option<String>) -> Option<Vec<String>> {
