@@ -156,7 +156,7 @@ impl KeyDir {
         };
         if !file.exists() {
             let secret = sb_security::token::TokenKey::generate_secret()?;
-            write_private(&file, &secret).map_err(io)?;
+            create_private(&file, &secret).map_err(io)?;
         }
         let bytes = std::fs::read(&file).map_err(io)?;
         if bytes.len() < 32 {
@@ -197,11 +197,35 @@ impl KeyDir {
         };
         if !file.exists() {
             let pkcs8 = Signer::generate_pkcs8()?;
-            write_private(&file, &pkcs8).map_err(io)?;
+            create_private(&file, &pkcs8).map_err(io)?;
         }
         let bytes = std::fs::read(&file).map_err(io)?;
         Signer::from_pkcs8(&bytes).map_err(|_| KeyError::BadKey(file.clone()))
     }
+}
+
+/// Make `file` (mode 0600) holding `bytes`, all or nothing: written and flushed under a
+/// temporary name, then linked into place, so a crash (a SIGKILL during a first start)
+/// never leaves a half-written key that would stop the next start. If another process
+/// made the file meanwhile, its key stands and this one is dropped.
+fn create_private(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let temporary = file.with_extension(format!("tmp-{}-{nanos}", std::process::id()));
+    write_private(&temporary, bytes)?;
+    let linked = std::fs::hard_link(&temporary, file);
+    let _ = std::fs::remove_file(&temporary);
+    match linked {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    // The new name itself must survive a power cut, not only the bytes.
+    if let Some(dir) = file.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 fn write_private(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -270,7 +294,7 @@ impl KeyDir {
         let secret = Kek::generate_secret()?;
         let kek = Kek::from_bytes(&secret)?;
         let file = dir.join(format!("{}.key", kek.id()));
-        write_private(&file, &secret).map_err(|source| KeyError::Io {
+        create_private(&file, &secret).map_err(|source| KeyError::Io {
             path: file.clone(),
             source,
         })?;

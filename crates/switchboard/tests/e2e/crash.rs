@@ -300,3 +300,40 @@ fn acknowledged(ledger: &Mutex<Ledger>, contact: &str, text: &str) {
         .or_default()
         .insert(text.to_string());
 }
+
+/// A server killed at any moment of its very first start (while it makes its data
+/// directory and its keys: right after its banner, or before) starts next time: no
+/// half-written key is left behind to refuse it.
+#[test]
+fn a_kill_during_the_first_start_never_stops_the_next_one() {
+    use std::io::BufRead;
+    for attempt in 0..24u64 {
+        let data = tempfile::tempdir().unwrap();
+        let mut first = command()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        if attempt % 2 == 0 {
+            // The moment the banner is out, the keys are being made.
+            let out = std::io::BufReader::new(first.stdout.take().unwrap());
+            for line in out.lines() {
+                if line.map_or(true, |l| l.starts_with("Stop with")) {
+                    break;
+                }
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(attempt * 8));
+        }
+        let _ = first.kill();
+        let _ = first.wait();
+        let server = Server::start(data.path(), &[]);
+        let (status, body) = server.get("/readyz", None);
+        assert_eq!(
+            status, 503,
+            "killed in attempt {attempt}, the next start serves (nothing deployed yet): {body}"
+        );
+    }
+}

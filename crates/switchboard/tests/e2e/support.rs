@@ -186,6 +186,8 @@ pub(crate) struct Server {
     pub(crate) token: String,
     pub(crate) ca: PathBuf,
     pub(crate) banner: String,
+    /// The server's log (stderr), kept beside its data for diagnosing a failure.
+    log: PathBuf,
 }
 
 impl Server {
@@ -250,7 +252,15 @@ impl Server {
             token,
             ca: data.join("tls/ca.pem"),
             banner,
+            log: data.join("server.log"),
         }
+    }
+
+    /// The end of the server's log, for a failure message.
+    pub(crate) fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
     pub(crate) fn client(&self) -> reqwest::Client {
@@ -270,7 +280,12 @@ impl Server {
             if let Some(t) = token {
                 request = request.bearer_auth(t);
             }
-            let response = request.send().await.expect("request answered");
+            let response = request.send().await.unwrap_or_else(|e| {
+                panic!(
+                    "request not answered: {e}\nserver log:\n{}",
+                    self.log_tail()
+                )
+            });
             let status = response.status().as_u16();
             let text = response.text().await.unwrap();
             (
