@@ -125,7 +125,15 @@ impl ErasureLog {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let write = || -> std::io::Result<()> {
+            // A crash mid-write leaves a last line without its newline; the next entry
+            // must not be glued to it, or its erasure would not be replayed.
+            let ends_open = std::fs::read(&self.path)
+                .map(|bytes| bytes.last().is_some_and(|&b| b != b'\n'))
+                .unwrap_or(false);
             let mut file = options.open(&self.path)?;
+            if ends_open {
+                writeln!(file)?;
+            }
             for contact in contacts {
                 writeln!(file, "{contact}")?;
             }
@@ -178,4 +186,26 @@ pub fn erase(store: &dyn Store, vault: &Vault, endpoint: &str) -> Result<Erasure
         erased: finished,
         still_live,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A crash mid-write leaves a partial last line; the next erasure still gets a line
+    /// of its own, so it is replayed on a restored copy.
+    #[test]
+    fn an_entry_after_a_torn_line_keeps_its_own_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = ErasureLog::in_key_dir(dir.path());
+        log.record(&["first".into()]).unwrap();
+        // A torn write: part of an id, no newline.
+        let mut text = std::fs::read_to_string(&log.path).unwrap();
+        text.push_str("sec");
+        std::fs::write(&log.path, text).unwrap();
+        log.record(&["third".into()]).unwrap();
+        let listed = log.listed().unwrap();
+        assert!(listed.contains(&"first".to_string()), "{listed:?}");
+        assert!(listed.contains(&"third".to_string()), "{listed:?}");
+    }
 }
