@@ -309,7 +309,12 @@ impl Owner {
                 }
                 super::contacts::check_message_length(&self.contacts[&contact].config, &text)?;
                 let text = super::contacts::mask_card_numbers(text);
-                self.say(&contact, "AGENT", Some(user.to_string()), text);
+                self.say(
+                    &contact,
+                    super::ChatSender::Agent,
+                    Some(user.to_string()),
+                    text,
+                );
             }
             AgentAction::Typing { contact } => {
                 self.holds(user, &contact, |s| match s {
@@ -323,7 +328,7 @@ impl Owner {
                 {
                     self.outbox.when_durable(move || {
                         let _ = tx.try_send(super::CustomerFrame::Typing {
-                            from: "AGENT".into(),
+                            from: super::ChatSender::Agent,
                         });
                     });
                 }
@@ -556,7 +561,7 @@ impl Owner {
                     if chat {
                         self.say(
                             &contact,
-                            "SYSTEM",
+                            super::ChatSender::System,
                             None,
                             format!("{agent} has joined the chat."),
                         );

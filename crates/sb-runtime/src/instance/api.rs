@@ -82,12 +82,32 @@ pub struct NewChat {
     pub customer_endpoint: Option<sb_model::record::Endpoint>,
 }
 
+/// Who said a line of a chat: the customer, the agent, or the instance itself (what a
+/// flow says).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChatSender {
+    Customer,
+    Agent,
+    System,
+}
+
+impl ChatSender {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatSender::Customer => "CUSTOMER",
+            ChatSender::Agent => "AGENT",
+            ChatSender::System => "SYSTEM",
+        }
+    }
+}
+
 /// One line of a chat transcript.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatItem {
     pub seq: u64,
     /// CUSTOMER, AGENT or SYSTEM.
-    pub from: String,
+    pub from: ChatSender,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub text: String,
@@ -107,7 +127,7 @@ pub enum CustomerFrame {
         estimated_wait_seconds: Option<i64>,
     },
     Typing {
-        from: String,
+        from: ChatSender,
     },
     Read {
         seq: u64,

@@ -699,7 +699,7 @@ impl Owner {
                         .as_deref()
                         .map(|c| text_of(c, &m))
                         .unwrap_or_default();
-                    self.say(id, "SYSTEM", None, text)
+                    self.say(id, super::ChatSender::System, None, text)
                 }
                 Effect::CreateTask {
                     name,
@@ -776,7 +776,7 @@ impl Owner {
             } => {
                 for m in &messages {
                     let text = config.as_deref().map(|c| text_of(c, m)).unwrap_or_default();
-                    self.say(id, "SYSTEM", None, text);
+                    self.say(id, super::ChatSender::System, None, text);
                 }
                 if let Some(s) = interrupt_seconds {
                     self.set_timer(id, now + s as i64 * 1000);
@@ -995,7 +995,13 @@ impl Owner {
     }
 
     /// Add a line to the chat transcript and deliver it to both sides once durable.
-    pub(crate) fn say(&mut self, id: &str, from: &str, name: Option<String>, text: String) {
+    pub(crate) fn say(
+        &mut self,
+        id: &str,
+        from: super::ChatSender,
+        name: Option<String>,
+        text: String,
+    ) {
         let Some(c) = self.contacts.get_mut(id) else {
             return;
         };
@@ -1004,7 +1010,7 @@ impl Owner {
         }
         let item = ChatItem {
             seq: c.transcript.last().map_or(0, |i| i.seq) + 1,
-            from: from.into(),
+            from,
             name,
             text,
             at: rfc3339(self.clock.now_ms()),
@@ -1017,11 +1023,11 @@ impl Owner {
         };
         // A flow may stop recording a side (UpdateContactRecordingBehavior): its lines
         // are delivered but never stored. The flow's own messages are always kept.
-        let recorded = from == "SYSTEM"
+        let recorded = from == super::ChatSender::System
             || c.data
                 .recorded_participants
                 .iter()
-                .any(|p| p.eq_ignore_ascii_case(from));
+                .any(|p| p.eq_ignore_ascii_case(from.as_str()));
         if recorded {
             let payload = seal_json(&c.key, &item).expect("a transcript line seals");
             self.outbox.event(NewEvent {
@@ -1143,7 +1149,7 @@ impl Owner {
                     && c.flow
                         .as_ref()
                         .is_some_and(|f| f.waiting == Some(sb_flow::interpret::Waiting::Input));
-                self.say(id, "CUSTOMER", name, text.clone());
+                self.say(id, super::ChatSender::Customer, name, text.clone());
                 if waiting_for_input {
                     self.drive(id, Input::Customer { text });
                 }

@@ -94,7 +94,7 @@ mod tests {
     fn line(seq: u64) -> ChatItem {
         ChatItem {
             seq,
-            from: "SYSTEM".into(),
+            from: crate::instance::ChatSender::System,
             name: None,
             text: format!("line {seq}"),
             at: String::new(),

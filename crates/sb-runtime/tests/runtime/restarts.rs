@@ -102,7 +102,7 @@ impl Hour {
             let mut lines = Vec::new();
             while let Ok(frame) = frames.try_recv() {
                 if let CustomerFrame::Message(m) = frame {
-                    lines.push(format!("{} {} {}", m.seq, m.from, m.text));
+                    lines.push(format!("{} {} {}", m.seq, m.from.as_str(), m.text));
                 }
             }
             out.insert(first.clone(), lines);
