@@ -37,19 +37,42 @@ pub(crate) struct SpecDocument {
     pub roles: Vec<RoleSpec>,
 }
 
-/// One thing wrong with a file: where (`line 4 column 12`, `queues[Orders].hours`) and what.
+/// One thing wrong with a file: where (a path such as `queues[Orders].hours`, a line
+/// such as `line 4 column 12`, or both) and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FileProblem {
-    pub location: String,
+    pub path: String,
+    pub line: Option<String>,
     pub message: String,
 }
 
 impl FileProblem {
-    fn new(location: impl Into<String>, message: impl Into<String>) -> Self {
+    fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
         FileProblem {
-            location: location.into(),
+            path: path.into(),
+            line: None,
             message: message.into(),
         }
+    }
+
+    /// `queues[Orders].hours, line 4 column 12`, `queues[Orders].hours`, `line 5 column
+    /// 17`, or nothing (the whole file).
+    pub(crate) fn location(&self) -> String {
+        match (&self.line, self.path.is_empty()) {
+            (Some(line), true) => line.clone(),
+            (Some(line), false) => format!("{}, {line}", self.path),
+            (None, _) => self.path.clone(),
+        }
+    }
+
+    /// Whether `other`, found resource by resource, is this (the parser's) problem. The
+    /// parser names list items by index and the resource pass by name, so indices are
+    /// not compared; an unknown section the parser reports without a path, by name.
+    fn is_same_place(&self, other: &FileProblem) -> bool {
+        if self.path.is_empty() {
+            return self.message.contains(&format!("`{}`", other.path));
+        }
+        without_indices(&self.path) == without_indices(&other.path)
     }
 }
 
@@ -85,19 +108,15 @@ pub(crate) fn parse(text: &str) -> Result<SpecDocument, Vec<FileProblem>> {
     };
     let mut problems = every_problem(value);
     let first = located(&first);
-    match problems.iter_mut().find(|p| first.path_matches(p)) {
+    match problems.iter_mut().find(|p| first.is_same_place(p)) {
         // The same problem, found again: it keeps its resource's name, and gains a line.
-        Some(same) => {
-            if let Some(line) = first.line() {
-                same.location = format!("{}, {line}", same.location);
-            }
-        }
+        Some(same) => same.line = first.line,
         None => problems.insert(0, first),
     }
     Err(problems)
 }
 
-/// The parser's error with its line and column in the location, not inside the message.
+/// The parser's error with its line and column apart from the message.
 fn located(error: &serde_norway::Error) -> FileProblem {
     let text = error.to_string();
     let Some(place) = error.location() else {
@@ -106,37 +125,14 @@ fn located(error: &serde_norway::Error) -> FileProblem {
     let line = format!("line {} column {}", place.line(), place.column());
     let text = text.replacen(&format!(" at {line}"), "", 1);
     // serde_norway puts the path first: `queues[0].hours: invalid type …`.
-    match text.split_once(": ") {
-        Some((path, message)) if !path.contains(' ') => {
-            FileProblem::new(format!("{path}, {line}"), message)
-        }
-        _ => FileProblem::new(line, text),
-    }
-}
-
-impl FileProblem {
-    /// `line 4 column 12`, if the location has one.
-    fn line(&self) -> Option<&str> {
-        let at = self.location.find("line ")?;
-        Some(&self.location[at..])
-    }
-
-    /// The path part of the location: `queues[0].hours` of `queues[0].hours, line 4 …`.
-    fn path(&self) -> &str {
-        match self.line() {
-            Some(line) => self.location[..self.location.len() - line.len()].trim_end_matches(", "),
-            None => &self.location,
-        }
-    }
-
-    /// Whether `other`, found resource by resource, is this (the parser's) problem. The
-    /// parser names list items by index and the resource pass by name, so indices are
-    /// not compared; an unknown section the parser reports without a path, by name.
-    fn path_matches(&self, other: &FileProblem) -> bool {
-        if self.path().is_empty() {
-            return self.message.contains(&format!("`{}`", other.location));
-        }
-        without_indices(self.path()) == without_indices(&other.location)
+    let (path, message) = match text.split_once(": ") {
+        Some((path, message)) if !path.contains(' ') => (path.to_string(), message.to_string()),
+        _ => (String::new(), text),
+    };
+    FileProblem {
+        path,
+        line: Some(line),
+        message,
     }
 }
 
@@ -275,19 +271,19 @@ mod tests {
         let text = "queues:\n  - name: A\n    hours: [x]\n  - name: B\n    hours: y\n  - name: C\n    hours: [z]\n";
         let problems = parse(text).unwrap_err();
         assert_eq!(problems.len(), 2, "{problems:?}");
-        assert_eq!(problems[0].location, "queues[A].hours, line 3 column 12");
+        assert_eq!(problems[0].location(), "queues[A].hours, line 3 column 12");
         assert_eq!(
             problems[0].message,
             "invalid type: sequence, expected a string"
         );
-        assert_eq!(problems[1].location, "queues[C].hours");
+        assert_eq!(problems[1].location(), "queues[C].hours");
     }
 
     #[test]
     fn a_syntax_error_has_its_line_as_the_location() {
         let problems = parse("queues:\n  - name: \"A\n").unwrap_err();
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].location.starts_with("line "), "{problems:?}");
+        assert!(problems[0].location().starts_with("line "), "{problems:?}");
         assert!(
             problems[0]
                 .message
@@ -301,7 +297,7 @@ mod tests {
     fn an_unknown_section_is_named() {
         let problems = parse("queue:\n  - name: A\n").unwrap_err();
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert_eq!(problems[0].location, "queue, line 1 column 1");
+        assert_eq!(problems[0].location(), "queue, line 1 column 1");
         assert!(problems[0].message.contains("queues"), "{problems:?}");
     }
 
@@ -309,6 +305,18 @@ mod tests {
     fn a_section_that_is_no_list_says_so() {
         let problems = parse("queues:\n  name: A\n").unwrap_err();
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].location.starts_with("queues"), "{problems:?}");
+        assert!(problems[0].location().starts_with("queues"), "{problems:?}");
+    }
+
+    /// A resource whose name holds `line ` (`Online Sales`) keeps its whole name.
+    #[test]
+    fn a_name_that_contains_line_is_not_taken_for_a_position() {
+        let text = "queues:\n  - name: Online Sales\n    hours: [x]\n";
+        let problems = parse(text).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(
+            problems[0].location(),
+            "queues[Online Sales].hours, line 3 column 12"
+        );
     }
 }

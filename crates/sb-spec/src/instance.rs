@@ -77,7 +77,7 @@ pub fn load(bundle: &SourceBundle) -> Result<(InstanceSpec, Problems), Problems>
             Ok(doc) => merge(&mut draft, path, doc, &mut problems),
             Err(found) => {
                 for problem in found {
-                    problems.error(path, problem.location, problem.message);
+                    problems.error(path, problem.location(), problem.message);
                 }
             }
         }
