@@ -112,27 +112,20 @@ impl Run {
         luhn_valid(&values)
     }
 
-    /// The card numbers in the run, as (first digit, length), none overlapping.
-    fn card_windows(&self) -> Vec<(usize, usize)> {
+    /// Every Luhn-valid window the two searches consider, as (first digit, length,
+    /// from the first search), overlapping ones included: windows that begin and end at
+    /// group boundaries, earliest then longest first; then windows that begin or end a
+    /// group typed without separators.
+    fn candidate_windows(&self) -> Vec<(usize, usize, bool)> {
         let n = self.digits.len();
-        let mut found: Vec<(usize, usize)> = Vec::new();
-        let free = |found: &[(usize, usize)], s: usize, len: usize| {
-            found.iter().all(|&(fs, fl)| s + len <= fs || fs + fl <= s)
-        };
-        // Windows that begin and end at group boundaries, earliest then longest first.
+        let mut found = Vec::new();
         for &s in &self.group_starts {
             for len in (MIN_DIGITS..=MAX_DIGITS).rev() {
-                if s + len <= n
-                    && self.is_group_end(s + len)
-                    && free(&found, s, len)
-                    && self.luhn(s, len)
-                {
-                    found.push((s, len));
-                    break;
+                if s + len <= n && self.is_group_end(s + len) && self.luhn(s, len) {
+                    found.push((s, len, true));
                 }
             }
         }
-        // Windows that begin or end a group typed without separators.
         for (g, &gs) in self.group_starts.iter().enumerate() {
             let ge = self.group_starts.get(g + 1).copied().unwrap_or(n);
             if ge - gs <= LONGEST_COMMON_CARD {
@@ -140,50 +133,49 @@ impl Run {
             }
             for len in (MIN_DIGITS..=MAX_DIGITS.min(ge - gs)).rev() {
                 for s in [gs, ge - len] {
-                    if free(&found, s, len) && self.luhn(s, len) {
-                        found.push((s, len));
+                    if self.luhn(s, len) {
+                        found.push((s, len, false));
                     }
                 }
             }
         }
-        found.sort_unstable();
         found
     }
+}
 
-    /// For each digit, whether it is in the middle (past the first six, before the last
-    /// four) of *some* Luhn-valid window the searches above consider, overlapping ones
-    /// included. Which of two overlapping windows is the real card cannot be known, so
-    /// a digit is shown only where it would be shown whichever it is.
-    fn hidden_digits(&self) -> Vec<bool> {
-        let n = self.digits.len();
-        let mut hidden = vec![false; n];
-        let mut hide = |s: usize, len: usize| {
-            for h in &mut hidden[s + 6..s + len - 4] {
-                *h = true;
-            }
-        };
-        for &s in &self.group_starts {
-            for len in MIN_DIGITS..=MAX_DIGITS {
-                if s + len <= n && self.is_group_end(s + len) && self.luhn(s, len) {
-                    hide(s, len);
-                }
+/// The card numbers of a run, as (first digit, length), none overlapping: from the
+/// first search the longest free window at each group start, from the second every
+/// free one.
+fn card_windows(candidates: &[(usize, usize, bool)]) -> Vec<(usize, usize)> {
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    let mut last_start = None;
+    for &(s, len, first_search) in candidates {
+        if first_search && last_start == Some(s) {
+            continue;
+        }
+        if found.iter().all(|&(fs, fl)| s + len <= fs || fs + fl <= s) {
+            found.push((s, len));
+            if first_search {
+                last_start = Some(s);
             }
         }
-        for (g, &gs) in self.group_starts.iter().enumerate() {
-            let ge = self.group_starts.get(g + 1).copied().unwrap_or(n);
-            if ge - gs <= LONGEST_COMMON_CARD {
-                continue;
-            }
-            for len in MIN_DIGITS..=MAX_DIGITS.min(ge - gs) {
-                for s in [gs, ge - len] {
-                    if self.luhn(s, len) {
-                        hide(s, len);
-                    }
-                }
-            }
-        }
-        hidden
     }
+    found.sort_unstable();
+    found
+}
+
+/// For each of a run's `n` digits, whether it is in the middle (past the first six,
+/// before the last four) of *some* candidate window. Which of two overlapping windows
+/// is the real card cannot be known, so a digit is shown only where it would be shown
+/// whichever it is.
+fn hidden_digits(n: usize, candidates: &[(usize, usize, bool)]) -> Vec<bool> {
+    let mut hidden = vec![false; n];
+    for &(s, len, _) in candidates {
+        for h in &mut hidden[s + 6..s + len - 4] {
+            *h = true;
+        }
+    }
+    hidden
 }
 
 /// Splits `text` into runs of digit groups (see the module's comment).
@@ -243,8 +235,7 @@ fn runs(text: &str) -> Vec<Run> {
 
 /// How a run is shown: each card number's first six and last four digits with its
 /// separators removed; every other digit `*`, its separators kept.
-fn masked_run(text: &str, run: &Run, windows: &[(usize, usize)]) -> String {
-    let hidden = run.hidden_digits();
+fn masked_run(text: &str, run: &Run, windows: &[(usize, usize)], hidden: &[bool]) -> String {
     let mut out = String::new();
     let mut i = 0;
     let mut windows = windows.iter().peekable();
@@ -280,14 +271,16 @@ pub fn redact_card_numbers(text: &str) -> Cow<'_, str> {
     let mut out: Option<String> = None;
     let mut copied = 0;
     for run in runs(text) {
-        let windows = run.card_windows();
+        let candidates = run.candidate_windows();
+        let windows = card_windows(&candidates);
         if windows.is_empty() {
             continue;
         }
         let (start, end) = run.text_range();
         let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
         o.push_str(&text[copied..start]);
-        o.push_str(&masked_run(text, &run, &windows));
+        let hidden = hidden_digits(run.digits.len(), &candidates);
+        o.push_str(&masked_run(text, &run, &windows, &hidden));
         copied = end;
     }
     match out {
