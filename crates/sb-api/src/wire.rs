@@ -8,48 +8,49 @@ use serde::Serialize;
 use sb_routing::{AgentSnapshot, AgentStatus, SlotState};
 
 /// An agent's state as clients see it: `GET /v1/agents`, the REST desk, the agent
-/// socket's `state` frame.
+/// socket's `state` frame. Borrowed from the core's snapshot: the socket sends one per
+/// change, and nothing is copied to send it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct AgentState {
-    pub agent: String,
-    pub status: StatusView,
-    pub next_status: Option<StatusView>,
+pub(crate) struct AgentState<'a> {
+    pub agent: &'a str,
+    pub status: StatusView<'a>,
+    pub next_status: Option<StatusView<'a>>,
     /// Missed an offer: offered nothing until the agent sets a status again.
     pub missed: bool,
-    pub contacts: Vec<AgentContactView>,
+    pub contacts: Vec<AgentContactView<'a>>,
 }
 
 /// `{"kind": "routable" | "custom" | "offline", "name": …}`; `offline` has no name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct StatusView {
+pub(crate) struct StatusView<'a> {
     pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct AgentContactView {
-    pub contact: String,
+pub(crate) struct AgentContactView<'a> {
+    pub contact: &'a str,
     pub channel: sb_model::Channel,
     /// `offered`, `connected` or `after_contact_work`.
     pub state: &'static str,
 }
 
-impl From<&AgentStatus> for StatusView {
-    fn from(status: &AgentStatus) -> Self {
+impl<'a> From<&'a AgentStatus> for StatusView<'a> {
+    fn from(status: &'a AgentStatus) -> Self {
         let (kind, name) = match status {
-            AgentStatus::Routable(name) => ("routable", Some(name.clone())),
-            AgentStatus::Custom(name) => ("custom", Some(name.clone())),
+            AgentStatus::Routable(name) => ("routable", Some(name.as_str())),
+            AgentStatus::Custom(name) => ("custom", Some(name.as_str())),
             AgentStatus::Offline => ("offline", None),
         };
         StatusView { kind, name }
     }
 }
 
-impl From<&AgentSnapshot> for AgentState {
-    fn from(s: &AgentSnapshot) -> Self {
+impl<'a> From<&'a AgentSnapshot> for AgentState<'a> {
+    fn from(s: &'a AgentSnapshot) -> Self {
         AgentState {
-            agent: s.agent.clone(),
+            agent: &s.agent,
             status: (&s.status).into(),
             next_status: s.next_status.as_ref().map(Into::into),
             missed: s.missed,
@@ -57,7 +58,7 @@ impl From<&AgentSnapshot> for AgentState {
                 .contacts
                 .iter()
                 .map(|c| AgentContactView {
-                    contact: c.contact.clone(),
+                    contact: &c.contact,
                     channel: c.channel,
                     state: match c.state {
                         SlotState::Offered => "offered",
@@ -72,16 +73,16 @@ impl From<&AgentSnapshot> for AgentState {
 
 /// The REST desk: the agent's state and its contacts.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct AgentDeskView {
-    pub snapshot: AgentState,
-    pub contacts: Vec<sb_runtime::instance::DeskContact>,
+pub(crate) struct AgentDeskView<'a> {
+    pub snapshot: AgentState<'a>,
+    pub contacts: &'a [sb_runtime::instance::DeskContact],
 }
 
-impl From<sb_runtime::instance::AgentDesk> for AgentDeskView {
-    fn from(desk: sb_runtime::instance::AgentDesk) -> Self {
+impl<'a> From<&'a sb_runtime::instance::AgentDesk> for AgentDeskView<'a> {
+    fn from(desk: &'a sb_runtime::instance::AgentDesk) -> Self {
         AgentDeskView {
             snapshot: (&desk.snapshot).into(),
-            contacts: desk.contacts,
+            contacts: &desk.contacts,
         }
     }
 }
@@ -209,13 +210,13 @@ pub(crate) fn agent_frame_text(frame: &sb_runtime::instance::AgentFrame) -> Stri
     #[derive(Serialize)]
     struct StateFrame<'a> {
         r#type: &'static str,
-        snapshot: &'a AgentState,
+        snapshot: AgentState<'a>,
     }
     match frame {
         sb_runtime::instance::AgentFrame::State { snapshot } => {
             serde_json::to_string(&StateFrame {
                 r#type: "state",
-                snapshot: &snapshot.into(),
+                snapshot: snapshot.into(),
             })
         }
         other => serde_json::to_string(other),

@@ -2,12 +2,14 @@
 //! each, and the desk (state and contacts) in every answer.
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use sb_runtime::instance::AgentAction;
 use sb_security::Principal;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::server::AppState;
+use crate::wire::AgentDeskView;
 
 /// The calling agent's desk: its state, and every contact offered to it, connected to
 /// it or in after-contact work (with attributes and the conversation so far). The
@@ -17,10 +19,9 @@ use crate::server::AppState;
 pub(crate) async fn desk(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-) -> Result<Json<crate::wire::AgentDeskView>, ApiError> {
-    Ok(Json(
-        state.runtime.agent_desk(principal.user, None).await?.into(),
-    ))
+) -> Result<Response, ApiError> {
+    let desk = state.runtime.agent_desk(principal.user, None).await?;
+    Ok(Json(AgentDeskView::from(&desk)).into_response())
 }
 
 /// Do what one agent-socket frame does — `{"type": "set_status", "status": "Available"}`,
@@ -33,12 +34,10 @@ pub(crate) async fn act(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Json(action): Json<AgentAction>,
-) -> Result<Json<crate::wire::AgentDeskView>, ApiError> {
-    Ok(Json(
-        state
-            .runtime
-            .agent_desk(principal.user, Some(action))
-            .await?
-            .into(),
-    ))
+) -> Result<Response, ApiError> {
+    let desk = state
+        .runtime
+        .agent_desk(principal.user, Some(action))
+        .await?;
+    Ok(Json(AgentDeskView::from(&desk)).into_response())
 }

@@ -1,6 +1,7 @@
 //! Agents as supervisors see them: every agent's state, and setting one's status.
 
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use sb_security::Principal;
 use serde::Deserialize;
@@ -11,11 +12,10 @@ use crate::server::AppState;
 
 /// Every logged-in agent's state, live.
 #[utoipa::path(get, path = "/v1/agents", tag = "agents", responses((status = 200, body = Vec<Object>)))]
-pub(crate) async fn list_agents(
-    State(state): State<AppState>,
-) -> Result<Json<Vec<crate::wire::AgentState>>, ApiError> {
+pub(crate) async fn list_agents(State(state): State<AppState>) -> Result<Response, ApiError> {
     let agents = state.runtime.list_agents().await?;
-    Ok(Json(agents.iter().map(Into::into).collect()))
+    let views: Vec<crate::wire::AgentState> = agents.iter().map(Into::into).collect();
+    Ok(Json(views).into_response())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -38,10 +38,10 @@ pub(crate) async fn set_agent_status(
     Extension(principal): Extension<Principal>,
     Path(agent): Path<String>,
     Json(r): Json<SetStatusRequest>,
-) -> Result<Json<crate::wire::AgentState>, ApiError> {
+) -> Result<Response, ApiError> {
     let snapshot = state
         .runtime
         .set_agent_status(agent, r.status, principal.user.clone())
         .await?;
-    Ok(Json((&snapshot).into()))
+    Ok(Json(crate::wire::AgentState::from(&snapshot)).into_response())
 }
