@@ -386,6 +386,36 @@ mod tests {
     use super::*;
     use base64::Engine;
 
+    /// A key made while one already stands (two processes starting at once) leaves the
+    /// first one in place, whole, and no temporary file behind.
+    #[test]
+    fn a_key_file_is_made_once_and_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token.key");
+        create_private(&file, &[1u8; 32]).unwrap();
+        create_private(&file, &[2u8; 32]).unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), vec![1u8; 32]);
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(names, vec!["token.key".to_string()], "no temporary left");
+    }
+
+    /// What a crash between writing and linking leaves (a temporary file) is not read
+    /// as a key: the next start makes its keys and loads them.
+    #[test]
+    fn a_temporary_left_by_a_crash_is_not_taken_for_a_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeyDir::open(dir.path()).unwrap();
+        std::fs::create_dir_all(keys.kek_dir()).unwrap();
+        std::fs::write(keys.kek_dir().join("0123abcd.tmp-99-1"), b"half").unwrap();
+        std::fs::write(dir.path().join("token.tmp-99-1"), b"half").unwrap();
+        keys.keyring(&KekSources::default()).unwrap();
+        keys.token_key().unwrap();
+        keys.audit_signer().unwrap();
+    }
+
     #[test]
     fn keys_go_beside_the_data_never_inside_it() {
         let dir = tempfile::tempdir().unwrap();

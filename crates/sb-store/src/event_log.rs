@@ -239,7 +239,8 @@ enum Home {
 /// What is derived from an event kept in the log, in the same transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Projection {
-    None,
+    /// Kept in the log only.
+    Plain,
     /// An agent's time span, added to the 15-minute metric intervals.
     AgentTimeIntervals,
     /// A contact record: its searchable row in `contact_records` and the interval sums.
@@ -254,7 +255,7 @@ fn home_of(stream: &str) -> Home {
         LIVE_STREAM => Home::LiveLog,
         AGENT_TIME_STREAM => Home::Log(Projection::AgentTimeIntervals),
         RECORD_STREAM => Home::Log(Projection::ContactRecords),
-        _ => Home::Log(Projection::None),
+        _ => Home::Log(Projection::Plain),
     }
 }
 
@@ -322,7 +323,7 @@ fn write_batch(
                     heads[public.index()] = seq;
                 }
                 match projection {
-                    Projection::None => {}
+                    Projection::Plain => {}
                     Projection::AgentTimeIntervals => {
                         crate::intervals::agent_time_written(&e.payload, &mut sums);
                     }
@@ -454,6 +455,6 @@ mod home_tests {
             home_of(AGENT_TIME_STREAM),
             Home::Log(Projection::AgentTimeIntervals)
         );
-        assert_eq!(home_of("contact"), Home::Log(Projection::None));
+        assert_eq!(home_of("contact"), Home::Log(Projection::Plain));
     }
 }

@@ -356,8 +356,9 @@ pub enum Command {
     },
 }
 
-/// What an agent sees, for scripts using the REST equivalent of the agent socket.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What an agent sees, for scripts using the REST equivalent of the agent socket (the
+/// API gives it its wire shape, `sb-api/src/wire.rs`).
+#[derive(Debug, Clone)]
 pub struct AgentDesk {
     pub snapshot: sb_routing::AgentSnapshot,
     /// Contacts offered to, connected to, or in after-contact work with the agent.
@@ -380,17 +381,14 @@ pub struct DeskContact {
     pub transcript: Vec<ChatItem>,
 }
 
-/// A live contact, for supervisors.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A live contact, for supervisors (its wire shape is the API's, `sb-api/src/wire.rs`).
+#[derive(Debug, Clone)]
 pub struct ContactSummary {
     pub contact_id: String,
     pub channel: sb_model::Channel,
     pub stage: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub queue: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<sb_routing::QueuePosition>,
 }
 

@@ -387,13 +387,7 @@ fn help_shows_examples_and_only_the_flags_that_apply() {
 #[test]
 fn metrics_refuses_an_unknown_channel() {
     let data = tempfile::tempdir().unwrap();
-    let applied = run(&[
-        "apply",
-        "examples/acme",
-        "--data",
-        data.path().to_str().unwrap(),
-    ]);
-    assert!(applied.status.success(), "{}", text(&applied));
+    apply_to(&repo().join("examples/acme"), data.path());
     let out = run(&[
         "metrics",
         "--from",

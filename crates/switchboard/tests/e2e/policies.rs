@@ -98,13 +98,7 @@ fn roles_that_need_a_second_factor_can_be_made_sign_in_only() {
         "  mfa_required_roles: [Admin, Supervisor]\n",
         "  mfa_required_roles: [Admin, Supervisor]\n  allow_api_keys_for_mfa_roles: false\n",
     );
-    let applied = run(&[
-        "apply",
-        spec.path().to_str().unwrap(),
-        "--data",
-        data.path().to_str().unwrap(),
-    ]);
-    assert!(applied.status.success(), "{}", text(&applied));
+    apply_to(spec.path(), data.path());
     let refused = run(&[
         "credential",
         "create",

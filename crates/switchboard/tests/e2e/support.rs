@@ -127,14 +127,19 @@ pub(crate) fn steady_deployment() -> tempfile::TempDir {
 /// A fresh data directory with the spec in `spec` applied.
 pub(crate) fn deployment_of(spec: &tempfile::TempDir) -> tempfile::TempDir {
     let data = tempfile::tempdir().unwrap();
+    apply_to(spec.path(), data.path());
+    data
+}
+
+/// Apply the spec in `spec` to the data directory `data` with the CLI; it must succeed.
+pub(crate) fn apply_to(spec: &Path, data: &Path) {
     let applied = run(&[
         "apply",
-        spec.path().to_str().unwrap(),
+        spec.to_str().unwrap(),
         "--data",
-        data.path().to_str().unwrap(),
+        data.to_str().unwrap(),
     ]);
     assert!(applied.status.success(), "{}", text(&applied));
-    data
 }
 
 /// Issue an API credential with the CLI; its token.
