@@ -192,7 +192,7 @@ pub(crate) struct Server {
     pub(crate) ca: PathBuf,
     pub(crate) banner: String,
     /// The server's log (stderr), kept beside its data for diagnosing a failure.
-    log: PathBuf,
+    pub(crate) log: PathBuf,
 }
 
 impl Server {
