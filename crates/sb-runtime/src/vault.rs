@@ -75,6 +75,18 @@ impl Vault {
         Ok(vault)
     }
 
+    /// A vault whose system keys live only in memory, for the owner's tests, which
+    /// run without a store.
+    #[cfg(test)]
+    pub(crate) fn in_memory(keyring: Keyring) -> Result<Vault, VaultError> {
+        Ok(Vault {
+            keyring: RwLock::new(keyring),
+            users: DataKey::generate()?,
+            customer_index: DataKey::generate()?,
+            erasures: None,
+        })
+    }
+
     pub(crate) fn erasures(&self) -> Option<&crate::privacy::ErasureLog> {
         self.erasures.as_ref()
     }

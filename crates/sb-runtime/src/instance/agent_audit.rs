@@ -51,7 +51,7 @@ pub(super) fn audit_entry(action: &AgentAction) -> Option<(&'static str, Value)>
 impl Owner {
     /// Record what `user` did, in the commit that carries the change itself.
     pub(super) fn audit_agent_action(&mut self, user: &str, action: &str, parameters: Value) {
-        let now = self.clock.now_ms();
+        let now = self.now;
         let record = AuditRecord {
             at: rfc3339(now),
             action: action.into(),
@@ -61,7 +61,7 @@ impl Owner {
             parameters,
             ..Default::default()
         };
-        self.outbox.event(NewEvent {
+        self.out.event(NewEvent {
             at_ms: now,
             stream: AUDIT_STREAM.into(),
             key: action.into(),

@@ -140,7 +140,7 @@ impl Owner {
             next_agent_status: snapshot
                 .next_status
                 .as_ref()
-                .map(|next| connect_status(next, self.clock.now_ms())),
+                .map(|next| connect_status(next, self.now)),
             configuration: Configuration {
                 username: &snapshot.agent,
                 routing_profile: NameOnly { name: profile },
@@ -166,7 +166,7 @@ impl Owner {
     /// act on, at a fraction of the log's work.
     pub(crate) fn agent_changed(&mut self, user: &str) {
         if self.agent_feed_dirty.is_empty() {
-            self.agent_feed_due = self.agent_feed_due.max(self.clock.now_ms());
+            self.agent_feed_due = self.agent_feed_due.max(self.now);
         }
         self.agent_feed_dirty.insert(user.to_string());
     }
@@ -174,7 +174,7 @@ impl Owner {
     /// Write the STATE_CHANGE events of the agents that changed, once their window is
     /// over (`force`: now).
     pub(crate) fn flush_agent_changes(&mut self, force: bool) {
-        let now = self.clock.now_ms();
+        let now = self.now;
         if self.agent_feed_dirty.is_empty() || (!force && now < self.agent_feed_due) {
             return;
         }
@@ -202,7 +202,7 @@ impl Owner {
         let Some(snapshot) = self.engine.agent_snapshot(user) else {
             return;
         };
-        let now = self.clock.now_ms();
+        let now = self.now;
         let profile = self.profile_of(user);
         let status_name = format!("{:?}", snapshot.status);
         let state = time_state(&snapshot);
@@ -239,7 +239,7 @@ impl Owner {
             payload.push_str(&p.last);
         }
         payload.push('}');
-        self.outbox.event(NewEvent {
+        self.out.event(NewEvent {
             at_ms: now,
             stream: "agent".into(),
             key: user.into(),
@@ -273,7 +273,7 @@ impl Owner {
         if to <= from || state == "offline" {
             return;
         }
-        self.outbox.event(NewEvent {
+        self.out.event(NewEvent {
             at_ms: to,
             stream: AGENT_TIME_STREAM.into(),
             key: user.into(),
@@ -286,7 +286,7 @@ impl Owner {
     /// Heartbeats for agents with no event for two minutes; open time spans are
     /// written up to now so historical metrics stay current.
     pub(crate) fn heartbeats(&mut self) {
-        let now = self.clock.now_ms();
+        let now = self.now;
         if now < self.heartbeat_due {
             return;
         }

@@ -47,13 +47,13 @@ impl Owner {
             AgentStatusKind::Offline => AgentStatus::Offline,
         };
         self.engine
-            .set_status(self.clock.now_ms(), user, status)
+            .set_status(self.now, user, status)
             .map_err(RuntimeError::Routing)?;
         self.statuses.resumable.remove(user);
         if self.statuses.chosen.get(user).map(String::as_str) != Some(name) {
             self.statuses.chosen.insert(user.into(), name.into());
-            self.outbox.event(NewEvent {
-                at_ms: self.clock.now_ms(),
+            self.out.event(NewEvent {
+                at_ms: self.now,
                 stream: AGENT_STATE_STREAM.into(),
                 key: user.into(),
                 kind: "STATE".into(),
@@ -69,7 +69,7 @@ impl Owner {
     /// The agent's socket is gone: its chosen status is kept for a while.
     pub(crate) fn keep_status_for_reconnect(&mut self, user: &str) {
         if let Some(name) = self.statuses.chosen.get(user) {
-            let until = self.clock.now_ms() + RESUME_WINDOW_MS;
+            let until = self.now + RESUME_WINDOW_MS;
             self.statuses
                 .resumable
                 .insert(user.into(), (name.clone(), until));
@@ -81,7 +81,7 @@ impl Owner {
         let Some((name, until)) = self.statuses.resumable.remove(user) else {
             return;
         };
-        if self.clock.now_ms() > until {
+        if self.now > until {
             return;
         }
         if let Err(e) = self.choose_status(user, &name) {

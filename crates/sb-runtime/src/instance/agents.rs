@@ -1,10 +1,10 @@
 //! Agents: their sessions, their actions, and what routing decides for them.
 
+use super::output::{Effect, EndpointId};
 use sb_model::record::AgentInfo;
 use sb_model::record::DisconnectReason;
 use sb_routing::{AgentConfig, AgentStatus, DequeueReason, Output};
 use serde_json::json;
-use tokio::sync::mpsc;
 
 use super::contacts::Stage;
 use super::{rfc3339, AgentAction, AgentFrame, AgentSession, Owner, RuntimeError};
@@ -33,14 +33,13 @@ impl Owner {
     /// cannot keep up loses frames rather than slowing the runtime; it gets the full
     /// state again when it reconnects.
     pub(crate) fn send_agent(&mut self, user: &str, frame: AgentFrame) {
-        let Some(tx) = self.agents.get(user).and_then(|s| s.frames.clone()) else {
+        let Some(endpoint) = self.agents.get(user).and_then(|s| s.endpoint) else {
             return;
         };
-        let user = user.to_string();
-        self.outbox.when_durable(move || {
-            if tx.try_send(frame).is_err() {
-                tracing::warn!(agent = %user, "agent socket is not keeping up; frame dropped");
-            }
+        self.out.effect(Effect::ToAgent {
+            endpoint,
+            agent: user.to_string(),
+            frame,
         });
     }
 
@@ -55,7 +54,7 @@ impl Owner {
         // in routing after a restart, or whose socket dropped, is logged in again (and
         // gets its status back within the window, like a desktop).
         if !self.agents.get(user).is_some_and(|s| s.logged_in) {
-            self.attach_agent(user, None)?;
+            self.attach_agent(user, false)?;
         }
         if let Some(action) = action {
             self.agent_action(user, action)?;
@@ -85,22 +84,23 @@ impl Owner {
         Ok(super::AgentDesk { snapshot, contacts })
     }
 
-    pub(super) fn attach_agent(
-        &mut self,
-        user: &str,
-        frames: Option<mpsc::Sender<AgentFrame>>,
-    ) -> Result<u64, RuntimeError> {
+    pub(super) fn attach_agent(&mut self, user: &str, socket: bool) -> Result<u64, RuntimeError> {
         self.enter_routing(user)?;
         let announced = self.agents.get(user).is_some_and(|s| s.logged_in);
         let session = self.new_id();
-        self.agents.insert(
+        let replaced = self.agents.insert(
             user.to_string(),
             AgentSession {
-                frames,
+                endpoint: socket.then_some(EndpointId(session)),
                 session,
                 logged_in: true,
             },
         );
+        // A second socket (or a REST log-in over a dropped one) takes over; the first
+        // socket is closed.
+        if let Some(old) = replaced.and_then(|s| s.endpoint) {
+            self.close_endpoint(old);
+        }
         // Resumed first, so that the LOGIN carries the status the agent is back in.
         self.resume_status(user);
         if !announced {
@@ -159,7 +159,7 @@ impl Owner {
             },
         };
         self.engine
-            .login(self.clock.now_ms(), user, agent, AgentStatus::Offline)
+            .login(self.now, user, agent, AgentStatus::Offline)
             .map_err(RuntimeError::Routing)?;
         self.give_back_contacts(user);
         Ok(())
@@ -191,7 +191,7 @@ impl Owner {
                     self.agents.insert(
                         user,
                         AgentSession {
-                            frames: None,
+                            endpoint: None,
                             session,
                             logged_in: false,
                         },
@@ -212,9 +212,7 @@ impl Owner {
             .filter_map(|(id, c)| {
                 let after_work_since = match &c.stage {
                     Stage::Connected(a) if a == user => None,
-                    Stage::AfterWork(a) if a == user => {
-                        Some(c.ended_at.unwrap_or_else(|| self.clock.now_ms()))
-                    }
+                    Stage::AfterWork(a) if a == user => Some(c.ended_at.unwrap_or(self.now)),
                     _ => return None,
                 };
                 let queue = c.record.queue.as_ref()?.name.clone();
@@ -222,14 +220,14 @@ impl Owner {
                     id.clone(),
                     queue,
                     c.data.channel,
-                    c.connected_at.unwrap_or_else(|| self.clock.now_ms()),
+                    c.connected_at.unwrap_or(self.now),
                     after_work_since,
                 ))
             })
             .collect();
         for (contact, queue, channel, since, after_work_since) in held {
             if let Err(e) = self.engine.adopt(
-                self.clock.now_ms(),
+                self.now,
                 user,
                 sb_routing::HeldContact {
                     contact: &contact,
@@ -254,11 +252,12 @@ impl Owner {
         if s.session != session {
             return;
         }
-        s.frames = None;
+        let endpoint = s.endpoint.take();
         s.logged_in = false;
-        let _ = self
-            .engine
-            .set_status(self.clock.now_ms(), user, AgentStatus::Offline);
+        if let Some(endpoint) = endpoint {
+            self.close_endpoint(endpoint);
+        }
+        let _ = self.engine.set_status(self.now, user, AgentStatus::Offline);
         self.keep_status_for_reconnect(user);
         self.agent_feed_event(user, "LOGOUT");
         self.route();
@@ -286,7 +285,7 @@ impl Owner {
         if !self.agents.contains_key(user) {
             return Err(RuntimeError::NotAnAgent(user.into()));
         }
-        let now = self.clock.now_ms();
+        let now = self.now;
         let routing = RuntimeError::Routing;
         let audit = super::agent_audit::audit_entry(&action);
         match action {
@@ -321,16 +320,11 @@ impl Owner {
                     Stage::Connected(a) => Some(a),
                     _ => None,
                 })?;
-                if let Some(tx) = self.contacts[&contact]
-                    .customer
-                    .as_ref()
-                    .map(|(_, tx)| tx.clone())
-                {
-                    self.outbox.when_durable(move || {
-                        let _ = tx.try_send(super::CustomerFrame::Typing {
-                            from: super::ChatSender::Agent,
-                        });
-                    });
+                if let Some(endpoint) = self.contacts[&contact].customer {
+                    let frame = super::CustomerFrame::Typing {
+                        from: super::ChatSender::Agent,
+                    };
+                    self.send_customer(endpoint, frame);
                 }
             }
             AgentAction::Read { contact, seq } => {
@@ -340,10 +334,8 @@ impl Owner {
                 })?;
                 let c = &self.contacts[&contact];
                 super::contacts::check_read(c, seq)?;
-                if let Some(tx) = c.customer.as_ref().map(|(_, tx)| tx.clone()) {
-                    self.outbox.when_durable(move || {
-                        let _ = tx.try_send(super::CustomerFrame::Read { seq });
-                    });
+                if let Some(endpoint) = c.customer {
+                    self.send_customer(endpoint, super::CustomerFrame::Read { seq });
                 }
             }
             AgentAction::SetAttributes {
@@ -420,7 +412,7 @@ impl Owner {
     }
 
     pub(crate) fn close_after_work(&mut self, contact: &str) {
-        let now = self.clock.now_ms();
+        let now = self.now;
         if let Some(c) = self.contacts.get_mut(contact) {
             if let Some(agent) = c.record.agent.as_mut() {
                 let started = c.ended_at.unwrap_or(now);
@@ -445,7 +437,7 @@ impl Owner {
     }
 
     fn apply_routing(&mut self, output: Output) {
-        let now = self.clock.now_ms();
+        let now = self.now;
         match output {
             Output::Offer {
                 contact,

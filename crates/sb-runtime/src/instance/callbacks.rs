@@ -77,8 +77,7 @@ impl Owner {
         )?;
         let callback = CallbackState {
             not_before: self
-                .clock
-                .now_ms()
+                .now
                 .saturating_add(seconds_ms(request.initial_delay_seconds)),
             attempts_left: request.max_attempts.max(1),
             retry_gap_ms: seconds_ms(request.retry_delay_seconds),
@@ -115,7 +114,7 @@ impl Owner {
                 "'{contact}' is not a callback"
             )));
         };
-        let now = self.clock.now_ms();
+        let now = self.now;
         self.engine
             .callback_failed(now, contact)
             .map_err(RuntimeError::Routing)?;

@@ -50,8 +50,8 @@ impl Clock {
 
     /// A new contact's id: 12 hex digits of its start time, then 20 more (random on the
     /// system clock, a count of contacts on a held one).
-    pub(crate) fn contact_id(&self) -> Result<String, sb_security::ApiKeyError> {
-        let now = self.now_ms();
+    /// `now` is the owner's time for the turn (on a held clock, the clock's).
+    pub(crate) fn contact_id(&self, now: i64) -> Result<String, sb_security::ApiKeyError> {
         match &self.0 {
             None => sb_security::time_ordered_id(now),
             Some(held) => Ok(format!(
@@ -70,16 +70,23 @@ mod tests {
     #[test]
     fn a_held_clock_numbers_contacts_in_order_in_the_shape_of_real_ids() {
         let held = Clock::manual(1_795_000_000_000);
-        let first = held.contact_id().unwrap();
-        let second = held.contact_id().unwrap();
+        let first = held.contact_id(held.now_ms()).unwrap();
+        let second = held.contact_id(held.now_ms()).unwrap();
         held.advance(1);
-        let third = held.contact_id().unwrap();
+        let third = held.contact_id(held.now_ms()).unwrap();
         assert!(first < second && second < third, "{first} {second} {third}");
-        let real = Clock::system().contact_id().unwrap();
+        let real = Clock::system()
+            .contact_id(Clock::system().now_ms())
+            .unwrap();
         for id in [&first, &second, &third, &real] {
             assert_eq!(id.len(), 32, "{id}");
             assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
         }
-        assert_ne!(real, Clock::system().contact_id().unwrap());
+        assert_ne!(
+            real,
+            Clock::system()
+                .contact_id(Clock::system().now_ms())
+                .unwrap()
+        );
     }
 }

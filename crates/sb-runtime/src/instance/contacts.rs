@@ -4,6 +4,7 @@ use sb_model::record::DisconnectReason;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::output::{Effect as OwnerEffect, EndpointId, FunctionCall};
 use sb_flow::interpret::{
     resume, ContactData, Effect, FlowRun, Input, Message, Next, Outcome, ThirdPartyResult,
 };
@@ -14,12 +15,11 @@ use sb_routing::EnqueueOptions;
 use sb_security::envelope::DataKey;
 use sb_store::{NewEvent, DATA_KEY_STREAM, LIVE_STREAM, RECORD_STREAM};
 use serde_json::json;
-use tokio::sync::mpsc;
 
 use super::env::EngineFigures;
 use super::{
-    rfc3339, AgentFrame, ChatItem, ChatStarted, Command, ContactSummary, CustomerEvent,
-    CustomerFrame, NewChat, NewTask, Owner, Reply, RuntimeError,
+    rfc3339, AgentFrame, ChatItem, ChatStarted, ContactSummary, CustomerEvent, CustomerFrame,
+    NewChat, NewTask, Owner, RuntimeError,
 };
 use crate::live::DeployedConfig;
 use crate::vault::{seal_json, seal_record};
@@ -84,7 +84,8 @@ pub(crate) struct LiveContact {
     pub stage: Stage,
     pub transcript: Vec<ChatItem>,
     pub token_sha256: Option<String>,
-    pub customer: Option<(u64, mpsc::Sender<CustomerFrame>)>,
+    /// The customer's socket while one is open; its number is the session's.
+    pub customer: Option<EndpointId>,
     pub customer_name: Option<String>,
     /// The pending flow timer (input time limit, Wait, message-loop interrupt), and when.
     pub timer: Option<u64>,
@@ -174,8 +175,9 @@ impl Owner {
             .chat_head(contact)
             .unwrap_or_else(|| contact.to_string());
         if let Some(c) = self.contacts.get_mut(&contact) {
-            if c.customer.as_ref().is_some_and(|(s, _)| *s == session) {
+            if c.customer == Some(EndpointId(session)) {
                 c.customer = None;
+                self.close_endpoint(EndpointId(session));
                 self.customer_absent(&contact);
             }
         }
@@ -235,31 +237,14 @@ impl Owner {
         list
     }
 
-    /// Answer once the events so far are durable.
-    pub(crate) fn reply<T: Send + 'static>(
-        &mut self,
-        reply: Reply<T>,
-        result: Result<T, RuntimeError>,
-    ) {
-        self.outbox.after_commit(move |durable| {
-            let _ = reply.send(if durable {
-                result
-            } else {
-                Err(RuntimeError::Internal(
-                    "the event log could not record this".into(),
-                ))
-            });
-        });
-    }
-
     pub(crate) fn contact_event(
         &mut self,
         id: &str,
         kind: super::contact_events::ContactEventType,
         payload: serde_json::Value,
     ) {
-        self.outbox.event(NewEvent {
-            at_ms: self.clock.now_ms(),
+        self.out.event(NewEvent {
+            at_ms: self.now,
             stream: "contact".into(),
             key: id.to_string(),
             kind: kind.as_str().to_string(),
@@ -319,10 +304,10 @@ impl Owner {
         if let Some(endpoint) = &customer_endpoint {
             endpoint.check().map_err(RuntimeError::Invalid)?;
         }
-        let now = self.clock.now_ms();
+        let now = self.now;
         let id = self
             .clock
-            .contact_id()
+            .contact_id(now)
             .map_err(|e| RuntimeError::Internal(e.to_string()))?;
         // The contact's own data key, kept (wrapped) with its first events: everything
         // about the customer that is stored is sealed under it.
@@ -332,7 +317,7 @@ impl Owner {
             .map_err(|e| {
                 RuntimeError::Internal(format!("cannot make the contact's data key: {e}"))
             })?;
-        self.outbox.event(NewEvent {
+        self.out.event(NewEvent {
             at_ms: now,
             stream: DATA_KEY_STREAM.into(),
             key: id.clone(),
@@ -478,7 +463,7 @@ impl Owner {
         contact.data.name = Some(mask_card_numbers(task.name.clone()));
         contact.data.description = Some(mask_card_numbers(task.description.clone()));
         contact.flow = Some(FlowRun::start(&flow));
-        let now = self.clock.now_ms();
+        let now = self.now;
         self.arm_task_expiry(&id, now);
         match start_at.filter(|&t| t > now) {
             Some(at) => {
@@ -522,7 +507,7 @@ impl Owner {
         else {
             return;
         };
-        let now = self.clock.now_ms();
+        let now = self.now;
         self.customer_absent_since.insert(id.to_string(), now);
         let timer = self.new_id();
         self.timers
@@ -530,7 +515,7 @@ impl Owner {
     }
 
     fn customer_absence_elapsed(&mut self, id: &str) {
-        let now = self.clock.now_ms();
+        let now = self.now;
         let gone_long_enough = match (self.contacts.get(id), self.customer_absent_since.get(id)) {
             (Some(c), Some(&since)) => {
                 let limit = i64::from(c.config.spec.instance.chat_customer_absence_limit_seconds);
@@ -561,7 +546,7 @@ impl Owner {
     /// Tell each chat customer waiting in a queue that moved where they stand now. At
     /// most once a second: a long line must not be walked on every batch.
     pub(crate) fn push_positions(&mut self) {
-        let now = self.clock.now_ms();
+        let now = self.now;
         if self.moved.is_empty() || now < self.positions_due {
             return;
         }
@@ -577,19 +562,17 @@ impl Owner {
                     if c.told_position == Some(position.position) {
                         return;
                     }
-                    if let Some((_, tx)) = c.customer.as_ref() {
+                    if let Some(endpoint) = c.customer {
                         c.told_position = Some(position.position);
                         let frame = CustomerFrame::Position {
                             position: position.position,
                             estimated_wait_seconds: position.estimated_wait_ms.map(|ms| ms / 1000),
                         };
-                        tell.push((tx.clone(), frame));
+                        tell.push((endpoint, frame));
                     }
                 });
-            for (tx, frame) in tell {
-                self.outbox.when_durable(move || {
-                    let _ = tx.try_send(frame);
-                });
+            for (endpoint, frame) in tell {
+                self.send_customer(endpoint, frame);
             }
         }
     }
@@ -631,7 +614,7 @@ impl Owner {
 
     /// Feed the contact's flow and carry out what it decides.
     pub(crate) fn drive(&mut self, id: &str, input: Input) {
-        let now = self.clock.now_ms();
+        let now = self.now;
         let step = {
             let Some(c) = self.contacts.get_mut(id) else {
                 return;
@@ -679,7 +662,7 @@ impl Owner {
             .and_then(|c| c.flow.as_ref())
             .is_some_and(|f| f.logging);
         if logging && !step.trace.is_empty() {
-            self.outbox.event(NewEvent {
+            self.out.event(NewEvent {
                 at_ms: now,
                 stream: "flow-log".into(),
                 key: id.into(),
@@ -822,28 +805,20 @@ impl Owner {
         response: sb_flow::interpret::ResponseType,
         wait: bool,
     ) {
-        let (Some(invoker), Some(c)) = (self.invoker.clone(), self.contacts.get(id)) else {
+        let Some(c) = self.contacts.get(id) else {
             return;
         };
-        let epoch = c.function_epoch;
-        let contact = id.to_string();
-        let commands = self.commands.clone();
         // The call leaves the process only once what led to it is durable.
-        self.outbox.when_durable(move || {
-            tokio::spawn(async move {
-                let limit = std::time::Duration::from_secs_f64(timeout_seconds);
-                let result = invoker.invoke(&function, &event, limit, response).await;
-                if let (true, Some(tx)) = (wait, commands.upgrade()) {
-                    let _ = tx
-                        .send(Command::FunctionDone {
-                            contact,
-                            epoch,
-                            result,
-                        })
-                        .await;
-                }
-            });
-        });
+        self.out.effect(OwnerEffect::CallFunction(FunctionCall {
+            contact: id.to_string(),
+            epoch: c.function_epoch,
+            function,
+            event,
+            timeout: std::time::Duration::try_from_secs_f64(timeout_seconds)
+                .unwrap_or(std::time::Duration::from_secs(8)),
+            response,
+            answer_wanted: wait,
+        }));
     }
 
     /// A queue flow's DequeueContactAndTransferToQueue: the waiting contact leaves its
@@ -854,7 +829,7 @@ impl Owner {
         };
         let options = enqueue_options(id, &c.data, c.callback.as_ref(), 0);
         let from = c.record.queue.as_ref().map(|q| q.name.clone());
-        let now = self.clock.now_ms();
+        let now = self.now;
         if let Err(e) = self.engine.move_to_queue(now, id, queue, options) {
             tracing::info!(contact = id, queue, error = %e, "move to another queue refused");
             return false;
@@ -883,7 +858,7 @@ impl Owner {
             return false;
         };
         let options = enqueue_options(id, &c.data, c.callback.as_ref(), 0);
-        let now = self.clock.now_ms();
+        let now = self.now;
         let result = self.enter_line(id, queue, options);
         match result {
             Ok(()) => {
@@ -926,7 +901,7 @@ impl Owner {
             return Err(sb_routing::RoutingError::UnknownContact(id.into()));
         };
         let channel = c.data.channel;
-        let now = self.clock.now_ms();
+        let now = self.now;
         match queue.strip_prefix("agent:") {
             Some(agent) => {
                 let unknown = || sb_routing::RoutingError::UnknownAgent(agent.into());
@@ -1013,10 +988,10 @@ impl Owner {
             from,
             name,
             text,
-            at: rfc3339(self.clock.now_ms()),
+            at: rfc3339(self.now),
         };
         c.transcript.push(item.clone());
-        let customer = c.customer.as_ref().map(|(_, tx)| tx.clone());
+        let customer = c.customer;
         let agent = match &c.stage {
             Stage::Connected(a) => Some(a.clone()),
             _ => None,
@@ -1030,19 +1005,16 @@ impl Owner {
                 .any(|p| p.eq_ignore_ascii_case(from.as_str()));
         if recorded {
             let payload = seal_json(&c.key, &item).expect("a transcript line seals");
-            self.outbox.event(NewEvent {
-                at_ms: self.clock.now_ms(),
+            self.out.event(NewEvent {
+                at_ms: self.now,
                 stream: "chat".into(),
                 key: id.into(),
                 kind: "MESSAGE".into(),
                 payload,
             });
         }
-        if let Some(tx) = customer {
-            let frame = CustomerFrame::Message(item.clone());
-            self.outbox.when_durable(move || {
-                let _ = tx.try_send(frame);
-            });
+        if let Some(endpoint) = customer {
+            self.send_customer(endpoint, CustomerFrame::Message(item.clone()));
         }
         if let Some(agent) = agent {
             self.send_agent(
@@ -1060,22 +1032,21 @@ impl Owner {
         id: &str,
         token: &str,
         after: u64,
-        frames: mpsc::Sender<CustomerFrame>,
     ) -> Result<u64, RuntimeError> {
         let session = self.new_id();
+        let endpoint = EndpointId(session);
         if !self.contacts.contains_key(id) {
             // Ended before the customer came: what the flow said, then the end.
-            let now = self.clock.now_ms();
+            let now = self.now;
             let lines = self
                 .unheard
                 .take(now, id, token, after)?
                 .ok_or_else(|| RuntimeError::UnknownContact(id.into()))?;
-            self.outbox.when_durable(move || {
-                for line in lines {
-                    let _ = frames.try_send(CustomerFrame::Message(line));
-                }
-                let _ = frames.try_send(CustomerFrame::Ended);
-            });
+            for line in lines {
+                self.send_customer(endpoint, CustomerFrame::Message(line));
+            }
+            self.send_customer(endpoint, CustomerFrame::Ended);
+            self.close_endpoint(endpoint);
             return Ok(session);
         }
         let c = self
@@ -1097,17 +1068,19 @@ impl Owner {
             .cloned()
             .map(CustomerFrame::Message)
             .collect();
-        c.customer = Some((session, frames.clone()));
+        // A second socket for the same chat takes over; the first is closed.
+        let replaced = c.customer.replace(endpoint);
         c.told_position = None;
         self.customer_absent_since.remove(id);
         if let Some(q) = c.record.queue.as_ref().filter(|_| c.stage == Stage::Queued) {
             self.moved.insert(q.name.clone());
         }
-        self.outbox.when_durable(move || {
-            for frame in missed {
-                let _ = frames.try_send(frame);
-            }
-        });
+        if let Some(replaced) = replaced {
+            self.close_endpoint(replaced);
+        }
+        for frame in missed {
+            self.send_customer(endpoint, frame);
+        }
         Ok(session)
     }
 
@@ -1117,12 +1090,12 @@ impl Owner {
         session: u64,
         event: CustomerEvent,
     ) -> Result<(), RuntimeError> {
-        let now = self.clock.now_ms();
+        let now = self.now;
         let c = self
             .contacts
             .get_mut(id)
             .ok_or_else(|| RuntimeError::UnknownContact(id.into()))?;
-        if c.customer.as_ref().is_none_or(|(s, _)| *s != session) {
+        if c.customer != Some(EndpointId(session)) {
             return Err(RuntimeError::BadToken);
         }
         match event {
@@ -1180,7 +1153,7 @@ impl Owner {
     /// the contact leaves routing and its record is written.
     pub(crate) fn end_contact(&mut self, id: &str, reason: DisconnectReason) {
         let reason = reason.as_str();
-        let now = self.clock.now_ms();
+        let now = self.now;
         let Some(c) = self.contacts.get_mut(id) else {
             return;
         };
@@ -1197,7 +1170,7 @@ impl Owner {
             agent.agent_interaction_duration = Some(((now - connected) / 1000) as u64);
             agent.after_contact_work_start_timestamp = Some(rfc3339(now));
         }
-        let customer = c.customer.take().map(|(_, tx)| tx);
+        let customer = c.customer.take();
         // Kept for a customer who has not connected yet (see `unheard`).
         let unheard = match (&customer, &c.token_sha256) {
             (None, Some(token)) => Some((token.clone(), c.transcript.clone())),
@@ -1210,9 +1183,10 @@ impl Owner {
             json!({"ContactId": id, "DisconnectReason": reason}),
         );
         match customer {
-            Some(tx) => self.outbox.when_durable(move || {
-                let _ = tx.try_send(CustomerFrame::Ended);
-            }),
+            Some(endpoint) => {
+                self.send_customer(endpoint, CustomerFrame::Ended);
+                self.close_endpoint(endpoint);
+            }
             // No socket to tell: the customer who connects soon still hears the end.
             None => {
                 if let Some((token, transcript)) = unheard {
@@ -1250,11 +1224,11 @@ impl Owner {
         let Some(c) = self.contacts.get_mut(id) else {
             return;
         };
-        c.record.last_update_timestamp = rfc3339(self.clock.now_ms());
+        c.record.last_update_timestamp = rfc3339(self.now);
         let sealed = seal_record(&c.key, &c.data.sensitive_attributes, &c.record);
         let payload = serde_json::to_string(&sealed).unwrap_or_default();
-        self.outbox.event(NewEvent {
-            at_ms: self.clock.now_ms(),
+        self.out.event(NewEvent {
+            at_ms: self.now,
             stream: RECORD_STREAM.into(),
             key: id.into(),
             kind: "CONTACT_RECORD".into(),
@@ -1270,8 +1244,8 @@ impl Owner {
             self.forget_chat(id, c.record.next_contact_id);
         }
         self.dirty.remove(id);
-        self.outbox.event(NewEvent {
-            at_ms: self.clock.now_ms(),
+        self.out.event(NewEvent {
+            at_ms: self.now,
             stream: LIVE_STREAM.into(),
             key: id.into(),
             kind: "FINISHED".into(),

@@ -1,10 +1,13 @@
-//! The instance owner: one task owns every live contact, the routing engine and the
-//! agent sessions, and is fed by a command channel. Handlers send a command and await
-//! the reply; nothing on this path takes a lock.
+//! The instance owner: the state of every live contact, the routing engine and the
+//! agent sessions, and the decisions made on them. It is a state machine with no I/O,
+//! in the style of the flow and routing cores: the driver (see [`driver`]) calls its
+//! methods with the time, and takes what it decided as [`output::Output`]s — events to
+//! append, frames for endpoints, function calls, snapshots to publish. The driver runs
+//! it on one task fed by a command channel, so nothing on this path takes a lock.
 //!
-//! Every state change becomes an event in the log. Replies, socket frames and function
-//! calls are released only after the events that caused them are durable, in the order
-//! they were produced (see [`outbox`]).
+//! Every state change becomes an event in the log. The driver performs every other
+//! output, and answers every caller, only after the events produced before it are
+//! durable, in the order they were produced.
 
 mod agent_audit;
 mod agent_feed;
@@ -17,10 +20,13 @@ mod contact_events;
 mod contacts;
 mod criteria;
 mod dispatch;
+mod dispatcher;
+mod driver;
 mod env;
-mod outbox;
+mod output;
 mod realtime;
 mod recovery;
+mod recovery_read;
 mod supervisor;
 mod transfer;
 mod unheard;
@@ -28,22 +34,16 @@ mod unheard;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use sb_routing::realtime::RealtimeSnapshot;
 use sb_routing::{Engine, RoutingConfig};
-use sb_store::{EventLog, Store};
-use tokio::sync::mpsc;
 
 pub use api::*;
 pub use clock::Clock;
+pub(crate) use driver::start_with_clock;
 
-use crate::functions::FunctionInvoker;
-use crate::live::{DeployedConfig, LiveConfig};
+use crate::live::DeployedConfig;
 use crate::vault::Vault;
 use contacts::LiveContact;
-use outbox::Outbox;
-
-/// Commands waiting are handled in batches of at most this many before a flush.
-const BATCH: usize = 256;
+use output::{EndpointId, Outputs};
 
 pub(crate) fn rfc3339(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
@@ -52,18 +52,19 @@ pub(crate) fn rfc3339(ms: i64) -> String {
 }
 
 struct AgentSession {
-    frames: Option<mpsc::Sender<AgentFrame>>,
+    /// The agent's socket, if one is open (a REST-only agent has none).
+    endpoint: Option<EndpointId>,
     session: u64,
     /// The agent event stream's last word on the agent was LOGIN, not LOGOUT.
     logged_in: bool,
 }
 
 pub(crate) struct Owner {
-    live: LiveConfig,
+    /// The time of the call being handled (Unix ms), given by the driver: the owner
+    /// reads no clock.
+    now: i64,
     config: Option<Arc<DeployedConfig>>,
     engine: Engine,
-    invoker: Option<FunctionInvoker>,
-    function_ca: Option<Vec<u8>>,
     contacts: HashMap<String, LiveContact>,
     agents: HashMap<String, AgentSession>,
     /// Finished contacts of chats that were transferred → the contact the chat went on
@@ -76,8 +77,7 @@ pub(crate) struct Owner {
     /// Flow timers: (deadline ms, timer id, contact).
     timers: BTreeSet<(i64, u64, String)>,
     next_id: u64,
-    outbox: Outbox,
-    commands: mpsc::WeakSender<Command>,
+    out: Outputs,
     /// Contacts changed since the last flush; their state goes to the `live` stream.
     dirty: BTreeSet<String>,
     /// Queues whose line moved since the last flush: their chat customers hear where
@@ -85,10 +85,7 @@ pub(crate) struct Owner {
     moved: BTreeSet<String>,
     /// When positions may next be pushed.
     positions_due: i64,
-    store: Arc<dyn Store>,
     vault: Arc<Vault>,
-    ready: Arc<std::sync::atomic::AtomicBool>,
-    realtime: Arc<tokio::sync::watch::Sender<Arc<RealtimeSnapshot>>>,
     /// Something changed since the last real-time snapshot.
     realtime_dirty: bool,
     realtime_due: i64,
@@ -103,133 +100,83 @@ pub(crate) struct Owner {
     agent_states_due: std::collections::BTreeMap<String, sb_routing::AgentSnapshot>,
     heartbeat_due: i64,
     statuses: agent_status::Statuses,
+    /// Only for new contacts' ids (numbered in order on a held clock, so that a seeded
+    /// run replays); the time comes from the driver.
     clock: Clock,
     /// Contacts that joined a line so far (see `LiveContact::line_order`).
     arrivals: u64,
 }
 
-/// Start the owner for an instance on `clock` (the system's, or a test's to move time
-/// along). It runs until every handle is dropped. Only [`crate::open`] calls this: an
-/// instance is put together in one place.
-pub(crate) fn start_with_clock(
-    live: LiveConfig,
-    store: Arc<dyn Store>,
-    log: EventLog,
-    vault: Arc<Vault>,
-    function_ca: Option<Vec<u8>>,
-    clock: Clock,
-) -> RuntimeHandle {
-    let (tx, rx) = mpsc::channel(4096);
-    let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let committed = log.committed();
-    let log_pending = log.pending();
-    let audit_log = log.clone();
-    crate::retention::spawn(live.clone(), store.clone());
-    let (realtime, realtime_rx) =
-        tokio::sync::watch::channel(Arc::new(RealtimeSnapshot::default()));
-    let empty = RoutingConfig {
-        queues: vec![],
-        profiles: vec![],
-        offer_timeout_ms: [20_000; 3],
-        agent_queue_limit: 10,
-        custom_statuses: vec![],
-    };
-    let owner = Owner {
-        live,
-        config: None,
-        engine: Engine::new(empty).expect("an empty configuration is valid"),
-        invoker: None,
-        function_ca,
-        contacts: HashMap::new(),
-        agents: HashMap::new(),
-        chat_aliases: HashMap::new(),
-        unheard: Default::default(),
-        customer_absent_since: HashMap::new(),
-        timers: BTreeSet::new(),
-        next_id: 0,
-        outbox: Outbox::start(log),
-        commands: tx.downgrade(),
-        dirty: BTreeSet::new(),
-        moved: BTreeSet::new(),
-        positions_due: 0,
-        store,
-        vault,
-        ready: ready.clone(),
-        realtime: Arc::new(realtime),
-        realtime_dirty: true,
-        realtime_due: 0,
-        realtime_generation: 0,
-        realtime_changed_at: 0,
-        agent_feeds: Default::default(),
-        agent_feed_dirty: BTreeSet::new(),
-        agent_feed_due: 0,
-        agent_states_due: Default::default(),
-        heartbeat_due: 0,
-        statuses: Default::default(),
-        clock,
-        arrivals: 0,
-    };
-    tokio::spawn(owner.run(rx));
-    RuntimeHandle {
-        tx,
-        ready,
-        committed,
-        log_pending,
-        log: audit_log,
-        realtime: realtime_rx,
-    }
-}
-
 impl Owner {
-    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
-        let mut config_changes = self.live.subscribe();
-        self.take_config();
-        self.recover().await;
+    /// An owner with nothing live and no configuration yet, at `now`.
+    pub(crate) fn new(vault: Arc<Vault>, clock: Clock, now: i64) -> Owner {
+        let empty = RoutingConfig {
+            queues: vec![],
+            profiles: vec![],
+            offer_timeout_ms: [20_000; 3],
+            agent_queue_limit: 10,
+            custom_statuses: vec![],
+        };
+        Owner {
+            now,
+            config: None,
+            engine: Engine::new(empty).expect("an empty configuration is valid"),
+            contacts: HashMap::new(),
+            agents: HashMap::new(),
+            chat_aliases: HashMap::new(),
+            unheard: Default::default(),
+            customer_absent_since: HashMap::new(),
+            timers: BTreeSet::new(),
+            next_id: 0,
+            out: Outputs::default(),
+            dirty: BTreeSet::new(),
+            moved: BTreeSet::new(),
+            positions_due: 0,
+            vault,
+            realtime_dirty: true,
+            realtime_due: 0,
+            realtime_generation: 0,
+            realtime_changed_at: 0,
+            agent_feeds: Default::default(),
+            agent_feed_dirty: BTreeSet::new(),
+            agent_feed_due: 0,
+            agent_states_due: Default::default(),
+            heartbeat_due: 0,
+            statuses: Default::default(),
+            clock,
+            arrivals: 0,
+        }
+    }
+
+    /// The driver moves the owner's time before each call. Time never goes back: a
+    /// system clock stepped backwards holds the owner where it was.
+    pub(crate) fn set_now(&mut self, now: i64) {
+        self.now = self.now.max(now);
+    }
+
+    /// What every turn ends with, after its commands and timers: the agent feed's
+    /// window, changed contacts' state for recovery, queue positions, heartbeats, the
+    /// real-time snapshot, and (last, since all of these may change an agent) the
+    /// agents' new states.
+    pub(crate) fn end_turn(&mut self) {
+        self.flush_agent_changes(false);
+        self.persist_dirty();
+        self.push_positions();
+        self.heartbeats();
+        self.publish_realtime();
+        self.send_agent_states();
+    }
+
+    /// What a start ends with, after recovery: every agent's feed and state as it is.
+    pub(crate) fn end_start(&mut self) {
         self.flush_agent_changes(true);
         self.persist_dirty();
         self.send_agent_states();
-        self.outbox.flush();
-        self.ready.store(true, std::sync::atomic::Ordering::Release);
-        loop {
-            let deadline = self.next_deadline();
-            let sleep = async {
-                match deadline {
-                    Some(ms) => {
-                        let wait = (ms - self.clock.now_ms()).max(0) as u64;
-                        tokio::time::sleep(std::time::Duration::from_millis(wait)).await
-                    }
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                command = rx.recv() => match command {
-                    Some(command) => {
-                        self.mark_realtime_changed();
-                        self.handle(command);
-                        for _ in 1..BATCH {
-                            match rx.try_recv() {
-                                Ok(more) => self.handle(more),
-                                Err(_) => break,
-                            }
-                        }
-                    }
-                    None => break,
-                },
-                () = sleep => self.fire_due(),
-                Ok(()) = config_changes.changed() => {
-                    self.mark_realtime_changed();
-                    self.take_config()
-                }
-            }
-            self.flush_agent_changes(false);
-            self.persist_dirty();
-            self.push_positions();
-            self.heartbeats();
-            self.publish_realtime();
-            // Last: everything above may change an agent.
-            self.send_agent_states();
-            self.outbox.flush();
-        }
+    }
+
+    /// When the owner next has something to do by itself, if ever.
+    pub(crate) fn poll_timeout(&self) -> Option<i64> {
+        self.next_deadline()
     }
 
     fn next_deadline(&self) -> Option<i64> {
@@ -251,7 +198,7 @@ impl Owner {
     }
 
     pub(crate) fn fire_due(&mut self) {
-        let now = self.clock.now_ms();
+        let now = self.now;
         // Waking only to publish a snapshot or positions changes nothing routing sees.
         if self.engine.next_timer().is_some_and(|t| t <= now)
             || self.timers.first().is_some_and(|t| t.0 <= now)
@@ -270,17 +217,15 @@ impl Owner {
     }
 
     /// A new configuration version: routing follows it at once; contacts keep the
-    /// version they started on.
-    fn take_config(&mut self) {
-        let Some(config) = self.live.current() else {
-            return;
-        };
+    /// version they started on. True if the owner took it (the driver then sets up
+    /// the version's external functions).
+    pub(crate) fn take_config(&mut self, config: Arc<DeployedConfig>) -> bool {
         if self
             .config
             .as_ref()
             .is_some_and(|c| c.version == config.version)
         {
-            return;
+            return false;
         }
         let spec = &config.spec;
         let routing = RoutingConfig::from_model(
@@ -288,17 +233,14 @@ impl Owner {
             spec.routing_profiles.values(),
             spec.agent_statuses.values(),
         );
-        if let Err(e) = self.engine.reconfigure(self.clock.now_ms(), routing) {
+        if let Err(e) = self.engine.reconfigure(self.now, routing) {
             tracing::error!(error = %e, version = config.version, "routing cannot take the new configuration; keeping the old one");
-            return;
-        }
-        match FunctionInvoker::new(spec.functions.values(), self.function_ca.as_deref()) {
-            Ok(invoker) => self.invoker = Some(invoker),
-            Err(e) => tracing::error!(error = %e, "cannot set up external functions"),
+            return false;
         }
         tracing::info!(version = config.version, "runtime on configuration version");
         self.config = Some(config);
         self.route();
+        true
     }
 
     fn new_id(&mut self) -> u64 {
@@ -306,3 +248,6 @@ impl Owner {
         self.next_id
     }
 }
+
+#[cfg(test)]
+mod tests;

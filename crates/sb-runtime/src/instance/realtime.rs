@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use super::output::Effect;
 use super::Owner;
 
 /// Bursts of changes within this window go out as one snapshot; a subscriber's
@@ -17,7 +18,7 @@ impl Owner {
     pub(crate) fn mark_realtime_changed(&mut self) {
         if !self.realtime_dirty {
             self.realtime_dirty = true;
-            self.realtime_changed_at = self.clock.now_ms();
+            self.realtime_changed_at = self.now;
         }
     }
 
@@ -26,7 +27,7 @@ impl Owner {
         if !self.realtime_dirty {
             return;
         }
-        let now = self.clock.now_ms();
+        let now = self.now;
         if now < self.realtime_due {
             return;
         }
@@ -35,12 +36,8 @@ impl Owner {
         self.realtime_generation += 1;
         let mut snapshot = self.engine.realtime_snapshot(self.realtime_generation);
         snapshot.changed_at = self.realtime_changed_at;
-        let snapshot = Arc::new(snapshot);
-        let publish = self.realtime.clone();
         // Like any effect, readers see a state only once the events behind it are durable.
-        self.outbox.when_durable(move || {
-            publish.send_replace(snapshot);
-        });
+        self.out.effect(Effect::Publish(Arc::new(snapshot)));
     }
 
     /// When the next snapshot is due, if one is waiting.

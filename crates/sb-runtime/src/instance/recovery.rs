@@ -3,7 +3,6 @@
 //! in the store (not the whole event log, so start-up does not grow with history).
 
 use sb_model::record::DisconnectReason;
-use std::sync::Arc;
 
 use sb_flow::interpret::{ContactData, FlowRun, FunctionResult, Input, Waiting};
 use sb_model::record::ContactRecord;
@@ -11,31 +10,28 @@ use sb_store::{NewEvent, LIVE_STREAM};
 use serde::{Deserialize, Serialize};
 
 use super::contacts::{LiveContact, Stage};
-use super::{ChatItem, Owner};
-use crate::live::DeployedConfig;
-use crate::vault::{open_json, Vault};
-use sb_security::envelope::DataKey;
-use sb_store::Store;
+use super::recovery_read::{Loaded, Recovered};
+use super::Owner;
 
 /// What a contact needs to go on after a restart. The transcript is not here: it is in
 /// the `chat` stream already.
 #[derive(Serialize, Deserialize)]
-struct Persisted {
-    version: u64,
-    data: ContactData,
-    flow: Option<FlowRun>,
-    stage: Stage,
-    token_sha256: Option<String>,
-    customer_name: Option<String>,
-    timer_at: Option<i64>,
-    record: ContactRecord,
-    connected_at: Option<i64>,
-    ended_at: Option<i64>,
-    enqueued_at: Option<i64>,
+pub(crate) struct Persisted {
+    pub(crate) version: u64,
+    pub(crate) data: ContactData,
+    pub(crate) flow: Option<FlowRun>,
+    pub(crate) stage: Stage,
+    pub(crate) token_sha256: Option<String>,
+    pub(crate) customer_name: Option<String>,
+    pub(crate) timer_at: Option<i64>,
+    pub(crate) record: ContactRecord,
+    pub(crate) connected_at: Option<i64>,
+    pub(crate) ended_at: Option<i64>,
+    pub(crate) enqueued_at: Option<i64>,
     #[serde(default)]
-    callback: Option<super::callbacks::CallbackState>,
+    pub(crate) callback: Option<super::callbacks::CallbackState>,
     #[serde(default)]
-    line_order: u64,
+    pub(crate) line_order: u64,
 }
 
 impl Owner {
@@ -66,8 +62,8 @@ impl Owner {
                 line_order: c.line_order,
             };
             let payload = crate::vault::seal_json(&c.key, &state).expect("contact state seals");
-            self.outbox.event(NewEvent {
-                at_ms: self.clock.now_ms(),
+            self.out.event(NewEvent {
+                at_ms: self.now,
                 stream: LIVE_STREAM.into(),
                 key: id,
                 kind: "STATE".into(),
@@ -76,51 +72,19 @@ impl Owner {
         }
     }
 
-    /// The configuration a contact started on: the current one, or an older version
-    /// read back from the store.
-    fn config_for(&self, version: u64) -> Option<Arc<DeployedConfig>> {
-        if let Some(current) = self.config.as_ref().filter(|c| c.version == version) {
-            return Some(current.clone());
-        }
-        crate::deploy::read_version(self.store.as_ref(), version)
-            .ok()
-            .map(Arc::new)
-    }
-
-    pub(crate) async fn recover(&mut self) {
-        let store = self.store.clone();
-        let vault = self.vault.clone();
-        let loaded = tokio::task::spawn_blocking(move || {
-            let rows = store.live_contacts()?;
-            let contacts = rows
-                .into_iter()
-                .map(|(id, state)| {
-                    let loaded = load_contact(store.as_ref(), &vault, &id, &state);
-                    (id, loaded)
-                })
-                .collect::<Vec<_>>();
-            Ok::<_, sb_store::StoreError>((contacts, store.agent_states()?))
-        })
-        .await;
-        let rows = match loaded {
-            Ok(Ok((rows, agent_states))) => {
-                self.recover_agent_statuses(agent_states);
-                rows
-            }
-            Ok(Err(e)) => {
-                return tracing::error!(error = %e, "cannot read live contacts; starting without them")
-            }
-            Err(e) => {
-                return tracing::error!(error = %e, "cannot read live contacts; starting without them")
-            }
-        };
-        let now = self.clock.now_ms();
+    /// Rebuild from what [`read_recovered`] found: each contact back where it was,
+    /// agents back in routing, lines back in the order they joined.
+    pub(crate) fn recover(&mut self, recovered: Recovered) {
+        self.recover_agent_statuses(recovered.agent_states);
+        let rows = recovered.contacts;
+        let now = self.now;
         let count = rows.len();
         let mut requeue = Vec::new();
         let mut chains = Vec::new();
         for (id, loaded) in rows {
             let Loaded {
                 persisted: p,
+                config,
                 key,
                 transcript,
                 earlier,
@@ -130,10 +94,6 @@ impl Owner {
                     tracing::error!(contact = %id, "{reason}; skipped");
                     continue;
                 }
-            };
-            let Some(config) = self.config_for(p.version) else {
-                tracing::error!(contact = %id, version = p.version, "the contact's configuration version is gone; skipped");
-                continue;
             };
             chains.push((id.clone(), earlier));
             let waiting = p.flow.as_ref().and_then(|f| f.waiting);
@@ -242,82 +202,4 @@ impl Owner {
         }
         self.route();
     }
-}
-
-/// A live contact read back.
-struct Loaded {
-    persisted: Persisted,
-    key: DataKey,
-    /// Its conversation so far, from the first contact of its chat on.
-    transcript: Vec<ChatItem>,
-    /// For a transferred chat, the contacts it was before, newest first.
-    earlier: Vec<String>,
-}
-
-fn load_contact(store: &dyn Store, vault: &Vault, id: &str, state: &str) -> Result<Loaded, String> {
-    let key = match vault.contact_key(store, id) {
-        Ok(Some(key)) => key,
-        Ok(None) => return Err("the contact's data key is gone (erased)".into()),
-        Err(e) => return Err(format!("cannot open the contact's data key: {e}")),
-    };
-    let p: Persisted =
-        open_json(Some(&key), state).map_err(|e| format!("unreadable live contact state: {e}"))?;
-    // A chat transferred goes on with what was said; a callback created from a chat
-    // starts its own (empty) conversation.
-    let (earlier, mut transcript) = if p.data.channel == sb_model::Channel::Chat {
-        earlier_chat(store, vault, p.record.previous_contact_id.clone())
-    } else {
-        Default::default()
-    };
-    transcript.extend(
-        lines_of(store, id, &key).map_err(|e| format!("cannot read the chat's lines: {e}"))?,
-    );
-    Ok(Loaded {
-        persisted: p,
-        key,
-        transcript,
-        earlier,
-    })
-}
-
-/// The lines said while `contact` was the chat's contact.
-fn lines_of(
-    store: &dyn Store,
-    contact: &str,
-    key: &DataKey,
-) -> Result<Vec<ChatItem>, sb_store::StoreError> {
-    Ok(store
-        .events_for("chat", contact, usize::MAX >> 1)?
-        .iter()
-        .filter_map(|e| open_json(Some(key), &e.event.payload).ok())
-        .collect())
-}
-
-/// A transferred chat before it became this contact: the contacts it went through
-/// (newest first), and what was said in them, oldest first (each contact stores only
-/// its own lines). A contact of the chain whose key was erased adds no lines.
-fn earlier_chat(
-    store: &dyn Store,
-    vault: &Vault,
-    mut previous: Option<String>,
-) -> (Vec<String>, Vec<ChatItem>) {
-    let mut ids = Vec::new();
-    let mut chain = Vec::new();
-    // A chain is as long as its transfers; the bound only guards a corrupt one.
-    for _ in 0..64 {
-        let Some(id) = previous.take() else {
-            break;
-        };
-        if let Ok(Some(key)) = vault.contact_key(store, &id) {
-            chain.push(lines_of(store, &id, &key).unwrap_or_default());
-        }
-        ids.push(id.clone());
-        previous = store
-            .contact_record(&id)
-            .ok()
-            .flatten()
-            .and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok())
-            .and_then(|r| r["PreviousContactId"].as_str().map(str::to_string));
-    }
-    (ids, chain.into_iter().rev().flatten().collect())
 }

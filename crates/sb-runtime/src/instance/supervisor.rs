@@ -57,7 +57,7 @@ impl Owner {
     }
 
     fn complete_after_work_for(&mut self, agent: &str, contact: &str) {
-        let now = self.clock.now_ms();
+        let now = self.now;
         if self.routing_holds(agent, contact) {
             if let Err(e) = self.engine.after_work_done(now, agent, contact) {
                 tracing::warn!(contact = %contact, agent = %agent, error = %e, "routing refused to end the after-contact work; the contact is closed regardless");

@@ -176,15 +176,12 @@ impl Owner {
         n.data.recorded_participants = data.recorded_participants;
         // Kept for a restart from this turn on, wherever it goes next.
         self.touch(&new);
-        if let Some((session, tx)) = customer {
+        if let Some(endpoint) = customer {
             let frame = CustomerFrame::Transferred {
                 contact: new.clone(),
             };
-            let moved = tx.clone();
-            self.outbox.when_durable(move || {
-                let _ = moved.try_send(frame);
-            });
-            self.contacts.get_mut(&new).expect("exists").customer = Some((session, tx));
+            self.send_customer(endpoint, frame);
+            self.contacts.get_mut(&new).expect("exists").customer = Some(endpoint);
         }
         self.contact_event(
             contact,
