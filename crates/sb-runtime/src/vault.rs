@@ -133,8 +133,13 @@ impl Vault {
     ) -> Result<Option<DataKey>, VaultError> {
         match store.data_key(contact)? {
             None => Ok(None),
-            Some(stored) => Ok(Some(self.keyring().unwrap(contact, &wrapped(&stored))?)),
+            Some(stored) => Ok(Some(self.open_data_key(&stored)?)),
         }
+    }
+
+    /// A stored (wrapped) data key, unwrapped under the keyring.
+    pub fn open_data_key(&self, stored: &StoredDataKey) -> Result<DataKey, VaultError> {
+        Ok(self.keyring().unwrap(&stored.owner, &wrapped(stored))?)
     }
 
     /// The reference of a customer endpoint: equal for the same customer however it

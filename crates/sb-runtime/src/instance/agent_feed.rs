@@ -7,7 +7,7 @@
 //! state changes, and at every heartbeat for spans still open, so historical metrics
 //! never lag by more than the heartbeat period.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use sb_routing::{AgentSnapshot, AgentStatus, SlotState};
 use sb_store::NewEvent;
@@ -314,4 +314,4 @@ impl Owner {
     }
 }
 
-pub(crate) type AgentFeeds = HashMap<String, AgentFeed>;
+pub(crate) type AgentFeeds = BTreeMap<String, AgentFeed>;

@@ -6,7 +6,7 @@
 //! chose — a network blip or a rolling restart does not knock the whole floor Offline.
 //! The chosen status is kept in the store (`agent-state`), so a restart remembers it.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use sb_model::config::AgentStatusKind;
 use sb_routing::AgentStatus;
@@ -27,9 +27,9 @@ struct Kept {
 #[derive(Default)]
 pub(crate) struct Statuses {
     /// Each agent's last chosen status, by its name in the spec.
-    chosen: HashMap<String, String>,
+    chosen: BTreeMap<String, String>,
     /// Agents that lost their socket: the status to give back, and until when.
-    resumable: HashMap<String, (String, i64)>,
+    resumable: BTreeMap<String, (String, i64)>,
 }
 
 impl Owner {

@@ -1068,6 +1068,16 @@ impl Owner {
             .cloned()
             .map(CustomerFrame::Message)
             .collect();
+        // The chat is over (its agent is in after-contact work): what was said, that it
+        // ended, and the socket is let go; nothing more will come.
+        if c.ended_at.is_some() {
+            for frame in missed {
+                self.send_customer(endpoint, frame);
+            }
+            self.send_customer(endpoint, CustomerFrame::Ended);
+            self.close_endpoint(endpoint);
+            return Ok(session);
+        }
         // A second socket for the same chat takes over; the first is closed.
         let replaced = c.customer.replace(endpoint);
         c.told_position = None;
@@ -1241,6 +1251,10 @@ impl Owner {
         self.write_record(id);
         self.customer_absent_since.remove(id);
         if let Some(c) = self.contacts.remove(id) {
+            // Its socket, if one is still open, goes with it.
+            if let Some(endpoint) = c.customer {
+                self.close_endpoint(endpoint);
+            }
             self.forget_chat(id, c.record.next_contact_id);
         }
         self.dirty.remove(id);

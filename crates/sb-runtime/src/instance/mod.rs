@@ -31,7 +31,7 @@ mod supervisor;
 mod transfer;
 mod unheard;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use sb_routing::{Engine, RoutingConfig};
@@ -59,21 +59,24 @@ struct AgentSession {
     logged_in: bool,
 }
 
+/// Its maps are ordered (`BTreeMap`), not hashed: whatever the owner does by walking
+/// them (restoring agents, heartbeats, absent customers) happens in the same order on
+/// every run, so a seeded simulation replays exactly.
 pub(crate) struct Owner {
     /// The time of the call being handled (Unix ms), given by the driver: the owner
     /// reads no clock.
     now: i64,
     config: Option<Arc<DeployedConfig>>,
     engine: Engine,
-    contacts: HashMap<String, LiveContact>,
-    agents: HashMap<String, AgentSession>,
+    contacts: BTreeMap<String, LiveContact>,
+    agents: BTreeMap<String, AgentSession>,
     /// Finished contacts of chats that were transferred → the contact the chat went on
     /// to, so a customer reconnecting with an old id finds the conversation.
-    chat_aliases: HashMap<String, String>,
+    chat_aliases: BTreeMap<String, String>,
     /// Chats that ended before their customer connected (see `unheard`).
     unheard: unheard::UnheardEndings,
     /// Chats whose customer has no socket open, since when (see `customer_absent`).
-    customer_absent_since: HashMap<String, i64>,
+    customer_absent_since: BTreeMap<String, i64>,
     /// Flow timers: (deadline ms, timer id, contact).
     timers: BTreeSet<(i64, u64, String)>,
     next_id: u64,
@@ -121,11 +124,11 @@ impl Owner {
             now,
             config: None,
             engine: Engine::new(empty).expect("an empty configuration is valid"),
-            contacts: HashMap::new(),
-            agents: HashMap::new(),
-            chat_aliases: HashMap::new(),
+            contacts: BTreeMap::new(),
+            agents: BTreeMap::new(),
+            chat_aliases: BTreeMap::new(),
             unheard: Default::default(),
-            customer_absent_since: HashMap::new(),
+            customer_absent_since: BTreeMap::new(),
             timers: BTreeSet::new(),
             next_id: 0,
             out: Outputs::default(),
@@ -249,5 +252,7 @@ impl Owner {
     }
 }
 
+#[cfg(test)]
+mod simulation;
 #[cfg(test)]
 mod tests;

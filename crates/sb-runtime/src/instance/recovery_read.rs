@@ -7,12 +7,53 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use sb_security::envelope::DataKey;
-use sb_store::Store;
+use sb_store::{StoreError, StoredDataKey};
 
 use super::recovery::Persisted;
 use super::ChatItem;
 use crate::live::DeployedConfig;
 use crate::vault::{open_json, Vault};
+
+/// What recovery reads, and nothing else: the store in a server; the simulation's
+/// in-memory log in the owner's tests.
+pub(crate) trait RecoverySource {
+    /// Each live contact's newest state, sealed: (contact, state).
+    fn live_contacts(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// Each agent's kept status: (user, state).
+    fn agent_states(&self) -> Result<Vec<(String, String)>, StoreError>;
+    fn data_key(&self, owner: &str) -> Result<Option<StoredDataKey>, StoreError>;
+    /// The sealed lines said while `contact` was its chat's contact, in order.
+    fn chat_lines(&self, contact: &str) -> Result<Vec<String>, StoreError>;
+    /// A contact's newest record as stored (its sealed fields stay sealed).
+    fn contact_record(&self, contact: &str) -> Result<Option<String>, StoreError>;
+    /// An earlier configuration version.
+    fn config_version(&self, version: u64) -> Option<DeployedConfig>;
+}
+
+impl RecoverySource for dyn sb_store::Store {
+    fn live_contacts(&self) -> Result<Vec<(String, String)>, StoreError> {
+        sb_store::Store::live_contacts(self)
+    }
+    fn agent_states(&self) -> Result<Vec<(String, String)>, StoreError> {
+        sb_store::Store::agent_states(self)
+    }
+    fn data_key(&self, owner: &str) -> Result<Option<StoredDataKey>, StoreError> {
+        sb_store::Store::data_key(self, owner)
+    }
+    fn chat_lines(&self, contact: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .events_for("chat", contact, usize::MAX >> 1)?
+            .into_iter()
+            .map(|e| e.event.payload)
+            .collect())
+    }
+    fn contact_record(&self, contact: &str) -> Result<Option<String>, StoreError> {
+        sb_store::Store::contact_record(self, contact)
+    }
+    fn config_version(&self, version: u64) -> Option<DeployedConfig> {
+        crate::deploy::read_version(self, version).ok()
+    }
+}
 
 /// Everything the owner needs to go on after a restart.
 pub(crate) struct Recovered {
@@ -25,8 +66,8 @@ pub(crate) struct Recovered {
 /// Read what the owner recovers from. `current` is the deployed configuration; a
 /// contact that started on an older version gets that version, read once however many
 /// contacts are on it.
-pub(crate) fn read_recovered(
-    store: &dyn Store,
+pub(crate) fn read_recovered<S: RecoverySource + ?Sized>(
+    store: &S,
     vault: &Vault,
     current: Option<Arc<DeployedConfig>>,
 ) -> Result<Recovered, sb_store::StoreError> {
@@ -50,15 +91,15 @@ pub(crate) fn read_recovered(
 
 /// The configuration a contact started on: one already read, or that version read
 /// back from the store.
-fn config_for(
-    store: &dyn Store,
+fn config_for<S: RecoverySource + ?Sized>(
+    store: &S,
     versions: &mut HashMap<u64, Arc<DeployedConfig>>,
     version: u64,
 ) -> Option<Arc<DeployedConfig>> {
     if let Some(known) = versions.get(&version) {
         return Some(known.clone());
     }
-    let read = Arc::new(crate::deploy::read_version(store, version).ok()?);
+    let read = Arc::new(store.config_version(version)?);
     versions.insert(version, read.clone());
     Some(read)
 }
@@ -75,14 +116,14 @@ pub(crate) struct Loaded {
     pub(crate) earlier: Vec<String>,
 }
 
-fn load_contact(
-    store: &dyn Store,
+fn load_contact<S: RecoverySource + ?Sized>(
+    store: &S,
     vault: &Vault,
     versions: &mut HashMap<u64, Arc<DeployedConfig>>,
     id: &str,
     state: &str,
 ) -> Result<Loaded, String> {
-    let key = match vault.contact_key(store, id) {
+    let key = match contact_key(store, vault, id) {
         Ok(Some(key)) => key,
         Ok(None) => return Err("the contact's data key is gone (erased)".into()),
         Err(e) => return Err(format!("cannot open the contact's data key: {e}")),
@@ -110,24 +151,36 @@ fn load_contact(
     })
 }
 
+/// `contact`'s data key; `None` once it was destroyed (or never existed).
+fn contact_key<S: RecoverySource + ?Sized>(
+    store: &S,
+    vault: &Vault,
+    contact: &str,
+) -> Result<Option<DataKey>, crate::vault::VaultError> {
+    match store.data_key(contact)? {
+        None => Ok(None),
+        Some(stored) => Ok(Some(vault.open_data_key(&stored)?)),
+    }
+}
+
 /// The lines said while `contact` was the chat's contact.
-fn lines_of(
-    store: &dyn Store,
+fn lines_of<S: RecoverySource + ?Sized>(
+    store: &S,
     contact: &str,
     key: &DataKey,
-) -> Result<Vec<ChatItem>, sb_store::StoreError> {
+) -> Result<Vec<ChatItem>, StoreError> {
     Ok(store
-        .events_for("chat", contact, usize::MAX >> 1)?
+        .chat_lines(contact)?
         .iter()
-        .filter_map(|e| open_json(Some(key), &e.event.payload).ok())
+        .filter_map(|payload| open_json(Some(key), payload).ok())
         .collect())
 }
 
 /// A transferred chat before it became this contact: the contacts it went through
 /// (newest first), and what was said in them, oldest first (each contact stores only
 /// its own lines). A contact of the chain whose key was erased adds no lines.
-fn earlier_chat(
-    store: &dyn Store,
+fn earlier_chat<S: RecoverySource + ?Sized>(
+    store: &S,
     vault: &Vault,
     mut previous: Option<String>,
 ) -> (Vec<String>, Vec<ChatItem>) {
@@ -138,7 +191,7 @@ fn earlier_chat(
         let Some(id) = previous.take() else {
             break;
         };
-        if let Ok(Some(key)) = vault.contact_key(store, &id) {
+        if let Ok(Some(key)) = contact_key(store, vault, &id) {
             chain.push(lines_of(store, &id, &key).unwrap_or_default());
         }
         ids.push(id.clone());

@@ -12,10 +12,15 @@ use super::{AgentFrame, Clock, CustomerEvent, CustomerFrame, NewChat, Owner};
 use crate::live::DeployedConfig;
 use crate::vault::Vault;
 
-const START_MS: i64 = 1_795_000_000_000;
+pub(super) const START_MS: i64 = 1_795_000_000_000;
 
 /// The sample instance, its main menu open around the clock.
-fn sample() -> Arc<DeployedConfig> {
+pub(super) fn sample() -> Arc<DeployedConfig> {
+    static SAMPLE: std::sync::OnceLock<Arc<DeployedConfig>> = std::sync::OnceLock::new();
+    SAMPLE.get_or_init(read_sample).clone()
+}
+
+fn read_sample() -> Arc<DeployedConfig> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme");
     let mut bundle = sb_spec::SourceBundle::read_dir(&dir).unwrap();
     let flow = bundle.text("flows/main-ivr.json").unwrap().replacen(
@@ -30,9 +35,14 @@ fn sample() -> Arc<DeployedConfig> {
     Arc::new(DeployedConfig::new(1, spec))
 }
 
-fn owner() -> Owner {
+/// A vault whose keys live in memory only.
+pub(super) fn vault() -> Arc<Vault> {
     let ring = Keyring::new(Kek::from_bytes(&[7; 32]).unwrap(), vec![]);
-    let vault = Arc::new(Vault::in_memory(ring).unwrap());
+    Arc::new(Vault::in_memory(ring).unwrap())
+}
+
+fn owner() -> Owner {
+    let vault = vault();
     let mut owner = Owner::new(vault, Clock::manual(START_MS), START_MS);
     assert!(owner.take_config(sample()));
     owner
@@ -216,4 +226,53 @@ fn a_function_call_leaves_as_an_output_and_its_answer_moves_the_flow_to_a_timer(
     owner.set_now(due);
     owner.fire_due();
     assert!(moved(&outputs(&mut owner)));
+}
+
+/// A chat taken to carol: through the menu's billing choice to her offer, accepted.
+fn chat_with_carol(owner: &mut Owner) -> (String, String, EndpointId) {
+    let (contact, token, endpoint) = chat(owner);
+    let epoch = owner.contacts[&contact].function_epoch;
+    let failed = sb_flow::interpret::FunctionResult::Failed {
+        reason: "unreachable".into(),
+    };
+    owner.function_done(&contact, epoch, failed);
+    owner
+        .customer_event(
+            &contact,
+            endpoint.0,
+            CustomerEvent::Message { text: "3".into() },
+        )
+        .unwrap();
+    owner.attach_agent("carol", true).unwrap();
+    let available = super::AgentAction::SetStatus {
+        status: "Available".into(),
+    };
+    owner.agent_action("carol", available).unwrap();
+    let accept = super::AgentAction::Accept {
+        contact: contact.clone(),
+    };
+    owner.agent_action("carol", accept).unwrap();
+    outputs(owner);
+    (contact, token, endpoint)
+}
+
+#[test]
+fn a_customer_back_after_the_agent_ended_the_chat_hears_it_and_is_let_go() {
+    let mut owner = owner();
+    let (contact, token, _) = chat_with_carol(&mut owner);
+    let end = super::AgentAction::End {
+        contact: contact.clone(),
+    };
+    owner.agent_action("carol", end).unwrap();
+    outputs(&mut owner);
+    // Carol is in after-contact work: the contact is still live, the chat is over.
+    let again = EndpointId(owner.attach_customer(&contact, &token, 0).unwrap());
+    let out = outputs(&mut owner);
+    let frames = customer_frames(&out, again);
+    assert!(
+        matches!(frames.last(), Some(CustomerFrame::Ended)),
+        "{frames:?}"
+    );
+    assert!(frames.len() > 1, "the transcript comes first: {frames:?}");
+    assert_eq!(closed(&out), vec![again]);
 }

@@ -4,7 +4,7 @@
 //! customer who connects with the chat's token still hears everything the flow said,
 //! then the end — instead of "unknown contact".
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use super::api::{ChatItem, RuntimeError};
 
@@ -21,7 +21,7 @@ struct Unheard {
 
 #[derive(Default)]
 pub(crate) struct UnheardEndings {
-    chats: HashMap<String, Unheard>,
+    chats: BTreeMap<String, Unheard>,
     /// (ended at, contact) oldest first.
     order: VecDeque<(i64, String)>,
 }
