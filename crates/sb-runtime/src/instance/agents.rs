@@ -306,7 +306,7 @@ impl Owner {
                         "'{contact}' is not a chat; only chats take messages"
                     )));
                 }
-                super::contacts::check_message_length(&self.contacts[&contact].config, &text)?;
+                super::chat::check_message_length(&self.contacts[&contact].config, &text)?;
                 let text = super::contacts::mask_card_numbers(text);
                 self.say(
                     &contact,
@@ -333,7 +333,7 @@ impl Owner {
                     _ => None,
                 })?;
                 let c = &self.contacts[&contact];
-                super::contacts::check_read(c, seq)?;
+                super::chat::check_read(c, seq)?;
                 if let Some(endpoint) = c.customer {
                     self.send_customer(endpoint, super::CustomerFrame::Read { seq });
                 }

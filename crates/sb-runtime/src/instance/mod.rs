@@ -15,6 +15,7 @@ mod agent_status;
 mod agents;
 mod api;
 mod callbacks;
+mod chat;
 mod clock;
 mod contact_events;
 mod contacts;
@@ -22,7 +23,10 @@ mod criteria;
 mod dispatch;
 mod dispatcher;
 mod driver;
+mod ending;
 mod env;
+mod flow_driver;
+mod lines;
 mod output;
 mod realtime;
 mod recovery;
@@ -59,6 +63,18 @@ struct AgentSession {
     logged_in: bool,
 }
 
+/// What a timer of the owner's is for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Timer {
+    /// The contact's flow waits (input time limit, Wait, message-loop interrupt) or a
+    /// scheduled contact's time comes. Only the newest such timer of a contact counts.
+    Flow(String),
+    /// A chat's customer has been away long enough to end the chat, unless back.
+    CustomerAbsent(String),
+    /// A task's expiry (Connect's seven days, or the instance's own).
+    TaskExpiry(String),
+}
+
 /// Its maps are ordered (`BTreeMap`), not hashed: whatever the owner does by walking
 /// them (restoring agents, heartbeats, absent customers) happens in the same order on
 /// every run, so a seeded simulation replays exactly.
@@ -77,8 +93,8 @@ pub(crate) struct Owner {
     unheard: unheard::UnheardEndings,
     /// Chats whose customer has no socket open, since when (see `customer_absent`).
     customer_absent_since: BTreeMap<String, i64>,
-    /// Flow timers: (deadline ms, timer id, contact).
-    timers: BTreeSet<(i64, u64, String)>,
+    /// Timers: (deadline ms, timer id, what it is for).
+    timers: BTreeSet<(i64, u64, Timer)>,
     next_id: u64,
     out: Outputs,
     /// Contacts changed since the last flush; their state goes to the `live` stream.
@@ -215,7 +231,7 @@ impl Owner {
                 break;
             }
             self.timers.pop_first();
-            self.flow_timer_fired(&first.2, first.1);
+            self.timer_fired(&first.2, first.1);
         }
     }
 

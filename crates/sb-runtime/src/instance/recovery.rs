@@ -187,8 +187,7 @@ impl Owner {
         for (enqueued_at, _, id, queue) in requeue {
             let waited = now - enqueued_at;
             let c = &self.contacts[&id];
-            let options =
-                super::contacts::enqueue_options(&id, &c.data, c.callback.as_ref(), waited);
+            let options = super::lines::enqueue_options(&id, &c.data, c.callback.as_ref(), waited);
             match self.enter_line(&id, &queue, options) {
                 Ok(()) => self.contacts.get_mut(&id).expect("inserted").stage = Stage::Queued,
                 Err(e) => {
