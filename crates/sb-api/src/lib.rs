@@ -9,6 +9,8 @@ mod connection_limits;
 mod error;
 mod routes;
 mod server;
+mod socket_frames;
+pub mod socket_requests;
 mod telemetry;
 pub mod tls;
 mod wire;

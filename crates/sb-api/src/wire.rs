@@ -72,17 +72,17 @@ impl<'a> From<&'a AgentSnapshot> for AgentState<'a> {
 }
 
 /// The REST desk: the agent's state and its contacts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
 pub(crate) struct AgentDeskView<'a> {
     pub snapshot: AgentState<'a>,
-    pub contacts: &'a [sb_runtime::instance::DeskContact],
+    pub contacts: Vec<crate::socket_frames::DeskContactView<'a>>,
 }
 
 impl<'a> From<&'a sb_runtime::instance::AgentDesk> for AgentDeskView<'a> {
     fn from(desk: &'a sb_runtime::instance::AgentDesk) -> Self {
         AgentDeskView {
             snapshot: (&desk.snapshot).into(),
-            contacts: &desk.contacts,
+            contacts: desk.contacts.iter().map(Into::into).collect(),
         }
     }
 }
@@ -202,26 +202,6 @@ impl From<sb_routing::ContactExplanation> for RoutingAnswer {
             last_offer_reason,
         }
     }
-}
-
-/// An agent socket frame as sent: the `state` frame in the API's shape, the others as
-/// the runtime gives them.
-pub(crate) fn agent_frame_text(frame: &sb_runtime::instance::AgentFrame) -> String {
-    #[derive(Serialize)]
-    struct StateFrame<'a> {
-        r#type: &'static str,
-        snapshot: AgentState<'a>,
-    }
-    match frame {
-        sb_runtime::instance::AgentFrame::State { snapshot } => {
-            serde_json::to_string(&StateFrame {
-                r#type: "state",
-                snapshot: snapshot.into(),
-            })
-        }
-        other => serde_json::to_string(other),
-    }
-    .expect("frames serialise")
 }
 
 #[cfg(test)]

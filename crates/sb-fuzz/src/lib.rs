@@ -165,20 +165,24 @@ pub fn spec_file(data: &[u8]) {
 }
 
 pub fn socket_frame(data: &[u8]) {
-    use sb_runtime::instance::{AgentAction, CustomerEvent};
-    if let Ok(action) = serde_json::from_slice::<AgentAction>(data) {
-        let written = serde_json::to_vec(&action).expect("an agent action serialises");
+    use sb_api::socket_requests::{AgentRequest, CustomerRequest};
+    // What the server reads, it reads the same when written back; and it converts
+    // into the runtime's command without fault.
+    if let Ok(action) = serde_json::from_slice::<AgentRequest>(data) {
+        let written = serde_json::to_vec(&action).expect("an agent frame serialises");
         assert_eq!(
-            serde_json::from_slice::<AgentAction>(&written).ok(),
-            Some(action)
+            serde_json::from_slice::<AgentRequest>(&written).ok(),
+            Some(action.clone())
         );
+        let _: sb_runtime::instance::AgentAction = action.into();
     }
-    if let Ok(event) = serde_json::from_slice::<CustomerEvent>(data) {
-        let written = serde_json::to_vec(&event).expect("a customer event serialises");
+    if let Ok(event) = serde_json::from_slice::<CustomerRequest>(data) {
+        let written = serde_json::to_vec(&event).expect("a customer frame serialises");
         assert_eq!(
-            serde_json::from_slice::<CustomerEvent>(&written).ok(),
-            Some(event)
+            serde_json::from_slice::<CustomerRequest>(&written).ok(),
+            Some(event.clone())
         );
+        let _: sb_runtime::instance::CustomerEvent = event.into();
     }
 }
 

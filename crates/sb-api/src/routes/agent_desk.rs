@@ -4,7 +4,6 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use sb_runtime::instance::AgentAction;
 use sb_security::Principal;
 
 use crate::error::{ApiError, ErrorBody};
@@ -33,11 +32,11 @@ pub(crate) async fn desk(
 pub(crate) async fn act(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Json(action): Json<AgentAction>,
+    Json(action): Json<crate::socket_requests::AgentRequest>,
 ) -> Result<Response, ApiError> {
     let desk = state
         .runtime
-        .agent_desk(principal.user, Some(action))
+        .agent_desk(principal.user, Some(action.into()))
         .await?;
     Ok(Json(AgentDeskView::from(&desk)).into_response())
 }

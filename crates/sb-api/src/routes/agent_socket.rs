@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
 use futures_util::{SinkExt, StreamExt};
-use sb_runtime::instance::{AgentAction, AgentFrame, RuntimeError};
+use sb_runtime::instance::{AgentFrame, RuntimeError};
 use sb_security::Principal;
 use tokio::sync::mpsc;
 
@@ -104,7 +104,7 @@ async fn agent_loop(
                 &mut sink,
                 frame,
                 [&mut frames, &mut answers],
-                crate::wire::agent_frame_text,
+                crate::socket_frames::agent_frame_text,
                 |_| false,
             )
             .await
@@ -146,12 +146,12 @@ async fn agent_loop(
             }
             continue;
         };
-        let answering = match serde_json::from_str::<AgentAction>(&text) {
+        let answering = match serde_json::from_str::<crate::socket_requests::AgentRequest>(&text) {
             Err(e) => Answering::Now(AgentFrame::Error {
                 code: "bad_frame".into(),
                 message: format!("not an agent frame: {e}"),
             }),
-            Ok(action) => match runtime.submit_agent(user.clone(), action).await {
+            Ok(action) => match runtime.submit_agent(user.clone(), action.into()).await {
                 Ok(answer) => Answering::Later(answer),
                 Err(e) => Answering::Now(error_frame(&e)),
             },

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::socket_requests::CustomerRequest;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -139,10 +140,6 @@ pub(crate) async fn chat_socket(
         .on_upgrade(move |socket| customer_loop(socket, runtime, contact, session, rx)))
 }
 
-fn customer_frame_text(frame: &CustomerFrame) -> String {
-    serde_json::to_string(frame).expect("frames serialise")
-}
-
 async fn customer_loop(
     socket: WebSocket,
     runtime: sb_runtime::instance::RuntimeHandle,
@@ -169,7 +166,7 @@ async fn customer_loop(
                 &mut sink,
                 frame,
                 [&mut frames, &mut errors],
-                customer_frame_text,
+                crate::socket_frames::customer_frame_text,
                 |f| *f == CustomerFrame::Ended,
             )
             .await;
@@ -213,8 +210,8 @@ async fn customer_loop(
             }
             Message::Ping(_) | Message::Pong(_) => continue,
         };
-        let event = match serde_json::from_str::<CustomerEvent>(&text) {
-            Ok(e) => e,
+        let event: CustomerEvent = match serde_json::from_str::<CustomerRequest>(&text) {
+            Ok(e) => e.into(),
             Err(e) => {
                 let _ = errors_tx
                     .send(CustomerFrame::Error {

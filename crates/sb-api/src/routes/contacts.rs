@@ -33,12 +33,13 @@ pub(crate) async fn stop_contact(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(contact): Path<String>,
-) -> Result<Json<sb_runtime::instance::ContactStopped>, ApiError> {
+) -> Result<Json<crate::socket_frames::ContactStoppedView>, ApiError> {
     Ok(Json(
         state
             .runtime
             .stop_contact(contact, principal.user.clone())
-            .await?,
+            .await?
+            .into(),
     ))
 }
 

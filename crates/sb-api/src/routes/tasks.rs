@@ -2,7 +2,6 @@
 
 use axum::extract::State;
 use axum::Json;
-use sb_runtime::instance::NewTask;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -19,8 +18,8 @@ pub(crate) struct TaskCreated {
     responses((status = 200, body = TaskCreated), (status = 400, body = ErrorBody)))]
 pub(crate) async fn create_task(
     State(state): State<AppState>,
-    Json(task): Json<NewTask>,
+    Json(task): Json<crate::socket_requests::NewTaskBody>,
 ) -> Result<Json<TaskCreated>, ApiError> {
-    let contact_id = state.runtime.create_task(task).await?;
+    let contact_id = state.runtime.create_task(task.into()).await?;
     Ok(Json(TaskCreated { contact_id }))
 }

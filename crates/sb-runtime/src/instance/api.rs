@@ -44,31 +44,25 @@ pub enum RuntimeError {
 }
 
 /// A new chat's contact and the customer's credential for it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct ChatStarted {
     pub contact_id: String,
     /// Good for this contact only, while it lasts. Shown once.
     pub participant_token: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct NewTask {
     pub name: String,
-    #[serde(default)]
     pub description: String,
-    #[serde(default)]
     pub references: BTreeMap<String, String>,
-    #[serde(default)]
     pub attributes: BTreeMap<String, String>,
     /// A flow by name (default: the instance's inbound flow).
-    #[serde(default)]
     pub flow: Option<String>,
     /// Start no earlier than this (RFC 3339).
-    #[serde(default)]
     pub scheduled_at: Option<String>,
     /// The customer the task is about, if known (sealed at rest; how privacy export
     /// and erasure find it).
-    #[serde(default)]
     pub customer_endpoint: Option<sb_model::record::Endpoint>,
 }
 
@@ -116,8 +110,7 @@ pub struct ChatItem {
 }
 
 /// What the server sends a customer's chat socket.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "type")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum CustomerFrame {
     Message(ChatItem),
     /// Where the customer stands in line, sent when it changes.
@@ -145,8 +138,7 @@ pub enum CustomerFrame {
 }
 
 /// What a customer's chat socket sends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "type", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CustomerEvent {
     Message { text: String },
     Typing,
@@ -155,8 +147,7 @@ pub enum CustomerEvent {
 }
 
 /// What an agent's socket sends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "type", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AgentAction {
     /// A status by its name in the spec (e.g. Available, Break, Offline).
     SetStatus {
@@ -201,19 +192,15 @@ pub enum AgentAction {
     /// Hand the contact on: to a queue, an agent, or a quick connect (exactly one).
     Transfer {
         contact: String,
-        #[serde(default)]
         queue: Option<String>,
-        #[serde(default)]
         agent: Option<String>,
-        #[serde(default)]
         quick_connect: Option<String>,
     },
     Heartbeat,
 }
 
 /// What the server sends an agent's socket.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "type")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum AgentFrame {
     State {
         snapshot: sb_routing::AgentSnapshot,
@@ -224,10 +211,8 @@ pub enum AgentFrame {
         queue: String,
         expires_at: i64,
         attributes: BTreeMap<String, String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
         customer: Option<String>,
         /// For a queued callback: the number to call.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         callback_number: Option<String>,
     },
     OfferWithdrawn {
@@ -365,19 +350,16 @@ pub struct AgentDesk {
     pub contacts: Vec<DeskContact>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct DeskContact {
     pub contact: String,
     pub channel: sb_model::Channel,
     /// `offered`, `connected` or `after_contact_work`.
     pub stage: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub queue: Option<String>,
     pub attributes: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub customer: Option<String>,
     /// The conversation so far (connected chats).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub transcript: Vec<ChatItem>,
 }
 
@@ -394,7 +376,7 @@ pub struct ContactSummary {
 
 /// A contact a supervisor stopped: the stage it was in and the one it is in now
 /// (`ended`, or `after_contact_work` with its agent).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContactStopped {
     pub contact_id: String,
     pub was: String,
