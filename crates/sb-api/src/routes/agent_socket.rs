@@ -11,7 +11,7 @@ use sb_runtime::instance::{AgentFrame, RuntimeError};
 use sb_security::Principal;
 use tokio::sync::mpsc;
 
-use super::sockets::{credential_ended_frame, error_code, send_burst, SOCKET_BUFFER};
+use super::sockets::{credential_ended_frame, error_code, send_burst, Answering, SOCKET_BUFFER};
 use crate::error::{ApiError, ErrorBody};
 use crate::server::AppState;
 
@@ -71,23 +71,13 @@ async fn agent_loop(
     let (mut sink, mut stream) = socket.split();
     let (close_tx, mut close_rx) = tokio::sync::oneshot::channel::<()>();
     let (answers_tx, mut answers) = mpsc::channel::<AgentFrame>(64);
-    // Commands are handed to the runtime as they are read and answered in the same
-    // order once each is durable: `end` and `complete` sent together wait for one
-    // commit, not two in turn. A desktop with this many unanswered is read no further.
-    let (in_flight_tx, mut in_flight) = mpsc::channel::<Answering>(COMMANDS_IN_FLIGHT);
-    let answerer = tokio::spawn(async move {
-        while let Some(answering) = in_flight.recv().await {
-            let frame = match answering {
-                Answering::Now(frame) => frame,
-                Answering::Later(answer) => match answer.wait().await {
-                    Ok(()) => AgentFrame::Ok,
-                    Err(e) => error_frame(&e),
-                },
-            };
-            if answers_tx.send(frame).await.is_err() {
-                break;
-            }
-        }
+    // Each command is answered `ok` or `error`, in order: `end` and `complete` sent
+    // together wait for one commit, not two in turn.
+    let (in_flight_tx, answerer) = super::sockets::answer_in_order(answers_tx, |outcome| {
+        Some(match outcome {
+            Ok(()) => AgentFrame::Ok,
+            Err(e) => error_frame(&e),
+        })
     });
     let writer = tokio::spawn(async move {
         loop {
@@ -164,16 +154,6 @@ async fn agent_loop(
     runtime.detach_agent(user, session).await;
     answerer.abort();
     writer.abort();
-}
-
-/// Unanswered commands one agent socket may have in flight.
-const COMMANDS_IN_FLIGHT: usize = 32;
-
-/// An agent command's answer, in the order the commands came: at once (a frame that is
-/// not a command), or once the runtime has made the command durable.
-enum Answering {
-    Now(AgentFrame),
-    Later(sb_runtime::instance::Answer<()>),
 }
 
 fn error_frame(e: &RuntimeError) -> AgentFrame {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use utoipa::{IntoParams, ToSchema};
 
-use super::sockets::{close_code_for, error_code, send_burst, SOCKET_BUFFER};
+use super::sockets::{close_code_for, error_code, send_burst, Answering, SOCKET_BUFFER};
 use crate::error::{ApiError, ErrorBody};
 use crate::server::AppState;
 
@@ -149,6 +149,15 @@ async fn customer_loop(
 ) {
     let (mut sink, mut stream) = socket.split();
     let (errors_tx, mut errors) = mpsc::channel::<CustomerFrame>(16);
+    // What the customer says is handed to the runtime as it is read, and an error (a
+    // message too long, too many) answered in order once each is decided: a customer
+    // typing fast waits for one commit, not one per message.
+    let (in_flight, answerer) = super::sockets::answer_in_order(errors_tx, |outcome| {
+        outcome.err().map(|e| CustomerFrame::Error {
+            code: error_code(&e).into(),
+            message: e.to_string(),
+        })
+    });
     // How the reader asks the writer to close: a message over the size limit is 1009.
     let (close_tx, mut close_rx) = tokio::sync::oneshot::channel::<CloseFrame>();
     let writer = tokio::spawn(async move {
@@ -200,12 +209,11 @@ async fn customer_loop(
             Message::Text(text) => text,
             Message::Close(_) => break,
             Message::Binary(_) => {
-                let _ = errors_tx
-                    .send(CustomerFrame::Error {
-                        code: "bad_frame".into(),
-                        message: "send chat frames as text (JSON), not binary".into(),
-                    })
-                    .await;
+                let refused = CustomerFrame::Error {
+                    code: "bad_frame".into(),
+                    message: "send chat frames as text (JSON), not binary".into(),
+                };
+                let _ = in_flight.send(Answering::Now(refused)).await;
                 continue;
             }
             Message::Ping(_) | Message::Pong(_) => continue,
@@ -213,29 +221,31 @@ async fn customer_loop(
         let event: CustomerEvent = match serde_json::from_str::<CustomerRequest>(&text) {
             Ok(e) => e.into(),
             Err(e) => {
-                let _ = errors_tx
-                    .send(CustomerFrame::Error {
-                        code: "bad_frame".into(),
-                        message: format!("not a chat frame: {e}"),
-                    })
-                    .await;
+                let refused = CustomerFrame::Error {
+                    code: "bad_frame".into(),
+                    message: format!("not a chat frame: {e}"),
+                };
+                let _ = in_flight.send(Answering::Now(refused)).await;
                 continue;
             }
         };
         let leaving = event == CustomerEvent::Disconnect;
-        if let Err(e) = runtime.customer(contact.clone(), session, event).await {
-            let _ = errors_tx
-                .send(CustomerFrame::Error {
-                    code: error_code(&e).into(),
-                    message: e.to_string(),
-                })
-                .await;
-        }
-        if leaving {
+        let answering = match runtime
+            .submit_customer(contact.clone(), session, event)
+            .await
+        {
+            Ok(answer) => Answering::Later(answer),
+            Err(e) => Answering::Now(CustomerFrame::Error {
+                code: error_code(&e).into(),
+                message: e.to_string(),
+            }),
+        };
+        if in_flight.send(answering).await.is_err() || leaving {
             break;
         }
     }
-    drop(errors_tx);
+    drop(in_flight);
     runtime.detach_customer(contact, session).await;
+    let _ = answerer.await;
     let _ = writer.await;
 }

@@ -1,5 +1,6 @@
-//! What the WebSocket endpoints share: buffer sizes, writing a burst of frames with one
-//! flush, the close codes, and the error code of a runtime error.
+//! What the WebSocket endpoints share: buffer sizes, answering commands in order while
+//! more are read, writing a burst of frames with one flush, the close codes, and the
+//! error code of a runtime error.
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::SinkExt;
@@ -20,6 +21,45 @@ pub(crate) fn close_code_for(e: &axum::Error) -> Option<CloseFrame> {
         code: 1009,
         reason: "a message was over the 256 KiB limit".into(),
     })
+}
+
+/// Unanswered commands one socket may have in flight; a client with this many is read
+/// no further until the oldest is answered.
+pub(crate) const COMMANDS_IN_FLIGHT: usize = 32;
+
+/// A command's answer, in the order the commands came: at once (a frame that is not a
+/// command), or once the runtime has made the command durable.
+pub(crate) enum Answering<F> {
+    Now(F),
+    Later(sb_runtime::instance::Answer<()>),
+}
+
+/// Commands are handed to the runtime as they are read and answered in the same order
+/// once each is durable, so commands sent together share a commit instead of waiting
+/// for one another. Queue each command's [`Answering`] on the returned sender; the task
+/// sends `answer(outcome)` of each (when it is a frame) to `answers`, in order.
+pub(crate) fn answer_in_order<F: Send + 'static>(
+    answers: mpsc::Sender<F>,
+    answer: impl Fn(Result<(), RuntimeError>) -> Option<F> + Send + 'static,
+) -> (mpsc::Sender<Answering<F>>, tokio::task::JoinHandle<()>) {
+    let (in_flight_tx, mut in_flight) = mpsc::channel::<Answering<F>>(COMMANDS_IN_FLIGHT);
+    let task = tokio::spawn(async move {
+        while let Some(answering) = in_flight.recv().await {
+            let frame = match answering {
+                Answering::Now(frame) => Some(frame),
+                Answering::Later(waiting) => {
+                    let outcome = waiting.wait().await;
+                    answer(outcome)
+                }
+            };
+            if let Some(frame) = frame {
+                if answers.send(frame).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    (in_flight_tx, task)
 }
 
 /// Frames already waiting that go out with the one just received, at most.

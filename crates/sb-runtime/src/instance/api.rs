@@ -486,7 +486,21 @@ impl RuntimeHandle {
         session: u64,
         event: CustomerEvent,
     ) -> Result<(), RuntimeError> {
-        self.ask(|reply| Command::Customer {
+        self.submit_customer(contact, session, event)
+            .await?
+            .wait()
+            .await
+    }
+
+    /// Hand what a customer's socket sent to the owner now, to be answered later: a
+    /// socket reads on while earlier messages wait for their commit.
+    pub async fn submit_customer(
+        &self,
+        contact: String,
+        session: u64,
+        event: CustomerEvent,
+    ) -> Result<Answer<()>, RuntimeError> {
+        self.submit(|reply| Command::Customer {
             contact,
             session,
             event,

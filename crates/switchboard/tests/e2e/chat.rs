@@ -134,6 +134,28 @@ fn a_chat_from_flow_to_agent_to_record() {
             );
         }
 
+        // Frames sent together are taken as they come and answered in their order: a
+        // message too long, a good one, a broken frame — the customer hears of the two
+        // mistakes in that order, and the agent gets the good one.
+        for frame in [
+            json!({"type": "message", "text": "y".repeat(1025)}).to_string(),
+            json!({"type": "message", "text": "and once more"}).to_string(),
+            "{not json".to_string(),
+        ] {
+            customer.feed(Message::Text(frame.into())).await.unwrap();
+        }
+        customer.flush().await.unwrap();
+        let first = expect(&mut customer, is("error")).await;
+        let second = expect(&mut customer, is("error")).await;
+        assert_eq!(
+            (first["code"].as_str(), second["code"].as_str()),
+            (Some("message_too_long"), Some("bad_frame"))
+        );
+        expect(&mut agent, |f| {
+            f["type"] == "message" && f["item"]["text"] == "and once more"
+        })
+        .await;
+
         // The agent sets an attribute, ends the chat, finishes after-contact work.
         send(&mut agent, json!({"type": "set_attributes", "contact": contact, "attributes": {"resolution": "refund"}})).await;
         expect(&mut agent, is("ok")).await;
