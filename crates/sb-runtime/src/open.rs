@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use sb_security::envelope::Keyring;
 use sb_security::signing::Signer;
-use sb_store::{EventLog, EventLogWriter, SqliteStore, Store, StoreError};
+use sb_store::{Backend, EventLogWriter, Store, StoreError};
 
 use crate::instance::{Clock, RuntimeHandle};
 use crate::privacy::ErasureLog;
@@ -40,6 +40,8 @@ pub enum OpenError {
 /// An instance's data directory, opened: its store and its newest deployed version.
 pub struct InstanceData {
     pub dir: PathBuf,
+    /// What holds the store and the log (today the SQLite files in `dir`).
+    pub backend: Backend,
     pub store: Arc<dyn Store>,
     pub deployer: Arc<Deployer>,
 }
@@ -85,15 +87,18 @@ pub struct RunningInstance {
 impl InstanceData {
     /// Open (or create) the store in `dir` and load the newest deployed version.
     pub fn open(dir: &Path) -> Result<InstanceData, OpenError> {
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(dir).map_err(|source| OpenError::Store {
-                dir: dir.display().to_string(),
-                source,
-            })?);
+        let backend = Backend::Sqlite {
+            dir: dir.to_path_buf(),
+        };
+        let store = backend.open_store().map_err(|source| OpenError::Store {
+            dir: dir.display().to_string(),
+            source,
+        })?;
         let deployer = Arc::new(Deployer::new(store.clone(), LiveConfig::new()));
         deployer.load_latest()?;
         Ok(InstanceData {
             dir: dir.to_path_buf(),
+            backend,
             store,
             deployer,
         })
@@ -104,7 +109,7 @@ impl InstanceData {
     /// (retention, and the audit keeper when a signing key is given). Needs a tokio
     /// runtime.
     pub fn start(self, options: StartOptions) -> Result<RunningInstance, OpenError> {
-        let (log, writer) = EventLog::start(&self.dir).map_err(OpenError::Log)?;
+        let (log, writer) = self.backend.start_log().map_err(OpenError::Log)?;
         let vault = Arc::new(match options.erasures {
             Some(erasures) => {
                 Vault::open_with_erasures(self.store.as_ref(), options.keyring, erasures)?

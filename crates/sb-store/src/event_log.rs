@@ -47,8 +47,93 @@ struct Append {
 
 /// Handle to the writer thread. Clone it freely; the thread stops when every handle
 /// is dropped, after writing what it was given.
+/// The event log's contract, whatever backend keeps it. Every implementation keeps
+/// these, each in its own way (the SQLite writer by its single writer thread and one
+/// transaction per batch; see [`home_of`] for where each stream's events go):
+///
+/// - **Order.** Batches commit in the order they were submitted, and the positions of
+///   their events are strictly increasing in that order; a batch commits whole or not
+///   at all, and its receiver says which.
+/// - **Projections with their event.** A contact record (`record`), a live contact's
+///   state (`live`), an agent's kept status (`agent-state`) and a data key
+///   (`data-key`) are projected in the transaction of the event that carries them, so
+///   a reader never sees a projection ahead of, or behind, the durable log.
+/// - **Keys never in the log.** `data-key` events become data keys only: no stream,
+///   and no reader of events, ever sees their payload.
+/// - **The audit chain.** `audit` events are linked to the chain's head in commit
+///   order, under the same exclusion as the commit, so no two records share a parent.
+/// - **Heads move after the commit.** [`committed`](EventLogBackend::committed) and each
+///   public stream's head change only once the events they count are durable.
+///
+/// The conformance suite (`tests/store.rs`, `event_log_conformance!`) checks them for
+/// each backend.
+pub trait EventLogBackend: Send + Sync {
+    /// Hand `events` to the writer now (so appends keep the order of calls); the
+    /// receiver answers once they are durable, with their positions, or why not.
+    fn submit(&self, events: Vec<NewEvent>) -> Result<Committing, StoreError>;
+    /// The newest durable position, updated after every commit.
+    fn committed(&self) -> watch::Receiver<u64>;
+    /// The newest durable position of an event of `stream`.
+    fn stream_committed(&self, stream: PublicStream) -> watch::Receiver<u64>;
+    /// Events submitted and not yet durable (the log's lag).
+    fn pending(&self) -> u64;
+}
+
+/// What a submitted batch waits on: its positions once durable, or why it is not.
+pub type Committing = oneshot::Receiver<Result<Range<u64>, String>>;
+
+/// A handle on the instance's event log, cheap to clone; every clone appends to the
+/// same log. The backend behind it is chosen when the store is opened.
 #[derive(Clone)]
-pub struct EventLog {
+pub struct EventLog(std::sync::Arc<dyn EventLogBackend>);
+
+impl EventLog {
+    pub fn new(backend: std::sync::Arc<dyn EventLogBackend>) -> EventLog {
+        EventLog(backend)
+    }
+
+    /// The SQLite backend's log on `data_dir` (the embedded default), and its writer.
+    pub fn start(data_dir: &Path) -> Result<(EventLog, EventLogWriter), StoreError> {
+        let (log, writer) = SqliteEventLog::start(data_dir)?;
+        Ok((EventLog::new(std::sync::Arc::new(log)), writer))
+    }
+
+    /// See [`EventLogBackend::submit`].
+    pub fn submit(&self, events: Vec<NewEvent>) -> Result<Committing, StoreError> {
+        self.0.submit(events)
+    }
+
+    /// Append `events` in order; resolves once they are durable, with their sequence
+    /// numbers.
+    pub async fn append(&self, events: Vec<NewEvent>) -> Result<Range<u64>, StoreError> {
+        let answer = self.submit(events)?;
+        answer
+            .await
+            .map_err(|_| StoreError::Corrupt("the event-log writer has stopped".into()))?
+            .map_err(StoreError::Corrupt)
+    }
+
+    /// See [`EventLogBackend::committed`]: what stream readers wait on instead of
+    /// polling.
+    pub fn committed(&self) -> watch::Receiver<u64> {
+        self.0.committed()
+    }
+
+    /// See [`EventLogBackend::stream_committed`].
+    pub fn stream_committed(&self, stream: PublicStream) -> watch::Receiver<u64> {
+        self.0.stream_committed(stream)
+    }
+
+    /// See [`EventLogBackend::pending`].
+    pub fn pending(&self) -> u64 {
+        self.0.pending()
+    }
+}
+
+/// The SQLite backend's event log: one writer thread owns the connection and commits
+/// batches in one transaction each, so order, projections and the audit chain are
+/// kept by there being one writer.
+pub struct SqliteEventLog {
     sender: mpsc::Sender<Append>,
     committed: watch::Receiver<u64>,
     /// Per public stream (in the order of `PublicStream::ALL`), the newest durable
@@ -62,10 +147,10 @@ pub struct EventLogWriter {
     thread: Option<JoinHandle<()>>,
 }
 
-impl EventLog {
+impl SqliteEventLog {
     /// Start the writer for the store in `data_dir` (opened with `SqliteStore::open`
     /// first, so the schema exists).
-    pub fn start(data_dir: &Path) -> Result<(EventLog, EventLogWriter), StoreError> {
+    pub fn start(data_dir: &Path) -> Result<(SqliteEventLog, EventLogWriter), StoreError> {
         let connection = Connection::open(data_dir.join(DATABASE_FILE))?;
         connection.busy_timeout(std::time::Duration::from_secs(10))?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
@@ -98,7 +183,7 @@ impl EventLog {
             })
             .map_err(|e| StoreError::Corrupt(format!("cannot start the event-log writer: {e}")))?;
         Ok((
-            EventLog {
+            SqliteEventLog {
                 sender,
                 committed,
                 stream_committed,
@@ -109,13 +194,10 @@ impl EventLog {
             },
         ))
     }
+}
 
-    /// Hand `events` to the writer now (so appends keep the order of calls) and get a
-    /// receiver that answers once they are durable.
-    pub fn submit(
-        &self,
-        events: Vec<NewEvent>,
-    ) -> Result<oneshot::Receiver<Result<Range<u64>, String>>, StoreError> {
+impl EventLogBackend for SqliteEventLog {
+    fn submit(&self, events: Vec<NewEvent>) -> Result<Committing, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.pending
             .fetch_add(events.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -125,33 +207,16 @@ impl EventLog {
         Ok(answer)
     }
 
-    /// Append `events` in order; resolves once they are durable, with their sequence
-    /// numbers.
-    pub async fn append(&self, events: Vec<NewEvent>) -> Result<Range<u64>, StoreError> {
-        let answer = self.submit(events)?;
-        answer
-            .await
-            .map_err(|_| StoreError::Corrupt("the event-log writer has stopped".into()))?
-            .map_err(StoreError::Corrupt)
-    }
-}
-
-impl EventLog {
-    /// The newest durable sequence number, updated after every commit: what stream
-    /// readers wait on instead of polling.
-    pub fn committed(&self) -> watch::Receiver<u64> {
+    fn committed(&self) -> watch::Receiver<u64> {
         self.committed.clone()
     }
 
-    /// The newest durable position of an event of `stream`; changes only when one of
-    /// its events commits.
-    pub fn stream_committed(&self, stream: PublicStream) -> watch::Receiver<u64> {
+    fn stream_committed(&self, stream: PublicStream) -> watch::Receiver<u64> {
         self.stream_committed[stream.index()].clone()
     }
 
-    /// A gauge of events submitted and not yet durable (the log's lag).
-    pub fn pending(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
-        self.pending.clone()
+    fn pending(&self) -> u64 {
+        self.pending.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

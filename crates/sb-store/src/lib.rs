@@ -21,8 +21,9 @@ pub use agent_states::AGENT_STATE_STREAM;
 pub use data_keys::{StoredDataKey, DATA_KEY_STREAM};
 pub use error::StoreError;
 pub use event_log::{
-    events_after, EventLog, EventLogWriter, EventRecord, NewEvent, AGENT_TIME_STREAM,
-    BATCH_EVENTS_METRIC, COMMIT_SECONDS_METRIC, LIVE_STREAM, RECORD_STREAM,
+    events_after, Committing, EventLog, EventLogBackend, EventLogWriter, EventRecord, NewEvent,
+    SqliteEventLog, AGENT_TIME_STREAM, BATCH_EVENTS_METRIC, COMMIT_SECONDS_METRIC, LIVE_STREAM,
+    RECORD_STREAM,
 };
 /// Who saves a checkpoint: its owner (the first to save it), or an administrator, who
 /// may move anyone's.
@@ -191,4 +192,30 @@ pub trait Store: Send + Sync + 'static {
 
     /// Remove a credential; whether it existed.
     fn delete_credential(&self, id: &str) -> Result<bool, StoreError>;
+}
+
+/// Where an instance's data lives, and the one place a backend is opened from it: the
+/// embedded SQLite store in a data directory is the default (PostgreSQL is the next).
+/// A backend gives a [`Store`] and an [`EventLog`] that keep the log's contract
+/// ([`EventLogBackend`]) between them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// `switchboard.db` in this directory.
+    Sqlite { dir: std::path::PathBuf },
+}
+
+impl Backend {
+    /// Open (or create) the store.
+    pub fn open_store(&self) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+        match self {
+            Backend::Sqlite { dir } => Ok(std::sync::Arc::new(SqliteStore::open(dir)?)),
+        }
+    }
+
+    /// Start the event log's writer; the store must have been opened first.
+    pub fn start_log(&self) -> Result<(EventLog, EventLogWriter), StoreError> {
+        match self {
+            Backend::Sqlite { dir } => EventLog::start(dir),
+        }
+    }
 }

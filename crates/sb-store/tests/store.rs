@@ -198,6 +198,182 @@ fn sqlite() -> (SqliteStore, Box<dyn std::any::Any>) {
 
 store_conformance!(sqlite_backend, sqlite());
 
+/// The event log's contract (`sb_store::EventLogBackend`), for every backend: each
+/// instantiates `event_log_conformance!` with a function that opens an empty store and
+/// starts its log.
+macro_rules! event_log_conformance {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+            use sb_store::{EventLog, PublicStream, Store};
+            use std::sync::Arc;
+
+            fn open() -> (Arc<dyn Store>, EventLog, Box<dyn std::any::Any>) {
+                $make
+            }
+
+            fn event(stream: &str, key: &str, kind: &str, payload: &str) -> sb_store::NewEvent {
+                sb_store::NewEvent {
+                    at_ms: 1_795_000_000_000,
+                    stream: stream.into(),
+                    key: key.into(),
+                    kind: kind.into(),
+                    payload: payload.into(),
+                }
+            }
+
+            #[tokio::test]
+            async fn batches_commit_in_the_order_submitted_with_rising_positions() {
+                let (_store, log, _guard) = open();
+                // Submitted back to back, before any commits: order is the calls'.
+                let waiting: Vec<_> = (0..5)
+                    .map(|n| {
+                        let batch = (0..=n)
+                            .map(|i| event("contact", &format!("c{n}"), "QUEUED", &i.to_string()))
+                            .collect();
+                        log.submit(batch).unwrap()
+                    })
+                    .collect();
+                let mut next = None;
+                for (n, w) in waiting.into_iter().enumerate() {
+                    let range = w.await.unwrap().unwrap();
+                    assert_eq!(range.end - range.start, n as u64 + 1, "a batch commits whole");
+                    if let Some(expected) = next {
+                        assert_eq!(range.start, expected, "positions follow the submit order");
+                    }
+                    next = Some(range.end);
+                }
+                assert_eq!(*log.committed().borrow(), next.unwrap() - 1);
+                assert_eq!(log.pending(), 0);
+            }
+
+            #[tokio::test]
+            async fn a_public_stream_reads_exactly_its_own_events_in_order() {
+                let (store, log, _guard) = open();
+                let mut batch = Vec::new();
+                for i in 0..30 {
+                    let stream = ["contact", "agent", "chat", "flow-log"][i % 4];
+                    batch.push(event(stream, &format!("k{i}"), "X", &format!("{{\"n\":{i}}}")));
+                }
+                let range = log.append(batch.clone()).await.unwrap();
+                for public in PublicStream::ALL {
+                    let page = store.read_stream(public, 0, 100).unwrap();
+                    let read: Vec<_> = page.events.iter().map(|e| e.event.clone()).collect();
+                    let own: Vec<_> = batch
+                        .iter()
+                        .filter(|e| e.stream == public.internal())
+                        .cloned()
+                        .collect();
+                    assert_eq!(read, own, "{}", public.name());
+                    assert!(page.events.windows(2).all(|w| w[0].seq < w[1].seq));
+                    assert!(page.events.iter().all(|e| range.contains(&e.seq)));
+                    // The stream's head has moved to its own newest event.
+                    let newest = page.events.last().map_or(0, |e| e.seq);
+                    assert!(*log.stream_committed(public).borrow() >= newest);
+                }
+            }
+
+            #[tokio::test]
+            async fn projections_are_made_in_the_commit_of_their_event() {
+                let (store, log, _guard) = open();
+                let record = |n: u32| {
+                    serde_json::json!({
+                        "ContactId": "c1", "InitialContactId": "c1", "Channel": "CHAT",
+                        "InitiationMethod": "API", "InitiationTimestamp": "2026-11-26T10:00:00Z",
+                        "LastUpdateTimestamp": "2026-11-26T10:00:00Z",
+                        "Attributes": {"n": n.to_string()}, "ConfigurationVersion": 1
+                    })
+                };
+                log.append(vec![
+                    super::record_event("c1", &record(1)),
+                    event(sb_store::LIVE_STREAM, "c1", "STATE", "{\"v\":1}"),
+                    event(sb_store::AGENT_STATE_STREAM, "carol", "STATE", "{\"s\":\"Break\"}"),
+                ])
+                .await
+                .unwrap();
+                let newest = |store: &dyn Store| {
+                    serde_json::from_str::<serde_json::Value>(
+                        &store.contact_record("c1").unwrap().unwrap(),
+                    )
+                    .unwrap()["Attributes"]["n"]
+                        .clone()
+                };
+                assert_eq!(newest(store.as_ref()), "1");
+                assert_eq!(
+                    store.live_contacts().unwrap(),
+                    vec![("c1".to_string(), "{\"v\":1}".to_string())]
+                );
+                assert_eq!(
+                    store.agent_states().unwrap(),
+                    vec![("carol".to_string(), "{\"s\":\"Break\"}".to_string())]
+                );
+                // A later record replaces the projection; a finished contact leaves
+                // the live set.
+                log.append(vec![
+                    super::record_event("c1", &record(2)),
+                    event(sb_store::LIVE_STREAM, "c1", "FINISHED", "null"),
+                ])
+                .await
+                .unwrap();
+                assert_eq!(newest(store.as_ref()), "2");
+                assert!(store.live_contacts().unwrap().is_empty());
+            }
+
+            #[tokio::test]
+            async fn a_data_key_event_is_kept_as_its_owners_first_key() {
+                let (store, log, _guard) = open();
+                let key = sb_store::StoredDataKey {
+                    owner: "c1".into(),
+                    kek_id: "kek-1".into(),
+                    wrapped: vec![7; 40],
+                    customer_ref: None,
+                    created_ms: 0,
+                };
+                let payload = serde_json::to_string(&key).unwrap();
+                log.append(vec![event(sb_store::DATA_KEY_STREAM, "c1", "DATA_KEY", &payload)])
+                    .await
+                    .unwrap();
+                assert_eq!(store.data_key("c1").unwrap(), Some(key.clone()));
+                // The first key of an owner is kept: a second event does not replace it.
+                let other = sb_store::StoredDataKey {
+                    wrapped: vec![9; 40],
+                    ..key.clone()
+                };
+                let payload = serde_json::to_string(&other).unwrap();
+                log.append(vec![event(sb_store::DATA_KEY_STREAM, "c1", "DATA_KEY", &payload)])
+                    .await
+                    .unwrap();
+                assert_eq!(store.data_key("c1").unwrap(), Some(key));
+            }
+        }
+    };
+}
+
+fn sqlite_with_log() -> (
+    std::sync::Arc<dyn Store>,
+    sb_store::EventLog,
+    Box<dyn std::any::Any>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = sb_store::Backend::Sqlite {
+        dir: dir.path().to_path_buf(),
+    };
+    let store = backend.open_store().unwrap();
+    let (log, writer) = backend.start_log().unwrap();
+    // Kept for the test's length: the writer's thread and the directory it writes in.
+    struct Guard {
+        _writer: sb_store::EventLogWriter,
+        _dir: tempfile::TempDir,
+    }
+    let guard = Guard {
+        _writer: writer,
+        _dir: dir,
+    };
+    (store, log, Box::new(guard))
+}
+
+event_log_conformance!(sqlite_event_log, sqlite_with_log());
+
 #[test]
 fn concurrent_appliers_with_the_same_expectation_cannot_both_win() {
     let dir = tempfile::tempdir().unwrap();

@@ -390,7 +390,6 @@ pub struct RuntimeHandle {
     /// Set once live contacts are recovered and the owner takes commands.
     pub(crate) ready: std::sync::Arc<std::sync::atomic::AtomicBool>,
     pub(crate) committed: tokio::sync::watch::Receiver<u64>,
-    pub(crate) log_pending: std::sync::Arc<std::sync::atomic::AtomicU64>,
     pub(crate) log: sb_store::EventLog,
     pub(crate) realtime:
         tokio::sync::watch::Receiver<std::sync::Arc<sb_routing::realtime::RealtimeSnapshot>>,
@@ -414,7 +413,7 @@ impl RuntimeHandle {
 
     /// Events submitted to the log and not yet durable.
     pub fn event_log_pending(&self) -> u64 {
-        self.log_pending.load(std::sync::atomic::Ordering::Relaxed)
+        self.log.pending()
     }
 
     /// The newest durable event-log position; changes after every commit.

@@ -42,7 +42,6 @@ pub(crate) fn start_with_clock(
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
     let ready = Arc::new(AtomicBool::new(false));
     let committed = log.committed();
-    let log_pending = log.pending();
     let audit_log = log.clone();
     crate::retention::spawn(live.clone(), store.clone());
     let (realtime, realtime_rx) =
@@ -65,7 +64,6 @@ pub(crate) fn start_with_clock(
         tx,
         ready,
         committed,
-        log_pending,
         log: audit_log,
         realtime: realtime_rx,
     }
