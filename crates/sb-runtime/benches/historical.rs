@@ -6,11 +6,12 @@
 //! directory and reuse it on later runs.
 //! Run: cargo bench -p sb-runtime --bench historical
 
+use sb_store::AnalystSql;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use sb_runtime::historical::{answer, HistoricalQuery};
-use sb_store::{EventLog, NewEvent, SqliteStore, Store, RECORD_STREAM};
+use sb_store::{EventLog, NewEvent, SqliteStore, RECORD_STREAM};
 
 const RECORDS: u64 = 10_000_000;
 const DAYS: u64 = 365;

@@ -304,6 +304,7 @@ pub fn open_record(key: Option<&DataKey>, record: &ContactRecord) -> OpenedField
 mod tests {
     use super::*;
     use sb_security::envelope::Kek;
+    use sb_store::roles::*;
 
     fn vault() -> (tempfile::TempDir, sb_store::SqliteStore, Vault) {
         let dir = tempfile::tempdir().unwrap();

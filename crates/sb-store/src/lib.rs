@@ -49,7 +49,40 @@ pub use types::{
 
 /// Everything the rest of Switchboard keeps durably. Implementations are synchronous;
 /// async callers run them on a blocking thread.
-pub trait Store: Send + Sync + 'static {
+pub trait Store:
+    ConfigStore
+    + RecordStore
+    + StreamStore
+    + AnalystSql
+    + AuditStore
+    + LiveStateStore
+    + CredentialStore
+    + KeyStore
+    + BackupStore
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> Store for T where
+    T: ConfigStore
+        + RecordStore
+        + StreamStore
+        + AnalystSql
+        + AuditStore
+        + LiveStateStore
+        + CredentialStore
+        + KeyStore
+        + BackupStore
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// Configuration versions: the applied history, appended atomically.
+pub trait ConfigStore {
     /// The newest configuration version, if any was ever applied.
     fn latest_version(&self) -> Result<Option<ConfigVersion>, StoreError>;
     /// The newest version's number (0 for none): cheap enough to poll.
@@ -65,11 +98,13 @@ pub trait Store: Send + Sync + 'static {
         new: NewVersion,
         expect_latest: Option<u64>,
     ) -> Result<VersionSummary, StoreError>;
+}
 
+/// Contact records and what is read per contact or per interval.
+pub trait RecordStore {
     /// The latest contact record of a contact (JSON, Connect's field names).
     fn contact_record(&self, contact_id: &str) -> Result<Option<String>, StoreError>;
     fn search_records(&self, filter: &RecordFilter) -> Result<RecordPage, StoreError>;
-
     /// The events of one stream about one key (a contact's flow log, say), oldest first.
     fn events_for(
         &self,
@@ -77,7 +112,18 @@ pub trait Store: Send + Sync + 'static {
         key: &str,
         limit: usize,
     ) -> Result<Vec<EventRecord>, StoreError>;
+    /// Pre-aggregated historical sums for the 15-minute intervals in [from, to):
+    /// queue-level rows, or with `agent_level` the per-agent rows.
+    fn interval_rows(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        agent_level: bool,
+    ) -> Result<Vec<intervals::IntervalRow>, StoreError>;
+}
 
+/// The public streams: reading, retention, consumers' checkpoints.
+pub trait StreamStore {
     /// Up to `limit` events of a public stream after position `after`, oldest first.
     /// A position retention already removed is [`StoreError::BeforeRetention`].
     fn read_stream(
@@ -99,16 +145,11 @@ pub trait Store: Send + Sync + 'static {
         by: CheckpointWriter<'_>,
     ) -> Result<CheckpointSaved, StoreError>;
     fn checkpoint(&self, consumer: &str, stream: PublicStream) -> Result<Option<u64>, StoreError>;
+}
 
-    /// Pre-aggregated historical sums for the 15-minute intervals in [from, to):
-    /// queue-level rows, or with `agent_level` the per-agent rows.
-    fn interval_rows(
-        &self,
-        from_ms: i64,
-        to_ms: i64,
-        agent_level: bool,
-    ) -> Result<Vec<intervals::IntervalRow>, StoreError>;
-
+/// Analysts' read-only SQL over the documented tables: a capability of the SQLite backend,
+/// whose SQL dialect it speaks; another backend offers its own or none.
+pub trait AnalystSql {
     /// Run one read-only SQL statement over the documented tables
     /// ([`query::QUERYABLE_TABLES`]), stopping at `max_rows` rows or `time_limit`; the
     /// values of the `sensitive` attributes are not readable.
@@ -119,7 +160,10 @@ pub trait Store: Send + Sync + 'static {
         max_rows: usize,
         time_limit: std::time::Duration,
     ) -> Result<query::QueryResult, query::QueryError>;
+}
 
+/// The audit trail's chain, digests and aging.
+pub trait AuditStore {
     /// Audit records `from..=to` (chain positions), in order.
     fn audit_rows(&self, from: u64, to: u64) -> Result<Vec<audit::AuditRow>, StoreError>;
     fn audit_digests(&self) -> Result<Vec<audit::AuditDigest>, StoreError>;
@@ -141,18 +185,24 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<audit::AuditAging, StoreError>;
     /// Keep a signed digest (one per chain position; a second is ignored).
     fn insert_audit_digest(&self, digest: &audit::AuditDigest) -> Result<(), StoreError>;
+}
 
+/// What a restart recovers from: live contacts' states and agents' kept statuses.
+pub trait LiveStateStore {
     /// The state of every contact that had not finished, as last made durable.
     fn live_contacts(&self) -> Result<Vec<(String, String)>, StoreError>;
     /// Each agent's newest state on the `agent-state` stream, by agent.
     fn agent_states(&self) -> Result<Vec<(String, String)>, StoreError>;
+}
 
+/// Credentials and users' sign-in state.
+pub trait CredentialStore {
     fn insert_credential(&self, credential: &StoredCredential) -> Result<(), StoreError>;
     /// A point lookup by id, answered without waiting behind other reads: cheap enough
     /// to make inline from async code (every API call with a key makes one).
     fn credential(&self, id: &str) -> Result<Option<StoredCredential>, StoreError>;
     fn credential_count(&self) -> Result<u64, StoreError>;
-    /// A point lookup like [`Store::credential`]: cheap enough to make inline.
+    /// A point lookup like [`CredentialStore::credential`]: cheap enough to make inline.
     fn user_login(&self, user: &str) -> Result<Option<UserLogin>, StoreError>;
     fn save_user_login(&self, login: &UserLogin) -> Result<(), StoreError>;
     /// Reads `user`'s sign-in state and stores what `change` makes of it, in one
@@ -164,6 +214,12 @@ pub trait Store: Send + Sync + 'static {
         user: &str,
         change: &mut dyn FnMut(&mut UserLogin),
     ) -> Result<Option<UserLogin>, StoreError>;
+    /// Remove a credential; whether it existed.
+    fn delete_credential(&self, id: &str) -> Result<bool, StoreError>;
+}
+
+/// Wrapped data keys: kept, found by customer, re-wrapped, destroyed (erasure).
+pub trait KeyStore {
     /// The wrapped data key of `owner`, unless it never existed or was destroyed.
     fn data_key(&self, owner: &str) -> Result<Option<StoredDataKey>, StoreError>;
     /// Keep a data key made outside the event log (system keys); an existing key of the
@@ -182,16 +238,16 @@ pub trait Store: Send + Sync + 'static {
     /// Destroy these owners' data keys for good; returns how many existed.
     /// Remove the flow logs of `contacts` (erasure: they hold values resolved from the
     /// customer's data), with `secure_delete` so their bytes do not linger; the next
-    /// [`Store::destroy_data_keys`] checkpoints them out of the log. Events removed.
+    /// [`KeyStore::destroy_data_keys`] checkpoints them out of the log. Events removed.
     fn erase_flow_logs(&self, contacts: &[String]) -> Result<u64, StoreError>;
     fn destroy_data_keys(&self, owners: &[String]) -> Result<u64, StoreError>;
+}
 
+/// Consistent copies of the whole store while it runs.
+pub trait BackupStore {
     /// Copy the whole store, consistently, to a new database file at `to` (a backup
     /// taken while the server runs).
     fn backup_to(&self, to: &std::path::Path) -> Result<(), StoreError>;
-
-    /// Remove a credential; whether it existed.
-    fn delete_credential(&self, id: &str) -> Result<bool, StoreError>;
 }
 
 /// Where an instance's data lives, and the one place a backend is opened from it: the
@@ -218,4 +274,13 @@ impl Backend {
             Backend::Sqlite { dir } => EventLog::start(dir),
         }
     }
+}
+
+/// Every role of [`Store`], to bring their methods into scope at once:
+/// `use sb_store::roles::*;`.
+pub mod roles {
+    pub use crate::{
+        AnalystSql, AuditStore, BackupStore, ConfigStore, CredentialStore, KeyStore,
+        LiveStateStore, RecordStore, StreamStore,
+    };
 }

@@ -1,5 +1,14 @@
 //! The embedded backend: one SQLite file in WAL mode inside the data directory.
 
+use crate::AnalystSql;
+use crate::AuditStore;
+use crate::BackupStore;
+use crate::ConfigStore;
+use crate::CredentialStore;
+use crate::KeyStore;
+use crate::LiveStateStore;
+use crate::RecordStore;
+use crate::StreamStore;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -8,8 +17,8 @@ use sha2::{Digest, Sha256};
 
 use crate::streams::{BeforeRetention, PublicStream, StreamPage};
 use crate::{
-    ConfigVersion, NewVersion, RecordFilter, RecordPage, RecordPlace, Store, StoreError,
-    StoredCredential, VersionSummary,
+    ConfigVersion, NewVersion, RecordFilter, RecordPage, RecordPlace, StoreError, StoredCredential,
+    VersionSummary,
 };
 
 /// Bumped whenever the schema changes; a data directory from a newer build is refused
@@ -260,7 +269,7 @@ fn summary_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<VersionSummary>
 
 const SUMMARY_COLUMNS: &str = "version, created_at, actor, summary, rollback_of, content_sha256";
 
-impl Store for SqliteStore {
+impl ConfigStore for SqliteStore {
     fn latest_version(&self) -> Result<Option<ConfigVersion>, StoreError> {
         let conn = self.conn();
         let sql = format!(
@@ -355,45 +364,9 @@ impl Store for SqliteStore {
         tx.commit()?;
         Ok(summary)
     }
+}
 
-    fn insert_credential(&self, c: &StoredCredential) -> Result<(), StoreError> {
-        self.conn().execute(
-            "INSERT INTO credentials (id, secret_sha256, principal, role, description, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                c.id,
-                c.secret_sha256,
-                c.principal,
-                c.role,
-                c.description,
-                c.created_at
-            ],
-        )?;
-        Ok(())
-    }
-
-    fn credential(&self, id: &str) -> Result<Option<StoredCredential>, StoreError> {
-        Ok(self
-            .lookup_conn()
-            .prepare_cached(
-                "SELECT id, secret_sha256, principal, role, description, created_at FROM credentials WHERE id = ?1",
-            )?
-            .query_row(
-                [id],
-                |r| {
-                    Ok(StoredCredential {
-                        id: r.get(0)?,
-                        secret_sha256: r.get(1)?,
-                        principal: r.get(2)?,
-                        role: r.get(3)?,
-                        description: r.get(4)?,
-                        created_at: r.get(5)?,
-                    })
-                },
-            )
-            .optional()?)
-    }
-
+impl RecordStore for SqliteStore {
     fn contact_record(&self, contact_id: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn()
@@ -476,6 +449,22 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn interval_rows(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        agent_level: bool,
+    ) -> Result<Vec<crate::intervals::IntervalRow>, StoreError> {
+        Ok(crate::intervals::read_rows(
+            &self.conn(),
+            from_ms,
+            to_ms,
+            agent_level,
+        )?)
+    }
+}
+
+impl StreamStore for SqliteStore {
     fn read_stream(
         &self,
         stream: PublicStream,
@@ -570,21 +559,9 @@ impl Store for SqliteStore {
             .optional()?;
         Ok(seq.map(|s| s as u64))
     }
+}
 
-    fn interval_rows(
-        &self,
-        from_ms: i64,
-        to_ms: i64,
-        agent_level: bool,
-    ) -> Result<Vec<crate::intervals::IntervalRow>, StoreError> {
-        Ok(crate::intervals::read_rows(
-            &self.conn(),
-            from_ms,
-            to_ms,
-            agent_level,
-        )?)
-    }
-
+impl AnalystSql for SqliteStore {
     fn query(
         &self,
         sql: &str,
@@ -595,7 +572,9 @@ impl Store for SqliteStore {
         let dir = self.path.parent().unwrap_or(std::path::Path::new("."));
         crate::query::run(dir, sql, sensitive, max_rows, time_limit)
     }
+}
 
+impl AuditStore for SqliteStore {
     fn audit_rows(&self, from: u64, to: u64) -> Result<Vec<crate::audit::AuditRow>, StoreError> {
         Ok(crate::audit::read_rows(&self.conn(), from, to)?)
     }
@@ -634,13 +613,55 @@ impl Store for SqliteStore {
     fn insert_audit_digest(&self, digest: &crate::audit::AuditDigest) -> Result<(), StoreError> {
         Ok(crate::audit::insert_digest(&self.conn(), digest)?)
     }
+}
 
+impl LiveStateStore for SqliteStore {
     fn live_contacts(&self) -> Result<Vec<(String, String)>, StoreError> {
         Ok(crate::live_log::newest_states(&self.conn())?)
     }
 
     fn agent_states(&self) -> Result<Vec<(String, String)>, StoreError> {
         Ok(crate::agent_states::read_all(&self.conn())?)
+    }
+}
+
+impl CredentialStore for SqliteStore {
+    fn insert_credential(&self, c: &StoredCredential) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO credentials (id, secret_sha256, principal, role, description, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                c.id,
+                c.secret_sha256,
+                c.principal,
+                c.role,
+                c.description,
+                c.created_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn credential(&self, id: &str) -> Result<Option<StoredCredential>, StoreError> {
+        Ok(self
+            .lookup_conn()
+            .prepare_cached(
+                "SELECT id, secret_sha256, principal, role, description, created_at FROM credentials WHERE id = ?1",
+            )?
+            .query_row(
+                [id],
+                |r| {
+                    Ok(StoredCredential {
+                        id: r.get(0)?,
+                        secret_sha256: r.get(1)?,
+                        principal: r.get(2)?,
+                        role: r.get(3)?,
+                        description: r.get(4)?,
+                        created_at: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?)
     }
 
     fn user_login(&self, user: &str) -> Result<Option<crate::UserLogin>, StoreError> {
@@ -695,6 +716,22 @@ impl Store for SqliteStore {
         Ok(Some(login))
     }
 
+    fn delete_credential(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM credentials WHERE id = ?1", [id])?
+            > 0)
+    }
+
+    fn credential_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM credentials", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+}
+
+impl KeyStore for SqliteStore {
     fn data_key(&self, owner: &str) -> Result<Option<crate::StoredDataKey>, StoreError> {
         crate::data_keys::get(&self.conn(), owner)
     }
@@ -738,7 +775,9 @@ impl Store for SqliteStore {
     fn destroy_data_keys(&self, owners: &[String]) -> Result<u64, StoreError> {
         crate::data_keys::destroy(&self.conn(), owners)
     }
+}
 
+impl BackupStore for SqliteStore {
     fn backup_to(&self, to: &Path) -> Result<(), StoreError> {
         if to.exists() {
             return Err(StoreError::BackupExists(to.to_path_buf()));
@@ -757,20 +796,6 @@ impl Store for SqliteStore {
         // A self-contained file: no write-ahead log beside it.
         target.pragma_update(None, "journal_mode", "DELETE")?;
         Ok(())
-    }
-
-    fn delete_credential(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn()
-            .execute("DELETE FROM credentials WHERE id = ?1", [id])?
-            > 0)
-    }
-
-    fn credential_count(&self) -> Result<u64, StoreError> {
-        let n: i64 = self
-            .conn()
-            .query_row("SELECT COUNT(*) FROM credentials", [], |r| r.get(0))?;
-        Ok(n as u64)
     }
 }
 

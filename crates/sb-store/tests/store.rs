@@ -1,6 +1,7 @@
 //! The store conformance suite: every backend must pass the same cases. Each backend
 //! instantiates `store_conformance!` with a function that makes an empty store.
 
+use sb_store::roles::*;
 use sb_store::{NewVersion, SqliteStore, Store, StoreError, StoredCredential, StoredDataKey};
 
 fn version(actor: &str, body: &str) -> NewVersion {
@@ -454,6 +455,8 @@ fn an_unwritable_data_directory_is_a_clear_error() {
 }
 
 mod event_log {
+    #[allow(unused_imports)]
+    use sb_store::roles::*;
     use sb_store::{events_after, EventLog, NewEvent, SqliteStore};
 
     fn event(key: &str, n: usize) -> NewEvent {
@@ -487,7 +490,7 @@ mod event_log {
 
     #[tokio::test]
     async fn a_data_key_event_lands_in_its_table_and_never_in_the_log() {
-        use sb_store::{Store, StoredDataKey, DATA_KEY_STREAM};
+        use sb_store::{StoredDataKey, DATA_KEY_STREAM};
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
         let (log, writer) = EventLog::start(dir.path()).unwrap();
@@ -575,7 +578,9 @@ fn per_key_reads_use_their_index() {
 }
 
 mod streams {
-    use sb_store::{EventLog, NewEvent, PublicStream, SqliteStore, Store, StoreError};
+    #[allow(unused_imports)]
+    use sb_store::roles::*;
+    use sb_store::{EventLog, NewEvent, PublicStream, SqliteStore, StoreError};
 
     fn event(stream: &str, key: &str, at_ms: i64) -> NewEvent {
         NewEvent {
@@ -796,7 +801,9 @@ mod streams {
 
 mod intervals {
     use sb_store::intervals::{column_names, IntervalRow};
-    use sb_store::{EventLog, NewEvent, SqliteStore, Store};
+    #[allow(unused_imports)]
+    use sb_store::roles::*;
+    use sb_store::{EventLog, NewEvent, SqliteStore};
     use serde_json::json;
 
     fn record(id: &str, disconnect: &str, acw_seconds: Option<u64>) -> NewEvent {
@@ -897,10 +904,12 @@ mod intervals {
 }
 
 mod sql {
+    #[allow(unused_imports)]
+    use sb_store::roles::*;
     use std::time::Duration;
 
     use sb_store::query::QueryError;
-    use sb_store::{EventLog, NewEvent, SqliteStore, Store, StoredCredential};
+    use sb_store::{EventLog, NewEvent, SqliteStore, StoredCredential};
 
     async fn store_with_events() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -1077,7 +1086,7 @@ mod sql {
 #[tokio::test]
 async fn agent_time_is_split_across_the_intervals_it_covers() {
     use sb_store::intervals::column_names;
-    use sb_store::{EventLog, NewEvent, SqliteStore, Store, AGENT_TIME_STREAM};
+    use sb_store::{EventLog, NewEvent, SqliteStore, AGENT_TIME_STREAM};
     let dir = tempfile::tempdir().unwrap();
     drop(SqliteStore::open(dir.path()).unwrap());
     let (log, writer) = EventLog::start(dir.path()).unwrap();
@@ -1128,7 +1137,7 @@ async fn agent_time_is_split_across_the_intervals_it_covers() {
 
 #[tokio::test]
 async fn sql_never_reads_a_sensitive_attribute() {
-    use sb_store::{EventLog, NewEvent, SqliteStore, Store, RECORD_STREAM};
+    use sb_store::{EventLog, NewEvent, SqliteStore, RECORD_STREAM};
     let dir = tempfile::tempdir().unwrap();
     drop(SqliteStore::open(dir.path()).unwrap());
     let (log, writer) = EventLog::start(dir.path()).unwrap();
@@ -1196,7 +1205,7 @@ async fn sql_never_reads_a_sensitive_attribute() {
 
 #[tokio::test]
 async fn positions_are_the_events_own_whatever_they_project_into() {
-    use sb_store::{EventLog, NewEvent, SqliteStore, Store, LIVE_STREAM, RECORD_STREAM};
+    use sb_store::{EventLog, NewEvent, SqliteStore, LIVE_STREAM, RECORD_STREAM};
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
     let (log, writer) = EventLog::start(dir.path()).unwrap();
@@ -1234,7 +1243,7 @@ async fn positions_are_the_events_own_whatever_they_project_into() {
 
 #[tokio::test]
 async fn an_agents_state_is_kept_newest_only_and_outside_the_events() {
-    use sb_store::{EventLog, NewEvent, SqliteStore, Store, AGENT_STATE_STREAM};
+    use sb_store::{EventLog, NewEvent, SqliteStore, AGENT_STATE_STREAM};
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
     let state = |agent: &str, payload: &str| NewEvent {
@@ -1271,7 +1280,7 @@ async fn an_agents_state_is_kept_newest_only_and_outside_the_events() {
 
 #[tokio::test]
 async fn live_states_replaced_many_times_leave_the_newest_and_few_rows() {
-    use sb_store::{EventLog, NewEvent, SqliteStore, Store, LIVE_STREAM};
+    use sb_store::{EventLog, NewEvent, SqliteStore, LIVE_STREAM};
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
     let state = |key: &str, payload: String| NewEvent {
@@ -1359,7 +1368,9 @@ async fn the_log_is_copied_back_into_the_database_as_it_grows() {
 }
 
 mod record_search {
-    use sb_store::{EventLog, NewEvent, RecordFilter, RecordPlace, SqliteStore, Store};
+    #[allow(unused_imports)]
+    use sb_store::roles::*;
+    use sb_store::{EventLog, NewEvent, RecordFilter, RecordPlace, SqliteStore};
     use serde_json::json;
 
     fn record(id: &str, initiated: &str, queue: &str) -> NewEvent {

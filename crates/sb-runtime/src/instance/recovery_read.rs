@@ -32,13 +32,13 @@ pub(crate) trait RecoverySource {
 
 impl RecoverySource for dyn sb_store::Store {
     fn live_contacts(&self) -> Result<Vec<(String, String)>, StoreError> {
-        sb_store::Store::live_contacts(self)
+        sb_store::LiveStateStore::live_contacts(self)
     }
     fn agent_states(&self) -> Result<Vec<(String, String)>, StoreError> {
-        sb_store::Store::agent_states(self)
+        sb_store::LiveStateStore::agent_states(self)
     }
     fn data_key(&self, owner: &str) -> Result<Option<StoredDataKey>, StoreError> {
-        sb_store::Store::data_key(self, owner)
+        sb_store::KeyStore::data_key(self, owner)
     }
     fn chat_lines(&self, contact: &str) -> Result<Vec<String>, StoreError> {
         Ok(self
@@ -48,7 +48,7 @@ impl RecoverySource for dyn sb_store::Store {
             .collect())
     }
     fn contact_record(&self, contact: &str) -> Result<Option<String>, StoreError> {
-        sb_store::Store::contact_record(self, contact)
+        sb_store::RecordStore::contact_record(self, contact)
     }
     fn config_version(&self, version: u64) -> Option<DeployedConfig> {
         crate::deploy::read_version(self, version).ok()

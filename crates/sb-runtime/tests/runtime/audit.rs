@@ -3,7 +3,8 @@
 
 use sb_runtime::audit::{append, digest_now, verify, AuditRecord, ExportedDigest};
 use sb_runtime::keys::KeyDir;
-use sb_store::{EventLog, SqliteStore, Store};
+use sb_store::AuditStore;
+use sb_store::{EventLog, SqliteStore};
 
 struct Trail {
     dir: tempfile::TempDir,

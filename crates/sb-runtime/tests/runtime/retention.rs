@@ -1,6 +1,8 @@
 //! Stream retention against the real store.
 
-use sb_store::{EventLog, SqliteStore, Store};
+use sb_store::RecordStore;
+use sb_store::StreamStore;
+use sb_store::{EventLog, SqliteStore};
 
 #[tokio::test]
 async fn retention_trims_each_stream_to_its_days() {

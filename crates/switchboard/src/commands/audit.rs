@@ -1,12 +1,13 @@
 //! `switchboard audit verify | digest | export`.
 
+use sb_store::AuditStore;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use sb_runtime::audit::{digest_now, verify as verify_trail, ExportedDigest};
 use sb_runtime::keys::KeyDir;
-use sb_store::{SqliteStore, Store};
+use sb_store::SqliteStore;
 
 use crate::cli::{DataArg, KeysArg};
 

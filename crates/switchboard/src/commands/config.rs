@@ -214,7 +214,7 @@ pub(crate) async fn create_credential(
     }
     let store = store.as_ref();
     let issued = sb_security::ApiKey::issue()?;
-    sb_store::Store::insert_credential(
+    sb_store::CredentialStore::insert_credential(
         store,
         &sb_store::StoredCredential {
             id: issued.id.clone(),
@@ -243,14 +243,14 @@ pub(crate) async fn create_credential(
 pub(crate) async fn rotate_credential(id: &str, data: &Path) -> anyhow::Result<ExitCode> {
     let store = sb_store::SqliteStore::open(data)
         .with_context(|| format!("opening the data directory {}", data.display()))?;
-    let old = sb_store::Store::credential(&store, id)?.ok_or_else(|| {
+    let old = sb_store::CredentialStore::credential(&store, id)?.ok_or_else(|| {
         anyhow::anyhow!(
             "no credential '{id}' (ids look like K3F9…; see the audit trail for issued ones)"
         )
     })?;
     let issued = sb_security::ApiKey::issue()?;
     // The new key first: a failure half way leaves the old one working, never neither.
-    sb_store::Store::insert_credential(
+    sb_store::CredentialStore::insert_credential(
         &store,
         &sb_store::StoredCredential {
             id: issued.id.clone(),
@@ -261,7 +261,7 @@ pub(crate) async fn rotate_credential(id: &str, data: &Path) -> anyhow::Result<E
             created_at: jiff::Timestamp::now().to_string(),
         },
     )?;
-    sb_store::Store::delete_credential(&store, id)?;
+    sb_store::CredentialStore::delete_credential(&store, id)?;
     super::audit_local(
         data,
         "credential:Rotate",
@@ -279,7 +279,7 @@ pub(crate) async fn rotate_credential(id: &str, data: &Path) -> anyhow::Result<E
 pub(crate) async fn revoke_credential(id: &str, data: &Path) -> anyhow::Result<ExitCode> {
     let store = sb_store::SqliteStore::open(data)
         .with_context(|| format!("opening the data directory {}", data.display()))?;
-    if !sb_store::Store::delete_credential(&store, id)? {
+    if !sb_store::CredentialStore::delete_credential(&store, id)? {
         anyhow::bail!(
             "no credential '{id}' (ids look like K3F9…; see the audit trail for issued ones)"
         );

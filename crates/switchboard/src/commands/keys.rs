@@ -1,10 +1,11 @@
 //! `switchboard keys list | rotate | retire`: the key-encryption keys.
 
+use sb_store::KeyStore;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use sb_store::{SqliteStore, Store};
+use sb_store::SqliteStore;
 
 use crate::cli::KeysArg;
 

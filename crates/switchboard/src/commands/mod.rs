@@ -91,7 +91,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let data = data.existing()?;
             let store = sb_store::SqliteStore::open(&data)
                 .with_context(|| format!("opening the data directory {}", data.display()))?;
-            sb_store::Store::backup_to(&store, &to)
+            sb_store::BackupStore::backup_to(&store, &to)
                 .with_context(|| format!("backing up to {}", to.display()))?;
             audit_local(&data, "store:Backup", serde_json::json!({"to": to})).await?;
             println!("Backed up to {}.", to.display());

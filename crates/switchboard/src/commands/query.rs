@@ -1,10 +1,11 @@
 //! `switchboard query "SQL"`: read-only SQL, locally or through a server.
 
+use sb_store::AnalystSql;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use sb_store::{SqliteStore, Store};
+use sb_store::SqliteStore;
 use serde_json::{json, Value};
 
 use crate::cli::TargetArgs;

@@ -1,5 +1,6 @@
 //! `switchboard user set-password | sign-out | enrol-totp`.
 
+use sb_store::CredentialStore;
 use std::io::BufRead;
 use std::path::Path;
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use sb_security::password;
 use sb_security::totp::{recovery_code_hash, recovery_codes, TotpSecret};
-use sb_store::{SqliteStore, Store, UserLogin};
+use sb_store::{SqliteStore, UserLogin};
 
 /// The store, and the deployed spec's password rules, for a user the spec defines.
 fn open(user: &str, data: &Path) -> anyhow::Result<(Arc<SqliteStore>, usize)> {
