@@ -51,12 +51,12 @@ pub fn export(store: &dyn Store, vault: &Vault, endpoint: &str) -> Result<Export
             .map(|r| open_record(key.as_ref(), r))
             .unwrap_or_default();
         let transcript = store
-            .events_for("chat", &id, usize::MAX >> 1)?
+            .events_for(sb_store::CHAT_STREAM, &id, usize::MAX >> 1)?
             .iter()
             .filter_map(|e| open_json(key.as_ref(), &e.event.payload).ok())
             .collect();
         let flow_logs = store
-            .events_for("flow-log", &id, usize::MAX >> 1)?
+            .events_for(sb_store::FLOW_LOG_STREAM, &id, usize::MAX >> 1)?
             .iter()
             .flat_map(|e| {
                 serde_json::from_str::<Vec<serde_json::Value>>(&e.event.payload).unwrap_or_default()

@@ -437,6 +437,14 @@ pub const RECORD_STREAM: &str = "record";
 /// Events on this stream carry a live contact's state (or `null` once it finished),
 /// appended to `live_log`: what a restart rebuilds from.
 pub const LIVE_STREAM: &str = "live";
+/// Events on this stream are Connect's contact events (the public `contact-events`).
+pub const CONTACT_EVENT_STREAM: &str = "contact";
+/// Events on this stream are Connect's agent events (the public `agent-events`).
+pub const AGENT_EVENT_STREAM: &str = "agent";
+/// Events on this stream are a chat's lines, each sealed under its contact's key.
+pub const CHAT_STREAM: &str = "chat";
+/// Events on this stream are a contact's flow log (the public `flow-logs`).
+pub const FLOW_LOG_STREAM: &str = "flow-log";
 
 /// A record's searchable columns; empty for a payload that is not a record.
 #[derive(Default)]

@@ -22,8 +22,8 @@ pub use data_keys::{StoredDataKey, DATA_KEY_STREAM};
 pub use error::StoreError;
 pub use event_log::{
     events_after, Committing, EventLog, EventLogBackend, EventLogWriter, EventRecord, NewEvent,
-    SqliteEventLog, AGENT_TIME_STREAM, BATCH_EVENTS_METRIC, COMMIT_SECONDS_METRIC, LIVE_STREAM,
-    RECORD_STREAM,
+    SqliteEventLog, AGENT_EVENT_STREAM, AGENT_TIME_STREAM, BATCH_EVENTS_METRIC, CHAT_STREAM,
+    COMMIT_SECONDS_METRIC, CONTACT_EVENT_STREAM, FLOW_LOG_STREAM, LIVE_STREAM, RECORD_STREAM,
 };
 /// Who saves a checkpoint: its owner (the first to save it), or an administrator, who
 /// may move anyone's.

@@ -45,10 +45,10 @@ impl PublicStream {
     /// The event-log stream it reads.
     pub fn internal(self) -> &'static str {
         match self {
-            PublicStream::ContactEvents => "contact",
-            PublicStream::AgentEvents => "agent",
+            PublicStream::ContactEvents => crate::CONTACT_EVENT_STREAM,
+            PublicStream::AgentEvents => crate::AGENT_EVENT_STREAM,
             PublicStream::ContactRecords => crate::RECORD_STREAM,
-            PublicStream::FlowLogs => "flow-log",
+            PublicStream::FlowLogs => crate::FLOW_LOG_STREAM,
         }
     }
 

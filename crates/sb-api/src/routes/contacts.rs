@@ -223,7 +223,9 @@ pub(crate) async fn flow_logs(
     Path(contact): Path<String>,
 ) -> Result<Response, ApiError> {
     let store = state.store.clone();
-    let rows = super::blocking(move || store.events_for("flow-log", &contact, 10_000)).await?;
+    let rows =
+        super::blocking(move || store.events_for(sb_store::FLOW_LOG_STREAM, &contact, 10_000))
+            .await?;
     let mut entries = Vec::new();
     for row in rows {
         let actions: Vec<serde_json::Value> =

@@ -31,7 +31,7 @@ pub(crate) async fn transcript(
             .contact_key(store.as_ref(), &contact)
             .map_err(internal)?;
         let lines = store
-            .events_for("chat", &contact, usize::MAX >> 1)
+            .events_for(sb_store::CHAT_STREAM, &contact, usize::MAX >> 1)
             .map_err(internal)?;
         if key.is_none()
             && lines.is_empty()

@@ -241,7 +241,7 @@ impl Owner {
         payload.push('}');
         self.out.event(NewEvent {
             at_ms: now,
-            stream: "agent".into(),
+            stream: sb_store::AGENT_EVENT_STREAM.into(),
             key: user.into(),
             kind: kind.into(),
             payload,

@@ -133,7 +133,7 @@ impl Owner {
             let payload = seal_json(&c.key, &item).expect("a transcript line seals");
             self.out.event(NewEvent {
                 at_ms: self.now,
-                stream: "chat".into(),
+                stream: sb_store::CHAT_STREAM.into(),
                 key: id.into(),
                 kind: "MESSAGE".into(),
                 payload,

@@ -122,7 +122,7 @@ impl Owner {
     ) {
         self.out.event(NewEvent {
             at_ms: self.now,
-            stream: "contact".into(),
+            stream: sb_store::CONTACT_EVENT_STREAM.into(),
             key: id.to_string(),
             kind: kind.as_str().to_string(),
             payload: payload.to_string(),

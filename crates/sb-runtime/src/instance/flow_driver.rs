@@ -154,7 +154,7 @@ impl Owner {
         if logging && !step.trace.is_empty() {
             self.out.event(NewEvent {
                 at_ms: now,
-                stream: "flow-log".into(),
+                stream: sb_store::FLOW_LOG_STREAM.into(),
                 key: id.into(),
                 kind: "ACTIONS".into(),
                 payload: {

@@ -42,7 +42,7 @@ impl RecoverySource for dyn sb_store::Store {
     }
     fn chat_lines(&self, contact: &str) -> Result<Vec<String>, StoreError> {
         Ok(self
-            .events_for("chat", contact, usize::MAX >> 1)?
+            .events_for(sb_store::CHAT_STREAM, contact, usize::MAX >> 1)?
             .into_iter()
             .map(|e| e.event.payload)
             .collect())

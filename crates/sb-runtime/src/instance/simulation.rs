@@ -112,7 +112,7 @@ impl RecoverySource for MemoryLog {
         Ok(self
             .events
             .iter()
-            .filter(|e| e.stream == "chat" && e.key == contact)
+            .filter(|e| e.stream == sb_store::CHAT_STREAM && e.key == contact)
             .map(|e| e.payload.clone())
             .collect())
     }
@@ -542,8 +542,8 @@ impl World {
         {
             let s = seen.entry(e.key.as_str()).or_default();
             match (e.stream.as_str(), e.kind.as_str()) {
-                ("contact", "INITIATED") if durable => s.initiated += 1,
-                ("contact", "DISCONNECTED") if durable => s.disconnected += 1,
+                (sb_store::CONTACT_EVENT_STREAM, "INITIATED") if durable => s.initiated += 1,
+                (sb_store::CONTACT_EVENT_STREAM, "DISCONNECTED") if durable => s.disconnected += 1,
                 (LIVE_STREAM, _) => s.finished = e.payload == "null",
                 _ => {}
             }
