@@ -13,10 +13,10 @@ mod agent_audit;
 mod agent_feed;
 mod agent_status;
 mod agents;
-mod api;
 mod callbacks;
 mod chat;
 mod clock;
+mod command;
 mod contact_events;
 mod contacts;
 mod criteria;
@@ -25,8 +25,11 @@ mod dispatcher;
 mod driver;
 mod ending;
 mod env;
+mod error;
 mod flow_driver;
+mod handle;
 mod lines;
+mod messages;
 mod output;
 mod realtime;
 mod recovery;
@@ -40,9 +43,12 @@ use std::sync::Arc;
 
 use sb_routing::{Engine, RoutingConfig};
 
-pub use api::*;
 pub use clock::Clock;
+pub use command::*;
 pub(crate) use driver::start_with_clock;
+pub use error::*;
+pub use handle::*;
+pub use messages::*;
 
 use crate::live::DeployedConfig;
 use crate::vault::Vault;

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::api::{ChatItem, RuntimeError};
+use super::{ChatItem, RuntimeError};
 
 /// How long an ended chat waits for its customer.
 const KEEP_MS: i64 = 60_000;
