@@ -9,6 +9,7 @@
 //! output, and answers every caller, only after the events produced before it are
 //! durable, in the order they were produced.
 
+mod agent_actions;
 mod agent_audit;
 mod agent_feed;
 mod agent_status;
@@ -34,6 +35,7 @@ mod output;
 mod realtime;
 mod recovery;
 mod recovery_read;
+mod routing_outputs;
 mod supervisor;
 mod transfer;
 mod unheard;
