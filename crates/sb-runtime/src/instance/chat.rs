@@ -209,7 +209,7 @@ impl Owner {
         c.told_position = None;
         self.customer_absent_since.remove(id);
         if let Some(q) = c.record.queue.as_ref().filter(|_| c.stage == Stage::Queued) {
-            self.moved.insert(q.name.clone());
+            self.moved.moved(q.name.clone());
         }
         if let Some(replaced) = replaced {
             self.close_endpoint(replaced);

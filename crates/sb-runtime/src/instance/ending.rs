@@ -66,7 +66,7 @@ impl Owner {
             &stage,
             self.contacts.get(id).and_then(|c| c.record.queue.as_ref()),
         ) {
-            self.moved.insert(q.name.clone());
+            self.moved.moved(q.name.clone());
         }
         if let Some(agent) = stage.agent() {
             self.send_agent(agent, AgentFrame::ContactEnded { contact: id.into() });

@@ -1,6 +1,8 @@
 //! Queues from the contact's side: joining one (with its routing options), moving to
 //! another from a queue flow, and telling waiting chat customers where they stand.
 
+use std::collections::BTreeSet;
+
 use sb_flow::interpret::ContactData;
 use sb_model::record::QueueInfo;
 use sb_model::Channel;
@@ -45,16 +47,42 @@ pub(crate) fn enqueue_options(
     }
 }
 
-impl Owner {
-    /// Tell each chat customer waiting in a queue that moved where they stand now. At
-    /// most once a second: a long line must not be walked on every batch.
-    pub(crate) fn push_positions(&mut self) {
-        let now = self.now;
-        if self.moved.is_empty() || now < self.positions_due {
-            return;
+/// The owner's part that knows which queues' lines moved, and when their waiting chat
+/// customers may next hear where they stand: at most once a second, since a long line
+/// must not be walked on every batch.
+#[derive(Debug, Default)]
+pub(crate) struct LinesMoved {
+    queues: BTreeSet<String>,
+    due: i64,
+}
+
+impl LinesMoved {
+    pub(crate) fn moved(&mut self, queue: impl Into<String>) {
+        self.queues.insert(queue.into());
+    }
+
+    /// The queues to tell now, if it is time.
+    fn take_due(&mut self, now: i64) -> Option<BTreeSet<String>> {
+        if self.queues.is_empty() || now < self.due {
+            return None;
         }
-        self.positions_due = now + POSITION_PERIOD_MS;
-        for queue in std::mem::take(&mut self.moved) {
+        self.due = now + POSITION_PERIOD_MS;
+        Some(std::mem::take(&mut self.queues))
+    }
+
+    /// When positions held back by the once-a-second limit go out.
+    pub(crate) fn deadline(&self) -> Option<i64> {
+        (!self.queues.is_empty()).then_some(self.due)
+    }
+}
+
+impl Owner {
+    /// Tell each chat customer waiting in a queue that moved where they stand now.
+    pub(crate) fn push_positions(&mut self) {
+        let Some(queues) = self.moved.take_due(self.now) else {
+            return;
+        };
+        for queue in queues {
             let mut tell = Vec::new();
             let contacts = &mut self.contacts;
             self.engine
@@ -93,8 +121,10 @@ impl Owner {
             tracing::info!(contact = id, queue, error = %e, "move to another queue refused");
             return false;
         }
-        self.moved.insert(queue.to_string());
-        self.moved.extend(from);
+        self.moved.moved(queue);
+        if let Some(from) = from {
+            self.moved.moved(from);
+        }
         self.touch(id);
         let c = self.contacts.get_mut(id).expect("exists");
         c.record.queue = Some(QueueInfo {
@@ -121,7 +151,7 @@ impl Owner {
         let result = self.enter_line(id, queue, options);
         match result {
             Ok(()) => {
-                self.moved.insert(queue.to_string());
+                self.moved.moved(queue);
                 self.touch(id);
                 self.arrivals += 1;
                 let line_order = self.arrivals;

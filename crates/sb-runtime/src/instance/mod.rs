@@ -109,16 +109,10 @@ pub(crate) struct Owner {
     dirty: BTreeSet<String>,
     /// Queues whose line moved since the last flush: their chat customers hear where
     /// they stand now.
-    moved: BTreeSet<String>,
-    /// When positions may next be pushed.
-    positions_due: i64,
+    moved: lines::LinesMoved,
     vault: Arc<Vault>,
-    /// Something changed since the last real-time snapshot.
-    realtime_dirty: bool,
-    realtime_due: i64,
-    realtime_generation: u64,
-    /// When the first change not yet in a published snapshot happened.
-    realtime_changed_at: i64,
+    /// When routing's next snapshot goes to real-time readers.
+    realtime: realtime::RealtimePublisher,
     agent_feeds: agent_feed::AgentFeeds,
     /// Agents that changed since the last STATE_CHANGE window, and when it ends.
     agent_feed_dirty: BTreeSet<String>,
@@ -157,13 +151,9 @@ impl Owner {
             next_id: 0,
             out: Outputs::default(),
             dirty: BTreeSet::new(),
-            moved: BTreeSet::new(),
-            positions_due: 0,
+            moved: Default::default(),
             vault,
-            realtime_dirty: true,
-            realtime_due: 0,
-            realtime_generation: 0,
-            realtime_changed_at: 0,
+            realtime: Default::default(),
             agent_feeds: Default::default(),
             agent_feed_dirty: BTreeSet::new(),
             agent_feed_due: 0,
@@ -210,12 +200,12 @@ impl Owner {
         let flow = self.timers.first().map(|t| t.0);
         let routing = self.engine.next_timer();
         // Positions held back by the once-a-second limit still go out.
-        let positions = (!self.moved.is_empty()).then_some(self.positions_due);
+        let positions = self.moved.deadline();
         [
             flow,
             routing,
             positions,
-            self.realtime_deadline(),
+            self.realtime.deadline(),
             self.heartbeat_deadline(),
             self.agent_feed_deadline(),
         ]

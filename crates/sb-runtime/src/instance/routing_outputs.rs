@@ -80,7 +80,7 @@ impl Owner {
                     .get(&contact)
                     .and_then(|c| c.record.queue.as_ref())
                 {
-                    self.moved.insert(q.name.clone());
+                    self.moved.moved(q.name.clone());
                 }
                 let Some(c) = self.contacts.get_mut(&contact) else {
                     return;
