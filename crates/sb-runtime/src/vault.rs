@@ -10,7 +10,7 @@ use std::sync::RwLock;
 
 use sb_model::record::ContactRecord;
 use sb_security::envelope::{is_sealed, DataKey, EnvelopeError, Keyring, WrappedKey};
-use sb_store::{Store, StoreError, StoredDataKey};
+use sb_store::{KeyStore, Store, StoreError, StoredDataKey};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -29,6 +29,8 @@ pub enum VaultError {
     Unreadable(String),
 }
 
+/// The instance's keys. It reads and writes the store through its key role only
+/// (`KeyStore`): what opens and rewraps keys cannot touch records or credentials.
 pub struct Vault {
     keyring: RwLock<Keyring>,
     users: DataKey,
@@ -50,7 +52,7 @@ fn now_ms() -> i64 {
 
 impl Vault {
     /// Load (or, on first use, make) the system keys under `keyring`.
-    pub fn open(store: &dyn Store, keyring: Keyring) -> Result<Vault, VaultError> {
+    pub fn open(store: &dyn KeyStore, keyring: Keyring) -> Result<Vault, VaultError> {
         let users = system_key(store, &keyring, USERS_KEY_OWNER)?;
         let customer_index = system_key(store, &keyring, CUSTOMER_INDEX_OWNER)?;
         Ok(Vault {
@@ -128,7 +130,7 @@ impl Vault {
     /// `contact`'s data key; `None` once it was destroyed (or never existed).
     pub fn contact_key(
         &self,
-        store: &dyn Store,
+        store: &dyn KeyStore,
         contact: &str,
     ) -> Result<Option<DataKey>, VaultError> {
         match store.data_key(contact)? {
@@ -155,7 +157,7 @@ impl Vault {
 
     /// Re-wrap every data key under the keyring's current KEK; the sealed data is not
     /// touched. Returns how many keys moved.
-    pub fn rewrap_all(store: &dyn Store, keyring: &Keyring) -> Result<u64, VaultError> {
+    pub fn rewrap_all(store: &dyn KeyStore, keyring: &Keyring) -> Result<u64, VaultError> {
         let moved = store.rewrap_data_keys(keyring.current_id(), &|stored| {
             let new = keyring
                 .rewrap(&stored.owner, &wrapped(stored))
@@ -170,7 +172,7 @@ impl Vault {
     }
 }
 
-fn system_key(store: &dyn Store, keyring: &Keyring, owner: &str) -> Result<DataKey, VaultError> {
+fn system_key(store: &dyn KeyStore, keyring: &Keyring, owner: &str) -> Result<DataKey, VaultError> {
     if store.data_key(owner)?.is_none() {
         let key = DataKey::generate()?;
         let wrapped = keyring.wrap(owner, &key)?;
@@ -304,7 +306,6 @@ pub fn open_record(key: Option<&DataKey>, record: &ContactRecord) -> OpenedField
 mod tests {
     use super::*;
     use sb_security::envelope::Kek;
-    use sb_store::roles::*;
 
     fn vault() -> (tempfile::TempDir, sb_store::SqliteStore, Vault) {
         let dir = tempfile::tempdir().unwrap();
