@@ -35,11 +35,7 @@ impl Owner {
         let Some(endpoint) = self.agents.get(user).and_then(|s| s.endpoint) else {
             return;
         };
-        self.out.effect(Effect::ToAgent {
-            endpoint,
-            agent: user.to_string(),
-            frame,
-        });
+        self.out.effect(Effect::ToAgent { endpoint, frame });
     }
 
     /// The REST equivalent of the socket: log in (without a socket) if not yet, do

@@ -168,11 +168,7 @@ impl Owner {
                 .unheard
                 .take(now, id, token, after)?
                 .ok_or_else(|| RuntimeError::UnknownContact(id.into()))?;
-            for line in lines {
-                self.send_customer(endpoint, CustomerFrame::Message(line));
-            }
-            self.send_customer(endpoint, CustomerFrame::Ended);
-            self.close_endpoint(endpoint);
+            self.replay_ended(endpoint, lines.into_iter().map(CustomerFrame::Message));
             return Ok(session);
         }
         let c = self
@@ -197,11 +193,7 @@ impl Owner {
         // The chat is over (its agent is in after-contact work): what was said, that it
         // ended, and the socket is let go; nothing more will come.
         if c.ended_at.is_some() {
-            for frame in missed {
-                self.send_customer(endpoint, frame);
-            }
-            self.send_customer(endpoint, CustomerFrame::Ended);
-            self.close_endpoint(endpoint);
+            self.replay_ended(endpoint, missed);
             return Ok(session);
         }
         // A second socket for the same chat takes over; the first is closed.
@@ -218,6 +210,20 @@ impl Owner {
             self.send_customer(endpoint, frame);
         }
         Ok(session)
+    }
+
+    /// A socket attached to a chat that is already over: what it missed, that the
+    /// chat ended, and the socket is let go.
+    fn replay_ended(
+        &mut self,
+        endpoint: EndpointId,
+        missed: impl IntoIterator<Item = CustomerFrame>,
+    ) {
+        for frame in missed {
+            self.send_customer(endpoint, frame);
+        }
+        self.send_customer(endpoint, CustomerFrame::Ended);
+        self.close_endpoint(endpoint);
     }
 
     pub(super) fn customer_event(

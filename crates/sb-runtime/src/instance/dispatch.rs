@@ -73,7 +73,11 @@ impl Driver {
             } => {
                 let result = owner.attach_agent(&user, true);
                 if let Ok(session) = result {
-                    self.open(EndpointId(session), Sink::Agent(frames));
+                    let sink = Sink::Agent {
+                        agent: user,
+                        frames,
+                    };
+                    self.open(EndpointId(session), sink);
                 }
                 self.answer(reply, result);
             }

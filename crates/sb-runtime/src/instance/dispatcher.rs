@@ -32,7 +32,11 @@ pub(crate) type Answer = Box<dyn FnOnce(bool) + Send>;
 /// A socket the owner may address, as the driver opened it.
 pub(crate) enum Sink {
     Customer(mpsc::Sender<CustomerFrame>),
-    Agent(mpsc::Sender<AgentFrame>),
+    /// With the agent's name, for the warning when the socket cannot keep up.
+    Agent {
+        agent: String,
+        frames: mpsc::Sender<AgentFrame>,
+    },
 }
 
 /// One thing a turn released, in the order the turn produced it.
@@ -115,13 +119,9 @@ impl Dispatcher {
                     let _ = tx.try_send(frame);
                 }
             }
-            Release::Effect(Effect::ToAgent {
-                endpoint,
-                agent,
-                frame,
-            }) => {
-                if let Some(Sink::Agent(tx)) = self.sinks.get(&endpoint) {
-                    if tx.try_send(frame).is_err() {
+            Release::Effect(Effect::ToAgent { endpoint, frame }) => {
+                if let Some(Sink::Agent { agent, frames }) = self.sinks.get(&endpoint) {
+                    if frames.try_send(frame).is_err() {
                         tracing::warn!(%agent, "agent socket is not keeping up; frame dropped");
                     }
                 }

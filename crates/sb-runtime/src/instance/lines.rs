@@ -126,19 +126,26 @@ impl Owner {
             self.moved.moved(from);
         }
         self.touch(id);
-        let c = self.contacts.get_mut(id).expect("exists");
-        c.record.queue = Some(QueueInfo {
-            name: queue.to_string(),
-            enqueue_timestamp: rfc3339(now),
-            dequeue_timestamp: None,
-            duration: None,
-        });
+        self.joined_line(id, queue, now);
+        true
+    }
+
+    /// The contact joined `queue` at `now`: its record names the queue, and the
+    /// QUEUED contact event says so.
+    fn joined_line(&mut self, id: &str, queue: &str, now: i64) {
+        if let Some(c) = self.contacts.get_mut(id) {
+            c.record.queue = Some(QueueInfo {
+                name: queue.to_string(),
+                enqueue_timestamp: rfc3339(now),
+                dequeue_timestamp: None,
+                duration: None,
+            });
+        }
         self.contact_event(
             id,
             super::contact_events::ContactEventType::Queued,
             json!({"ContactId": id, "Queue": {"Name": queue}}),
         );
-        true
     }
 
     /// Put the contact in line: `queue` is a queue name, or `agent:NAME` for an agent queue.
@@ -158,17 +165,7 @@ impl Owner {
                 let c = self.contacts.get_mut(id).expect("exists");
                 c.line_order = line_order;
                 c.stage = Stage::Queued;
-                c.record.queue = Some(QueueInfo {
-                    name: queue.to_string(),
-                    enqueue_timestamp: rfc3339(now),
-                    dequeue_timestamp: None,
-                    duration: None,
-                });
-                self.contact_event(
-                    id,
-                    super::contact_events::ContactEventType::Queued,
-                    json!({"ContactId": id, "Queue": {"Name": queue}}),
-                );
+                self.joined_line(id, queue, now);
                 true
             }
             Err(e) => {

@@ -30,10 +30,8 @@ pub(crate) enum Output {
 #[derive(Debug)]
 pub(crate) enum Effect {
     ToCustomer(EndpointId, CustomerFrame),
-    /// `agent` names who it is for, for the warning when the socket cannot keep up.
     ToAgent {
         endpoint: EndpointId,
-        agent: String,
         frame: AgentFrame,
     },
     /// The owner is done with this endpoint: its socket is closed once the frames
